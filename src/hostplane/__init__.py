@@ -1,0 +1,1 @@
+"""Hostplane: a control plane for web hosting."""

@@ -1,0 +1,155 @@
+"""One settings class, built at the entry points and passed down.
+
+Values come from HOSTPLANE_* environment variables, then an optional TOML file
+(HOSTPLANE_CONFIG or --config), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hostplane.domain.errors import ValidationError
+
+WELL_KNOWN_TOKENS = frozenset(
+    {
+        "changeme", "change-me", "change_me", "secret", "password", "passw0rd", "token",
+        "admin", "test", "testing", "hostplane", "default", "letmein", "12345678",
+        "123456789", "1234567890", "qwerty", "example", "apitoken", "api-token",
+    }
+)
+MIN_TOKEN_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOSTPLANE_", extra="ignore")
+
+    base_domain: str = "localhost"
+    data_dir: Path = Path("/var/lib/hostplane")
+    database_url: str | None = None
+    workflow_database_url: str | None = None
+    listen: str = "127.0.0.1:8090"
+    api_url: str | None = None
+    api_token: SecretStr | None = None
+    api_tokens: str | None = None
+
+    edge: Literal["caddy"] = "caddy"
+    edge_http_port: int = Field(default=80, ge=1, le=65535)
+    edge_bind: str = ""
+    caddy_admin_url: str | None = None
+    caddy_admin_listen: str = "127.0.0.1:2019"
+    caddy_binary: str = "caddy"
+    edge_confirm_timeout: float = 10.0
+
+    runtime: Literal["local", "docker"] = "local"
+
+    executor_id: str = "local"
+    worker_concurrency: int = Field(default=8, ge=1)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "info"
+
+    @field_validator("base_domain")
+    @classmethod
+    def _base_domain_is_a_name(cls, value: str) -> str:
+        value = value.strip().rstrip(".").lower()
+        labels = value.split(".")
+        if not value or len(value) > 200 or any(not _is_label(part) for part in labels):
+            raise ValueError("base domain must be a DNS name such as 'localhost' or 'hosting.example.org'")
+        return value
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings: environment over the TOML file over defaults; overrides win."""
+        path = config_file or _env_path("HOSTPLANE_CONFIG")
+        from_file: dict[str, Any] = {}
+        if path is not None:
+            try:
+                with path.open("rb") as fh:
+                    raw = tomllib.load(fh)
+            except FileNotFoundError as exc:
+                raise ValidationError(f"config file {path} does not exist") from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise ValidationError(f"config file {path} is not valid TOML: {exc}") from exc
+            section = raw.get("hostplane", raw)
+            from_file = {
+                key: value
+                for key, value in section.items()
+                if f"HOSTPLANE_{key.upper()}" not in os.environ
+            }
+        return cls(**{**from_file, **overrides})
+
+    # Derived values -----------------------------------------------------
+
+    @property
+    def state_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'state.sqlite3'}"
+
+    @property
+    def workflow_db_url(self) -> str:
+        if self.workflow_database_url:
+            return self.workflow_database_url
+        state = self.state_database_url
+        if state.startswith("sqlite"):
+            return f"sqlite:///{self.data_dir / 'workflows.sqlite3'}"
+        base, _, name = state.rpartition("/")
+        name, sep, query = name.partition("?")
+        return f"{base}/{name}_workflows{sep}{query}"
+
+    @property
+    def sites_dir(self) -> Path:
+        return self.data_dir / "sites"
+
+    @property
+    def token_file(self) -> Path:
+        return self.data_dir / "api-token"
+
+    @property
+    def client_api_url(self) -> str:
+        return (self.api_url or f"http://{self.listen}").rstrip("/")
+
+    @property
+    def managed_caddy(self) -> bool:
+        return self.caddy_admin_url is None
+
+    @property
+    def caddy_admin(self) -> str:
+        return (self.caddy_admin_url or f"http://{self.caddy_admin_listen}").rstrip("/")
+
+    def configured_tokens(self) -> list[str]:
+        """Tokens from HOSTPLANE_API_TOKENS (comma-separated); each is checked, none may be empty."""
+        if self.api_tokens is None:
+            return []
+        tokens = [tok.strip() for tok in self.api_tokens.split(",")]
+        for token in tokens:
+            check_token(token)
+        return tokens
+
+
+def check_token(token: str) -> None:
+    """Refuse tokens that protect nothing: empty, short or well known."""
+    if not token.strip():
+        raise ValidationError("an API token is empty: set a random one or leave it unset")
+    if token.strip().lower() in WELL_KNOWN_TOKENS:
+        raise ValidationError(
+            "an API token is a well-known word: use a random one (hostctl up makes one if unset)"
+        )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ValidationError(
+            f"an API token has {len(token)} characters: use at least {MIN_TOKEN_LENGTH} random ones"
+        )
+
+
+def _is_label(part: str) -> bool:
+    from hostplane.domain.names import is_dns_label
+
+    return is_dns_label(part)
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
