@@ -18,9 +18,26 @@ from hostplane.domain.errors import ValidationError
 
 WELL_KNOWN_TOKENS = frozenset(
     {
-        "changeme", "change-me", "change_me", "secret", "password", "passw0rd", "token",
-        "admin", "test", "testing", "hostplane", "default", "letmein", "12345678",
-        "123456789", "1234567890", "qwerty", "example", "apitoken", "api-token",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "passw0rd",
+        "token",
+        "admin",
+        "test",
+        "testing",
+        "hostplane",
+        "default",
+        "letmein",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwerty",
+        "example",
+        "apitoken",
+        "api-token",
     }
 )
 MIN_TOKEN_LENGTH = 16
@@ -59,7 +76,9 @@ class Settings(BaseSettings):
         value = value.strip().rstrip(".").lower()
         labels = value.split(".")
         if not value or len(value) > 200 or any(not _is_label(part) for part in labels):
-            raise ValueError("base domain must be a DNS name such as 'localhost' or 'hosting.example.org'")
+            raise ValueError(
+                "base domain must be a DNS name such as 'localhost' or 'hosting.example.org'"
+            )
         return value
 
     @classmethod

@@ -16,6 +16,10 @@ class HostplaneError(Exception):
         self.message = message
         self.detail = detail
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Durable workflows store a failed step's exception and raise it again on replay.
+        return (self.__class__, (self.message,), {"detail": self.detail})
+
     def __str__(self) -> str:
         if self.detail:
             return f"{self.message} ({self.detail})"

@@ -112,6 +112,5 @@ def check_transition(kind: str, current: str, target: str) -> None:
     if not allowed(kind, current, target):
         permitted = ", ".join(sorted(table[current])) or "none (final)"
         raise IllegalTransitionError(
-            f"{kind} cannot go from {current} to {target}; from {current} it may go to: "
-            f"{permitted}"
+            f"{kind} cannot go from {current} to {target}; from {current} it may go to: {permitted}"
         )

@@ -11,9 +11,34 @@ _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 RESERVED_SITE_NAMES = frozenset(
     {
-        "www", "api", "admin", "app", "mail", "smtp", "imap", "pop", "ftp", "ns", "ns1", "ns2",
-        "dns", "localhost", "hostplane", "root", "edge", "status", "metrics", "health",
-        "dashboard", "static", "assets", "cdn", "autoconfig", "autodiscover", "wpad", "xn--",
+        "www",
+        "api",
+        "admin",
+        "app",
+        "mail",
+        "smtp",
+        "imap",
+        "pop",
+        "ftp",
+        "ns",
+        "ns1",
+        "ns2",
+        "dns",
+        "localhost",
+        "hostplane",
+        "root",
+        "edge",
+        "status",
+        "metrics",
+        "health",
+        "dashboard",
+        "static",
+        "assets",
+        "cdn",
+        "autoconfig",
+        "autodiscover",
+        "wpad",
+        "xn--",
     }
 )
 

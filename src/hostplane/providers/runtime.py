@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from hostplane.domain.sites import RuntimeKind, SiteSpec, Upstream
+from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType, Upstream
 from hostplane.providers.base import Outcome
 
 
@@ -27,6 +27,7 @@ class SiteSecrets:
 
 class SiteRuntime(Protocol):
     kind: RuntimeKind
+    supported_types: frozenset[SiteType]
 
     def ensure_files(self, spec: SiteSpec, secrets: SiteSecrets | None) -> Outcome: ...
 

@@ -1,0 +1,44 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from hostplane.api import errors
+from hostplane.api.auth import BearerAuth
+from hostplane.api.deps import Submitter
+from hostplane.api.routers import operations, sites, system
+from hostplane.observability import HTTP_LATENCY, HTTP_REQUESTS
+from hostplane.workflows.services import Services
+
+
+def create_app(services: Services, submitter: Submitter, tokens: list[str]) -> FastAPI:
+    app = FastAPI(
+        title="Hostplane",
+        version="0.1.0",
+        description="A control plane for web hosting. Every mutation answers 202 with an operation.",
+    )
+    app.state.services = services
+    app.state.submitter = submitter
+    app.state.auth = BearerAuth(tokens)
+    errors.install(app)
+    app.include_router(sites.router)
+    app.include_router(operations.router)
+    app.include_router(system.router)
+
+    @app.middleware("http")
+    async def _measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+    return app

@@ -1,0 +1,67 @@
+"""Bearer-token authentication; the caller's identity is a fingerprint of its token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+from fastapi import HTTPException, Request, status
+
+from hostplane.settings import Settings, check_token
+
+
+def fingerprint(token: str) -> str:
+    return "token:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def read_token_file(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def server_tokens(settings: Settings, *, create: bool) -> list[str]:
+    """Configured tokens, else the one in the data directory (made on first start if `create`)."""
+    configured = settings.configured_tokens()
+    if configured:
+        return configured
+    token = read_token_file(settings.token_file)
+    if token is None and create:
+        token = secrets.token_urlsafe(32)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path = settings.token_file
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(token + "\n")
+    if token is None:
+        raise RuntimeError(
+            f"no API token: set HOSTPLANE_API_TOKENS or run hostctl up to create {settings.token_file}"
+        )
+    check_token(token)
+    return [token]
+
+
+class BearerAuth:
+    def __init__(self, tokens: list[str]) -> None:
+        self._digests = [hashlib.sha256(t.encode()).digest() for t in tokens]
+
+    def __call__(self, request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing bearer token: send 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        digest = hashlib.sha256(token.strip().encode()).digest()
+        if not any(hmac.compare_digest(digest, known) for known in self._digests):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "the bearer token is not valid for this control plane",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return fingerprint(token.strip())

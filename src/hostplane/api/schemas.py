@@ -1,0 +1,133 @@
+"""Request and response bodies of the public API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SiteTypeName = Literal["static", "php", "wordpress"]
+RuntimeName = Literal["local", "docker"]
+SiteStatusName = Literal["CREATED", "PROVISIONING", "ACTIVE", "DESTROYING", "DESTROYED", "FAILED"]
+
+
+class SiteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=63, description="a DNS label: a-z, 0-9, '-'")
+    type: SiteTypeName = "static"
+    runtime: RuntimeName | None = None
+    admin_email: str | None = Field(
+        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
+
+
+class OperationRef(BaseModel):
+    id: str
+    kind: str
+    status: str
+    url: str
+
+
+class Accepted(BaseModel):
+    operation: OperationRef
+    site: str
+
+
+class DomainView(BaseModel):
+    name: str
+    status: str
+    last_checked_at: datetime | None
+    last_error: str | None
+
+
+class EventView(BaseModel):
+    from_status: str | None
+    to_status: str
+    reason: str
+    actor: str
+    operation_id: str | None
+    at: datetime
+
+
+class SiteSummary(BaseModel):
+    name: str
+    type: str
+    runtime: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SiteDetail(SiteSummary):
+    hostname: str
+    domains: list[DomainView]
+    last_error: str | None
+    operation: OperationRef | None
+    events: list[EventView]
+
+
+class SitePage(BaseModel):
+    items: list[SiteSummary]
+    next: str | None = Field(description="pass as `after` for the next page")
+
+
+class StepView(BaseModel):
+    name: str
+    phase: str
+    status: str
+    outcome: str | None
+    detail: str | None
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None
+    elapsed_ms: float | None
+
+
+class OperationView(BaseModel):
+    id: str
+    kind: str
+    status: str
+    target_kind: str
+    target: str
+    actor: str
+    error: str | None
+    options: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    steps: list[StepView]
+
+
+class AuditView(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target_kind: str
+    target: str
+    decision: str
+    reason: str
+    operation_id: str | None
+    snapshot: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditView]
+    next: int | None
+
+
+class RegenerateResult(BaseModel):
+    outcome: str
+    routes: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str

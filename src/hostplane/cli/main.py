@@ -1,0 +1,294 @@
+"""hostctl: run the control plane and drive it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hostplane.cli.client import ApiClient, CliError, fail
+from hostplane.cli.follow import follow
+from hostplane.domain.errors import HostplaneError
+from hostplane.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+site_app = typer.Typer(no_args_is_help=True, help="Create, inspect and destroy sites.")
+op_app = typer.Typer(no_args_is_help=True, help="Inspect operations.")
+app.add_typer(site_app, name="site")
+app.add_typer(op_app, name="op")
+
+console = Console()
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="Follow the operation to its end.")]
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds --wait waits at most.")]
+TARGET = {"provision": "ACTIVE", "retry": "ACTIVE", "destroy": "DESTROYED"}
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file.")] = None,
+) -> None:
+    try:
+        ctx.obj = Settings.load(config)
+    except (pydantic.ValidationError, HostplaneError) as exc:
+        fail(_settings_error(exc))
+
+
+def _settings_error(exc: Exception) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return f"setting {field} (HOSTPLANE_{field.upper()}): {first['msg']}"
+    return str(exc)
+
+
+def _client(ctx: typer.Context) -> ApiClient:
+    try:
+        return ApiClient(ctx.obj)
+    except CliError as exc:
+        fail(str(exc))
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _run(ctx: typer.Context, fn: Any) -> Any:
+    try:
+        return fn(_client(ctx))
+    except CliError as exc:
+        fail(str(exc))
+
+
+# --- serving ---------------------------------------------------------------
+
+
+def _serve(ctx: typer.Context, *, api: bool, work: bool) -> None:
+    from hostplane.cli.serve import serve
+
+    try:
+        serve(ctx.obj, api=api, work=work)
+    except (HostplaneError, RuntimeError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def up(ctx: typer.Context) -> None:
+    """Run the whole control plane (API, worker, edge) in the foreground."""
+    _serve(ctx, api=True, work=True)
+
+
+@app.command("api")
+def api_only(ctx: typer.Context) -> None:
+    """Run only the API; workers run the operations it records."""
+    _serve(ctx, api=True, work=False)
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Run only a worker: it runs operations and keeps the edge in step."""
+    _serve(ctx, api=False, work=True)
+
+
+# --- sites -----------------------------------------------------------------
+
+
+def _finish(
+    ctx: typer.Context,
+    client: ApiClient,
+    accepted: dict[str, Any],
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    op = accepted["operation"]
+    if not wait:
+        if as_json:
+            _print_json(accepted)
+        else:
+            typer.echo(f"{op['kind']} of {accepted['site']} accepted: operation {op['id']}")
+        return
+    final = follow(client, op["id"], timeout, Console(stderr=True) if as_json else console)
+    site = client.get(f"/v1/sites/{accepted['site']}")
+    if as_json:
+        _print_json({"operation": final, "site": site})
+    target = TARGET[final["kind"]]
+    if final["status"] != "SUCCEEDED" or site["status"] != target:
+        fail(f"site {site['name']} is {site['status']}: {final['error'] or site['last_error']}")
+    if not as_json:
+        typer.echo(f"site {site['name']} is {site['status']}: http://{site['hostname']}/")
+
+
+@site_app.command("create")
+def site_create(
+    ctx: typer.Context,
+    name: str,
+    type: Annotated[str, typer.Option("--type", help="static, php or wordpress")] = "static",
+    runtime: Annotated[str | None, typer.Option(help="local or docker")] = None,
+    admin_email: Annotated[str | None, typer.Option(help="finish the WordPress install")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key header")] = None,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a site."""
+    body = {"name": name, "type": type, "runtime": runtime, "admin_email": admin_email}
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+
+    def go(client: ApiClient) -> None:
+        accepted = client.request("POST", "/v1/sites", json=body, headers=headers)
+        _finish(ctx, client, accepted, wait, timeout, as_json)
+
+    _run(ctx, go)
+
+
+@site_app.command("list")
+def site_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="only sites in this status")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List sites (all pages)."""
+
+    def go(client: ApiClient) -> None:
+        items: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page = client.get("/v1/sites", status=status, after=after, limit=500)
+            items += page["items"]
+            after = page["next"]
+            if not after:
+                break
+        if as_json:
+            _print_json(items)
+            return
+        table = Table("name", "type", "runtime", "status", "updated")
+        for s in items:
+            table.add_row(s["name"], s["type"], s["runtime"], s["status"], s["updated_at"])
+        console.print(table)
+
+    _run(ctx, go)
+
+
+@site_app.command("show")
+def site_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
+    """Show one site: status, domains, last error, recent events."""
+
+    def go(client: ApiClient) -> None:
+        site = client.get(f"/v1/sites/{name}")
+        if as_json:
+            _print_json(site)
+            return
+        console.print(
+            f"[bold]{site['name']}[/] ({site['type']}, {site['runtime']}) "
+            f"{site['status']} — http://{site['hostname']}/"
+        )
+        if site["last_error"]:
+            console.print(f"[red]last error:[/] {site['last_error']}")
+        for d in site["domains"]:
+            console.print(f"  domain {d['name']} {d['status']} {d['last_error'] or ''}")
+        for e in site["events"][:10]:
+            console.print(
+                f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}"
+            )
+
+    _run(ctx, go)
+
+
+@site_app.command("destroy")
+def site_destroy(
+    ctx: typer.Context,
+    name: str,
+    keep_data: Annotated[bool, typer.Option(help="keep files and database")] = False,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Destroy a site and everything it owns."""
+
+    def go(client: ApiClient) -> None:
+        params = {"keep_data": "true"} if keep_data else {}
+        accepted = client.delete(f"/v1/sites/{name}", **params)
+        _finish(ctx, client, accepted, wait, timeout, as_json)
+
+    _run(ctx, go)
+
+
+@site_app.command("retry")
+def site_retry(
+    ctx: typer.Context,
+    name: str,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a FAILED site's last operation again."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.post(f"/v1/sites/{name}/retry")
+        _finish(ctx, client, accepted, wait, timeout, as_json)
+
+    _run(ctx, go)
+
+
+# --- operations, audit, edge -----------------------------------------------
+
+
+@op_app.command("show")
+def op_show(ctx: typer.Context, operation_id: str, as_json: JsonOpt = False) -> None:
+    """Show an operation with its steps and timings."""
+
+    def go(client: ApiClient) -> None:
+        op = client.get(f"/v1/operations/{operation_id}")
+        if as_json:
+            _print_json(op)
+            return
+        from hostplane.cli.follow import _table
+
+        console.print(_table(op))
+        if op["error"]:
+            console.print(f"[red]error:[/] {op['error']}")
+
+    _run(ctx, go)
+
+
+@app.command()
+def audit(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Option(help="only this site")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the audit log, newest first."""
+
+    def go(client: ApiClient) -> None:
+        page = client.get("/v1/audit", target=target, limit=limit)
+        if as_json:
+            _print_json(page["items"])
+            return
+        table = Table("at", "actor", "action", "target", "decision", "reason")
+        for a in page["items"]:
+            table.add_row(a["at"], a["actor"], a["action"], a["target"], a["decision"], a["reason"])
+        console.print(table)
+
+    _run(ctx, go)
+
+
+@app.command()
+def regenerate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Rebuild the edge config from the database alone and load it."""
+
+    def go(client: ApiClient) -> None:
+        result = client.post("/v1/edge/regenerate")
+        if as_json:
+            _print_json(result)
+        else:
+            typer.echo(f"edge {result['outcome']}: {result['routes']} routes")
+
+    _run(ctx, go)

@@ -1,0 +1,76 @@
+"""Run the control plane: API, worker and supervised Caddy, in one process or apart."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import structlog
+import uvicorn
+
+from hostplane.api.app import create_app
+from hostplane.api.auth import server_tokens
+from hostplane.observability import configure_logging
+from hostplane.providers.caddy.process import CaddyProcess
+from hostplane.settings import Settings
+from hostplane.workflows.edge import regenerate_edge
+from hostplane.workflows.engine import WorkflowEngine
+from hostplane.workflows.services import bind, build_services
+
+log = structlog.get_logger(__name__)
+
+
+def serve(settings: Settings, *, api: bool, work: bool) -> None:
+    configure_logging(settings.log_format, settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tokens = server_tokens(settings, create=True)
+    services = build_services(settings)
+    bind(services)
+    caddy: CaddyProcess | None = None
+    engine = WorkflowEngine(settings, services, work=work)
+    try:
+        if work and settings.managed_caddy:
+            caddy = CaddyProcess(
+                settings.caddy_binary, settings.data_dir / "edge", settings.caddy_admin_listen
+            )
+            caddy.start(on_restart=lambda: _regenerate(services))
+        engine.launch()
+        if work:
+            _regenerate(services)
+            engine.resubmit_lost()
+        if api:
+            host, _, port = settings.listen.rpartition(":")
+            log.info(
+                "api.listening", url=f"http://{settings.listen}", data_dir=str(settings.data_dir)
+            )
+            uvicorn.run(
+                create_app(services, engine, tokens),
+                host=host.strip("[]") or "127.0.0.1",
+                port=int(port),
+                log_level="warning",
+                access_log=False,
+            )
+        else:
+            _wait_for_signal()
+    finally:
+        engine.shutdown()
+        if caddy is not None:
+            caddy.stop()
+        services.close()
+
+
+def _regenerate(services: object) -> None:
+    from hostplane.workflows.services import Services
+
+    assert isinstance(services, Services)
+    try:
+        regenerate_edge(services)
+    except Exception as exc:
+        log.error("edge.regenerate_failed", error=str(exc))
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()

@@ -1,0 +1,1 @@
+"""Caddy edge: the whole config rendered from the database, loaded via the admin API."""

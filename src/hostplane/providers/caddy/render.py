@@ -1,0 +1,115 @@
+"""Render the complete Caddy JSON config from routes. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hostplane.domain.edge import ROUTE_HEADER, EdgeRoute
+from hostplane.domain.sites import FastCGI, HTTPProxy, StaticFiles, Upstream
+
+SERVER = "hostplane"
+NOT_FOUND_BODY = "no site is configured for this host\n"
+
+JSON = dict[str, Any]
+
+
+def render_config(routes: Sequence[EdgeRoute], *, admin_listen: str, http_listen: str) -> JSON:
+    """The whole config: admin kept on loopback, one HTTP server, a 404 for unknown hosts."""
+    ordered = sorted(routes, key=lambda r: r.route_id)
+    return {
+        "admin": {"listen": admin_listen, "config": {"persist": False}},
+        "apps": {
+            "http": {
+                "servers": {
+                    SERVER: {
+                        "listen": [http_listen],
+                        "automatic_https": {"disable": True},
+                        "routes": [*(_route(r) for r in ordered), _not_found()],
+                    }
+                }
+            }
+        },
+    }
+
+
+def _route(route: EdgeRoute) -> JSON:
+    return {
+        "@id": route.route_id,
+        "match": [{"host": list(route.hosts)}],
+        "handle": [
+            {"handler": "headers", "response": {"set": {ROUTE_HEADER: [route.route_id]}}},
+            *_handlers(route.upstream),
+        ],
+        "terminal": True,
+    }
+
+
+def _handlers(upstream: Upstream) -> list[JSON]:
+    if isinstance(upstream, StaticFiles):
+        return [{"handler": "file_server", "root": upstream.root}]
+    if isinstance(upstream, HTTPProxy):
+        return [{"handler": "reverse_proxy", "upstreams": [{"dial": upstream.dial}]}]
+    if isinstance(upstream, FastCGI):
+        return [{"handler": "subroute", "routes": _php_fastcgi(upstream)}]
+    raise TypeError(f"unknown upstream {upstream!r}")
+
+
+def _php_fastcgi(up: FastCGI) -> list[JSON]:
+    """What Caddy's `php_fastcgi` directive expands to (caddy adapt, 2.6)."""
+    path = "{http.request.uri.path}"
+    return [
+        {"handle": [{"handler": "vars", "root": up.root}]},
+        {
+            "match": [{"file": {"try_files": [f"{path}/index.php"]}, "not": [{"path": ["*/"]}]}],
+            "handle": [
+                {
+                    "handler": "static_response",
+                    "status_code": 308,
+                    "headers": {"Location": ["{http.request.orig_uri.path}/"]},
+                }
+            ],
+        },
+        {
+            "match": [
+                {
+                    "file": {
+                        "split_path": [".php"],
+                        "try_files": [path, f"{path}/index.php", "index.php"],
+                    }
+                }
+            ],
+            "handle": [{"handler": "rewrite", "uri": "{http.matchers.file.relative}"}],
+        },
+        {
+            "match": [{"path": ["*.php"]}],
+            "handle": [
+                {
+                    "handler": "reverse_proxy",
+                    "transport": {"protocol": "fastcgi", "split_path": [".php"]},
+                    "upstreams": [{"dial": up.dial}],
+                }
+            ],
+        },
+        {"handle": [{"handler": "file_server"}]},
+    ]
+
+
+def _not_found() -> JSON:
+    return {
+        "handle": [
+            {
+                "handler": "static_response",
+                "status_code": 404,
+                "body": NOT_FOUND_BODY,
+                "headers": {"Content-Type": ["text/plain; charset=utf-8"]},
+            }
+        ]
+    }
+
+
+def route_ids(config: JSON) -> list[str]:
+    """The route ids in a loaded config (what observe() reports)."""
+    servers = config.get("apps", {}).get("http", {}).get("servers", {})
+    routes = servers.get(SERVER, {}).get("routes", [])
+    return [r["@id"] for r in routes if isinstance(r, dict) and "@id" in r]

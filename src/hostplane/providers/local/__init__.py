@@ -1,0 +1,1 @@
+"""Local runtime: sites on this host."""

@@ -1,0 +1,264 @@
+"""Repositories: the only place that builds SQL. They add and read; the unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from hostplane.domain.lifecycle import DomainStatus, OperationStatus, SiteStatus
+from hostplane.store.tables import (
+    AuditEventRow,
+    DomainRow,
+    OperationRow,
+    OperationStepRow,
+    SecretRow,
+    SiteRow,
+    StatusEventRow,
+)
+from hostplane.store.types import utcnow
+
+
+class SiteRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: SiteRow) -> SiteRow:
+        self.session.add(row)
+        return row
+
+    def get(self, site_id: str) -> SiteRow | None:
+        return self.session.get(SiteRow, site_id)
+
+    def get_live(self, name: str) -> SiteRow | None:
+        stmt = sa.select(SiteRow).where(
+            SiteRow.name == name, SiteRow.status != SiteStatus.DESTROYED
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def get_latest(self, name: str) -> SiteRow | None:
+        """The live site of that name, else the one destroyed last."""
+        live = self.get_live(name)
+        if live is not None:
+            return live
+        stmt = (
+            sa.select(SiteRow)
+            .where(SiteRow.name == name)
+            .order_by(SiteRow.updated_at.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
+    def page(self, *, status: str | None, after: str | None, limit: int) -> Sequence[SiteRow]:
+        stmt = sa.select(SiteRow)
+        if status is None:
+            stmt = stmt.where(SiteRow.status != SiteStatus.DESTROYED)
+        else:
+            stmt = stmt.where(SiteRow.status == status)
+        if after:
+            stmt = stmt.where(SiteRow.name > after)
+        return self.session.scalars(stmt.order_by(SiteRow.name).limit(limit)).all()
+
+    def routed(self) -> Sequence[SiteRow]:
+        stmt = sa.select(SiteRow).where(SiteRow.routed.is_(True)).order_by(SiteRow.name)
+        return self.session.scalars(stmt).all()
+
+    def live(self) -> Sequence[SiteRow]:
+        stmt = (
+            sa.select(SiteRow).where(SiteRow.status != SiteStatus.DESTROYED).order_by(SiteRow.name)
+        )
+        return self.session.scalars(stmt).all()
+
+
+class DomainRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: DomainRow) -> DomainRow:
+        self.session.add(row)
+        return row
+
+    def for_site(self, site_id: str, *, live_only: bool = True) -> Sequence[DomainRow]:
+        stmt = sa.select(DomainRow).where(DomainRow.site_id == site_id)
+        if live_only:
+            stmt = stmt.where(DomainRow.status != DomainStatus.REMOVED)
+        return self.session.scalars(stmt.order_by(DomainRow.name)).all()
+
+    def for_sites(self, site_ids: Sequence[str]) -> dict[str, list[DomainRow]]:
+        """Live domains of many sites in one query."""
+        found: dict[str, list[DomainRow]] = {site_id: [] for site_id in site_ids}
+        if not site_ids:
+            return found
+        stmt = (
+            sa.select(DomainRow)
+            .where(DomainRow.site_id.in_(site_ids), DomainRow.status != DomainStatus.REMOVED)
+            .order_by(DomainRow.name)
+        )
+        for row in self.session.scalars(stmt):
+            found[row.site_id].append(row)
+        return found
+
+
+class OperationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: OperationRow) -> OperationRow:
+        self.session.add(row)
+        return row
+
+    def get(self, operation_id: str) -> OperationRow | None:
+        return self.session.get(OperationRow, operation_id)
+
+    def by_idempotency_key(self, key: str) -> OperationRow | None:
+        stmt = sa.select(OperationRow).where(OperationRow.idempotency_key == key)
+        return self.session.scalars(stmt).one_or_none()
+
+    def active_for(self, target: str) -> OperationRow | None:
+        stmt = sa.select(OperationRow).where(OperationRow.active_target == target)
+        return self.session.scalars(stmt).one_or_none()
+
+    def unfinished(self) -> Sequence[OperationRow]:
+        stmt = sa.select(OperationRow).where(OperationRow.active_target.is_not(None))
+        return self.session.scalars(stmt.order_by(OperationRow.created_at)).all()
+
+    def latest_for(self, target_id: str) -> OperationRow | None:
+        stmt = (
+            sa.select(OperationRow)
+            .where(OperationRow.target_id == target_id)
+            .order_by(OperationRow.created_at.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
+    def finish(self, row: OperationRow, status: OperationStatus, error: str | None) -> None:
+        row.status = status
+        row.error = error
+        row.finished_at = utcnow()
+        row.active_target = None
+
+    def steps(self, operation_id: str) -> Sequence[OperationStepRow]:
+        stmt = (
+            sa.select(OperationStepRow)
+            .where(OperationStepRow.operation_id == operation_id)
+            .order_by(OperationStepRow.id)
+        )
+        return self.session.scalars(stmt).all()
+
+    def start_step(self, operation_id: str, name: str, phase: str) -> OperationStepRow:
+        previous = self.session.scalar(
+            sa.select(sa.func.count()).where(
+                OperationStepRow.operation_id == operation_id,
+                OperationStepRow.name == name,
+                OperationStepRow.phase == phase,
+            )
+        )
+        row = OperationStepRow(
+            operation_id=operation_id,
+            name=name,
+            phase=phase,
+            status="running",
+            attempt=(previous or 0) + 1,
+        )
+        self.session.add(row)
+        return row
+
+    def get_step(self, step_id: int) -> OperationStepRow | None:
+        return self.session.get(OperationStepRow, step_id)
+
+
+class EventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(self, row: StatusEventRow) -> None:
+        self.session.add(row)
+
+    def recent(self, kind: str, resource_id: str, limit: int = 20) -> Sequence[StatusEventRow]:
+        stmt = (
+            sa.select(StatusEventRow)
+            .where(StatusEventRow.resource_kind == kind, StatusEventRow.resource_id == resource_id)
+            .order_by(StatusEventRow.id.desc())
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target_kind: str,
+        target_name: str,
+        decision: str,
+        reason: str,
+        operation_id: str | None = None,
+        snapshot: dict[str, Any] | None = None,
+    ) -> AuditEventRow:
+        row = AuditEventRow(
+            actor=actor,
+            action=action,
+            target_kind=target_kind,
+            target_name=target_name,
+            decision=decision,
+            reason=reason,
+            operation_id=operation_id,
+            snapshot=snapshot or {},
+        )
+        self.session.add(row)
+        return row
+
+    def page(
+        self, *, before: int | None, limit: int, target: str | None
+    ) -> Sequence[AuditEventRow]:
+        stmt = sa.select(AuditEventRow)
+        if before is not None:
+            stmt = stmt.where(AuditEventRow.id < before)
+        if target:
+            stmt = stmt.where(AuditEventRow.target_name == target)
+        return self.session.scalars(stmt.order_by(AuditEventRow.id.desc()).limit(limit)).all()
+
+
+class SecretRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _find(self, owner_kind: str, owner_id: str, name: str) -> SecretRow | None:
+        stmt = sa.select(SecretRow).where(
+            SecretRow.owner_kind == owner_kind,
+            SecretRow.owner_id == owner_id,
+            SecretRow.name == name,
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def get(self, owner_kind: str, owner_id: str, name: str) -> str | None:
+        row = self._find(owner_kind, owner_id, name)
+        return row.ciphertext if row else None
+
+    def put(self, owner_kind: str, owner_id: str, name: str, ciphertext: str) -> None:
+        row = self._find(owner_kind, owner_id, name)
+        if row is None:
+            self.session.add(
+                SecretRow(
+                    owner_kind=owner_kind, owner_id=owner_id, name=name, ciphertext=ciphertext
+                )
+            )
+        else:
+            row.ciphertext = ciphertext
+
+    def delete(self, owner_kind: str, owner_id: str, name: str) -> None:
+        row = self._find(owner_kind, owner_id, name)
+        if row is not None:
+            self.session.delete(row)
+
+
+def as_of(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,178 @@
+"""The tables. Status columns are written only by store.transitions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hostplane.store.types import UTCDateTime, new_id, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Versioned:
+    """Optimistic concurrency: every UPDATE names the version it read."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
+class SiteRow(Versioned, Base):
+    __tablename__ = "sites"
+    __mapper_args__ = {"version_id_col": Versioned.version}  # noqa: RUF012
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(63), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    runtime: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    routed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    port: Mapped[int | None] = mapped_column(Integer)
+    admin_email: Mapped[str | None] = mapped_column(String(254))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_sites_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("status != 'DESTROYED'"),
+            postgresql_where=text("status != 'DESTROYED'"),
+        ),
+        Index("ix_sites_status_name", "status", "name"),
+    )
+
+
+class DomainRow(Versioned, Base):
+    __tablename__ = "domains"
+    __mapper_args__ = {"version_id_col": Versioned.version}  # noqa: RUF012
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(253), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_domains_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("status != 'REMOVED'"),
+            postgresql_where=text("status != 'REMOVED'"),
+        ),
+    )
+
+
+class NodeRow(Versioned, Base):
+    __tablename__ = "nodes"
+    __mapper_args__ = {"version_id_col": Versioned.version}  # noqa: RUF012
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(253), nullable=False, unique=True)
+    cluster: Mapped[str] = mapped_column(String(63), nullable=False, default="default")
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    is_system: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class OperationRow(Base):
+    __tablename__ = "operations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    target_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    target_name: Mapped[str] = mapped_column(String(253), nullable=False)
+    target_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # Set while the operation runs, cleared when it ends: the unique index allows
+    # one active operation per target on every backend (NULLs never collide).
+    active_target: Mapped[str | None] = mapped_column(String(300), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OperationStepRow(Base):
+    __tablename__ = "operation_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operation_id: Mapped[str] = mapped_column(
+        ForeignKey("operations.id"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(32), nullable=False)
+    phase: Mapped[str] = mapped_column(String(16), nullable=False)  # apply | undo
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # running | succeeded | failed
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    elapsed_ms: Mapped[float | None] = mapped_column()
+
+
+class StatusEventRow(Base):
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    resource_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    resource_name: Mapped[str] = mapped_column(String(253), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    operation_id: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_status_events_resource", "resource_kind", "resource_id", "id"),)
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    target_name: Mapped[str] = mapped_column(String(253), nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)  # allowed | refused
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    operation_id: Mapped[str | None] = mapped_column(String(32))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+
+class SecretRow(Base):
+    """Encrypted secrets owned by a resource (database passwords, keys)."""
+
+    __tablename__ = "secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    owner_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    ciphertext: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        Index("uq_secrets_owner_name", "owner_kind", "owner_id", "name", unique=True),
+    )

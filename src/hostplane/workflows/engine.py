@@ -1,0 +1,72 @@
+"""The durable workflow engine (DBOS): launch, submit operations, recover lost submissions."""
+
+from __future__ import annotations
+
+import structlog
+from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
+from sqlalchemy.engine import make_url
+
+from hostplane.settings import Settings
+from hostplane.store.db import ensure_database_exists
+from hostplane.workflows.services import Services
+from hostplane.workflows.sites import WORKFLOWS
+
+log = structlog.get_logger(__name__)
+
+QUEUE = "operations"
+
+
+def dbos_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+class WorkflowEngine:
+    """One per process. `work=False` makes an API-only process that enqueues but never runs."""
+
+    def __init__(self, settings: Settings, services: Services, *, work: bool = True) -> None:
+        self.settings = settings
+        self.services = services
+        self.work = work
+        self._queue: Queue | None = None
+
+    def launch(self) -> None:
+        url = self.settings.workflow_db_url
+        ensure_database_exists(url)
+        config: DBOSConfig = {
+            "name": "hostplane",
+            "system_database_url": dbos_url(url),
+            "executor_id": self.settings.executor_id,
+            "log_level": "WARNING",
+        }
+        DBOS(config=config)
+        if not self.work:
+            DBOS.listen_queues([])
+        DBOS.launch()
+        self._queue = DBOS.register_queue(
+            QUEUE, worker_concurrency=self.settings.worker_concurrency, polling_interval_sec=0.1
+        )
+        log.info("workflows.launched", executor=self.settings.executor_id, work=self.work)
+
+    def submit(self, operation_id: str, kind: str) -> None:
+        """Enqueue the operation's workflow; its id is the operation id, so this is idempotent."""
+        assert self._queue is not None, "launch() first"
+        with SetWorkflowID(operation_id):
+            self._queue.enqueue(WORKFLOWS[kind], operation_id)
+
+    def resubmit_lost(self) -> int:
+        """Operations recorded but never enqueued (a crash between commit and enqueue)."""
+        with self.services.store.unit_of_work() as uow:
+            unfinished = [(op.id, op.kind) for op in uow.operations.unfinished()]
+        lost = [
+            (op_id, kind) for op_id, kind in unfinished if DBOS.get_workflow_status(op_id) is None
+        ]
+        for op_id, kind in lost:
+            log.warning("operation.resubmitted", operation=op_id, kind=kind)
+            self.submit(op_id, kind)
+        return len(lost)
+
+    def shutdown(self) -> None:
+        DBOS.destroy(destroy_registry=False)

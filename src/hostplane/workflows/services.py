@@ -1,0 +1,93 @@
+"""The composition root of the worker: settings, store and providers, built once at start-up.
+
+DBOS steps are plain functions that receive references (operation ids), never
+objects, so they find their providers here. `bind` is called by the entry point.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from hostplane.domain.errors import HostplaneError
+from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType
+from hostplane.naming import site_hostname
+from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
+from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.providers.runtime import SiteRuntime
+from hostplane.settings import Settings
+from hostplane.store.db import create_engine, ensure_database_exists, migrate
+from hostplane.store.tables import SiteRow
+from hostplane.store.uow import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    edge: CaddyEdge
+    runtimes: dict[RuntimeKind, SiteRuntime]
+    edge_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def runtime(self, kind: str) -> SiteRuntime:
+        try:
+            return self.runtimes[RuntimeKind(kind)]
+        except (KeyError, ValueError) as exc:
+            raise HostplaneError(
+                f"runtime {kind!r} is not configured on this control plane"
+            ) from exc
+
+    def spec(self, site: SiteRow) -> SiteSpec:
+        return SiteSpec(
+            name=site.name,
+            type=SiteType(site.type),
+            runtime=RuntimeKind(site.runtime),
+            hostname=site_hostname(site.name, self.settings.base_domain),
+            port=site.port,
+            admin_email=site.admin_email,
+        )
+
+    def close(self) -> None:
+        self.edge.close()
+        self.store.dispose()
+
+
+def open_store(settings: Settings) -> Store:
+    ensure_database_exists(settings.state_database_url)
+    engine = create_engine(settings.state_database_url)
+    migrate(engine)
+    return Store(engine)
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    port = settings.edge_http_port
+    bind = settings.edge_bind
+    edge = CaddyEdge(
+        CaddyEdgeConfig(
+            admin_url=settings.caddy_admin,
+            http_listen=f"{bind}:{port}",
+            confirm_url=f"http://{bind or '127.0.0.1'}:{port}",
+            state_dir=settings.data_dir / "edge",
+            confirm_timeout=settings.edge_confirm_timeout,
+        )
+    )
+    runtimes: dict[RuntimeKind, SiteRuntime] = {
+        RuntimeKind.LOCAL: LocalRuntime(settings.sites_dir),
+    }
+    return Services(
+        settings=settings, store=store or open_store(settings), edge=edge, runtimes=runtimes
+    )
+
+
+_bound: Services | None = None
+
+
+def bind(services: Services) -> None:
+    global _bound
+    _bound = services
+
+
+def current() -> Services:
+    if _bound is None:
+        raise RuntimeError("no services bound: the entry point must call workflows.services.bind")
+    return _bound
