@@ -39,6 +39,9 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
             _regenerate(services)
             engine.resubmit_lost()
         if api:
+            # uvicorn re-raises SIGTERM after its graceful stop; make that a clean exit so
+            # the `finally` below stops the engine and Caddy.
+            signal.signal(signal.SIGTERM, _exit_cleanly)
             host, _, port = settings.listen.rpartition(":")
             log.info(
                 "api.listening", url=f"http://{settings.listen}", data_dir=str(settings.data_dir)
@@ -53,6 +56,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         else:
             _wait_for_signal()
     finally:
+        log.info("control_plane.stopping")
         engine.shutdown()
         if caddy is not None:
             caddy.stop()
@@ -67,6 +71,10 @@ def _regenerate(services: object) -> None:
         regenerate_edge(services)
     except Exception as exc:
         log.error("edge.regenerate_failed", error=str(exc))
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _wait_for_signal() -> None:

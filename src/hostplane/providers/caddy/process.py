@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -42,8 +43,28 @@ class CaddyProcess:
             )
             self._watcher.start()
 
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "caddy.pid"
+
+    def _stop_leftover(self) -> None:
+        """A Caddy of ours that outlived a crashed control plane keeps serving until we replace it."""
+        try:
+            pid = int(self.pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return
+        if b"caddy" not in cmdline or str(self.state_dir).encode() not in cmdline:
+            return
+        log.info("caddy.replacing_leftover", pid=pid)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def _spawn(self, timeout: float) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._stop_leftover()
         boot = self.state_dir / "caddy-boot.json"
         last_good = self.state_dir / "caddy-last-good.json"
         config = (
@@ -74,6 +95,7 @@ class CaddyProcess:
             ) from exc
         finally:
             log_file.close()
+        atomic_write(self.pid_file, str(self._proc.pid))
         self._wait_ready(timeout)
         log.info("caddy.started", pid=self._proc.pid, admin=self.admin_listen)
 

@@ -1,0 +1,58 @@
+"""Settings: environment over TOML over defaults; tokens that protect nothing are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from hostplane.domain.errors import ValidationError
+from hostplane.settings import Settings, check_token
+
+
+def test_defaults(monkeypatch):
+    for var in ("HOSTPLANE_BASE_DOMAIN", "HOSTPLANE_LISTEN", "HOSTPLANE_DATA_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    s = Settings.load()
+    assert s.base_domain == "localhost"
+    assert s.listen == "127.0.0.1:8090"
+    assert s.state_database_url == "sqlite:////var/lib/hostplane/state.sqlite3"
+
+
+def test_environment_beats_toml_beats_defaults(tmp_path, monkeypatch):
+    cfg = tmp_path / "hp.toml"
+    cfg.write_text('[hostplane]\nbase_domain = "hosting.example.org"\nlisten = "127.0.0.1:9999"\n')
+    monkeypatch.setenv("HOSTPLANE_LISTEN", "127.0.0.1:7777")
+    s = Settings.load(cfg)
+    assert s.base_domain == "hosting.example.org"
+    assert s.listen == "127.0.0.1:7777"
+
+
+def test_bad_toml_and_missing_file_say_so(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("base_domain = ")
+    with pytest.raises(ValidationError, match="not valid TOML"):
+        Settings.load(bad)
+    with pytest.raises(ValidationError, match="does not exist"):
+        Settings.load(tmp_path / "missing.toml")
+
+
+def test_postgres_workflow_database_is_derived():
+    s = Settings(database_url="postgresql://u@127.0.0.1:5432/hp?sslmode=disable")
+    assert s.workflow_db_url == "postgresql://u@127.0.0.1:5432/hp_workflows?sslmode=disable"
+
+
+@pytest.mark.parametrize("token", ["", "   ", "changeme", "SECRET", "short-token"])
+def test_useless_tokens_are_refused(token):
+    with pytest.raises(ValidationError):
+        check_token(token)
+
+
+def test_configured_empty_token_is_refused():
+    with pytest.raises(ValidationError, match="empty"):
+        Settings(api_tokens="").configured_tokens()
+    with pytest.raises(ValidationError, match="empty"):
+        Settings(api_tokens="a-very-long-random-token-1234,").configured_tokens()
+
+
+def test_bad_base_domain_is_refused():
+    with pytest.raises(ValueError, match="base domain"):
+        Settings(base_domain="not a domain")
