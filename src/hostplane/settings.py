@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         return (self.caddy_admin_url or f"http://{self.caddy_admin_listen}").rstrip("/")
 
     def configured_tokens(self) -> list[str]:
-        """Tokens from HOSTPLANE_API_TOKENS (comma-separated); each is checked, none may be empty."""
+        """Tokens from HOSTPLANE_API_TOKENS (comma-separated); each checked, none may be empty."""
         if self.api_tokens is None:
             return []
         tokens = [tok.strip() for tok in self.api_tokens.split(",")]

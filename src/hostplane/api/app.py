@@ -19,7 +19,7 @@ def create_app(services: Services, submitter: Submitter, tokens: list[str]) -> F
     app = FastAPI(
         title="Hostplane",
         version="0.1.0",
-        description="A control plane for web hosting. Every mutation answers 202 with an operation.",
+        description="A control plane for web hosting. Mutations answer 202 with an operation.",
     )
     app.state.services = services
     app.state.submitter = submitter

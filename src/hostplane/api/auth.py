@@ -38,7 +38,8 @@ def server_tokens(settings: Settings, *, create: bool) -> list[str]:
         path.write_text(token + "\n")
     if token is None:
         raise RuntimeError(
-            f"no API token: set HOSTPLANE_API_TOKENS or run hostctl up to create {settings.token_file}"
+            "no API token: set HOSTPLANE_API_TOKENS or run hostctl up to create "
+            f"{settings.token_file}"
         )
     check_token(token)
     return [token]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> bool:
-    """Write `data` to `path` atomically; return False (and touch nothing) if it is already there."""
+    """Write `data` to `path` atomically; return False, touching nothing, if already there."""
     raw = data.encode() if isinstance(data, str) else data
     try:
         if path.read_bytes() == raw and (path.stat().st_mode & 0o777) == mode:

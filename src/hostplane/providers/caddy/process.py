@@ -48,7 +48,7 @@ class CaddyProcess:
         return self.state_dir / "caddy.pid"
 
     def _stop_leftover(self) -> None:
-        """A Caddy of ours that outlived a crashed control plane keeps serving until we replace it."""
+        """A Caddy of ours that outlived a crashed control plane serves until we replace it."""
         try:
             pid = int(self.pid_file.read_text())
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
