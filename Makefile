@@ -1,0 +1,45 @@
+# Hostplane — see README.md. Every target works on a fresh Debian 12 machine as root.
+SHELL := /bin/sh
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+
+.PHONY: install install-test system-runtime system-test up test lint unit bench clean
+
+install: system-runtime $(VENV)/.synced
+
+install-test: system-test $(VENV)/.synced
+
+system-runtime:
+	scripts/install-system-packages.sh runtime
+
+system-test:
+	scripts/install-system-packages.sh test
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install -q uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+up: install
+	$(VENV)/bin/hostctl up
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: install-test lint
+	$(VENV)/bin/pytest
+
+unit: $(VENV)/.synced
+	$(VENV)/bin/pytest tests/unit
+
+bench: install-test
+	$(VENV)/bin/python bench/api.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

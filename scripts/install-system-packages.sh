@@ -1,0 +1,54 @@
+#!/bin/sh
+# Installs the Debian packages Hostplane needs, only those that are missing.
+#   runtime  what `make up` needs on the embedded default (SQLite, local runtime, Caddy edge)
+#   test     runtime + the servers and tools the test suite starts privately
+# Services are never started on their default ports by the install: a policy-rc.d is put in place
+# for the duration of the apt run, and a packaged Caddy service is stopped and disabled, because
+# `hostctl up` runs and supervises its own Caddy on the edge port.
+set -eu
+
+profile="${1:-runtime}"
+
+runtime_packages="caddy sqlite3 ca-certificates curl python3-venv"
+test_packages="postgresql"
+
+case "$profile" in
+  runtime) wanted="$runtime_packages" ;;
+  test) wanted="$runtime_packages $test_packages" ;;
+  *) echo "usage: $0 runtime|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for pkg in $wanted; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $pkg"
+  fi
+done
+
+if [ -z "$missing" ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages:$missing — run this as root (or install them) and try again" >&2
+  exit 1
+fi
+
+echo "installing Debian packages:$missing"
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 755 "$policy"
+  own_policy=1
+fi
+trap '[ -n "$own_policy" ] && rm -f "$policy"' EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl disable --now caddy.service >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,31 @@
+"""Shared fixtures: the real services (tests/fixtures_services.py) and a state database
+on each supported backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from hostplane.store.db import create_engine, migrate
+from hostplane.store.uow import Store
+
+pytest_plugins = ["tests.fixtures_services"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A fresh, empty state database on SQLite and on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    else:
+        yield request.getfixturevalue("pg_database")
+
+
+@pytest.fixture
+def store(state_db_url: str) -> Iterator[Store]:
+    engine = create_engine(state_db_url)
+    migrate(engine)
+    s = Store(engine)
+    yield s
+    s.dispose()

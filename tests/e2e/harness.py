@@ -1,0 +1,239 @@
+"""A real control plane in a subprocess (`hostctl up`), and a proxy that breaks Caddy's admin API
+on demand — the test's way to make the edge stall or refuse, in front of a real Caddy."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+HOSTCTL = str(Path(sys.executable).parent / "hostctl")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ControlPlane:
+    data_dir: Path
+    database_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    api_port: int = field(default_factory=free_port)
+    edge_port: int = field(default_factory=free_port)
+    admin_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "HOSTPLANE_DATA_DIR": str(self.data_dir),
+            "HOSTPLANE_LISTEN": f"127.0.0.1:{self.api_port}",
+            "HOSTPLANE_EDGE_HTTP_PORT": str(self.edge_port),
+            "HOSTPLANE_EDGE_BIND": "127.0.0.1",
+            "HOSTPLANE_CADDY_ADMIN_LISTEN": f"127.0.0.1:{self.admin_port}",
+            "HOSTPLANE_LOG_FORMAT": "json",
+            **self.extra_env,
+        }
+        if self.database_url:
+            env["HOSTPLANE_DATABASE_URL"] = self.database_url
+        return env
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def caddy_admin_url(self) -> str:
+        return self.extra_env.get("HOSTPLANE_CADDY_ADMIN_URL", f"http://127.0.0.1:{self.admin_port}")
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}-hostctl.log"
+
+    def start(self, timeout: float = 30.0) -> ControlPlane:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [HOSTCTL, "up"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hostctl up exited {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"hostctl up did not become healthy:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "api-token").read_text().strip()
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+        )
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "HOSTPLANE_API_URL": self.api_url}
+        return subprocess.run(
+            [HOSTCTL, *args], env=env, capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def edge_get(self, host: str, path: str = "/") -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.edge_port}{path}", headers={"Host": host})
+
+    def caddy_config(self) -> dict[str, Any]:
+        body = httpx.get(f"{self.caddy_admin_url}/config/").json()
+        return body if isinstance(body, dict) else {}
+
+    def wait_operation(self, op_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self.api() as api:
+            while True:
+                op: dict[str, Any] = api.get(f"/v1/operations/{op_id}").json()
+                if op["status"] in ("SUCCEEDED", "FAILED"):
+                    return op
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"operation {op_id} stuck: {op}")
+                time.sleep(0.1)
+
+
+class FaultyAdminProxy:
+    """Forwards to a real Caddy admin API; `mode` can stall or reject POST /load."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.mode = "pass"  # pass | stall | reject
+        self.loads_seen = 0
+        self.released = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "POST" and self.path == "/load":
+                    proxy.loads_seen += 1
+                    if proxy.mode == "stall":
+                        proxy.released.wait(300)
+                        return
+                    if proxy.mode == "reject":
+                        self._answer(400, b'{"error":"injected fault: config refused"}')
+                        return
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                self._answer(resp.status, resp.read())
+                conn.close()
+
+            def _answer(self, status: int, payload: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _forward  # noqa: N815
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class CaddyServer:
+    """A Caddy started by the test itself (admin only), for control planes given its URL."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.admin_port = free_port()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        config = state_dir / "admin.json"
+        config.write_text(
+            '{"admin":{"listen":"127.0.0.1:%d","config":{"persist":false}}}' % self.admin_port
+        )
+        env = {**os.environ, "XDG_DATA_HOME": str(state_dir / "data"),
+               "XDG_CONFIG_HOME": str(state_dir / "cfg"), "HOME": str(state_dir)}
+        log = (state_dir / "caddy.log").open("ab")
+        self.proc = subprocess.Popen(["caddy", "run", "--config", str(config)], env=env,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.admin_url}/config/", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("test Caddy did not start")
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)

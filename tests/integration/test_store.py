@@ -1,0 +1,151 @@
+"""The state store on SQLite and PostgreSQL: transitions, events, concurrency, constraints."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from hostplane.domain.errors import ConflictError, IllegalTransitionError, StaleWriteError
+from hostplane.domain.lifecycle import OperationStatus
+from hostplane.store.tables import OperationRow, SiteRow, StatusEventRow
+from hostplane.store.transitions import transition
+
+
+def _site(uow, name="shop", status="CREATED"):
+    row = uow.sites.add(SiteRow(name=name, type="static", runtime="local", status=status))
+    uow.flush()
+    return row
+
+
+def _op(site, *, active=True, key=None):
+    return OperationRow(
+        kind="provision", target_kind="site", target_name=site.name, target_id=site.id,
+        status=OperationStatus.PENDING, active_target=f"site:{site.name}" if active else None,
+        idempotency_key=key, actor="test",
+    )
+
+
+def test_migrations_create_every_table(store):
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert {"sites", "domains", "nodes", "operations", "operation_steps", "status_events",
+            "audit_events", "secrets", "alembic_version"} <= names
+
+
+def test_transition_writes_status_and_event_in_one_transaction(store):
+    with store.unit_of_work() as uow:
+        site = _site(uow)
+    with store.unit_of_work() as uow:
+        row = uow.sites.get(site.id)
+        transition(uow, "site", row, "PROVISIONING", reason="go", actor="alice", operation_id="op1")
+    with store.unit_of_work() as uow:
+        assert uow.sites.get(site.id).status == "PROVISIONING"
+        (event,) = uow.events.recent("site", site.id)
+        assert (event.from_status, event.to_status, event.reason, event.actor, event.operation_id) \
+            == ("CREATED", "PROVISIONING", "go", "alice", "op1")
+
+
+def test_illegal_transition_changes_nothing(store):
+    with store.unit_of_work() as uow:
+        site = _site(uow)
+    with pytest.raises(IllegalTransitionError), store.unit_of_work() as uow:
+        transition(uow, "site", uow.sites.get(site.id), "ACTIVE", reason="skip", actor="a")
+    with store.unit_of_work() as uow:
+        assert uow.sites.get(site.id).status == "CREATED"
+        assert uow.events.recent("site", site.id) == []
+
+
+def test_a_stale_write_fails_and_never_overwrites(store):
+    with store.unit_of_work() as uow:
+        site = _site(uow)
+    with pytest.raises(StaleWriteError), store.unit_of_work() as first:  # noqa: PT012
+        stale = first.sites.get(site.id)
+        with store.unit_of_work() as second:
+            transition(second, "site", second.sites.get(site.id), "PROVISIONING",
+                       reason="second", actor="b")
+        transition(first, "site", stale, "PROVISIONING", reason="first", actor="a")
+    with store.unit_of_work() as uow:
+        row = uow.sites.get(site.id)
+        assert row.status == "PROVISIONING" and row.version == 2
+        assert [e.reason for e in uow.events.recent("site", site.id)] == ["second"]
+
+
+def test_concurrent_writers_one_wins(store):
+    with store.unit_of_work() as uow:
+        site = _site(uow)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def writer(name: str) -> None:
+        try:
+            with store.unit_of_work() as uow:
+                row = uow.sites.get(site.id)
+                barrier.wait()
+                transition(uow, "site", row, "PROVISIONING", reason=name, actor=name)
+            results.append("ok")
+        except (StaleWriteError, sa.exc.OperationalError):
+            results.append("stale")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["ok", "stale"]
+    with store.unit_of_work() as uow:
+        assert len(uow.events.recent("site", site.id)) == 1
+
+
+def test_one_live_site_per_name_but_destroyed_names_are_reusable(store):
+    with store.unit_of_work() as uow:
+        _site(uow, "blog", status="DESTROYED")
+        _site(uow, "blog")
+    with pytest.raises(ConflictError), store.unit_of_work() as uow:
+        _site(uow, "blog")
+
+
+def test_one_active_operation_per_target(store):
+    with store.unit_of_work() as uow:
+        site = _site(uow)
+        first = uow.operations.add(_op(site))
+    with pytest.raises(ConflictError), store.unit_of_work() as uow:
+        uow.operations.add(_op(site))
+    with store.unit_of_work() as uow:
+        uow.operations.finish(uow.operations.get(first.id), OperationStatus.SUCCEEDED, None)
+    with store.unit_of_work() as uow:
+        uow.operations.add(_op(site))
+
+
+def test_idempotency_keys_are_unique(store):
+    with store.unit_of_work() as uow:
+        site = _site(uow)
+        uow.operations.add(_op(site, active=False, key="k1"))
+    with pytest.raises(ConflictError), store.unit_of_work() as uow:
+        uow.operations.add(_op(site, active=False, key="k1"))
+    with store.unit_of_work() as uow:
+        assert uow.operations.by_idempotency_key("k1").target_id == site.id
+
+
+def test_site_pages_are_keyset_ordered(store):
+    with store.unit_of_work() as uow:
+        for i in range(7):
+            _site(uow, f"s{i}")
+        _site(uow, "gone", status="DESTROYED")
+    with store.unit_of_work() as uow:
+        first = [s.name for s in uow.sites.page(status=None, after=None, limit=3)]
+        second = [s.name for s in uow.sites.page(status=None, after=first[-1], limit=10)]
+        destroyed = [s.name for s in uow.sites.page(status="DESTROYED", after=None, limit=10)]
+    assert first + second == [f"s{i}" for i in range(7)]
+    assert destroyed == ["gone"]
+
+
+def test_timestamps_are_utc_aware(store):
+    with store.unit_of_work() as uow:
+        site = _site(uow)
+        uow.events.append(StatusEventRow(resource_kind="site", resource_id=site.id,
+                                         resource_name="shop", to_status="CREATED",
+                                         reason="r", actor="a"))
+    with store.unit_of_work() as uow:
+        row = uow.sites.get(site.id)
+        assert row.created_at.utcoffset().total_seconds() == 0
