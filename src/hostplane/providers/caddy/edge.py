@@ -43,10 +43,18 @@ class CaddyEdge:
     def last_good_path(self) -> Path:
         return self.config.state_dir / "caddy-last-good.json"
 
-    def render(self, routes: Sequence[EdgeRoute]) -> dict[str, Any]:
-        return render_config(
+    def render(
+        self, routes: Sequence[EdgeRoute], *, running_admin: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The whole config. A running Caddy's own admin block is kept as it is: the admin
+        endpoint belongs to whoever started Caddy (an operator's Caddy may sit behind a proxy
+        or a socket), and a /load without it would move the admin API to Caddy's default."""
+        config = render_config(
             routes, admin_listen=self.admin_listen, http_listen=self.config.http_listen
         )
+        if running_admin:
+            config["admin"] = running_admin
+        return config
 
     def current(self) -> dict[str, Any]:
         try:
@@ -60,8 +68,9 @@ class CaddyEdge:
 
     def apply(self, routes: Sequence[EdgeRoute]) -> Outcome:
         """Make Caddy run exactly the config rendered from `routes`."""
-        desired = self.render(routes)
         current = self.current()
+        admin = current.get("admin")
+        desired = self.render(routes, running_admin=admin if isinstance(admin, dict) else None)
         if current == desired:
             return Outcome.UNCHANGED
         self.load(desired)
