@@ -58,13 +58,42 @@ class PrivatePostgres:
 
     def start(self) -> PrivatePostgres:
         prefix = _as_service_user("postgres")
-        self._run([*prefix, str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
-                   "-A", "trust", "--no-sync", "-E", "UTF8"])
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        self._run([*prefix, str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
-                   str(self.root / "postgres.log"), "-w", "-t", "30", "-o", options, "start"])
+        self._run(
+            [
+                *prefix,
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        self._run(
+            [
+                *prefix,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.root / "postgres.log"),
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                options,
+                "start",
+            ]
+        )
         return self
 
     def _run(self, argv: list[str]) -> None:
@@ -72,13 +101,26 @@ class PrivatePostgres:
         if result.returncode != 0:
             log = self.root / "postgres.log"
             tail = log.read_text()[-2000:] if log.exists() else ""
-            raise ServiceError(f"{argv[1 if argv[0] != 'runuser' else 4]} failed "
-                               f"({result.returncode}): {result.stderr.strip()}\n{tail}")
+            raise ServiceError(
+                f"{argv[1 if argv[0] != 'runuser' else 4]} failed "
+                f"({result.returncode}): {result.stderr.strip()}\n{tail}"
+            )
 
     def stop(self) -> None:
-        subprocess.run([*_as_service_user("postgres"), str(self.bin / "pg_ctl"), "-D",
-                        str(self.data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, stdin=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                *_as_service_user("postgres"),
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+        )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -94,7 +136,9 @@ class PostgresDatabases:
                     return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise ServiceError(f"PostgreSQL at {server_url} is not reachable: {exc}") from exc
+                    raise ServiceError(
+                        f"PostgreSQL at {server_url} is not reachable: {exc}"
+                    ) from exc
                 time.sleep(0.1)
 
     def create(self, name: str) -> str:

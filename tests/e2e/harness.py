@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import os
 import signal
 import socket
@@ -60,7 +61,9 @@ class ControlPlane:
 
     @property
     def caddy_admin_url(self) -> str:
-        return self.extra_env.get("HOSTPLANE_CADDY_ADMIN_URL", f"http://127.0.0.1:{self.admin_port}")
+        return self.extra_env.get(
+            "HOSTPLANE_CADDY_ADMIN_URL", f"http://127.0.0.1:{self.admin_port}"
+        )
 
     @property
     def log_path(self) -> Path:
@@ -70,8 +73,12 @@ class ControlPlane:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [HOSTCTL, "up"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [HOSTCTL, "up"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -122,7 +129,11 @@ class ControlPlane:
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         env = {**self.env, "HOSTPLANE_API_URL": self.api_url}
         return subprocess.run(
-            [HOSTCTL, *args], env=env, capture_output=True, text=True, timeout=timeout,
+            [HOSTCTL, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
 
@@ -184,7 +195,7 @@ class FaultyAdminProxy:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _forward  # noqa: N815
+            do_GET = do_POST = _forward
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -210,14 +221,22 @@ class CaddyServer:
         self.admin_port = free_port()
         state_dir.mkdir(parents=True, exist_ok=True)
         config = state_dir / "admin.json"
-        config.write_text(
-            '{"admin":{"listen":"127.0.0.1:%d","config":{"persist":false}}}' % self.admin_port
-        )
-        env = {**os.environ, "XDG_DATA_HOME": str(state_dir / "data"),
-               "XDG_CONFIG_HOME": str(state_dir / "cfg"), "HOME": str(state_dir)}
+        admin = {"listen": f"127.0.0.1:{self.admin_port}", "config": {"persist": False}}
+        config.write_text(json.dumps({"admin": admin}))
+        env = {
+            **os.environ,
+            "XDG_DATA_HOME": str(state_dir / "data"),
+            "XDG_CONFIG_HOME": str(state_dir / "cfg"),
+            "HOME": str(state_dir),
+        }
         log = (state_dir / "caddy.log").open("ab")
-        self.proc = subprocess.Popen(["caddy", "run", "--config", str(config)], env=env,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["caddy", "run", "--config", str(config)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -21,16 +21,30 @@ def _site(uow, name="shop", status="CREATED"):
 
 def _op(site, *, active=True, key=None):
     return OperationRow(
-        kind="provision", target_kind="site", target_name=site.name, target_id=site.id,
-        status=OperationStatus.PENDING, active_target=f"site:{site.name}" if active else None,
-        idempotency_key=key, actor="test",
+        kind="provision",
+        target_kind="site",
+        target_name=site.name,
+        target_id=site.id,
+        status=OperationStatus.PENDING,
+        active_target=f"site:{site.name}" if active else None,
+        idempotency_key=key,
+        actor="test",
     )
 
 
 def test_migrations_create_every_table(store):
     names = set(sa.inspect(store.engine).get_table_names())
-    assert {"sites", "domains", "nodes", "operations", "operation_steps", "status_events",
-            "audit_events", "secrets", "alembic_version"} <= names
+    assert {
+        "sites",
+        "domains",
+        "nodes",
+        "operations",
+        "operation_steps",
+        "status_events",
+        "audit_events",
+        "secrets",
+        "alembic_version",
+    } <= names
 
 
 def test_transition_writes_status_and_event_in_one_transaction(store):
@@ -42,8 +56,13 @@ def test_transition_writes_status_and_event_in_one_transaction(store):
     with store.unit_of_work() as uow:
         assert uow.sites.get(site.id).status == "PROVISIONING"
         (event,) = uow.events.recent("site", site.id)
-        assert (event.from_status, event.to_status, event.reason, event.actor, event.operation_id) \
-            == ("CREATED", "PROVISIONING", "go", "alice", "op1")
+        assert (
+            event.from_status,
+            event.to_status,
+            event.reason,
+            event.actor,
+            event.operation_id,
+        ) == ("CREATED", "PROVISIONING", "go", "alice", "op1")
 
 
 def test_illegal_transition_changes_nothing(store):
@@ -59,11 +78,17 @@ def test_illegal_transition_changes_nothing(store):
 def test_a_stale_write_fails_and_never_overwrites(store):
     with store.unit_of_work() as uow:
         site = _site(uow)
-    with pytest.raises(StaleWriteError), store.unit_of_work() as first:  # noqa: PT012
+    with pytest.raises(StaleWriteError), store.unit_of_work() as first:
         stale = first.sites.get(site.id)
         with store.unit_of_work() as second:
-            transition(second, "site", second.sites.get(site.id), "PROVISIONING",
-                       reason="second", actor="b")
+            transition(
+                second,
+                "site",
+                second.sites.get(site.id),
+                "PROVISIONING",
+                reason="second",
+                actor="b",
+            )
         transition(first, "site", stale, "PROVISIONING", reason="first", actor="a")
     with store.unit_of_work() as uow:
         row = uow.sites.get(site.id)
@@ -143,9 +168,16 @@ def test_site_pages_are_keyset_ordered(store):
 def test_timestamps_are_utc_aware(store):
     with store.unit_of_work() as uow:
         site = _site(uow)
-        uow.events.append(StatusEventRow(resource_kind="site", resource_id=site.id,
-                                         resource_name="shop", to_status="CREATED",
-                                         reason="r", actor="a"))
+        uow.events.append(
+            StatusEventRow(
+                resource_kind="site",
+                resource_id=site.id,
+                resource_name="shop",
+                to_status="CREATED",
+                reason="r",
+                actor="a",
+            )
+        )
     with store.unit_of_work() as uow:
         row = uow.sites.get(site.id)
         assert row.created_at.utcoffset().total_seconds() == 0

@@ -10,9 +10,10 @@ from hostplane.domain.errors import HostplaneError, TemporaryError
 from hostplane.domain.sites import Step
 from hostplane.observability import STEPS
 from hostplane.providers.base import Outcome
+from hostplane.store.tables import SiteRow
 from hostplane.store.types import utcnow
 from hostplane.workflows.services import Services
-from hostplane.workflows.steps import ACTIONS, load_site
+from hostplane.workflows.steps import ACTIONS, Action, load_site
 
 log = structlog.get_logger(__name__)
 
@@ -32,8 +33,22 @@ def run_step(services: Services, operation_id: str, step: Step, phase: str) -> O
     site = load_site(services, site_id)
     actions = ACTIONS[step]
     action = actions.apply if phase == "apply" else actions.undo
-    bound = log.bind(site=site.name, operation=operation_id, step=step.value, phase=phase)
-    bound.info("step.start")
+    context = {"site": site.name, "operation": operation_id, "step": step.value, "phase": phase}
+    with structlog.contextvars.bound_contextvars(**context):
+        return _run(services, record_id, step, phase, action, actions.intent, site, options)
+
+
+def _run(
+    services: Services,
+    record_id: int,
+    step: Step,
+    phase: str,
+    action: Action | None,
+    intent: str,
+    site: SiteRow,
+    options: dict[str, object],
+) -> Outcome:
+    log.info("step.start", intent=intent if phase == "apply" else f"undo: {intent}")
     started = time.monotonic()
     delay = BACKOFF_SECONDS
     outcome = Outcome.UNCHANGED
@@ -45,19 +60,19 @@ def run_step(services: Services, operation_id: str, step: Step, phase: str) -> O
             except TemporaryError as exc:
                 if attempt == TEMPORARY_ATTEMPTS:
                     raise
-                bound.warning("step.retry", attempt=attempt, error=str(exc))
+                log.warning("step.retry", attempt=attempt, error=str(exc))
                 time.sleep(delay)
                 delay *= 2
     except Exception as exc:
         elapsed = (time.monotonic() - started) * 1000
         _finish(services, record_id, "failed", None, describe(exc), elapsed)
         STEPS.labels(step.value, phase, "failed").observe(elapsed / 1000)
-        bound.error("step.failed", elapsed_ms=round(elapsed, 1), error=describe(exc))
+        log.error("step.failed", elapsed_ms=round(elapsed, 1), error=describe(exc))
         raise
     elapsed = (time.monotonic() - started) * 1000
     _finish(services, record_id, "succeeded", outcome.value, None, elapsed)
     STEPS.labels(step.value, phase, "succeeded").observe(elapsed / 1000)
-    bound.info("step.done", outcome=outcome.value, elapsed_ms=round(elapsed, 1))
+    log.info("step.done", outcome=outcome.value, elapsed_ms=round(elapsed, 1))
     return outcome
 
 

@@ -24,6 +24,7 @@ Action = Callable[[Services, SiteRow, dict[str, object]], Outcome]
 class StepActions:
     apply: Action
     undo: Action | None
+    intent: str  # what apply sets out to do, for the logs; undo reverses it
 
 
 def load_site(services: Services, site_id: str) -> SiteRow:
@@ -86,9 +87,9 @@ def _confirm(services: Services, site: SiteRow, options: dict[str, object]) -> O
 
 
 ACTIONS: dict[Step, StepActions] = {
-    Step.FILES: StepActions(_files, _remove_files),
-    Step.APP: StepActions(_app, _remove_app),
-    Step.WEB: StepActions(_web, _remove_web),
-    Step.EDGE: StepActions(_edge, _remove_edge),
-    Step.CONFIRM: StepActions(_confirm, None),
+    Step.FILES: StepActions(_files, _remove_files, "the site's files in place"),
+    Step.APP: StepActions(_app, _remove_app, "the site's application server running"),
+    Step.WEB: StepActions(_web, _remove_web, "the site's web server serving its files"),
+    Step.EDGE: StepActions(_edge, _remove_edge, "the edge routing the site's hostname"),
+    Step.CONFIRM: StepActions(_confirm, None, "the site answering through the edge"),
 }

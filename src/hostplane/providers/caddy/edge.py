@@ -78,6 +78,7 @@ class CaddyEdge:
 
     def load(self, config: dict[str, Any]) -> None:
         body = json.dumps(config, sort_keys=True)
+        started = time.monotonic()
         try:
             resp = self._admin.post(
                 "/load", content=body, headers={"Content-Type": "application/json"}
@@ -92,7 +93,12 @@ class CaddyEdge:
                 detail=resp.text.strip(),
             )
         atomic_write(self.last_good_path, body, mode=0o600)
-        log.info("edge.loaded", routes=len(route_ids(config)))
+        log.info(
+            "edge.loaded",
+            routes=len(route_ids(config)),
+            response=resp.status_code,
+            elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+        )
 
     def observe(self) -> list[str]:
         return route_ids(self.current())
@@ -106,6 +112,9 @@ class CaddyEdge:
                 resp = self._http.get(self.config.confirm_url, headers={"Host": host})
                 served_by = resp.headers.get(ROUTE_HEADER)
                 if served_by == route_id and resp.status_code < 500:
+                    log.info(
+                        "edge.confirmed", host=host, response=resp.status_code, route=served_by
+                    )
                     return
                 last = f"HTTP {resp.status_code}, route {served_by or 'none'}"
             except httpx.HTTPError as exc:
@@ -122,6 +131,7 @@ class CaddyEdge:
             try:
                 resp = self._http.get(self.config.confirm_url, headers={"Host": host})
                 if resp.status_code == 404 and ROUTE_HEADER not in resp.headers:
+                    log.info("edge.confirmed_gone", host=host, response=resp.status_code)
                     return
                 last = f"HTTP {resp.status_code}, route {resp.headers.get(ROUTE_HEADER)}"
             except httpx.HTTPError as exc:

@@ -6,6 +6,8 @@ import html
 import shutil
 from pathlib import Path
 
+import structlog
+
 from hostplane import naming
 from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType, StaticFiles, Upstream
 from hostplane.providers.base import Outcome, PermanentError
@@ -16,6 +18,8 @@ PLACEHOLDER = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{name}</title></head>
 <body><h1>{name}</h1><p>This site is served by Hostplane.</p></body></html>
 """
+
+log = structlog.get_logger(__name__)
 
 
 class LocalRuntime:
@@ -40,7 +44,8 @@ class LocalRuntime:
         index = root / "index.html"
         if not index.exists():
             atomic_write(index, PLACEHOLDER.format(name=html.escape(spec.name)))
-            return Outcome.CREATED
+            created = True
+        log.info("files.ensured", webroot=str(root), created=created)
         return Outcome.CREATED if created else Outcome.UNCHANGED
 
     def remove_files(self, spec: SiteSpec) -> Outcome:
@@ -48,6 +53,7 @@ class LocalRuntime:
         if not root.exists():
             return Outcome.ABSENT
         shutil.rmtree(root)
+        log.info("files.removed", site_root=str(root))
         return Outcome.DELETED
 
     def ensure_app(self, spec: SiteSpec) -> Outcome:
