@@ -9,8 +9,12 @@ set -eu
 
 profile="${1:-runtime}"
 
-runtime_packages="caddy sqlite3 ca-certificates curl python3-venv"
-test_packages="postgresql"
+# nginx is in the same apt run as php8.2-fpm and wordpress so that it, not apache2, satisfies
+# wordpress's dependency on a web server; Hostplane's edge is Caddy.
+runtime_packages="caddy sqlite3 ca-certificates curl python3-venv \
+  php8.2-fpm php php8.2-mysql nginx wordpress wordpress-theme-twentytwentythree \
+  mariadb-server mariadb-client"
+test_packages="postgresql docker.io debootstrap busybox-static"
 
 case "$profile" in
   runtime) wanted="$runtime_packages" ;;
@@ -50,5 +54,5 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl disable --now caddy.service >/dev/null 2>&1 || true
+  systemctl disable --now caddy.service nginx.service >/dev/null 2>&1 || true
 fi

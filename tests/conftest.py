@@ -10,7 +10,7 @@ import pytest
 from hostplane.store.db import create_engine, migrate
 from hostplane.store.uow import Store
 
-pytest_plugins = ["tests.fixtures_services"]
+pytest_plugins = ["tests.fixtures_services", "tests.fixtures_mariadb", "tests.fixtures_docker"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

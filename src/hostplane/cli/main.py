@@ -122,7 +122,9 @@ def _finish(
     if final["status"] != "SUCCEEDED" or site["status"] != target:
         fail(f"site {site['name']} is {site['status']}: {final['error'] or site['last_error']}")
     if not as_json:
-        typer.echo(f"site {site['name']} is {site['status']}: http://{site['hostname']}/")
+        # Through the same console as the live table, so the line follows it cleanly.
+        message = f"site {site['name']} is {site['status']}: http://{site['hostname']}/"
+        console.print(message, markup=False, highlight=False)
 
 
 @site_app.command("create")

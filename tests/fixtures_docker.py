@@ -1,0 +1,1 @@
+"""Docker engine and image fixtures (tests/services_docker.py)."""

@@ -1,0 +1,1 @@
+"""MariaDB test server fixtures (tests/services_mariadb.py)."""
