@@ -65,6 +65,24 @@ class Settings(BaseSettings):
 
     runtime: Literal["local", "docker"] = "local"
 
+    # Per-site databases (MariaDB): the control plane's own account, which creates them.
+    site_db_url: str = "mysql://root@127.0.0.1:3306/"
+    # Encrypts stored secrets; generated into the data directory when unset.
+    secret_key: SecretStr | None = None
+
+    # Local runtime: PHP-FPM master per site, WordPress copied from Debian's package.
+    php_fpm_binary: str = "php-fpm8.2"
+    wordpress_source: Path = Path("/usr/share/wordpress")
+    php_max_children: int = Field(default=5, ge=1, le=200)
+
+    # Docker runtime.
+    docker_host: str | None = None
+    docker_tls_dir: str | None = None
+    php_image: str = "hostplane/php-fpm:8.2"
+    nginx_image: str = "hostplane/nginx:1.22"
+    container_memory: str = "256m"
+    container_cpus: float = Field(default=1.0, gt=0, le=64)
+
     executor_id: str = "local"
     worker_concurrency: int = Field(default=8, ge=1)
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -122,6 +140,20 @@ class Settings(BaseSettings):
     @property
     def sites_dir(self) -> Path:
         return self.data_dir / "sites"
+
+    @property
+    def run_dir(self) -> Path:
+        """Sockets and pid files of the processes the control plane starts for sites."""
+        return self.data_dir / "run"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    def site_url(self, hostname: str) -> str:
+        """Where a site is reached through the edge (WordPress stores it as its home)."""
+        port = "" if self.edge_http_port == 80 else f":{self.edge_http_port}"
+        return f"http://{hostname}{port}"
 
     @property
     def token_file(self) -> Path:

@@ -71,6 +71,11 @@ class ControlPlane:
 
     def start(self, timeout: float = 30.0) -> ControlPlane:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # pytest's temporary directories are 0700; sites' PHP users must reach their files.
+        for parent in (self.data_dir, *self.data_dir.parents):
+            if parent == Path("/tmp"):
+                break
+            parent.chmod(parent.stat().st_mode | 0o001)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [HOSTCTL, "up"],

@@ -30,9 +30,16 @@ class OperationRef(BaseModel):
     url: str
 
 
+class AdminCredentials(BaseModel):
+    user: str
+    password: str = Field(description="shown in this answer only; Hostplane keeps no clear copy")
+    login_url: str
+
+
 class Accepted(BaseModel):
     operation: OperationRef
     site: str
+    admin: AdminCredentials | None = None
 
 
 class DomainView(BaseModel):

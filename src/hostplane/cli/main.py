@@ -113,11 +113,12 @@ def _finish(
             _print_json(accepted)
         else:
             typer.echo(f"{op['kind']} of {accepted['site']} accepted: operation {op['id']}")
+            _print_admin(accepted)
         return
     final = follow(client, op["id"], timeout, Console(stderr=True) if as_json else console)
     site = client.get(f"/v1/sites/{accepted['site']}")
     if as_json:
-        _print_json({"operation": final, "site": site})
+        _print_json({"operation": final, "site": site, "admin": accepted.get("admin")})
     target = TARGET[final["kind"]]
     if final["status"] != "SUCCEEDED" or site["status"] != target:
         fail(f"site {site['name']} is {site['status']}: {final['error'] or site['last_error']}")
@@ -125,6 +126,16 @@ def _finish(
         # Through the same console as the live table, so the line follows it cleanly.
         message = f"site {site['name']} is {site['status']}: http://{site['hostname']}/"
         console.print(message, markup=False, highlight=False)
+        _print_admin(accepted)
+
+
+def _print_admin(accepted: dict[str, Any]) -> None:
+    admin = accepted.get("admin")
+    if admin:
+        typer.echo(
+            f"WordPress admin: user {admin['user']}, password {admin['password']} "
+            f"(shown only now) — {admin['login_url']}"
+        )
 
 
 @site_app.command("create")

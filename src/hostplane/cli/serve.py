@@ -15,6 +15,7 @@ from hostplane.providers.caddy.process import CaddyProcess
 from hostplane.settings import Settings
 from hostplane.workflows.edge import regenerate_edge
 from hostplane.workflows.engine import WorkflowEngine
+from hostplane.workflows.restore import restore_site_processes
 from hostplane.workflows.services import bind, build_services
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
             caddy.start(on_restart=lambda: _regenerate(services))
         engine.launch()
         if work:
+            restore_site_processes(services)
             _regenerate(services)
             engine.resubmit_lost()
         if api:

@@ -43,6 +43,7 @@ class SiteSpec:
     hostname: str
     port: int | None = None  # loopback port of the site's own web server, where it has one
     admin_email: str | None = None
+    url: str = ""  # where the site is reached through the edge, e.g. http://blog.localhost
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,11 @@ from hostplane.domain.errors import ConflictError, NotFoundError, ValidationErro
 from hostplane.domain.lifecycle import OperationStatus, SiteStatus
 from hostplane.domain.names import validate_site_name
 from hostplane.domain.sites import RuntimeKind, SiteType
+from hostplane.providers.wordpress import generate_admin_password
 from hostplane.store.tables import OperationRow, SiteRow
 from hostplane.store.transitions import record_created
 from hostplane.store.uow import UnitOfWork
+from hostplane.workflows import site_secrets
 from hostplane.workflows.lifecycle_steps import snapshot
 from hostplane.workflows.services import Services
 
@@ -30,6 +32,7 @@ class Submitted:
     kind: str
     site_name: str
     replayed: bool  # an Idempotency-Key returned an earlier operation
+    admin_password: str | None = None  # WordPress admin password: in this answer, and only here
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -134,7 +137,17 @@ def create_site(
         op = uow.operations.add(_operation(site, "provision", actor, idempotency_key, fingerprint))
         uow.flush()
         record_created(uow, "site", site, reason="requested", actor=actor, operation_id=op.id)
-        return Submitted(op.id, op.kind, name, replayed=False)
+        admin_password = None
+        if admin_email:
+            # Sealed for the install step, which deletes it once the login works.
+            admin_password = generate_admin_password()
+            uow.secrets.put(
+                site_secrets.OWNER,
+                site.id,
+                site_secrets.WP_ADMIN_PASSWORD,
+                services.secrets.seal(admin_password),
+            )
+        return Submitted(op.id, op.kind, name, replayed=False, admin_password=admin_password)
 
 
 def destroy_site(

@@ -13,8 +13,12 @@ from hostplane.domain.errors import HostplaneError
 from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType
 from hostplane.naming import site_hostname
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
+from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.providers.mariadb.provider import MariaDBProvider
 from hostplane.providers.runtime import SiteRuntime
+from hostplane.providers.wordpress import WordPressInstaller
+from hostplane.secretbox import SecretBox, load_secret_box
 from hostplane.settings import Settings
 from hostplane.store.db import create_engine, ensure_database_exists, migrate
 from hostplane.store.tables import SiteRow
@@ -27,6 +31,9 @@ class Services:
     store: Store
     edge: CaddyEdge
     runtimes: dict[RuntimeKind, SiteRuntime]
+    secrets: SecretBox
+    databases: MariaDBProvider
+    installer: WordPressInstaller
     edge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def runtime(self, kind: str) -> SiteRuntime:
@@ -38,13 +45,15 @@ class Services:
             ) from exc
 
     def spec(self, site: SiteRow) -> SiteSpec:
+        hostname = site_hostname(site.name, self.settings.base_domain)
         return SiteSpec(
             name=site.name,
             type=SiteType(site.type),
             runtime=RuntimeKind(site.runtime),
-            hostname=site_hostname(site.name, self.settings.base_domain),
+            hostname=hostname,
             port=site.port,
             admin_email=site.admin_email,
+            url=self.settings.site_url(hostname),
         )
 
     def close(self) -> None:
@@ -62,20 +71,33 @@ def open_store(settings: Settings) -> Store:
 def build_services(settings: Settings, store: Store | None = None) -> Services:
     port = settings.edge_http_port
     bind = settings.edge_bind
+    edge_url = f"http://{bind or '127.0.0.1'}:{port}"
     edge = CaddyEdge(
         CaddyEdgeConfig(
             admin_url=settings.caddy_admin,
             http_listen=f"{bind}:{port}",
-            confirm_url=f"http://{bind or '127.0.0.1'}:{port}",
+            confirm_url=edge_url,
             state_dir=settings.data_dir / "edge",
             confirm_timeout=settings.edge_confirm_timeout,
         )
     )
+    pools = PhpFpmPools(
+        settings.php_fpm_binary,
+        run_dir=settings.run_dir / "php-fpm",
+        config_dir=settings.data_dir / "php-fpm",
+        max_children=settings.php_max_children,
+    )
     runtimes: dict[RuntimeKind, SiteRuntime] = {
-        RuntimeKind.LOCAL: LocalRuntime(settings.sites_dir),
+        RuntimeKind.LOCAL: LocalRuntime(settings.sites_dir, pools, settings.wordpress_source),
     }
     return Services(
-        settings=settings, store=store or open_store(settings), edge=edge, runtimes=runtimes
+        settings=settings,
+        store=store or open_store(settings),
+        edge=edge,
+        runtimes=runtimes,
+        secrets=load_secret_box(settings),
+        databases=MariaDBProvider(settings.site_db_url),
+        installer=WordPressInstaller(edge_url),
     )
 
 

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hostplane import naming
-from hostplane.domain.errors import NotFoundError
-from hostplane.domain.sites import Step
+from hostplane.domain.errors import NotFoundError, PermanentError
+from hostplane.domain.sites import SiteType, Step
 from hostplane.providers.base import Outcome
 from hostplane.store.tables import SiteRow
+from hostplane.workflows import site_secrets
 from hostplane.workflows.edge import regenerate_edge
 from hostplane.workflows.services import Services
 
@@ -35,8 +36,26 @@ def load_site(services: Services, site_id: str) -> SiteRow:
         return site
 
 
+def _database(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
+    name, user = naming.site_database(site.name), naming.site_database_user(site.name)
+    password = site_secrets.database_password(services, site)
+    outcome = services.databases.ensure_database(name, user, password)
+    services.databases.check_login(user, password, name)
+    return outcome
+
+
+def _remove_database(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
+    if options.get("keep_data"):
+        return Outcome.UNCHANGED  # database, credentials and salts stay for a later restore
+    name, user = naming.site_database(site.name), naming.site_database_user(site.name)
+    outcome = services.databases.remove_database(name, user)
+    site_secrets.delete(services, site.id, *site_secrets.ALL)
+    return outcome
+
+
 def _files(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
-    return services.runtime(site.runtime).ensure_files(services.spec(site), None)
+    secrets = site_secrets.site_secrets(services, site) if site.type == SiteType.WORDPRESS else None
+    return services.runtime(site.runtime).ensure_files(services.spec(site), secrets)
 
 
 def _remove_files(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
@@ -83,13 +102,55 @@ def _remove_edge(services: Services, site: SiteRow, options: dict[str, object]) 
 def _confirm(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
     spec = services.spec(site)
     services.edge.confirm(spec.hostname, naming.edge_route_id(site.name))
+    if spec.type is not SiteType.WORDPRESS:
+        resp = services.edge.get(spec.hostname)
+        if resp.status_code != 200:  # the placeholder page the files step put there
+            raise PermanentError(
+                f"{spec.url}/ answers HTTP {resp.status_code} through the edge, not its page",
+                detail=resp.text[:300],
+            )
+    else:
+        resp = services.edge.get(_visitor_host(spec.url))
+        location = resp.headers.get("location", "")
+        if not (
+            (resp.status_code in (301, 302) and "/wp-admin/install.php" in location)
+            or (resp.status_code == 200 and "wp-content" in resp.text)
+        ):
+            raise PermanentError(
+                f"{spec.url}/ does not answer with WordPress through the edge",
+                detail=f"HTTP {resp.status_code} {location} {resp.text[:300]}".strip(),
+            )
     return Outcome.UNCHANGED
 
 
+def _visitor_host(url: str) -> str:
+    """The Host header a browser sends for `url` (with the port when it is not 80)."""
+    return url.split("://", 1)[1].rstrip("/")
+
+
+def _install(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
+    """Finish the WordPress install with the admin password made at request time, then
+    forget that password: it was shown once, to whoever asked for the site."""
+    password = site_secrets.get(services, site.id, site_secrets.WP_ADMIN_PASSWORD)
+    if password is None:
+        return Outcome.UNCHANGED  # installed by an earlier run, which then deleted it
+    if not site.admin_email:
+        raise PermanentError(f"site {site.name} has no admin email to install WordPress with")
+    hostname = _visitor_host(services.spec(site).url)
+    outcome = services.installer.install(
+        hostname, title=site.name, email=site.admin_email, password=password
+    )
+    services.installer.check_login(hostname, password)
+    site_secrets.delete(services, site.id, site_secrets.WP_ADMIN_PASSWORD)
+    return outcome
+
+
 ACTIONS: dict[Step, StepActions] = {
+    Step.DATABASE: StepActions(_database, _remove_database, "the site's database and user"),
     Step.FILES: StepActions(_files, _remove_files, "the site's files in place"),
     Step.APP: StepActions(_app, _remove_app, "the site's application server running"),
     Step.WEB: StepActions(_web, _remove_web, "the site's web server serving its files"),
     Step.EDGE: StepActions(_edge, _remove_edge, "the edge routing the site's hostname"),
     Step.CONFIRM: StepActions(_confirm, None, "the site answering through the edge"),
+    Step.INSTALL: StepActions(_install, None, "WordPress installed, its admin able to log in"),
 }

@@ -11,6 +11,7 @@ from hostplane.api.deps import ActorDep, ServicesDep, SubmitterDep
 from hostplane.domain.errors import ConflictError, HostplaneError, NotFoundError
 from hostplane.naming import site_hostname
 from hostplane.observability import OPERATIONS
+from hostplane.providers.wordpress import ADMIN_USER
 from hostplane.workflows import requests
 from hostplane.workflows.services import Services
 
@@ -34,7 +35,15 @@ def _accepted(
         assert op is not None
         ref = views.operation_ref(op)
     response.headers["Location"] = ref.url
-    return schemas.Accepted(operation=ref, site=sub.site_name)
+    admin = None
+    if sub.admin_password is not None:
+        hostname = site_hostname(sub.site_name, services.settings.base_domain)
+        admin = schemas.AdminCredentials(
+            user=ADMIN_USER,
+            password=sub.admin_password,
+            login_url=f"{services.settings.site_url(hostname)}/wp-login.php",
+        )
+    return schemas.Accepted(operation=ref, site=sub.site_name, admin=admin)
 
 
 @router.post("", status_code=202, responses=ERRORS)

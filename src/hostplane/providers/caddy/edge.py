@@ -123,6 +123,13 @@ class CaddyEdge:
                 raise PermanentError(f"the edge does not serve {host} from {route_id}", detail=last)
             time.sleep(0.05)
 
+    def get(self, host: str, path: str = "/") -> httpx.Response:
+        """One request through the edge for `host`, as a visitor would make it."""
+        try:
+            return self._http.get(self.config.confirm_url + path, headers={"Host": host})
+        except httpx.HTTPError as exc:
+            raise TemporaryError(f"the edge did not answer for {host}", detail=str(exc)) from exc
+
     def confirm_gone(self, host: str) -> None:
         """Wait until the edge no longer routes `host` anywhere (404 from the catch-all)."""
         last = "no answer"

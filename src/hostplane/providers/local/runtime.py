@@ -1,33 +1,54 @@
-"""The local runtime: sites as directories on this host, served by the edge itself."""
+"""The local runtime: sites as directories on this host.
+
+Static sites are served by the edge itself. PHP and WordPress sites get a system user of their
+own, a webroot whose code belongs to root (only `wp-content` and `tmp` are the site's), and a
+PHP-FPM master running as that user; the edge speaks FastCGI to its socket.
+"""
 
 from __future__ import annotations
 
 import html
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import structlog
 
 from hostplane import naming
-from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType, StaticFiles, Upstream
+from hostplane.domain.sites import FastCGI, RuntimeKind, SiteSpec, SiteType, StaticFiles, Upstream
 from hostplane.providers.base import Outcome, PermanentError
 from hostplane.providers.fs import atomic_write
+from hostplane.providers.local import users
+from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.runtime import SiteSecrets
+from hostplane.providers.wordpress import render_wp_config
 
 PLACEHOLDER = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{name}</title></head>
 <body><h1>{name}</h1><p>This site is served by Hostplane.</p></body></html>
 """
+PHP_PLACEHOLDER = """<?php
+// Placeholder page of a Hostplane PHP site: replace it with the site's code.
+$name = {name};
+echo '<!doctype html><html><head><meta charset="utf-8"><title>' . $name . '</title></head>';
+echo '<body><h1>' . $name . '</h1>';
+echo '<p>PHP ' . PHP_VERSION . ' is serving this site.</p></body></html>';
+"""
+# Debian's wp-config.php loads /etc/wordpress/config-<host>.php, and .htaccess is Apache's.
+WORDPRESS_SKIP = ("wp-config.php", ".htaccess")
 
 log = structlog.get_logger(__name__)
 
 
 class LocalRuntime:
     kind = RuntimeKind.LOCAL
-    supported_types = frozenset({SiteType.STATIC})
+    supported_types = frozenset({SiteType.STATIC, SiteType.PHP, SiteType.WORDPRESS})
 
-    def __init__(self, sites_dir: Path) -> None:
+    def __init__(self, sites_dir: Path, pools: PhpFpmPools, wordpress_source: Path) -> None:
         self.sites_dir = sites_dir
+        self.pools = pools
+        self.wordpress_source = wordpress_source
 
     def site_root(self, site: str) -> Path:
         return self.sites_dir / naming.site_dir(site)
@@ -35,50 +56,140 @@ class LocalRuntime:
     def webroot(self, site: str) -> Path:
         return self.site_root(site) / "public"
 
+    # files ----------------------------------------------------------------
+
     def ensure_files(self, spec: SiteSpec, secrets: SiteSecrets | None) -> Outcome:
-        self._check_type(spec)
         root = self.webroot(spec.name)
         created = not root.exists()
-        root.mkdir(parents=True, exist_ok=True)
-        self.site_root(spec.name).chmod(0o755)
-        index = root / "index.html"
-        if not index.exists():
-            atomic_write(index, PLACEHOLDER.format(name=html.escape(spec.name)))
-            created = True
+        self.sites_dir.mkdir(parents=True, exist_ok=True)
+        self.sites_dir.chmod(0o755)
+        if spec.type is SiteType.STATIC:
+            root.mkdir(parents=True, exist_ok=True)
+            self.site_root(spec.name).chmod(0o755)
+            created |= _write_if_missing(
+                root / "index.html", PLACEHOLDER.format(name=html.escape(spec.name))
+            )
+        else:
+            created |= self._ensure_php_files(spec, secrets)
         log.info("files.ensured", webroot=str(root), created=created)
         return Outcome.CREATED if created else Outcome.UNCHANGED
 
+    def _ensure_php_files(self, spec: SiteSpec, secrets: SiteSecrets | None) -> bool:
+        user = naming.site_system_user(spec.name)
+        site_root = self.site_root(spec.name)
+        _check_searchable(self.sites_dir)
+        changed = users.ensure_user(user, site_root).changed
+        uid, gid = users.ids(user)
+        site_root.mkdir(parents=True, exist_ok=True)
+        site_root.chmod(0o755)
+        tmp = site_root / "tmp"
+        tmp.mkdir(exist_ok=True)
+        os.chown(tmp, uid, gid)
+        tmp.chmod(0o700)
+        root = self.webroot(spec.name)
+        if spec.type is SiteType.PHP:
+            root.mkdir(exist_ok=True)
+            name = "'" + html.escape(spec.name) + "'"
+            return (
+                _write_if_missing(root / "index.php", PHP_PLACEHOLDER.format(name=name)) or changed
+            )
+        if secrets is None:
+            raise PermanentError(f"site {spec.name} has no database credentials stored")
+        if not (root / "wp-includes").is_dir():
+            self._copy_wordpress(root)
+            changed = True
+        content = root / "wp-content"
+        for sub in (content, content / "uploads"):
+            sub.mkdir(exist_ok=True)
+            os.chown(sub, uid, gid)
+        config = render_wp_config(secrets, site_url=spec.url, db_host=secrets.db_host)
+        target = root / "wp-config.php"
+        if not target.exists() or target.read_text() != config:
+            atomic_write(target, config, mode=0o640)
+            os.chown(target, 0, gid)
+            changed = True
+        return changed
+
+    def _copy_wordpress(self, root: Path) -> None:
+        if not (self.wordpress_source / "wp-includes").is_dir():
+            raise PermanentError(
+                f"WordPress is not installed at {self.wordpress_source}: run `make install` "
+                "(Debian package wordpress)"
+            )
+        partial = root.with_name("public.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        # cp dereferences Debian's symlinks into /usr/share/javascript and friends.
+        result = subprocess.run(
+            ["cp", "-rL", str(self.wordpress_source), str(partial)],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise PermanentError("copying WordPress's files failed", detail=result.stderr[-1000:])
+        for name in WORDPRESS_SKIP:
+            (partial / name).unlink(missing_ok=True)
+        if root.exists():
+            shutil.rmtree(root)
+        partial.rename(root)
+
     def remove_files(self, spec: SiteSpec) -> Outcome:
         root = self.site_root(spec.name)
-        if not root.exists():
-            return Outcome.ABSENT
-        shutil.rmtree(root)
-        log.info("files.removed", site_root=str(root))
-        return Outcome.DELETED
+        present = root.exists()
+        if present:
+            shutil.rmtree(root)
+            log.info("files.removed", site_root=str(root))
+        shutil.rmtree(root.with_name(f"{root.name}.partial"), ignore_errors=True)
+        user_gone = users.remove_user(naming.site_system_user(spec.name)).changed
+        return Outcome.DELETED if present or user_gone else Outcome.ABSENT
+
+    # processes ------------------------------------------------------------
 
     def ensure_app(self, spec: SiteSpec) -> Outcome:
-        self._check_type(spec)
-        return Outcome.UNCHANGED  # static sites have no application process
+        if spec.type is SiteType.STATIC:
+            return Outcome.UNCHANGED  # static sites have no application process
+        user = naming.site_system_user(spec.name)
+        if not users.exists(user):
+            raise PermanentError(f"system user {user} is missing: the files step must run first")
+        return self.pools.ensure(spec.name, user, self.site_root(spec.name))
 
     def remove_app(self, spec: SiteSpec) -> Outcome:
-        return Outcome.ABSENT
+        return self.pools.remove(spec.name)
 
     def ensure_web(self, spec: SiteSpec) -> Outcome:
-        self._check_type(spec)
         return Outcome.UNCHANGED  # the edge serves local sites itself
 
     def remove_web(self, spec: SiteSpec) -> Outcome:
         return Outcome.ABSENT
 
     def upstream(self, spec: SiteSpec) -> Upstream:
-        return StaticFiles(root=str(self.webroot(spec.name)))
+        root = str(self.webroot(spec.name))
+        if spec.type is SiteType.STATIC:
+            return StaticFiles(root=root)
+        return FastCGI(root=root, dial=f"unix/{self.pools.paths(spec.name).socket}")
 
     def observe(self) -> frozenset[str]:
-        """Site directories present, in one directory scan."""
-        if not self.sites_dir.exists():
-            return frozenset()
-        return frozenset(p.name for p in self.sites_dir.iterdir() if p.is_dir())
+        """Sites with a directory or a PHP-FPM pool here."""
+        dirs: frozenset[str] = frozenset()
+        if self.sites_dir.exists():
+            dirs = frozenset(
+                p.name for p in self.sites_dir.iterdir() if p.is_dir() and "." not in p.name
+            )
+        return dirs | self.pools.managed()
 
-    def _check_type(self, spec: SiteSpec) -> None:
-        if spec.type not in self.supported_types:
-            raise PermanentError(f"the local runtime cannot run {spec.type} sites yet")
+
+def _check_searchable(directory: Path) -> None:
+    """A site's PHP runs as its own user, which must be able to reach its webroot."""
+    for parent in (directory, *directory.parents):
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise PermanentError(
+                f"{parent} is not searchable by other users, so a site's PHP user cannot reach "
+                f"its files: run `chmod o+x {parent}` or choose another HOSTPLANE_DATA_DIR"
+            )
+
+
+def _write_if_missing(path: Path, content: str) -> bool:
+    if path.exists():
+        return False
+    atomic_write(path, content)
+    return True

@@ -1,0 +1,1 @@
+"""Per-site databases on MariaDB."""
