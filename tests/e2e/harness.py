@@ -3,6 +3,7 @@ on demand — the test's way to make the edge stall or refuse, in front of a rea
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import json
@@ -261,3 +262,80 @@ class CaddyServer:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+class TcpProxy:
+    """A TCP forwarder to a real server whose `mode` can refuse or stall new connections."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.mode = "pass"  # pass | refuse | stall
+        self.connections = 0
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/"
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        if self.mode == "refuse":
+            client.close()
+            return
+        while self.mode == "stall" and not self._closed:
+            time.sleep(0.05)
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        except OSError:
+            client.close()
+            return
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._closed = True
+        self.listener.close()
+
+
+def php_fpm_wrapper(directory: Path) -> Path:
+    """A php-fpm that fails to start while `<directory>/fail` exists and hangs while
+    `<directory>/stall` exists (then gives up, never starting a late second master)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "php-fpm"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'd="{directory}"\n'
+        'if [ "$1" != "-t" ]; then\n'
+        '  if [ -e "$d/fail" ]; then echo "injected fault: php-fpm cannot start" >&2; exit 78; fi\n'
+        '  if [ -e "$d/stall" ]; then while [ -e "$d/stall" ]; do sleep 0.1; done; exit 75; fi\n'
+        "fi\n"
+        'exec php-fpm8.2 "$@"\n'
+    )
+    script.chmod(0o755)
+    return script

@@ -3,18 +3,15 @@ served, logged into, and destroyed without a trace; failures compensated and ret
 
 from __future__ import annotations
 
-import json
-import pwd
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import pymysql
 import pytest
 
 from hostplane import naming
 from tests.e2e.harness import ControlPlane
+from tests.e2e.traces import assert_no_trace, db_traces, fpm_running, system_user_exists
 
 
 def _name(prefix: str) -> str:
@@ -31,51 +28,6 @@ def local_cp(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     cp.stop()
 
 
-def _mariadb(mariadb_server) -> pymysql.Connection:
-    return pymysql.connect(unix_socket=mariadb_server.socket, user="root", autocommit=True)
-
-
-def _db_traces(mariadb_server, site: str) -> tuple[list[str], list[str]]:
-    with _mariadb(mariadb_server) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
-            (naming.site_database(site),),
-        )
-        dbs = [r[0] for r in cur.fetchall()]
-        cur.execute(
-            "SELECT User FROM mysql.user WHERE User = %s", (naming.site_database_user(site),)
-        )
-        users = [r[0] for r in cur.fetchall()]
-    return dbs, users
-
-
-def _system_user_exists(site: str) -> bool:
-    try:
-        pwd.getpwnam(naming.site_system_user(site))
-    except KeyError:
-        return False
-    return True
-
-
-def _fpm_running(cp: ControlPlane, site: str) -> bool:
-    pid_file = cp.data_dir / "run" / "php-fpm" / f"{site}.pid"
-    if not pid_file.exists():
-        return False
-    return Path(f"/proc/{pid_file.read_text().strip()}").exists()
-
-
-def _assert_no_trace(cp: ControlPlane, mariadb_server, site: str) -> None:
-    assert not (cp.data_dir / "sites" / site).exists()
-    assert not (cp.data_dir / "php-fpm" / f"{site}.conf").exists()
-    assert not (cp.data_dir / "run" / "php-fpm" / f"{site}.sock").exists()
-    assert not _fpm_running(cp, site)
-    assert not _system_user_exists(site)
-    assert _db_traces(mariadb_server, site) == ([], [])
-    routes = json.dumps(cp.caddy_config())
-    assert naming.edge_route_id(site) not in routes
-    assert cp.edge_get(f"{site}.localhost").status_code == 404
-
-
 def test_php_site_runs_as_its_own_user_and_leaves_nothing(local_cp, mariadb_server):
     cp = local_cp
     name = _name("php")
@@ -83,13 +35,13 @@ def test_php_site_runs_as_its_own_user_and_leaves_nothing(local_cp, mariadb_serv
     assert created.returncode == 0, created.stdout + created.stderr
     page = cp.edge_get(f"{name}.localhost")
     assert page.status_code == 200 and f"<h1>{name}</h1>" in page.text and "PHP 8" in page.text
-    assert _system_user_exists(name) and _fpm_running(cp, name)
+    assert system_user_exists(name) and fpm_running(cp, name)
     config = (cp.data_dir / "php-fpm" / f"{name}.conf").read_text()
     assert f"user = {naming.site_system_user(name)}" in config
 
     destroyed = cp.cli("site", "destroy", name, "--wait")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
-    _assert_no_trace(cp, mariadb_server, name)
+    assert_no_trace(cp, mariadb_server, name)
 
 
 def test_wordpress_site_is_installed_and_accepts_its_admin(local_cp, mariadb_server):
@@ -120,14 +72,14 @@ def test_wordpress_site_is_installed_and_accepts_its_admin(local_cp, mariadb_ser
         op = api.get(f"/v1/sites/{name}").json()["operation"]
         steps = api.get(f"/v1/operations/{op['id']}").json()["steps"]
     assert [s["name"] for s in steps] == ["database", "files", "app", "edge", "confirm", "install"]
-    assert _db_traces(mariadb_server, name) == (
+    assert db_traces(mariadb_server, name) == (
         [naming.site_database(name)],
         [naming.site_database_user(name)],
     )
 
     destroyed = cp.cli("site", "destroy", name, "--wait")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
-    _assert_no_trace(cp, mariadb_server, name)
+    assert_no_trace(cp, mariadb_server, name)
 
 
 def test_destroy_keep_data_keeps_files_and_database(local_cp, mariadb_server):
@@ -137,6 +89,6 @@ def test_destroy_keep_data_keeps_files_and_database(local_cp, mariadb_server):
     kept = cp.cli("site", "destroy", name, "--keep-data", "--wait")
     assert kept.returncode == 0, kept.stdout + kept.stderr
     assert (cp.data_dir / "sites" / name / "public" / "wp-config.php").exists()
-    assert _db_traces(mariadb_server, name)[0] == [naming.site_database(name)]
-    assert not _fpm_running(cp, name)
+    assert db_traces(mariadb_server, name)[0] == [naming.site_database(name)]
+    assert not fpm_running(cp, name)
     assert cp.edge_get(f"{name}.localhost").status_code == 404

@@ -1,0 +1,178 @@
+"""WordPress on the local runtime with each real dependency made to fail in turn — MariaDB,
+PHP-FPM, the edge — and the worker killed with SIGKILL inside a step: every failure leaves the
+site FAILED with an actionable error and nothing behind; retry and restart converge."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hostplane import naming
+from tests.e2e.harness import (
+    CaddyServer,
+    ControlPlane,
+    FaultyAdminProxy,
+    TcpProxy,
+    php_fpm_wrapper,
+)
+from tests.e2e.traces import assert_no_trace, db_traces, fpm_running, system_user_exists
+
+
+@dataclass
+class Rig:
+    cp: ControlPlane
+    db: TcpProxy
+    edge: FaultyAdminProxy
+    fpm_faults: Path
+    mariadb: object
+
+
+@pytest.fixture
+def rig(mariadb_server, tmp_path: Path) -> Iterator[Rig]:
+    caddy = CaddyServer(tmp_path / "caddy")
+    edge = FaultyAdminProxy(caddy.admin_port)
+    db = TcpProxy(int(mariadb_server.url.rsplit(":", 1)[1].strip("/")))
+    faults = tmp_path / "fpm-faults"
+    cp = ControlPlane(
+        tmp_path / "data",
+        extra_env={
+            "HOSTPLANE_SITE_DB_URL": db.url,
+            "HOSTPLANE_CADDY_ADMIN_URL": edge.url,
+            "HOSTPLANE_PHP_FPM_BINARY": str(php_fpm_wrapper(faults)),
+            "HOSTPLANE_EDGE_CONFIRM_TIMEOUT": "3",
+        },
+    ).start()
+    try:
+        yield Rig(cp, db, edge, faults, mariadb_server)
+    finally:
+        cp.stop()
+        db.close()
+        edge.close()
+        caddy.stop()
+
+
+def _create(rig: Rig, name: str) -> str:
+    with rig.cp.api() as api:
+        r = api.post("/v1/sites", json={"name": name, "type": "wordpress"})
+    assert r.status_code == 202, r.text
+    return str(r.json()["operation"]["id"])
+
+
+def _wait_for(predicate, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _failed_cleanly(rig: Rig, name: str, op_id: str, expect: str) -> None:
+    op = rig.cp.wait_operation(op_id, timeout=90)
+    assert op["status"] == "FAILED", op
+    with rig.cp.api() as api:
+        site = api.get(f"/v1/sites/{name}").json()
+    assert site["status"] == "FAILED"
+    assert expect in site["last_error"], site["last_error"]
+    assert_no_trace(rig.cp, rig.mariadb, name)
+
+
+def _retry_succeeds(rig: Rig, name: str) -> None:
+    retried = rig.cp.cli("site", "retry", name, "--wait")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    _serving_once(rig, name)
+
+
+def _serving_once(rig: Rig, name: str) -> None:
+    """ACTIVE, answering with WordPress, with exactly one of each resource."""
+    with rig.cp.api() as api:
+        assert api.get(f"/v1/sites/{name}").json()["status"] == "ACTIVE"
+    page = rig.cp.edge_get(f"{name}.localhost:{rig.cp.edge_port}")
+    assert page.status_code in (200, 302), page.text[:300]
+    assert db_traces(rig.mariadb, name) == (
+        [naming.site_database(name)],
+        [naming.site_database_user(name)],
+    )
+    assert system_user_exists(name) and fpm_running(rig.cp, name)
+    pools = list((rig.cp.data_dir / "php-fpm").glob(f"{name}*"))
+    assert sorted(p.name for p in pools) == sorted([f"{name}.conf", f"{name}.log"])
+
+
+def test_mariadb_unreachable_fails_cleanly_then_retry_succeeds(rig):
+    name = f"nodb-{uuid.uuid4().hex[:6]}"
+    rig.db.mode = "refuse"
+    _failed_cleanly(rig, name, _create(rig, name), "MariaDB at 127.0.0.1")
+    rig.db.mode = "pass"
+    _retry_succeeds(rig, name)
+
+
+def test_php_fpm_not_starting_compensates_every_earlier_step(rig):
+    name = f"nofpm-{uuid.uuid4().hex[:6]}"
+    (rig.fpm_faults / "fail").touch()
+    _failed_cleanly(rig, name, _create(rig, name), "injected fault: php-fpm cannot start")
+    (rig.fpm_faults / "fail").unlink()
+    _retry_succeeds(rig, name)
+
+
+def test_edge_rejecting_its_config_compensates_every_earlier_step(rig):
+    name = f"noedge-{uuid.uuid4().hex[:6]}"
+    rig.edge.mode = "reject"
+    _failed_cleanly(rig, name, _create(rig, name), "injected fault: config refused")
+    rig.edge.mode = "pass"
+    _retry_succeeds(rig, name)
+
+
+def _kill_and_restart(rig: Rig) -> None:
+    rig.cp.kill()
+    rig.db.mode = "pass"
+    rig.edge.mode = "pass"
+    rig.edge.released.set()
+    (rig.fpm_faults / "stall").unlink(missing_ok=True)
+    rig.cp.start()
+
+
+@pytest.mark.parametrize("step", ["database", "app", "edge"])
+def test_sigkill_inside_a_provision_step_converges_after_restart(rig, step):
+    name = f"kill-{step[:4]}-{uuid.uuid4().hex[:4]}"
+    connections, loads = rig.db.connections, rig.edge.loads_seen
+    if step == "database":
+        rig.db.mode = "stall"
+        reached = lambda: rig.db.connections > connections  # noqa: E731
+    elif step == "app":
+        (rig.fpm_faults / "stall").touch()
+        reached = lambda: (rig.cp.data_dir / "php-fpm" / f"{name}.conf").exists()  # noqa: E731
+    else:
+        rig.edge.mode = "stall"
+        reached = lambda: rig.edge.loads_seen > loads  # noqa: E731
+    op_id = _create(rig, name)
+    _wait_for(reached, f"the {step} step to start")
+    time.sleep(0.2)
+    _kill_and_restart(rig)
+    op = rig.cp.wait_operation(op_id, timeout=90)
+    assert op["status"] == "SUCCEEDED", op
+    _serving_once(rig, name)
+
+
+@pytest.mark.parametrize("step", ["edge", "database"])
+def test_sigkill_inside_a_destroy_step_converges_after_restart(rig, step):
+    name = f"kdes-{step[:4]}-{uuid.uuid4().hex[:4]}"
+    assert rig.cp.wait_operation(_create(rig, name))["status"] == "SUCCEEDED"
+    connections, loads = rig.db.connections, rig.edge.loads_seen
+    if step == "database":
+        rig.db.mode = "stall"
+        reached = lambda: rig.db.connections > connections  # noqa: E731
+    else:
+        rig.edge.mode = "stall"
+        reached = lambda: rig.edge.loads_seen > loads  # noqa: E731
+    with rig.cp.api() as api:
+        op_id = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
+    _wait_for(reached, f"the {step} undo to start")
+    time.sleep(0.2)
+    _kill_and_restart(rig)
+    op = rig.cp.wait_operation(op_id, timeout=90)
+    assert op["status"] == "SUCCEEDED", op
+    assert_no_trace(rig.cp, rig.mariadb, name)

@@ -1,0 +1,57 @@
+"""What a site leaves on this host, looked up directly in MariaDB, /etc/passwd, /proc and Caddy."""
+
+from __future__ import annotations
+
+import json
+import pwd
+from pathlib import Path
+
+import pymysql
+
+from hostplane import naming
+from tests.e2e.harness import ControlPlane
+
+
+def _mariadb(mariadb_server) -> pymysql.Connection:
+    return pymysql.connect(unix_socket=mariadb_server.socket, user="root", autocommit=True)
+
+
+def db_traces(mariadb_server, site: str) -> tuple[list[str], list[str]]:
+    with _mariadb(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+            (naming.site_database(site),),
+        )
+        dbs = [r[0] for r in cur.fetchall()]
+        cur.execute(
+            "SELECT User FROM mysql.user WHERE User = %s", (naming.site_database_user(site),)
+        )
+        users = [r[0] for r in cur.fetchall()]
+    return dbs, users
+
+
+def system_user_exists(site: str) -> bool:
+    try:
+        pwd.getpwnam(naming.site_system_user(site))
+    except KeyError:
+        return False
+    return True
+
+
+def fpm_running(cp: ControlPlane, site: str) -> bool:
+    pid_file = cp.data_dir / "run" / "php-fpm" / f"{site}.pid"
+    if not pid_file.exists():
+        return False
+    return Path(f"/proc/{pid_file.read_text().strip()}").exists()
+
+
+def assert_no_trace(cp: ControlPlane, mariadb_server, site: str) -> None:
+    assert not (cp.data_dir / "sites" / site).exists()
+    assert not (cp.data_dir / "php-fpm" / f"{site}.conf").exists()
+    assert not (cp.data_dir / "run" / "php-fpm" / f"{site}.sock").exists()
+    assert not fpm_running(cp, site)
+    assert not system_user_exists(site)
+    assert db_traces(mariadb_server, site) == ([], [])
+    routes = json.dumps(cp.caddy_config())
+    assert naming.edge_route_id(site) not in routes
+    assert cp.edge_get(f"{site}.localhost").status_code == 404
