@@ -3,7 +3,7 @@ SHELL := /bin/sh
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 
-.PHONY: install install-test system-runtime system-test up test lint unit bench clean
+.PHONY: install install-test system-runtime system-test up test lint unit bench images clean
 
 install: system-runtime $(VENV)/.synced
 
@@ -37,6 +37,11 @@ test: install-test lint
 
 unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit
+
+# Container images for the docker runtime, built locally (no registry): debootstrap + import.
+# Targets the engine DOCKER_HOST names (default: the local socket).
+images: install-test
+	scripts/build-images.sh
 
 bench: install-test
 	$(VENV)/bin/python bench/api.py

@@ -1,1 +1,46 @@
 """Docker engine and image fixtures (tests/services_docker.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import docker
+import pytest
+
+from hostplane import naming
+from tests.services_docker import PrivateDockerd, ensure_images
+
+
+@dataclass(frozen=True)
+class DockerEngine:
+    host: str
+    client: docker.DockerClient
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    """The private engine with Hostplane's images; never skipped — a failure fails the test."""
+    host = os.environ.get("HOSTPLANE_TEST_DOCKER_HOST")
+    daemon = None if host else PrivateDockerd().start()
+    host = host or daemon.host  # type: ignore[union-attr]
+    try:
+        ensure_images(host)
+        client = docker.DockerClient(base_url=host, timeout=60)
+        yield DockerEngine(host, client)
+        _remove_leftovers(client)
+        client.close()
+    finally:
+        if daemon is not None:
+            daemon.stop()
+
+
+def _remove_leftovers(client: docker.DockerClient) -> None:
+    managed = {"label": f"{naming.MANAGED_LABEL}=true"}
+    for container in client.containers.list(all=True, filters=managed):
+        container.remove(force=True)
+    for volume in client.volumes.list(filters=managed):
+        volume.remove(force=True)
+    for network in client.networks.list(filters=managed):
+        network.remove()

@@ -86,3 +86,8 @@ def edge_route_id(site: str) -> str:
 
 def workflow_id(operation_id: str) -> str:
     return operation_id
+
+
+def site_network(site: str) -> str:
+    """The user-defined Docker network a site's containers share."""
+    return f"hp_{site}"

@@ -13,6 +13,7 @@ from hostplane.domain.errors import HostplaneError
 from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType
 from hostplane.naming import site_hostname
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
+from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
 from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.local.runtime import LocalRuntime
 from hostplane.providers.mariadb.provider import MariaDBProvider
@@ -87,8 +88,22 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         config_dir=settings.data_dir / "php-fpm",
         max_children=settings.php_max_children,
     )
+    databases = MariaDBProvider(settings.site_db_url)
+    docker_runtime = DockerRuntime(
+        DockerRuntimeConfig(
+            docker_host=settings.docker_host,
+            tls_dir=settings.docker_tls_dir,
+            php_image=settings.php_image,
+            nginx_image=settings.nginx_image,
+            memory=settings.container_memory,
+            cpus=settings.container_cpus,
+            run_dir=settings.run_dir / "docker",
+            db_socket=databases.socket_path,
+        )
+    )
     runtimes: dict[RuntimeKind, SiteRuntime] = {
         RuntimeKind.LOCAL: LocalRuntime(settings.sites_dir, pools, settings.wordpress_source),
+        RuntimeKind.DOCKER: docker_runtime,
     }
     return Services(
         settings=settings,
@@ -96,7 +111,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         edge=edge,
         runtimes=runtimes,
         secrets=load_secret_box(settings),
-        databases=MariaDBProvider(settings.site_db_url),
+        databases=databases,
         installer=WordPressInstaller(edge_url),
     )
 

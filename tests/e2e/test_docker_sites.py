@@ -1,0 +1,95 @@
+"""Sites on the Docker runtime through a real engine, MariaDB and Caddy: volume, PHP-FPM and
+nginx containers on a network of their own; destroyed without a trace."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from hostplane import naming
+from hostplane.providers.wordpress import WordPressInstaller
+from tests.e2e.harness import ControlPlane
+from tests.e2e.traces import db_traces
+
+
+@pytest.fixture(scope="module")
+def docker_cp(
+    docker_engine, mariadb_server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    cp = ControlPlane(
+        tmp_path_factory.mktemp("docker") / "data",
+        extra_env={
+            "HOSTPLANE_SITE_DB_URL": mariadb_server.url,
+            "HOSTPLANE_DOCKER_HOST": docker_engine.host,
+            "HOSTPLANE_RUNTIME": "docker",
+        },
+    ).start()
+    yield cp
+    cp.stop()
+
+
+def _docker_traces(engine, site: str) -> list[str]:
+    label = {"label": f"{naming.SITE_LABEL}={site}"}
+    client = engine.client
+    return [
+        *(f"container {c.name}" for c in client.containers.list(all=True, filters=label)),
+        *(f"volume {v.name}" for v in client.volumes.list(filters=label)),
+        *(f"network {n.name}" for n in client.networks.list(filters=label)),
+    ]
+
+
+@pytest.mark.parametrize("site_type", ["static", "php"])
+def test_static_and_php_sites_in_containers(docker_cp, docker_engine, site_type):
+    cp = docker_cp
+    name = f"d{site_type[:3]}-{uuid.uuid4().hex[:6]}"
+    created = cp.cli("site", "create", name, "--type", site_type, "--wait")
+    assert created.returncode == 0, created.stdout + created.stderr
+    page = cp.edge_get(f"{name}.localhost")
+    assert page.status_code == 200 and f"<h1>{name}</h1>" in page.text
+    if site_type == "php":
+        assert "PHP 8.2" in page.text
+    web = docker_engine.client.containers.get(naming.web_container(name))
+    assert web.labels[naming.SITE_LABEL] == name
+    assert web.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert web.attrs["HostConfig"]["Memory"] > 0 and web.attrs["HostConfig"]["NanoCpus"] > 0
+    assert web.attrs["HostConfig"]["PortBindings"] in (None, {})
+
+    destroyed = cp.cli("site", "destroy", name, "--wait")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert _docker_traces(docker_engine, name) == []
+    assert cp.edge_get(f"{name}.localhost").status_code == 404
+
+
+def test_wordpress_in_containers_installed_and_destroyed(docker_cp, docker_engine, mariadb_server):
+    cp = docker_cp
+    name = f"dwp-{uuid.uuid4().hex[:6]}"
+    created = cp.cli(
+        "site", "create", name, "--type", "wordpress", "--admin-email", "me@example.org", "--wait"
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    password = re.search(r"password (\S+) \(shown only now\)", created.stdout)
+    assert password, created.stdout
+    host = f"{name}.localhost:{cp.edge_port}"
+    home = cp.edge_get(host)
+    assert home.status_code == 200 and f"<title>{name}" in home.text, home.text[:300]
+    WordPressInstaller(f"http://127.0.0.1:{cp.edge_port}").check_login(host, password.group(1))
+
+    php = docker_engine.client.containers.get(naming.php_container(name))
+    inspected = str(php.attrs)
+    assert password.group(1) not in inspected and "DB_PASSWORD" not in inspected
+    assert sorted(_docker_traces(docker_engine, name)) == sorted(
+        [
+            f"container {naming.php_container(name)}",
+            f"container {naming.web_container(name)}",
+            f"volume {naming.site_volume(name)}",
+            f"network {naming.site_network(name)}",
+        ]
+    )
+
+    destroyed = cp.cli("site", "destroy", name, "--wait")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert _docker_traces(docker_engine, name) == []
+    assert db_traces(mariadb_server, name) == ([], [])

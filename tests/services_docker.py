@@ -1,0 +1,101 @@
+"""A private Docker engine for the suite: its own socket, exec root and pid file; a data root
+kept between runs (/var/lib/hostplane-test-docker) so images made by `make images` are reused.
+
+HOSTPLANE_TEST_DOCKER_HOST points the suite at an existing engine instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+
+from tests.services import ServiceError
+
+DATA_ROOT = Path("/var/lib/hostplane-test-docker")
+REPO = Path(__file__).resolve().parents[1]
+
+
+class PrivateDockerd:
+    def __init__(self) -> None:
+        if shutil.which("dockerd") is None:
+            raise ServiceError("dockerd not found: run `make test` (package docker.io)")
+        self.root = Path(tempfile.mkdtemp(prefix="hostplane-test-dockerd-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        DATA_ROOT.mkdir(parents=True, exist_ok=True)
+        self._lock = (DATA_ROOT.parent / "hostplane-test-docker.lock").open("w")
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.root / 'docker.sock'}"
+
+    def start(self) -> PrivateDockerd:
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ServiceError(f"another test engine is using {DATA_ROOT}") from None
+        log = (self.root / "dockerd.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                "dockerd",
+                "--host",
+                self.host,
+                "--data-root",
+                str(DATA_ROOT),
+                "--exec-root",
+                str(self.root / "exec"),
+                "--pidfile",
+                str(self.root / "docker.pid"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                docker.DockerClient(base_url=self.host, timeout=2).ping()
+                return self
+            except Exception:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (self.root / "dockerd.log").read_text()[-2000:]
+                    self.stop()
+                    raise ServiceError(f"private dockerd did not start:\n{tail}") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def ensure_images(docker_host: str) -> None:
+    """`make images` against this engine: a rootfs build the first time, an import after."""
+    log = REPO / ".cache" / "build-images.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("w") as out:
+        result = subprocess.run(
+            [str(REPO / "scripts" / "build-images.sh")],
+            env={**os.environ, "DOCKER_HOST": docker_host},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+        )
+    if result.returncode != 0:
+        raise ServiceError(f"building the images failed:\n{log.read_text()[-2000:]}")
