@@ -93,3 +93,39 @@ def test_wordpress_in_containers_installed_and_destroyed(docker_cp, docker_engin
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert _docker_traces(docker_engine, name) == []
     assert db_traces(mariadb_server, name) == ([], [])
+
+
+def test_docker_engine_unreachable_fails_cleanly_then_retry_succeeds(
+    docker_engine, mariadb_server, tmp_path
+):
+    cp = ControlPlane(
+        tmp_path / "data",
+        extra_env={
+            "HOSTPLANE_SITE_DB_URL": mariadb_server.url,
+            "HOSTPLANE_DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+            "HOSTPLANE_RUNTIME": "docker",
+        },
+    ).start()
+    name = f"dnoeng-{uuid.uuid4().hex[:6]}"
+    try:
+        with cp.api() as api:
+            op_id = api.post("/v1/sites", json={"name": name, "type": "wordpress"}).json()[
+                "operation"
+            ]["id"]
+        op = cp.wait_operation(op_id, timeout=120)
+        assert op["status"] == "FAILED"
+        assert "Docker engine at unix://" in op["error"] and "not reachable" in op["error"]
+        assert db_traces(mariadb_server, name) == ([], [])  # the database step was undone
+        assert _docker_traces(docker_engine, name) == []
+
+        cp.stop()  # the operator fixes the engine address and restarts
+        cp.extra_env["HOSTPLANE_DOCKER_HOST"] = docker_engine.host
+        cp.start()
+        retried = cp.cli("site", "retry", name, "--wait")
+        assert retried.returncode == 0, retried.stdout + retried.stderr
+        assert len(_docker_traces(docker_engine, name)) == 4
+        destroyed = cp.cli("site", "destroy", name, "--wait")
+        assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+        assert _docker_traces(docker_engine, name) == []
+    finally:
+        cp.stop()

@@ -92,3 +92,34 @@ def test_destroy_keep_data_keeps_files_and_database(local_cp, mariadb_server):
     assert db_traces(mariadb_server, name)[0] == [naming.site_database(name)]
     assert not fpm_running(cp, name)
     assert cp.edge_get(f"{name}.localhost").status_code == 404
+
+
+def test_concurrent_creates_do_not_cross_and_a_duplicate_gets_409(local_cp, mariadb_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cp = local_cp
+    a, b = _name("cona"), _name("conb")
+
+    def post(name: str) -> tuple[int, dict]:
+        with cp.api() as api:
+            r = api.post("/v1/sites", json={"name": name, "type": "wordpress"})
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(post, [a, b, a, b]))
+    by_name: dict[str, list[int]] = {a: [], b: []}
+    for name, (code, _) in zip([a, b, a, b], results, strict=True):
+        by_name[name].append(code)
+    assert sorted(by_name[a]) == [202, 409] and sorted(by_name[b]) == [202, 409], results
+    ops = [body["operation"]["id"] for code, body in results if code == 202]
+    for op in ops:
+        assert cp.wait_operation(op, timeout=90)["status"] == "SUCCEEDED"
+    for name in (a, b):
+        page = cp.edge_get(f"{name}.localhost:{cp.edge_port}")
+        # Not installed yet: WordPress sends its own visitors to its own installer.
+        assert page.status_code == 302, page.status_code
+        assert page.headers["location"].startswith(f"http://{name}.localhost:{cp.edge_port}/")
+        config = (cp.data_dir / "sites" / name / "public" / "wp-config.php").read_text()
+        assert f"'{naming.site_database(name)}'" in config
+        other = b if name == a else a
+        assert naming.site_database(other) not in config
