@@ -24,6 +24,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	touch $@
 
 up: install
+	scripts/start-system-services.sh
 	$(VENV)/bin/hostctl up
 
 lint: $(VENV)/.synced

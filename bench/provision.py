@@ -1,0 +1,222 @@
+"""Provisioning time: from `POST /v1/sites` to the first 200 through the edge, for WordPress and
+static sites on the local and Docker runtimes (median of N), beside the same raw operations done
+directly with the same providers (no API, no state store, no workflow), and their ratio.
+
+Targets: control-plane overhead under 15% of the raw work; WordPress live in under 3 s on the
+local runtime and under 5 s on Docker. Starts a private MariaDB, a private Docker engine (images
+from `make images`), a Caddy and a control plane. The last line printed is one JSON object.
+
+Usage: .venv/bin/python bench/provision.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.harness import CaddyServer, ControlPlane, free_port  # noqa: E402
+from tests.services_docker import PrivateDockerd, ensure_images  # noqa: E402
+from tests.services_mariadb import PrivateMariaDB  # noqa: E402
+
+from hostplane import naming  # noqa: E402
+from hostplane.domain.edge import EdgeRoute  # noqa: E402
+from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType  # noqa: E402
+from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig  # noqa: E402
+from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig  # noqa: E402
+from hostplane.providers.local.fpm import PhpFpmPools  # noqa: E402
+from hostplane.providers.local.runtime import LocalRuntime  # noqa: E402
+from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password  # noqa: E402
+from hostplane.providers.runtime import SiteRuntime, SiteSecrets  # noqa: E402
+from hostplane.providers.wordpress import (  # noqa: E402
+    WordPressInstaller,
+    generate_admin_password,
+    generate_salts,
+)
+
+KINDS = [("static", "local"), ("wordpress", "local"), ("static", "docker"), ("wordpress", "docker")]
+TARGET_OVERHEAD = 0.15
+TARGET_WORDPRESS_S = {"local": 3.0, "docker": 5.0}
+
+
+def wait_for_200(edge_url: str, host: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=10) as http:
+        while time.monotonic() < deadline:
+            try:
+                if http.get(edge_url, headers={"Host": host}).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.01)
+    raise SystemExit(f"{host} never answered 200 through the edge")
+
+
+def through_control_plane(cp: ControlPlane, site_type: str, runtime: str) -> float:
+    name = f"b{site_type[0]}{runtime[0]}-{uuid.uuid4().hex[:6]}"
+    body: dict[str, Any] = {"name": name, "type": site_type, "runtime": runtime}
+    if site_type == "wordpress":
+        body["admin_email"] = "bench@example.org"
+    host = f"{name}.localhost:{cp.edge_port}"
+    with cp.api() as api:
+        started = time.perf_counter()
+        r = api.post("/v1/sites", json=body)
+        if r.status_code != 202:
+            raise SystemExit(f"POST /v1/sites: {r.status_code} {r.text}")
+        op_id = r.json()["operation"]["id"]
+        wait_for_200(f"http://127.0.0.1:{cp.edge_port}/", host)
+        elapsed = time.perf_counter() - started
+        op = cp.wait_operation(op_id, timeout=120)
+        if op["status"] != "SUCCEEDED":
+            raise SystemExit(f"provision of {name} failed: {op['error']}")
+        cp.wait_operation(api.delete(f"/v1/sites/{name}").json()["operation"]["id"], timeout=120)
+    return elapsed
+
+
+class Raw:
+    """The same provider calls the workflow makes, in the same order, with nothing around them."""
+
+    def __init__(self, root: Path, db_url: str, docker_host: str) -> None:
+        root.mkdir(mode=0o755)
+        self.caddy = CaddyServer(root / "caddy")
+        self.port = free_port()
+        self.edge = CaddyEdge(
+            CaddyEdgeConfig(
+                admin_url=self.caddy.admin_url,
+                http_listen=f"127.0.0.1:{self.port}",
+                confirm_url=f"http://127.0.0.1:{self.port}",
+                state_dir=root / "edge",
+            )
+        )
+        self.db = MariaDBProvider(db_url)
+        pools = PhpFpmPools("php-fpm8.2", root / "run" / "php-fpm", root / "php-fpm", 5)
+        self.runtimes: dict[str, SiteRuntime] = {
+            "local": LocalRuntime(root / "sites", pools, Path("/usr/share/wordpress")),
+            "docker": DockerRuntime(
+                DockerRuntimeConfig(
+                    docker_host=docker_host,
+                    tls_dir=None,
+                    php_image="hostplane/php-fpm:8.2",
+                    nginx_image="hostplane/nginx:1.22",
+                    memory="256m",
+                    cpus=1.0,
+                    run_dir=root / "run" / "docker",
+                    db_socket=self.db.socket_path,
+                )
+            ),
+        }
+        self.installer = WordPressInstaller(f"http://127.0.0.1:{self.port}")
+
+    def provision(self, site_type: str, runtime: str) -> float:
+        name = f"r{site_type[0]}{runtime[0]}-{uuid.uuid4().hex[:6]}"
+        host = f"{name}.localhost:{self.port}"
+        spec = SiteSpec(
+            name=name,
+            type=SiteType(site_type),
+            runtime=RuntimeKind(runtime),
+            hostname=f"{name}.localhost",
+            url=f"http://{host}",
+            admin_email="bench@example.org",
+        )
+        rt = self.runtimes[runtime]
+        started = time.perf_counter()
+        secrets = None
+        if spec.type is SiteType.WORDPRESS:
+            password = generate_password()
+            db, user = naming.site_database(name), naming.site_database_user(name)
+            self.db.ensure_database(db, user, password)
+            self.db.check_login(user, password, db)
+            secrets = SiteSecrets(
+                db, user, password, f"localhost:{self.db.socket_path()}", generate_salts()
+            )
+        rt.ensure_files(spec, secrets)
+        rt.ensure_app(spec)
+        if runtime == "docker":
+            rt.ensure_web(spec)
+        route = EdgeRoute(naming.edge_route_id(name), (spec.hostname,), rt.upstream(spec))
+        self.edge.apply([route])
+        self.edge.confirm(spec.hostname, route.route_id)
+        if spec.type is SiteType.WORDPRESS:
+            admin = generate_admin_password()
+            self.installer.install(host, title=name, email="bench@example.org", password=admin)
+            self.installer.check_login(host, admin)
+        wait_for_200(f"http://127.0.0.1:{self.port}/", host)
+        elapsed = time.perf_counter() - started
+        self.edge.apply([])
+        if runtime == "docker":
+            rt.remove_web(spec)
+        rt.remove_app(spec)
+        rt.remove_files(spec)
+        if spec.type is SiteType.WORDPRESS:
+            self.db.remove_database(naming.site_database(name), naming.site_database_user(name))
+        return elapsed
+
+    def close(self) -> None:
+        self.edge.close()
+        self.caddy.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hostplane-bench-provision-"))
+    root.chmod(0o755)
+    mariadb = PrivateMariaDB().start()
+    dockerd = PrivateDockerd().start()
+    cp: ControlPlane | None = None
+    raw: Raw | None = None
+    try:
+        ensure_images(dockerd.host)
+        cp = ControlPlane(
+            root / "cp" / "data",
+            extra_env={
+                "HOSTPLANE_SITE_DB_URL": mariadb.url,
+                "HOSTPLANE_DOCKER_HOST": dockerd.host,
+                "HOSTPLANE_LOG_LEVEL": "warning",
+            },
+        ).start()
+        raw = Raw(root / "raw", mariadb.url, dockerd.host)
+        results: dict[str, Any] = {}
+        for site_type, runtime in KINDS:
+            through = [through_control_plane(cp, site_type, runtime) for _ in range(args.runs)]
+            direct = [raw.provision(site_type, runtime) for _ in range(args.runs)]
+            cp_s, raw_s = statistics.median(through), statistics.median(direct)
+            entry = {
+                "control_plane_s": round(cp_s, 3),
+                "raw_s": round(raw_s, 3),
+                "ratio": round(cp_s / raw_s, 3),
+                "overhead": round(cp_s / raw_s - 1, 3),
+            }
+            results[f"{site_type}/{runtime}"] = entry
+            print(f"{site_type}/{runtime}: {json.dumps(entry)}", file=sys.stderr)
+        results["targets"] = {"overhead": TARGET_OVERHEAD, "wordpress_s": TARGET_WORDPRESS_S}
+        results["meets_targets"] = all(
+            results[f"{t}/{r}"]["overhead"] < TARGET_OVERHEAD for t, r in KINDS
+        ) and all(
+            results[f"wordpress/{r}"]["control_plane_s"] < s for r, s in TARGET_WORDPRESS_S.items()
+        )
+        results["runs"] = args.runs
+        print(json.dumps(results))
+    finally:
+        if raw is not None:
+            raw.close()
+        if cp is not None:
+            cp.stop()
+        dockerd.stop()
+        mariadb.stop()
+
+
+if __name__ == "__main__":
+    main()
