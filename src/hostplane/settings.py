@@ -85,6 +85,9 @@ class Settings(BaseSettings):
 
     executor_id: str = "local"
     worker_concurrency: int = Field(default=8, ge=1)
+    # How often a worker polls the queue for new operations: the wait between a request and
+    # the start of its workflow is half of this on average (one cheap query per poll).
+    queue_poll_interval: float = Field(default=0.02, ge=0.005, le=10)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
 

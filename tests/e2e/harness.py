@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from hostplane import naming
+
 REPO = Path(__file__).resolve().parents[2]
 HOSTCTL = str(Path(sys.executable).parent / "hostctl")
 
@@ -115,6 +117,18 @@ class ControlPlane:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def clean_host(self) -> None:
+        """What sites a test left behind outside its temporary directory: PHP-FPM masters
+        (they outlive the control plane by design) and the sites' system users."""
+        for pid_file in (self.data_dir / "run" / "php-fpm").glob("*.pid"):
+            with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        sites = {p.stem for p in (self.data_dir / "php-fpm").glob("*.conf")}
+        if (self.data_dir / "sites").exists():
+            sites |= {p.name for p in (self.data_dir / "sites").iterdir()}
+        for site in sites:
+            subprocess.run(["userdel", naming.site_system_user(site)], capture_output=True)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind runs."""

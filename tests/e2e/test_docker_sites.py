@@ -29,6 +29,7 @@ def docker_cp(
     ).start()
     yield cp
     cp.stop()
+    cp.clean_host()
 
 
 def _docker_traces(engine, site: str) -> list[str]:
@@ -129,3 +130,4 @@ def test_docker_engine_unreachable_fails_cleanly_then_retry_succeeds(
         assert _docker_traces(docker_engine, name) == []
     finally:
         cp.stop()
+        cp.clean_host()

@@ -51,6 +51,7 @@ def rig(mariadb_server, tmp_path: Path) -> Iterator[Rig]:
         yield Rig(cp, db, edge, faults, mariadb_server)
     finally:
         cp.stop()
+        cp.clean_host()
         db.close()
         edge.close()
         caddy.stop()

@@ -26,6 +26,7 @@ def local_cp(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     ).start()
     yield cp
     cp.stop()
+    cp.clean_host()
 
 
 def test_php_site_runs_as_its_own_user_and_leaves_nothing(local_cp, mariadb_server):

@@ -46,7 +46,9 @@ class WorkflowEngine:
             DBOS.listen_queues([])
         DBOS.launch()
         self._queue = DBOS.register_queue(
-            QUEUE, worker_concurrency=self.settings.worker_concurrency, polling_interval_sec=0.1
+            QUEUE,
+            worker_concurrency=self.settings.worker_concurrency,
+            polling_interval_sec=self.settings.queue_poll_interval,
         )
         log.info("workflows.launched", executor=self.settings.executor_id, work=self.work)
 
