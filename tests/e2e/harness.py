@@ -123,12 +123,14 @@ class ControlPlane:
         (they outlive the control plane by design) and the sites' system users."""
         for pid_file in (self.data_dir / "run" / "php-fpm").glob("*.pid"):
             with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)  # workers go too
         sites = {p.stem for p in (self.data_dir / "php-fpm").glob("*.conf")}
         if (self.data_dir / "sites").exists():
             sites |= {p.name for p in (self.data_dir / "sites").iterdir()}
         for site in sites:
-            subprocess.run(["userdel", naming.site_system_user(site)], capture_output=True)
+            user = naming.site_system_user(site)
+            subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
+            subprocess.run(["userdel", user], capture_output=True)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind runs."""
