@@ -57,6 +57,9 @@ def remove_user(user: str) -> Outcome:
     with _lock:
         if not exists(user):
             return Outcome.ABSENT
+        # Nothing of the site may outlive it (a PHP worker orphaned by a killed master, say);
+        # userdel refuses while the user has processes.
+        subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True, timeout=10)
         _run(["userdel", user], f"remove system user {user}")
     log.info("system_user.removed", user=user)
     return Outcome.DELETED
