@@ -1,0 +1,123 @@
+"""The MariaDB provider against a real private server: idempotency, isolation, observe, errors."""
+
+from __future__ import annotations
+
+import uuid
+
+import pymysql
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hostplane import naming
+from hostplane.domain.errors import ValidationError
+from hostplane.providers.base import Outcome, PermanentError, TemporaryError
+from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password
+from tests.services import free_port
+
+
+@pytest.fixture
+def provider(mariadb_server) -> MariaDBProvider:
+    return MariaDBProvider(mariadb_server.url)
+
+
+def _site() -> tuple[str, str, str]:
+    site = f"t{uuid.uuid4().hex[:8]}"
+    return naming.site_database(site), naming.site_database_user(site), generate_password()
+
+
+def _as(mariadb_server, user: str, password: str, database: str | None = None):
+    return pymysql.connect(
+        unix_socket=mariadb_server.socket,
+        user=user,
+        password=password,
+        database=database,
+        autocommit=True,
+    )
+
+
+def test_ensure_is_idempotent_and_remove_leaves_nothing(provider, mariadb_server):
+    db, user, password = _site()
+    assert provider.ensure_database(db, user, password) is Outcome.CREATED
+    assert provider.ensure_database(db, user, password) is Outcome.UNCHANGED
+    provider.check_login(user, password, db)
+    assert (db in provider.observe()[0], user in provider.observe()[1]) == (True, True)
+    assert provider.remove_database(db, user) is Outcome.DELETED
+    assert provider.remove_database(db, user) is Outcome.ABSENT
+    dbs, users = provider.observe()
+    assert db not in dbs and user not in users
+
+
+def test_a_site_user_reaches_its_own_database_only(provider, mariadb_server):
+    (db_a, user_a, pw_a), (db_b, user_b, pw_b) = _site(), _site()
+    provider.ensure_database(db_a, user_a, pw_a)
+    provider.ensure_database(db_b, user_b, pw_b)
+    try:
+        with _as(mariadb_server, user_a, pw_a, db_a) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE t (x INT)")
+            cur.execute("SHOW DATABASES")
+            assert {r[0] for r in cur.fetchall()} == {db_a, "information_schema"}
+            for stmt in (
+                f"SELECT * FROM `{db_b}`.t",
+                "CREATE DATABASE wp_evil",
+                "SELECT User FROM mysql.user",
+            ):
+                with pytest.raises(pymysql.err.OperationalError):
+                    cur.execute(stmt)
+    finally:
+        provider.remove_database(db_a, user_a)
+        provider.remove_database(db_b, user_b)
+
+
+def test_a_retry_converges_on_the_stored_password(provider, mariadb_server):
+    db, user, first = _site()
+    provider.ensure_database(db, user, first)
+    second = generate_password()
+    provider.ensure_database(db, user, second)
+    provider.check_login(user, second, db)
+    with pytest.raises(PermanentError):
+        provider.check_login(user, first, db)
+    provider.remove_database(db, user)
+
+
+def test_bad_identifiers_are_refused_before_any_query(provider):
+    for db, user in [
+        ("wp_x; DROP DATABASE mysql", "wp_x"),
+        ("wp_x", "wp`x"),
+        ("WP_UPPER", "wp_x"),
+        ("wp_x", "u" * 33),
+        ("", "wp_x"),
+    ]:
+        with pytest.raises(ValidationError):
+            provider.ensure_database(db, user, "pw")
+
+
+def test_unreachable_server_is_temporary_and_never_shows_the_password():
+    provider = MariaDBProvider(f"mysql://root@127.0.0.1:{free_port()}/")
+    secret = generate_password()
+    with pytest.raises(TemporaryError) as info:
+        provider.ensure_database("wp_x", "wp_x", secret)
+    assert "MariaDB at 127.0.0.1" in str(info.value)
+    assert secret not in str(info.value) + str(info.value.detail)
+
+
+def test_a_wrong_account_is_permanent(mariadb_server):
+    url = mariadb_server.url.replace("root@", "nobody:wrong@")
+    with pytest.raises(PermanentError, match="refused the control plane's account"):
+        MariaDBProvider(url).ensure_database("wp_x", "wp_x", "pw")
+
+
+def test_a_url_that_is_not_mysql_is_refused():
+    with pytest.raises(ValidationError, match="mysql://"):
+        MariaDBProvider("postgresql://root@127.0.0.1/")
+
+
+site_names = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True)
+
+
+@given(site_names)
+def test_every_site_name_gives_identifiers_the_provider_accepts(name):
+    from hostplane.providers.mariadb.provider import _database, _user
+
+    _database(naming.site_database(name))
+    _user(naming.site_database_user(name))
