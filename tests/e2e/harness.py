@@ -8,12 +8,14 @@ import http.client
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +187,7 @@ class FaultyAdminProxy:
         self.upstream_port = upstream_port
         self.mode = "pass"  # pass | stall | reject
         self.loads_seen = 0
+        self.after_load: Callable[[], None] | None = None  # once, after Caddy loads
         self.released = threading.Event()
         proxy = self
 
@@ -207,8 +210,13 @@ class FaultyAdminProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
-                self._answer(resp.status, resp.read())
+                payload = resp.read()
                 conn.close()
+                hook = proxy.after_load
+                if hook is not None and self.command == "POST" and self.path == "/load":
+                    proxy.after_load = None  # once, before the control plane hears back
+                    hook()
+                self._answer(resp.status, payload)
 
             def _answer(self, status: int, payload: bytes) -> None:
                 self.send_response(status)
@@ -355,3 +363,23 @@ def php_fpm_wrapper(directory: Path) -> Path:
     )
     script.chmod(0o755)
     return script
+
+
+def stalling_commands(directory: Path, *commands: str) -> Path:
+    """A directory to put first on PATH: each command hangs while `<directory>/stall-<name>`
+    exists (then gives up, so a late run never acts), and runs the real one otherwise."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in commands:
+        real = shutil.which(name)
+        assert real, name
+        script = directory / name
+        script.write_text(
+            "#!/bin/sh\n"
+            f'if [ -e "{directory}/stall-{name}" ]; then\n'
+            f'  touch "{directory}/reached-{name}"\n'
+            f'  while [ -e "{directory}/stall-{name}" ]; do sleep 0.1; done; exit 75\n'
+            "fi\n"
+            f'exec {real} "$@"\n'
+        )
+        script.chmod(0o755)
+    return directory

@@ -4,21 +4,26 @@ site FAILED with an actionable error and nothing behind; retry and restart conve
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pymysql
 import pytest
 
 from hostplane import naming
+from hostplane.providers.wordpress import WordPressInstaller
 from tests.e2e.harness import (
     CaddyServer,
     ControlPlane,
     FaultyAdminProxy,
     TcpProxy,
     php_fpm_wrapper,
+    stalling_commands,
 )
 from tests.e2e.traces import assert_no_trace, db_traces, fpm_running, system_user_exists
 
@@ -30,6 +35,8 @@ class Rig:
     edge: FaultyAdminProxy
     fpm_faults: Path
     mariadb: object
+    caddy: CaddyServer
+    commands: Path  # stall-<cmd> files make cp/userdel hang
 
 
 @pytest.fixture
@@ -38,9 +45,11 @@ def rig(mariadb_server, tmp_path: Path) -> Iterator[Rig]:
     edge = FaultyAdminProxy(caddy.admin_port)
     db = TcpProxy(int(mariadb_server.url.rsplit(":", 1)[1].strip("/")))
     faults = tmp_path / "fpm-faults"
+    commands = stalling_commands(tmp_path / "bin", "cp", "userdel")
     cp = ControlPlane(
         tmp_path / "data",
         extra_env={
+            "PATH": f"{commands}:{os.environ['PATH']}",
             "HOSTPLANE_SITE_DB_URL": db.url,
             "HOSTPLANE_CADDY_ADMIN_URL": edge.url,
             "HOSTPLANE_PHP_FPM_BINARY": str(php_fpm_wrapper(faults)),
@@ -48,7 +57,7 @@ def rig(mariadb_server, tmp_path: Path) -> Iterator[Rig]:
         },
     ).start()
     try:
-        yield Rig(cp, db, edge, faults, mariadb_server)
+        yield Rig(cp, db, edge, faults, mariadb_server, caddy, commands)
     finally:
         cp.stop()
         cp.clean_host()
@@ -127,8 +136,20 @@ def test_edge_rejecting_its_config_compensates_every_earlier_step(rig):
     _retry_succeeds(rig, name)
 
 
+def _steps(op: dict) -> list[tuple[str, str, str, int]]:
+    return [(s["name"], s["phase"], s["status"], s["attempt"]) for s in op["steps"]]
+
+
+def _interrupted_then_done(op: dict, step: str, phase: str = "apply") -> None:
+    """The killed run left the step unfinished; the resumed run finished it."""
+    runs = [s["status"] for s in op["steps"] if (s["name"], s["phase"]) == (step, phase)]
+    assert runs[0] == "running" and runs[-1] == "succeeded", _steps(op)
+
+
 def _kill_and_restart(rig: Rig) -> None:
     rig.cp.kill()
+    for stall in rig.commands.glob("stall-*"):
+        stall.unlink()
     rig.db.mode = "pass"
     rig.edge.mode = "pass"
     rig.edge.released.set()
@@ -155,6 +176,7 @@ def test_sigkill_inside_a_provision_step_converges_after_restart(rig, step):
     _kill_and_restart(rig)
     op = rig.cp.wait_operation(op_id, timeout=90)
     assert op["status"] == "SUCCEEDED", op
+    _interrupted_then_done(op, step)
     _serving_once(rig, name)
 
 
@@ -176,4 +198,88 @@ def test_sigkill_inside_a_destroy_step_converges_after_restart(rig, step):
     _kill_and_restart(rig)
     op = rig.cp.wait_operation(op_id, timeout=90)
     assert op["status"] == "SUCCEEDED", op
+    _interrupted_then_done(op, step, "undo")
+    assert_no_trace(rig.cp, rig.mariadb, name)
+
+
+def test_sigkill_inside_the_files_step_converges_after_restart(rig):
+    name = f"kill-file-{uuid.uuid4().hex[:4]}"
+    (rig.commands / "stall-cp").touch()
+    op_id = _create(rig, name)
+    _wait_for(lambda: (rig.commands / "reached-cp").exists(), "the files step to copy")
+    _kill_and_restart(rig)
+    op = rig.cp.wait_operation(op_id, timeout=90)
+    assert op["status"] == "SUCCEEDED", op
+    _interrupted_then_done(op, "files")
+    _serving_once(rig, name)
+
+
+def test_sigkill_inside_the_confirm_step_converges_after_restart(rig):
+    name = f"kill-conf-{uuid.uuid4().hex[:4]}"
+    frozen: list[int] = []
+    pid_file = rig.cp.data_dir / "run" / "php-fpm" / f"{name}.pid"
+
+    def freeze_php() -> None:  # the confirm request waits on a PHP-FPM that cannot answer
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGSTOP)
+        frozen.append(pid)
+
+    rig.edge.after_load = freeze_php
+    op_id = _create(rig, name)
+    _wait_for(lambda: bool(frozen), "the edge step to load")
+    time.sleep(0.5)
+    rig.cp.kill()
+    os.kill(frozen[0], signal.SIGCONT)
+    _kill_and_restart(rig)
+    op = rig.cp.wait_operation(op_id, timeout=90)
+    assert op["status"] == "SUCCEEDED", op
+    _interrupted_then_done(op, "confirm")
+    _serving_once(rig, name)
+
+
+def test_sigkill_inside_the_install_step_converges_after_restart(rig):
+    name = f"kill-inst-{uuid.uuid4().hex[:4]}"
+    locks = []
+
+    def block_writes() -> None:  # WordPress's install writes, so it waits on this lock
+        conn = pymysql.connect(unix_socket=rig.mariadb.socket, user="root", autocommit=True)
+        conn.cursor().execute("FLUSH TABLES WITH READ LOCK")
+        locks.append(conn)
+
+    rig.edge.after_load = block_writes
+    with rig.cp.api() as api:
+        r = api.post(
+            "/v1/sites", json={"name": name, "type": "wordpress", "admin_email": "me@example.org"}
+        )
+        op_id, password = r.json()["operation"]["id"], r.json()["admin"]["password"]
+
+        def installing() -> bool:
+            steps = api.get(f"/v1/operations/{op_id}").json()["steps"]
+            return any(s["name"] == "install" for s in steps)
+
+        _wait_for(installing, "the install step to start")
+    time.sleep(0.3)
+    rig.cp.kill()
+    locks[0].close()
+    _kill_and_restart(rig)
+    op = rig.cp.wait_operation(op_id, timeout=90)
+    assert op["status"] == "SUCCEEDED", op
+    _interrupted_then_done(op, "install")
+    host = f"{name}.localhost:{rig.cp.edge_port}"
+    WordPressInstaller(f"http://127.0.0.1:{rig.cp.edge_port}").check_login(host, password)
+    assert rig.cp.edge_get(host).status_code == 200
+    _serving_once(rig, name)
+
+
+def test_sigkill_inside_the_files_undo_of_destroy_converges_after_restart(rig):
+    name = f"kdes-file-{uuid.uuid4().hex[:4]}"
+    assert rig.cp.wait_operation(_create(rig, name))["status"] == "SUCCEEDED"
+    (rig.commands / "stall-userdel").touch()
+    with rig.cp.api() as api:
+        op_id = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
+    _wait_for(lambda: (rig.commands / "reached-userdel").exists(), "the files undo")
+    _kill_and_restart(rig)
+    op = rig.cp.wait_operation(op_id, timeout=90)
+    assert op["status"] == "SUCCEEDED", op
+    _interrupted_then_done(op, "files", "undo")
     assert_no_trace(rig.cp, rig.mariadb, name)
