@@ -383,3 +383,57 @@ def stalling_commands(directory: Path, *commands: str) -> Path:
         )
         script.chmod(0o755)
     return directory
+
+
+class UnixStallProxy:
+    """Forwards a unix socket (the Docker API) byte for byte; a request whose bytes contain
+    `stall_on` waits (and is never sent) while the proxy is stalling."""
+
+    def __init__(self, upstream: str, path: Path) -> None:
+        self.upstream = upstream
+        self.path = path
+        self.stall_on: bytes | None = None
+        self.stalled = threading.Event()
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(str(path))
+        self.listener.listen(64)
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.path}"
+
+    def release(self) -> None:
+        self.stall_on = None
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.upstream)
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, requests: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if requests and self.stall_on is not None and self.stall_on in data:
+                    self.stalled.set()
+                    while self.stall_on is not None and not self._closed:
+                        time.sleep(0.05)
+                    return  # the request is dropped: whoever sent it is gone by now
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._closed = True
+        self.listener.close()

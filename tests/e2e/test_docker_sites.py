@@ -4,6 +4,7 @@ nginx containers on a network of their own; destroyed without a trace."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -11,7 +12,7 @@ import pytest
 
 from hostplane import naming
 from hostplane.providers.wordpress import WordPressInstaller
-from tests.e2e.harness import ControlPlane
+from tests.e2e.harness import ControlPlane, UnixStallProxy
 from tests.e2e.traces import db_traces
 
 
@@ -131,3 +132,69 @@ def test_docker_engine_unreachable_fails_cleanly_then_retry_succeeds(
     finally:
         cp.stop()
         cp.clean_host()
+
+
+@pytest.mark.parametrize(
+    ("step", "phase", "request_bytes"),
+    [
+        ("files", "apply", b"/volumes/create"),
+        ("app", "apply", b"name=php_"),
+        ("web", "apply", b"name=nginx_"),
+        ("web", "undo", b"DELETE /v"),
+    ],
+)
+def test_sigkill_inside_a_docker_step_converges_after_restart(
+    docker_engine, mariadb_server, tmp_path, step, phase, request_bytes
+):
+    proxy = UnixStallProxy(docker_engine.host.removeprefix("unix://"), tmp_path / "docker.sock")
+    cp = ControlPlane(
+        tmp_path / "data",
+        extra_env={
+            "HOSTPLANE_SITE_DB_URL": mariadb_server.url,
+            "HOSTPLANE_DOCKER_HOST": proxy.host,
+            "HOSTPLANE_RUNTIME": "docker",
+        },
+    ).start()
+    name = f"dk{step[:3]}{phase[0]}-{uuid.uuid4().hex[:4]}"
+    try:
+        with cp.api() as api:
+            if phase == "undo":
+                op_id = api.post("/v1/sites", json={"name": name, "type": "wordpress"}).json()[
+                    "operation"
+                ]["id"]
+                assert cp.wait_operation(op_id, timeout=120)["status"] == "SUCCEEDED"
+                proxy.stall_on = request_bytes
+                op_id = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
+            else:
+                proxy.stall_on = request_bytes
+                op_id = api.post("/v1/sites", json={"name": name, "type": "wordpress"}).json()[
+                    "operation"
+                ]["id"]
+        assert proxy.stalled.wait(60), f"the {step} step never reached the engine"
+        time.sleep(0.2)
+        cp.kill()
+        proxy.release()
+        cp.start()
+        op = cp.wait_operation(op_id, timeout=120)
+        assert op["status"] == "SUCCEEDED", op
+        runs = [s["status"] for s in op["steps"] if (s["name"], s["phase"]) == (step, phase)]
+        assert runs[0] == "running" and runs[-1] == "succeeded", op["steps"]
+        traces = _docker_traces(docker_engine, name)
+        if phase == "undo":
+            assert traces == [] and db_traces(mariadb_server, name) == ([], [])
+        else:
+            assert sorted(traces) == sorted(
+                [
+                    f"container {naming.php_container(name)}",
+                    f"container {naming.web_container(name)}",
+                    f"volume {naming.site_volume(name)}",
+                    f"network {naming.site_network(name)}",
+                ]
+            )
+            page = cp.edge_get(f"{name}.localhost:{cp.edge_port}")
+            assert page.status_code == 302 and "install.php" in page.headers["location"]
+            destroyed = cp.cli("site", "destroy", name, "--wait")
+            assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    finally:
+        cp.stop()
+        proxy.close()
