@@ -283,3 +283,34 @@ def test_sigkill_inside_the_files_undo_of_destroy_converges_after_restart(rig):
     assert op["status"] == "SUCCEEDED", op
     _interrupted_then_done(op, "files", "undo")
     assert_no_trace(rig.cp, rig.mariadb, name)
+
+
+def test_sigkill_inside_the_app_undo_of_destroy_converges_after_restart(rig):
+    name = f"kdes-app-{uuid.uuid4().hex[:4]}"
+    assert rig.cp.wait_operation(_create(rig, name))["status"] == "SUCCEEDED"
+    frozen: list[int] = []
+    pid_file = rig.cp.data_dir / "run" / "php-fpm" / f"{name}.pid"
+
+    def freeze_php() -> None:  # the app undo then waits for a master that cannot stop
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGSTOP)
+        frozen.append(pid)
+
+    rig.edge.after_load = freeze_php  # the edge undo comes right before the app undo
+    with rig.cp.api() as api:
+        op_id = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
+        _wait_for(lambda: bool(frozen), "the edge undo to load")
+
+        def stopping_app() -> bool:
+            steps = api.get(f"/v1/operations/{op_id}").json()["steps"]
+            return any((s["name"], s["phase"]) == ("app", "undo") for s in steps)
+
+        _wait_for(stopping_app, "the app undo to start")
+    time.sleep(0.3)
+    rig.cp.kill()
+    os.kill(frozen[0], signal.SIGCONT)
+    _kill_and_restart(rig)
+    op = rig.cp.wait_operation(op_id, timeout=90)
+    assert op["status"] == "SUCCEEDED", op
+    _interrupted_then_done(op, "app", "undo")
+    assert_no_trace(rig.cp, rig.mariadb, name)
