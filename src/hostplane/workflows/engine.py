@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import structlog
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 from sqlalchemy.engine import make_url
@@ -31,6 +34,10 @@ class WorkflowEngine:
         self.services = services
         self.work = work
         self._queue: Queue | None = None
+        # A process that works starts its own submissions at once while it has free slots,
+        # instead of waiting for its next queue poll (~25 ms of every operation otherwise);
+        # the rest goes through the queue, which every worker polls.
+        self._slots = threading.BoundedSemaphore(settings.worker_concurrency) if work else None
 
     def launch(self) -> None:
         url = self.settings.workflow_db_url
@@ -53,10 +60,33 @@ class WorkflowEngine:
         log.info("workflows.launched", executor=self.settings.executor_id, work=self.work)
 
     def submit(self, operation_id: str, kind: str) -> None:
-        """Enqueue the operation's workflow; its id is the operation id, so this is idempotent."""
+        """Start or enqueue the operation's workflow; its id is the operation id, so a second
+        submission of the same operation is a no-op either way."""
         assert self._queue is not None, "launch() first"
+        if self._slots is not None and self._slots.acquire(blocking=False):
+            try:
+                with SetWorkflowID(operation_id):
+                    handle = DBOS.start_workflow(WORKFLOWS[kind], operation_id)
+            except BaseException:
+                self._slots.release()
+                raise
+            threading.Thread(
+                target=self._release_slot, args=(handle,), name=f"op-{operation_id}", daemon=True
+            ).start()
+            return
         with SetWorkflowID(operation_id):
             self._queue.enqueue(WORKFLOWS[kind], operation_id)
+
+    def _release_slot(self, handle: Any) -> None:
+        assert self._slots is not None
+        try:
+            handle.get_result()
+        except Exception as exc:  # the workflow records its own outcome; this only frees a slot
+            log.debug(
+                "workflow.ended_with_error", workflow=handle.get_workflow_id(), error=str(exc)
+            )
+        finally:
+            self._slots.release()
 
     def resubmit_lost(self) -> int:
         """Operations recorded but never enqueued (a crash between commit and enqueue)."""
