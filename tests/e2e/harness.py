@@ -42,6 +42,7 @@ class ControlPlane:
     api_port: int = field(default_factory=free_port)
     edge_port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
+    command: str = "up"  # or "api": API only, operations wait in the queue for a worker
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,7 +84,7 @@ class ControlPlane:
             parent.chmod(parent.stat().st_mode | 0o001)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [HOSTCTL, "up"],
+            [HOSTCTL, self.command],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -103,6 +104,20 @@ class ControlPlane:
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"hostctl up did not become healthy:\n{self.log_tail()}")
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """A separate `hostctl worker` on the same data directory and databases."""
+        log = (self.data_dir.parent / f"{self.data_dir.name}-worker.log").open("ab")
+        proc = subprocess.Popen(
+            [HOSTCTL, "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        return proc
 
     def log_tail(self, lines: int = 30) -> str:
         try:

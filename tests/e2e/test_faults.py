@@ -125,3 +125,32 @@ def test_a_worker_killed_mid_workflow_resumes_it_on_restart(
     assert cp.edge_get(f"{name}.localhost").status_code == 200
     with cp.api() as api:
         assert api.get(f"/v1/sites/{name}").json()["status"] == "ACTIVE"
+
+
+def test_api_and_worker_as_separate_processes(backend_url, tmp_path):
+    """`hostctl api` only records and enqueues; a `hostctl worker` started later picks the
+    operation up from the queue and runs it (with its own supervised Caddy)."""
+    cp = ControlPlane(tmp_path / "data", database_url=backend_url, command="api").start()
+    worker = None
+    name = f"split-{uuid.uuid4().hex[:6]}"
+    try:
+        with cp.api() as api:
+            op_id = api.post("/v1/sites", json={"name": name}).json()["operation"]["id"]
+            time.sleep(0.5)
+            assert api.get(f"/v1/operations/{op_id}").json()["status"] == "PENDING"
+        worker = cp.start_worker()
+        op = cp.wait_operation(op_id, timeout=60)
+        assert op["status"] == "SUCCEEDED", op
+        _wait_for(lambda: _serves(cp, f"{name}.localhost"), "the worker's edge to serve")
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        cp.stop()
+
+
+def _serves(cp: ControlPlane, host: str) -> bool:
+    try:
+        return cp.edge_get(host).status_code == 200
+    except Exception:
+        return False
