@@ -17,6 +17,8 @@ from tests.services_docker import PrivateDockerd, ensure_images
 class DockerEngine:
     host: str
     client: docker.DockerClient
+    tls_host: str | None = None  # the same engine over TCP + mutual TLS (private engine only)
+    tls_dir: str | None = None
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +30,10 @@ def docker_engine() -> Iterator[DockerEngine]:
     try:
         ensure_images(host)
         client = docker.DockerClient(base_url=host, timeout=60)
-        yield DockerEngine(host, client)
+        if daemon is not None:
+            yield DockerEngine(host, client, daemon.tls_host, str(daemon.client_cert_dir))
+        else:
+            yield DockerEngine(host, client)
         _remove_leftovers(client)
         client.close()
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import docker
 
-from tests.services import ServiceError
+from tests.services import ServiceError, free_port
 
 DATA_ROOT = Path("/var/lib/hostplane-test-docker")
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +36,15 @@ class PrivateDockerd:
     def host(self) -> str:
         return f"unix://{self.root / 'docker.sock'}"
 
+    @property
+    def tls_host(self) -> str:
+        """The same engine over TCP with mutual TLS, as a remote engine is reached."""
+        return f"tcp://127.0.0.1:{self.tls_port}"
+
+    @property
+    def client_cert_dir(self) -> Path:
+        return self.root / "client-certs"
+
     def start(self) -> PrivateDockerd:
         # One engine per data root: a concurrent run (a benchmark, another checkout) goes first.
         deadline = time.monotonic() + 600
@@ -47,6 +56,8 @@ class PrivateDockerd:
                 if time.monotonic() > deadline:
                     raise ServiceError(f"another test engine kept {DATA_ROOT} for 10 min") from None
                 time.sleep(0.5)
+        self.tls_port = free_port()
+        server = make_tls_material(self.root / "tls", self.client_cert_dir)
         log = (self.root / "dockerd.log").open("ab")
         self.proc = subprocess.Popen(
             [
@@ -59,6 +70,13 @@ class PrivateDockerd:
                 str(self.root / "exec"),
                 "--pidfile",
                 str(self.root / "docker.pid"),
+                # The same engine over TCP with mutual TLS, for the remote-engine test.
+                "--host",
+                self.tls_host,
+                "--tlsverify",
+                f"--tlscacert={server / 'ca.pem'}",
+                f"--tlscert={server / 'cert.pem'}",
+                f"--tlskey={server / 'key.pem'}",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -105,3 +123,71 @@ def ensure_images(docker_host: str) -> None:
         )
     if result.returncode != 0:
         raise ServiceError(f"building the images failed:\n{log.read_text()[-2000:]}")
+
+
+def make_tls_material(server_dir: Path, client_dir: Path) -> Path:
+    """A throw-away CA, a server certificate for 127.0.0.1 and a client certificate, laid out
+    as Docker expects (ca.pem, cert.pem, key.pem in each directory)."""
+    for d in (server_dir, client_dir):
+        d.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        result = subprocess.run(["openssl", *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ServiceError(f"openssl {args[0]} failed: {result.stderr[-500:]}")
+
+    ca_key, ca = server_dir / "ca-key.pem", server_dir / "ca.pem"
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hostplane-test-ca",
+    )
+    for directory, subject, ext in (
+        (server_dir, "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        (client_dir, "/CN=hostplane-test-client", "extendedKeyUsage=clientAuth"),
+    ):
+        key, csr, cert = directory / "key.pem", directory / "req.csr", directory / "cert.pem"
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+            "-subj",
+            subject,
+        )
+        extfile = directory / "ext.cnf"
+        extfile.write_text(ext + "\n")
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-extfile",
+            str(extfile),
+        )
+        if directory != server_dir:
+            shutil.copy(ca, directory / "ca.pem")
+    return server_dir

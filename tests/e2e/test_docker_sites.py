@@ -198,3 +198,27 @@ def test_sigkill_inside_a_docker_step_converges_after_restart(
     finally:
         cp.stop()
         proxy.close()
+
+
+def test_an_engine_reached_over_tcp_with_mutual_tls(docker_engine, mariadb_server, tmp_path):
+    if docker_engine.tls_host is None:
+        pytest.fail("the TLS test needs the private engine (unset HOSTPLANE_TEST_DOCKER_HOST)")
+    cp = ControlPlane(
+        tmp_path / "data",
+        extra_env={
+            "HOSTPLANE_SITE_DB_URL": mariadb_server.url,
+            "HOSTPLANE_DOCKER_HOST": docker_engine.tls_host,
+            "HOSTPLANE_DOCKER_TLS_DIR": docker_engine.tls_dir or "",
+            "HOSTPLANE_RUNTIME": "docker",
+        },
+    ).start()
+    name = f"dtls-{uuid.uuid4().hex[:6]}"
+    try:
+        created = cp.cli("site", "create", name, "--type", "php", "--wait")
+        assert created.returncode == 0, created.stdout + created.stderr
+        assert "PHP 8.2" in cp.edge_get(f"{name}.localhost").text
+        destroyed = cp.cli("site", "destroy", name, "--wait")
+        assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+        assert _docker_traces(docker_engine, name) == []
+    finally:
+        cp.stop()

@@ -23,6 +23,7 @@ from typing import Any
 import docker
 import docker.errors
 import httpx
+import requests
 import structlog
 
 from hostplane import naming
@@ -89,12 +90,10 @@ class DockerRuntime:
                             ca_cert=str(d / "ca.pem"),
                             verify=True,
                         )
-                    self._client = docker.DockerClient(
-                        base_url=self.config.docker_host, tls=tls, timeout=60
-                    )
+                    self._client = _connect(self.config.docker_host, tls)
                 else:
                     self._client = docker.from_env(timeout=60)
-            except docker.errors.DockerException as exc:
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 raise TemporaryError(f"{self.where} is not reachable", detail=str(exc)) from exc
         return self._client
 
@@ -408,6 +407,24 @@ class DockerRuntime:
                 if naming.SITE_LABEL in labels:
                     found.add(labels[naming.SITE_LABEL])
         return frozenset(found)
+
+
+def _connect(base_url: str, tls: Any) -> docker.DockerClient:
+    """A client for `base_url`, with the API version the engine speaks. requests lets
+    REQUESTS_CA_BUNDLE & co. replace the engine's CA (requests issue #3829) and would then
+    refuse the engine's certificate, so the environment is ignored — for the version probe too.
+    """
+    probe = docker.APIClient(
+        base_url=base_url, tls=tls, timeout=60, version=docker.constants.MINIMUM_DOCKER_API_VERSION
+    )
+    probe.trust_env = False
+    try:
+        version = probe.version(api_version=False)["ApiVersion"]
+    finally:
+        probe.close()
+    client = docker.DockerClient(base_url=base_url, tls=tls, timeout=60, version=version)
+    client.api.trust_env = False
+    return client
 
 
 def _populate_script(spec: SiteSpec) -> str:
