@@ -10,7 +10,12 @@ import pytest
 from hostplane.store.db import create_engine, migrate
 from hostplane.store.uow import Store
 
-pytest_plugins = ["tests.fixtures_services", "tests.fixtures_mariadb", "tests.fixtures_docker"]
+pytest_plugins = [
+    "tests.fixtures_services",
+    "tests.fixtures_mariadb",
+    "tests.fixtures_docker",
+    "tests.fixtures_pdns",
+]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
