@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     wordpress_source: Path = Path("/usr/share/wordpress")
     php_max_children: int = Field(default=5, ge=1, le=200)
 
+    # Custom domains: where their DNS must point, and whom to ask.
+    public_ips: str = ""  # comma-separated addresses of the platform's edge
+    dns_mode: Literal["ips", "cloudflare"] = "ips"
+    dns_resolvers: str = ""  # comma-separated ip or ip:port; the system's when empty
+    dns_allow_private: bool = False
+
     # Docker runtime.
     docker_host: str | None = None
     docker_tls_dir: str | None = None

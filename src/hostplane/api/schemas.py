@@ -138,3 +138,13 @@ class Health(BaseModel):
 class ErrorBody(BaseModel):
     error: str
     message: str
+
+
+class DnsCheckView(BaseModel):
+    domain: str = Field(description="the domain in ASCII (punycode) form")
+    display: str = Field(description="the domain as people write it")
+    ok: bool
+    found: list[str]
+    expected: str
+    problems: list[str]
+    explanation: str

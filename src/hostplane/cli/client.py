@@ -15,9 +15,9 @@ class CliError(Exception):
     """Ends the command with one line and a non-zero exit."""
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 class ApiClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import pydantic
 import typer
@@ -21,6 +22,8 @@ site_app = typer.Typer(no_args_is_help=True, help="Create, inspect and destroy s
 op_app = typer.Typer(no_args_is_help=True, help="Inspect operations.")
 app.add_typer(site_app, name="site")
 app.add_typer(op_app, name="op")
+domain_app = typer.Typer(no_args_is_help=True, help="Custom domains of sites.")
+app.add_typer(domain_app, name="domain")
 
 console = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -251,6 +254,26 @@ def site_retry(
 
 
 # --- operations, audit, edge -----------------------------------------------
+
+
+@domain_app.command("check")
+def domain_check(ctx: typer.Context, site: str, domain: str, as_json: JsonOpt = False) -> None:
+    """Print what DNS says for DOMAIN against what is expected; changes nothing.
+    Exits 0 when DNS is right, 1 when it is not (yet), 2 when the check itself failed."""
+
+    def go(client: ApiClient) -> None:
+        try:
+            view = client.get(f"/v1/sites/{site}/domains/{quote(domain, safe='')}/dns")
+        except CliError as exc:
+            fail(str(exc), code=2)
+        if as_json:
+            _print_json(view)
+        else:
+            typer.echo(f"{view['display']} ({view['domain']}): {view['explanation']}")
+        if not view["ok"]:
+            raise typer.Exit(1)
+
+    _run(ctx, go)
 
 
 @op_app.command("show")

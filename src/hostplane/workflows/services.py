@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from hostplane.domain.dns import DnsExpectation, DnsMode, parse_ips
 from hostplane.domain.errors import HostplaneError
 from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType
 from hostplane.naming import site_hostname
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
+from hostplane.providers.dnscheck.resolver import DnsChecker, cloudflare_ranges, parse_resolvers
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
 from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.local.runtime import LocalRuntime
@@ -35,6 +37,8 @@ class Services:
     secrets: SecretBox
     databases: MariaDBProvider
     installer: WordPressInstaller
+    dns: DnsChecker
+    dns_expectation: DnsExpectation
     edge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def runtime(self, kind: str) -> SiteRuntime:
@@ -113,6 +117,22 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         secrets=load_secret_box(settings),
         databases=databases,
         installer=WordPressInstaller(edge_url),
+        dns=DnsChecker(parse_resolvers(settings.dns_resolvers)),
+        dns_expectation=dns_expectation(settings),
+    )
+
+
+def dns_expectation(settings: Settings) -> DnsExpectation:
+    mode = DnsMode(settings.dns_mode)
+    try:
+        ips = parse_ips(settings.public_ips.split(","))
+    except ValueError as exc:
+        raise HostplaneError(f"HOSTPLANE_PUBLIC_IPS is not a list of addresses: {exc}") from exc
+    return DnsExpectation(
+        mode=mode,
+        public_ips=ips,
+        cloudflare_ranges=cloudflare_ranges() if mode is DnsMode.CLOUDFLARE else (),
+        allow_private=settings.dns_allow_private,
     )
 
 
