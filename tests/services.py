@@ -35,6 +35,18 @@ class ServiceError(RuntimeError):
     pass
 
 
+def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL if the process outlives `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class PrivatePostgres:
     """`initdb` + `pg_ctl start` in a temporary directory: trust auth on 127.0.0.1 only."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import docker
 
-from tests.services import ServiceError, free_port
+from tests.services import ServiceError, free_port, terminate
 
 DATA_ROOT = Path("/var/lib/hostplane-test-docker")
 REPO = Path(__file__).resolve().parents[1]
@@ -97,13 +96,7 @@ class PrivateDockerd:
                 time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=30)
         fcntl.flock(self._lock, fcntl.LOCK_UN)
         shutil.rmtree(self.root, ignore_errors=True)
 

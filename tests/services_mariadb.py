@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pymysql
 
-from tests.services import ServiceError, free_port
+from tests.services import ServiceError, free_port, terminate
 
 
 class PrivateMariaDB:
@@ -88,11 +87,5 @@ class PrivateMariaDB:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=20)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -4,7 +4,6 @@ validation tests: zones and records are set through its API (RECIPES §7)."""
 from __future__ import annotations
 
 import shutil
-import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.services import ServiceError, free_port
+from tests.services import ServiceError, free_port, terminate
 
 SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
 API_KEY = "hostplane-test-key"
@@ -138,11 +137,5 @@ class PrivatePowerDNS:
         self._call("PATCH", f"/zones/{zone.rstrip('.')}.", {"rrsets": [rrset]})
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=10)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -23,9 +23,18 @@ from typing import Any
 import httpx
 
 from hostplane import naming
+from tests.services import terminate
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTCTL = str(Path(sys.executable).parent / "hostctl")
+
+
+def wait_for(predicate: Callable[[], object], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
 
 
 def free_port() -> int:
@@ -126,13 +135,7 @@ class ControlPlane:
             return "(no log)"
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=20)
         self.proc = None
 
     def clean_host(self) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import CaddyServer, ControlPlane, FaultyAdminProxy
+from tests.e2e.harness import CaddyServer, ControlPlane, FaultyAdminProxy, wait_for
 
 
 @pytest.fixture
@@ -38,14 +38,6 @@ def behind_proxy(
     ).start()
     yield cp
     cp.stop()
-
-
-def _wait_for(predicate, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _steps(op: dict) -> list[tuple[str, str, str]]:
@@ -86,7 +78,7 @@ def test_a_request_during_a_running_operation_gets_409_naming_it(behind_proxy, p
     loads_before = proxy.loads_seen  # the control plane loads the edge once at start-up
     with cp.api() as api:
         op_id = api.post("/v1/sites", json={"name": name}).json()["operation"]["id"]
-        _wait_for(lambda: proxy.loads_seen > loads_before, "the edge step to reach Caddy")
+        wait_for(lambda: proxy.loads_seen > loads_before, "the edge step to reach Caddy")
         destroy = api.delete(f"/v1/sites/{name}")
         retry = api.post(f"/v1/sites/{name}/retry")
         assert destroy.status_code == 409 and retry.status_code == 409
@@ -108,7 +100,7 @@ def test_a_worker_killed_mid_workflow_resumes_it_on_restart(
     loads_before = proxy.loads_seen  # the control plane loads the edge once at start-up
     with cp.api() as api:
         op_id = api.post("/v1/sites", json={"name": name}).json()["operation"]["id"]
-    _wait_for(lambda: proxy.loads_seen > loads_before, "the edge step to reach Caddy")
+    wait_for(lambda: proxy.loads_seen > loads_before, "the edge step to reach Caddy")
     assert (cp.data_dir / "sites" / name / "public" / "index.html").is_file()
 
     cp.kill()  # SIGKILL: the workflow is cut off in the middle of the edge step
@@ -141,7 +133,7 @@ def test_api_and_worker_as_separate_processes(backend_url, tmp_path):
         worker = cp.start_worker()
         op = cp.wait_operation(op_id, timeout=60)
         assert op["status"] == "SUCCEEDED", op
-        _wait_for(lambda: _serves(cp, f"{name}.localhost"), "the worker's edge to serve")
+        wait_for(lambda: _serves(cp, f"{name}.localhost"), "the worker's edge to serve")
     finally:
         if worker is not None:
             worker.terminate()

@@ -24,6 +24,7 @@ from tests.e2e.harness import (
     TcpProxy,
     php_fpm_wrapper,
     stalling_commands,
+    wait_for,
 )
 from tests.e2e.traces import assert_no_trace, db_traces, fpm_running, system_user_exists
 
@@ -71,14 +72,6 @@ def _create(rig: Rig, name: str) -> str:
         r = api.post("/v1/sites", json={"name": name, "type": "wordpress"})
     assert r.status_code == 202, r.text
     return str(r.json()["operation"]["id"])
-
-
-def _wait_for(predicate, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _failed_cleanly(rig: Rig, name: str, op_id: str, expect: str) -> None:
@@ -171,7 +164,7 @@ def test_sigkill_inside_a_provision_step_converges_after_restart(rig, step):
         rig.edge.mode = "stall"
         reached = lambda: rig.edge.loads_seen > loads  # noqa: E731
     op_id = _create(rig, name)
-    _wait_for(reached, f"the {step} step to start")
+    wait_for(reached, f"the {step} step to start")
     time.sleep(0.2)
     _kill_and_restart(rig)
     op = rig.cp.wait_operation(op_id, timeout=90)
@@ -193,7 +186,7 @@ def test_sigkill_inside_a_destroy_step_converges_after_restart(rig, step):
         reached = lambda: rig.edge.loads_seen > loads  # noqa: E731
     with rig.cp.api() as api:
         op_id = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
-    _wait_for(reached, f"the {step} undo to start")
+    wait_for(reached, f"the {step} undo to start")
     time.sleep(0.2)
     _kill_and_restart(rig)
     op = rig.cp.wait_operation(op_id, timeout=90)
@@ -206,7 +199,7 @@ def test_sigkill_inside_the_files_step_converges_after_restart(rig):
     name = f"kill-file-{uuid.uuid4().hex[:4]}"
     (rig.commands / "stall-cp").touch()
     op_id = _create(rig, name)
-    _wait_for(lambda: (rig.commands / "reached-cp").exists(), "the files step to copy")
+    wait_for(lambda: (rig.commands / "reached-cp").exists(), "the files step to copy")
     _kill_and_restart(rig)
     op = rig.cp.wait_operation(op_id, timeout=90)
     assert op["status"] == "SUCCEEDED", op
@@ -226,7 +219,7 @@ def test_sigkill_inside_the_confirm_step_converges_after_restart(rig):
 
     rig.edge.after_load = freeze_php
     op_id = _create(rig, name)
-    _wait_for(lambda: bool(frozen), "the edge step to load")
+    wait_for(lambda: bool(frozen), "the edge step to load")
     time.sleep(0.5)
     rig.cp.kill()
     os.kill(frozen[0], signal.SIGCONT)
@@ -257,7 +250,7 @@ def test_sigkill_inside_the_install_step_converges_after_restart(rig):
             steps = api.get(f"/v1/operations/{op_id}").json()["steps"]
             return any(s["name"] == "install" for s in steps)
 
-        _wait_for(installing, "the install step to start")
+        wait_for(installing, "the install step to start")
     time.sleep(0.3)
     rig.cp.kill()
     locks[0].close()
@@ -277,7 +270,7 @@ def test_sigkill_inside_the_files_undo_of_destroy_converges_after_restart(rig):
     (rig.commands / "stall-userdel").touch()
     with rig.cp.api() as api:
         op_id = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
-    _wait_for(lambda: (rig.commands / "reached-userdel").exists(), "the files undo")
+    wait_for(lambda: (rig.commands / "reached-userdel").exists(), "the files undo")
     _kill_and_restart(rig)
     op = rig.cp.wait_operation(op_id, timeout=90)
     assert op["status"] == "SUCCEEDED", op
@@ -299,13 +292,13 @@ def test_sigkill_inside_the_app_undo_of_destroy_converges_after_restart(rig):
     rig.edge.after_load = freeze_php  # the edge undo comes right before the app undo
     with rig.cp.api() as api:
         op_id = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
-        _wait_for(lambda: bool(frozen), "the edge undo to load")
+        wait_for(lambda: bool(frozen), "the edge undo to load")
 
         def stopping_app() -> bool:
             steps = api.get(f"/v1/operations/{op_id}").json()["steps"]
             return any((s["name"], s["phase"]) == ("app", "undo") for s in steps)
 
-        _wait_for(stopping_app, "the app undo to start")
+        wait_for(stopping_app, "the app undo to start")
     time.sleep(0.3)
     rig.cp.kill()
     os.kill(frozen[0], signal.SIGCONT)
