@@ -16,7 +16,7 @@ class CliError(Exception):
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo("error: " + " ".join(message.split()), err=True)  # always one line
     raise typer.Exit(code)
 
 

@@ -24,6 +24,8 @@ app.add_typer(site_app, name="site")
 app.add_typer(op_app, name="op")
 domain_app = typer.Typer(no_args_is_help=True, help="Custom domains of sites.")
 app.add_typer(domain_app, name="domain")
+dns_app = typer.Typer(no_args_is_help=True, help="What custom domains' DNS is checked against.")
+app.add_typer(dns_app, name="dns")
 
 console = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -274,6 +276,29 @@ def domain_check(ctx: typer.Context, site: str, domain: str, as_json: JsonOpt = 
             raise typer.Exit(1)
 
     _run(ctx, go)
+
+
+@dns_app.command("refresh-cloudflare-ranges")
+def dns_refresh_cloudflare_ranges(
+    ctx: typer.Context,
+    url: Annotated[
+        list[str] | None, typer.Option(help="list to fetch (repeat); default: Cloudflare's")
+    ] = None,
+) -> None:
+    """Fetch Cloudflare's published IP ranges into the data directory (used with
+    HOSTPLANE_DNS_MODE=cloudflare; restart the control plane to apply)."""
+    from hostplane.providers.dnscheck.resolver import CLOUDFLARE_URLS, refresh_cloudflare_ranges
+
+    settings: Settings = ctx.obj
+    try:
+        networks = refresh_cloudflare_ranges(settings.data_dir, url or CLOUDFLARE_URLS)
+    except HostplaneError as exc:
+        fail(str(exc))
+    v4 = sum(1 for n in networks if n.version == 4)
+    typer.echo(
+        f"{len(networks)} ranges ({v4} IPv4, {len(networks) - v4} IPv6) saved in "
+        f"{settings.data_dir / 'cloudflare-ips.txt'}"
+    )
 
 
 @op_app.command("show")

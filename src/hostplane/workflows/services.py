@@ -131,7 +131,9 @@ def dns_expectation(settings: Settings) -> DnsExpectation:
     return DnsExpectation(
         mode=mode,
         public_ips=ips,
-        cloudflare_ranges=cloudflare_ranges() if mode is DnsMode.CLOUDFLARE else (),
+        cloudflare_ranges=(
+            cloudflare_ranges(settings.data_dir) if mode is DnsMode.CLOUDFLARE else ()
+        ),
         allow_private=settings.dns_allow_private,
     )
 

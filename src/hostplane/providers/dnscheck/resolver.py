@@ -10,15 +10,18 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 
 import dns.exception
 import dns.name
 import dns.rdatatype
 import dns.resolver
+import httpx
 
 from hostplane.domain.dns import DnsAnswer, IPNetwork, parse_networks
 from hostplane.domain.errors import ValidationError
-from hostplane.providers.base import TemporaryError
+from hostplane.providers.base import PermanentError, TemporaryError
+from hostplane.providers.fs import atomic_write
 
 
 def parse_resolvers(spec: str) -> list[tuple[str, int]]:
@@ -46,9 +49,51 @@ def parse_resolvers(spec: str) -> list[tuple[str, int]]:
     return out
 
 
-def cloudflare_ranges() -> tuple[IPNetwork, ...]:
-    text = resources.files("hostplane.data").joinpath("cloudflare-ips.txt").read_text()
+CLOUDFLARE_FILE = "cloudflare-ips.txt"
+CLOUDFLARE_URLS = ("https://www.cloudflare.com/ips-v4", "https://www.cloudflare.com/ips-v6")
+
+
+def cloudflare_ranges(data_dir: Path | None = None) -> tuple[IPNetwork, ...]:
+    """The refreshed list in the data directory when there is one, else the shipped one."""
+    refreshed = data_dir / CLOUDFLARE_FILE if data_dir is not None else None
+    if refreshed is not None and refreshed.exists():
+        text = refreshed.read_text()
+    else:
+        text = resources.files("hostplane.data").joinpath(CLOUDFLARE_FILE).read_text()
     return parse_networks(text.splitlines())
+
+
+def refresh_cloudflare_ranges(
+    data_dir: Path, urls: Sequence[str] = CLOUDFLARE_URLS, timeout: float = 15.0
+) -> tuple[IPNetwork, ...]:
+    """Fetch Cloudflare's published lists and keep them in the data directory. Every line must
+    be a network and each list must be non-empty, or nothing is written."""
+    networks: list[IPNetwork] = []
+    for url in urls:
+        try:
+            resp = httpx.get(url, timeout=timeout, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise TemporaryError(
+                f"cannot fetch Cloudflare's ranges from {url}", detail=str(exc)
+            ) from exc
+        if resp.status_code != 200:
+            raise TemporaryError(
+                f"cannot fetch Cloudflare's ranges from {url}", detail=f"HTTP {resp.status_code}"
+            )
+        try:
+            found = parse_networks(resp.text.splitlines())
+        except ValueError as exc:
+            raise PermanentError(
+                f"{url} did not answer with a list of networks", detail=str(exc)
+            ) from exc
+        if not found:
+            raise PermanentError(f"{url} answered with an empty list: kept the current ranges")
+        networks.extend(found)
+    body = "# Cloudflare's ranges, fetched by hostctl dns refresh-cloudflare-ranges from\n"
+    body += "".join(f"#   {url}\n" for url in urls)
+    body += "".join(f"{net}\n" for net in networks)
+    atomic_write(data_dir / CLOUDFLARE_FILE, body)
+    return tuple(networks)
 
 
 class DnsChecker:
