@@ -31,7 +31,7 @@ from tests.services_docker import PrivateDockerd, ensure_images  # noqa: E402
 from tests.services_mariadb import PrivateMariaDB  # noqa: E402
 
 from hostplane import naming  # noqa: E402
-from hostplane.domain.edge import EdgeRoute  # noqa: E402
+from hostplane.domain.edge import EdgeRoute, EdgeState  # noqa: E402
 from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType  # noqa: E402
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig  # noqa: E402
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig  # noqa: E402
@@ -145,7 +145,7 @@ class Raw:
         if runtime == "docker":
             rt.ensure_web(spec)
         route = EdgeRoute(naming.edge_route_id(name), (spec.hostname,), rt.upstream(spec))
-        self.edge.apply([route])
+        self.edge.apply(EdgeState((route,)))
         self.edge.confirm(spec.hostname, route.route_id)
         if spec.type is SiteType.WORDPRESS:
             admin = generate_admin_password()
@@ -153,7 +153,7 @@ class Raw:
             self.installer.check_login(host, admin)
         wait_for_200(f"http://127.0.0.1:{self.port}/", host)
         elapsed = time.perf_counter() - started
-        self.edge.apply([])
+        self.edge.apply(EdgeState(()))
         if runtime == "docker":
             rt.remove_web(spec)
         rt.remove_app(spec)

@@ -14,7 +14,7 @@ profile="${1:-runtime}"
 runtime_packages="caddy sqlite3 ca-certificates curl python3-venv \
   php8.2-fpm php php8.2-mysql nginx wordpress wordpress-theme-twentytwentythree \
   mariadb-server mariadb-client"
-test_packages="postgresql docker.io debootstrap busybox-static pdns-server pdns-backend-sqlite3 openssl"
+test_packages="postgresql docker.io debootstrap busybox-static pdns-server pdns-backend-sqlite3 openssl pebble"
 
 case "$profile" in
   runtime) wanted="$runtime_packages" ;;

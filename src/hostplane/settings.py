@@ -80,6 +80,29 @@ class Settings(BaseSettings):
     dns_mode: Literal["ips", "cloudflare"] = "ips"
     dns_resolvers: str = ""  # comma-separated ip or ip:port; the system's when empty
     dns_allow_private: bool = False
+    # While DNS is not yet right a new domain is checked again after 5 s, then 10 s, 20 s, ...
+    # (at most domain_recheck_max apart) until domain_dns_timeout has passed: then FAILED.
+    domain_recheck_initial: float = Field(default=5.0, gt=0, le=3600)
+    domain_recheck_max: float = Field(default=300.0, gt=0, le=86400)
+    domain_dns_timeout: float = Field(default=3600.0, ge=0, le=30 * 86400)
+
+    # HTTPS at the edge with certificates from an ACME CA (disabled when the port is 0).
+    edge_https_port: int = Field(default=443, ge=0, le=65535)
+    acme_directory: str | None = None  # e.g. https://acme-v02.api.letsencrypt.org/directory
+    acme_ca_bundle: Path | None = None  # trust for the ACME server's own HTTPS (Pebble's CA)
+    acme_email: str | None = None
+    acme_timeout: float = Field(default=90.0, gt=0, le=3600)
+    cert_renew_before_days: float = Field(default=30.0, ge=0, le=365)
+    cert_renew_schedule: str = "17 * * * *"  # cron: when due certificates are renewed
+
+    # Cloudflare tunnel: ingress rules for custom domains, and their DNS routes.
+    tunnel_id: str | None = None
+    tunnel_config: Path | None = None  # the ingress file cloudflared reads
+    tunnel_credentials_file: Path | None = None
+    tunnel_restart_command: str | None = None  # default: systemctl restart cloudflared
+    cloudflared_binary: str = "cloudflared"
+    cloudflare_api_token: SecretStr | None = None
+    cloudflare_api_url: str | None = None  # the API's base URL; Cloudflare's own when unset
 
     # Docker runtime.
     docker_host: str | None = None

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from hostplane.domain.edge import ROUTE_HEADER, EdgeRoute
+from hostplane.domain.edge import (
+    ROUTE_HEADER,
+    AcmeChallenge,
+    EdgeCertificate,
+    EdgeRoute,
+    EdgeState,
+)
 from hostplane.domain.sites import FastCGI, HTTPProxy, StaticFiles
 from hostplane.providers.caddy.render import NOT_FOUND_BODY, render_config, route_ids
 
 
 def _render(routes):
-    return render_config(routes, admin_listen="127.0.0.1:2019", http_listen="127.0.0.1:18080")
+    return render_config(
+        EdgeState(tuple(routes)), admin_listen="127.0.0.1:2019", http_listen="127.0.0.1:18080"
+    )
+
+
+def _render_tls(state):
+    return render_config(
+        state,
+        admin_listen="127.0.0.1:2019",
+        http_listen="127.0.0.1:18080",
+        https_listen="127.0.0.1:18443",
+    )
 
 
 def test_empty_config_keeps_admin_and_answers_404():
@@ -49,3 +66,32 @@ def test_fastcgi_expands_like_php_fastcgi():
     proxy = sub["routes"][3]["handle"][0]
     assert proxy["transport"]["protocol"] == "fastcgi"
     assert proxy["upstreams"] == [{"dial": "unix//run/p.sock"}]
+
+
+def test_https_server_copies_routes_with_unique_ids_and_loads_certificates():
+    route = EdgeRoute("site-a", ("a.localhost", "www.a.test"), StaticFiles("/srv/a"))
+    cert = EdgeCertificate("www.a.test", "CERT-PEM", "KEY-PEM")
+    config = _render_tls(EdgeState((route,), certificates=(cert,)))
+    servers = config["apps"]["http"]["servers"]
+    tls = servers["hostplane-tls"]
+    assert tls["listen"] == ["127.0.0.1:18443"] and tls["tls_connection_policies"] == [{}]
+    ids = [r.get("@id") for s in servers.values() for r in s["routes"] if "@id" in r]
+    assert len(ids) == len(set(ids)), ids  # Caddy refuses a config with a repeated @id
+    assert tls["routes"][0]["match"] == servers["hostplane"]["routes"][0]["match"]
+    assert config["apps"]["tls"]["certificates"]["load_pem"] == [
+        {"certificate": "CERT-PEM", "key": "KEY-PEM", "tags": ["www.a.test"]}
+    ]
+    assert route_ids(config) == ["site-a"]
+
+
+def test_acme_challenges_come_before_every_route_and_answer_only_their_token():
+    route = EdgeRoute("site-a", ("a.localhost", "www.a.test"), StaticFiles("/srv/a"))
+    challenge = AcmeChallenge("www.a.test", "tok-EN_1", "tok-EN_1.thumb")
+    config = _render_tls(EdgeState((route,), challenges=(challenge,)))
+    first = config["apps"]["http"]["servers"]["hostplane"]["routes"][0]
+    assert first["match"] == [
+        {"host": ["www.a.test"], "path": ["/.well-known/acme-challenge/tok-EN_1"]}
+    ]
+    assert first["handle"][0]["body"] == "tok-EN_1.thumb"
+    assert route_ids(config) == ["site-a"]  # challenges are not routes of sites
+    assert "tls" not in config["apps"]  # no certificate yet

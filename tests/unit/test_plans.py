@@ -37,6 +37,13 @@ def test_provision_plan(site, steps):
     assert [s.value for s in provision_plan(site)] == steps
 
 
-def test_destroy_reverses_what_leaves_something_behind():
+def test_destroy_removes_domains_first_then_reverses_what_leaves_something_behind():
     site = spec(SiteType.WORDPRESS, DK, "a@b.org")
-    assert destroy_plan(site) == (Step.EDGE, Step.WEB, Step.APP, Step.FILES, Step.DATABASE)
+    assert destroy_plan(site) == (
+        Step.DOMAINS,
+        Step.EDGE,
+        Step.WEB,
+        Step.APP,
+        Step.FILES,
+        Step.DATABASE,
+    )

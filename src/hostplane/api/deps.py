@@ -12,6 +12,8 @@ from hostplane.workflows.services import Services
 class Submitter(Protocol):
     def submit(self, operation_id: str, kind: str) -> None: ...
 
+    def cancel(self, operation_id: str) -> None: ...
+
 
 def get_services(request: Request) -> Services:
     services: Services = request.app.state.services

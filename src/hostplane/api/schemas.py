@@ -42,11 +42,46 @@ class Accepted(BaseModel):
     admin: AdminCredentials | None = None
 
 
+class CertificateView(BaseModel):
+    source: str = Field(description="acme or uploaded")
+    not_after: datetime | None
+    fingerprint: str | None = Field(description="SHA-256 of the leaf certificate, hex")
+
+
 class DomainView(BaseModel):
-    name: str
+    name: str = Field(description="the domain in ASCII (punycode) form")
+    display: str = Field(description="the domain as people write it")
+    site: str
     status: str
     last_checked_at: datetime | None
     last_error: str | None
+    dns_found: list[str] | None = Field(description="what the last DNS check found")
+    dns_expected: str | None = Field(description="what DNS must say")
+    certificate: CertificateView | None
+    operation: OperationRef | None = Field(description="the domain's latest operation")
+
+
+class DomainAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str = Field(min_length=1, max_length=300, examples=["www.example.org"])
+
+
+class DomainAccepted(BaseModel):
+    domain: DomainView
+    operation: OperationRef | None = Field(description="None when nothing had to be done")
+
+
+class DomainList(BaseModel):
+    items: list[DomainView]
+
+
+class ServedCertificateView(BaseModel):
+    domain: str
+    served_fingerprint: str | None = Field(description="what the edge presents for the name")
+    stored_fingerprint: str | None = Field(description="what the database says it should")
+    healthy: bool
+    explanation: str
 
 
 class EventView(BaseModel):

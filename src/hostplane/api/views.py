@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hostplane.api import schemas
+from hostplane.domain.domains import display_name
 from hostplane.store.tables import (
     AuditEventRow,
     DomainRow,
@@ -32,6 +33,30 @@ def site_summary(site: SiteRow) -> schemas.SiteSummary:
     )
 
 
+def domain_view(
+    domain: DomainRow, site_name: str, operation: OperationRow | None
+) -> schemas.DomainView:
+    certificate = None
+    if domain.cert_source:
+        certificate = schemas.CertificateView(
+            source=domain.cert_source,
+            not_after=domain.cert_not_after,
+            fingerprint=domain.cert_fingerprint,
+        )
+    return schemas.DomainView(
+        name=domain.name,
+        display=display_name(domain.name),
+        site=site_name,
+        status=domain.status,
+        last_checked_at=domain.last_checked_at,
+        last_error=domain.last_error,
+        dns_found=list(domain.dns_found) if domain.dns_found is not None else None,
+        dns_expected=domain.dns_expected,
+        certificate=certificate,
+        operation=operation_ref(operation) if operation else None,
+    )
+
+
 def site_detail(
     site: SiteRow,
     hostname: str,
@@ -42,15 +67,7 @@ def site_detail(
     return schemas.SiteDetail(
         **site_summary(site).model_dump(),
         hostname=hostname,
-        domains=[
-            schemas.DomainView(
-                name=d.name,
-                status=d.status,
-                last_checked_at=d.last_checked_at,
-                last_error=d.last_error,
-            )
-            for d in domains
-        ],
+        domains=[domain_view(d, site.name, None) for d in domains],
         last_error=site.last_error,
         operation=operation_ref(operation) if operation else None,
         events=[

@@ -24,6 +24,7 @@ class RuntimeKind(enum.StrEnum):
 class Step(enum.StrEnum):
     """Steps of the site workflow, in the order they run."""
 
+    DOMAINS = "domains"  # custom domains (destroy only: removed before anything else)
     DATABASE = "database"  # site database and user (wordpress)
     FILES = "files"  # webroot / volume with the site's files and config
     APP = "app"  # PHP-FPM pool or container (php, wordpress)
@@ -92,4 +93,6 @@ def undoable(step: Step) -> bool:
 
 
 def destroy_plan(spec: SiteSpec) -> tuple[Step, ...]:
-    return tuple(step for step in reversed(provision_plan(spec)) if undoable(step))
+    """Custom domains first (their routes, certificates, tunnel rules), then every step
+    of the provision plan undone in reverse."""
+    return (Step.DOMAINS, *(s for s in reversed(provision_plan(spec)) if undoable(s)))

@@ -62,6 +62,11 @@ class SiteRepository:
             stmt = stmt.where(SiteRow.name > after)
         return self.session.scalars(stmt.order_by(SiteRow.name).limit(limit)).all()
 
+    def touch(self, site: SiteRow) -> None:
+        """Bump the site's version: two requests that both touch it cannot both commit, which
+        makes checks across tables (a destroy against a domain add) race-free."""
+        site.updated_at = utcnow()
+
     def routed(self) -> Sequence[SiteRow]:
         stmt = sa.select(SiteRow).where(SiteRow.routed.is_(True)).order_by(SiteRow.name)
         return self.session.scalars(stmt).all()
@@ -80,6 +85,21 @@ class DomainRepository:
     def add(self, row: DomainRow) -> DomainRow:
         self.session.add(row)
         return row
+
+    def get(self, domain_id: str) -> DomainRow | None:
+        return self.session.get(DomainRow, domain_id)
+
+    def get_live(self, name: str) -> DomainRow | None:
+        stmt = sa.select(DomainRow).where(
+            DomainRow.name == name, DomainRow.status != DomainStatus.REMOVED
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def with_certificates(self) -> Sequence[DomainRow]:
+        stmt = sa.select(DomainRow).where(
+            DomainRow.status == DomainStatus.ACTIVE, DomainRow.cert_source.is_not(None)
+        )
+        return self.session.scalars(stmt.order_by(DomainRow.name)).all()
 
     def for_site(self, site_id: str, *, live_only: bool = True) -> Sequence[DomainRow]:
         stmt = sa.select(DomainRow).where(DomainRow.site_id == site_id)
@@ -253,6 +273,22 @@ class SecretRepository:
             )
         else:
             row.ciphertext = ciphertext
+
+    def for_owners(
+        self, owner_kind: str, owner_ids: Sequence[str], names: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        """Sealed secrets `names` of many owners in one query: owner id → name → ciphertext."""
+        found: dict[str, dict[str, str]] = {}
+        if not owner_ids:
+            return found
+        stmt = sa.select(SecretRow).where(
+            SecretRow.owner_kind == owner_kind,
+            SecretRow.owner_id.in_(owner_ids),
+            SecretRow.name.in_(names),
+        )
+        for row in self.session.scalars(stmt):
+            found.setdefault(row.owner_id, {})[row.name] = row.ciphertext
+        return found
 
     def delete(self, owner_kind: str, owner_id: str, name: str) -> None:
         row = self._find(owner_kind, owner_id, name)

@@ -61,6 +61,16 @@ class DomainRow(Versioned, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # What the last DNS check found and what it expected, for the operator to compare.
+    dns_found: Mapped[list[str] | None] = mapped_column(JSON)
+    dns_expected: Mapped[str | None] = mapped_column(Text)
+    # The HTTP-01 challenge the edge answers while a certificate is being issued.
+    acme_token: Mapped[str | None] = mapped_column(String(128))
+    acme_validation: Mapped[str | None] = mapped_column(String(256))
+    # The certificate itself is a sealed secret of the domain; these describe it.
+    cert_source: Mapped[str | None] = mapped_column(String(16))  # acme | uploaded
+    cert_not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cert_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

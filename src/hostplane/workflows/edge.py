@@ -1,11 +1,11 @@
-"""Edge routes derived from the database alone, and the one way to apply them."""
+"""The edge's whole state derived from the database alone, and the one way to apply it."""
 
 from __future__ import annotations
 
 import structlog
 
 from hostplane import naming
-from hostplane.domain.edge import EdgeRoute
+from hostplane.domain.edge import AcmeChallenge, EdgeCertificate, EdgeRoute, EdgeState
 from hostplane.domain.lifecycle import DomainStatus
 from hostplane.providers.base import Outcome
 from hostplane.workflows.services import Services
@@ -13,16 +13,27 @@ from hostplane.workflows.services import Services
 log = structlog.get_logger(__name__)
 
 ROUTED_DOMAIN_STATES = frozenset({DomainStatus.ROUTING, DomainStatus.ACTIVE})
+CERT_OWNER = "domain"
+CERT_PEM = "tls_certificate"
+KEY_PEM = "tls_key"
 
 
-def desired_routes(services: Services) -> list[EdgeRoute]:
+def desired_state(services: Services) -> EdgeState:
+    """Routes of routed sites with their routed domains; certificates and pending ACME
+    challenges of those domains. A domain in any other state is not served at all."""
+    routes: list[EdgeRoute] = []
+    certificates: list[EdgeCertificate] = []
+    challenges: list[AcmeChallenge] = []
     with services.store.unit_of_work() as uow:
         sites = uow.sites.routed()
         domains = uow.domains.for_sites([s.id for s in sites])
-        routes = []
+        routed = {
+            d.id: d for ds in domains.values() for d in ds if d.status in ROUTED_DOMAIN_STATES
+        }
+        sealed = uow.secrets.for_owners(CERT_OWNER, list(routed), (CERT_PEM, KEY_PEM))
         for site in sites:
             spec = services.spec(site)
-            extra = [d.name for d in domains[site.id] if d.status in ROUTED_DOMAIN_STATES]
+            extra = [d.name for d in domains[site.id] if d.id in routed]
             routes.append(
                 EdgeRoute(
                     route_id=naming.edge_route_id(site.name),
@@ -30,7 +41,21 @@ def desired_routes(services: Services) -> list[EdgeRoute]:
                     upstream=services.runtime(site.runtime).upstream(spec),
                 )
             )
-    return routes
+        for domain in routed.values():
+            pems = sealed.get(domain.id, {})
+            if CERT_PEM in pems and KEY_PEM in pems:
+                certificates.append(
+                    EdgeCertificate(
+                        host=domain.name,
+                        certificate_pem=services.secrets.open(pems[CERT_PEM]),
+                        key_pem=services.secrets.open(pems[KEY_PEM]),
+                    )
+                )
+            if domain.acme_token and domain.acme_validation:
+                challenges.append(
+                    AcmeChallenge(domain.name, domain.acme_token, domain.acme_validation)
+                )
+    return EdgeState(tuple(routes), tuple(certificates), tuple(challenges))
 
 
 def regenerate_edge(services: Services) -> Outcome:
@@ -39,10 +64,10 @@ def regenerate_edge(services: Services) -> Outcome:
     outcome = Outcome.UNCHANGED
     with services.edge_lock:
         for _ in range(5):
-            routes = desired_routes(services)
-            result = services.edge.apply(routes)
+            state = desired_state(services)
+            result = services.edge.apply(state)
             if result is Outcome.UNCHANGED:
                 break
             outcome = result
-    log.info("edge.regenerated", outcome=str(outcome), routes=len(routes))
+    log.info("edge.regenerated", outcome=str(outcome), routes=len(state.routes))
     return outcome

@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 
 from hostplane.settings import Settings
 from hostplane.store.db import ensure_database_exists
+from hostplane.workflows.registry import RENEWAL_SCHEDULE, WORKFLOWS, renew_due_certificates
 from hostplane.workflows.services import Services
-from hostplane.workflows.sites import WORKFLOWS
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +57,16 @@ class WorkflowEngine:
             worker_concurrency=self.settings.worker_concurrency,
             polling_interval_sec=self.settings.queue_poll_interval,
         )
+        if self.work and self.settings.acme_directory:
+            DBOS.apply_schedules(
+                [
+                    {
+                        "schedule_name": RENEWAL_SCHEDULE,
+                        "workflow_fn": renew_due_certificates,
+                        "schedule": self.settings.cert_renew_schedule,
+                    }
+                ]
+            )
         log.info("workflows.launched", executor=self.settings.executor_id, work=self.work)
 
     def submit(self, operation_id: str, kind: str) -> None:
@@ -76,6 +86,13 @@ class WorkflowEngine:
             return
         with SetWorkflowID(operation_id):
             self._queue.enqueue(WORKFLOWS[kind], operation_id)
+
+    def cancel(self, operation_id: str) -> None:
+        """Stop a workflow whose operation was superseded (it is finished in the database)."""
+        try:
+            DBOS.cancel_workflow(operation_id)
+        except Exception as exc:  # not started yet, or already over: nothing runs it either way
+            log.info("workflow.cancel_skipped", workflow=operation_id, error=str(exc))
 
     def _release_slot(self, handle: Any) -> None:
         assert self._slots is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import structlog
 
@@ -10,10 +11,9 @@ from hostplane.domain.errors import HostplaneError, TemporaryError
 from hostplane.domain.sites import Step
 from hostplane.observability import STEPS
 from hostplane.providers.base import Outcome
-from hostplane.store.tables import SiteRow
 from hostplane.store.types import utcnow
 from hostplane.workflows.services import Services
-from hostplane.workflows.steps import ACTIONS, Action, load_site
+from hostplane.workflows.steps import ACTIONS, load_site
 
 log = structlog.get_logger(__name__)
 
@@ -27,26 +27,49 @@ def run_step(services: Services, operation_id: str, step: Step, phase: str) -> O
         op = uow.operations.get(operation_id)
         assert op is not None, operation_id
         site_id, options = op.target_id, dict(op.options or {})
-        record = uow.operations.start_step(operation_id, step.value, phase)
-        uow.flush()
-        record_id = record.id
     site = load_site(services, site_id)
     actions = ACTIONS[step]
     action = actions.apply if phase == "apply" else actions.undo
-    context = {"site": site.name, "operation": operation_id, "step": step.value, "phase": phase}
-    with structlog.contextvars.bound_contextvars(**context):
-        return _run(services, record_id, step, phase, action, actions.intent, site, options)
+    if action is None:
+        return Outcome.UNCHANGED
+    return record_step(
+        services,
+        operation_id,
+        step.value,
+        phase,
+        actions.intent,
+        lambda: action(services, site, options),
+        site=site.name,
+    )
+
+
+def record_step(
+    services: Services,
+    operation_id: str,
+    name: str,
+    phase: str,
+    intent: str,
+    call: Callable[[], Outcome],
+    **context: str,
+) -> Outcome:
+    """Run `call` as step `name` of the operation, recorded with its outcome and timing;
+    a TemporaryError is retried with backoff, anything else fails the step."""
+    with services.store.unit_of_work() as uow:
+        record = uow.operations.start_step(operation_id, name, phase)
+        uow.flush()
+        record_id = record.id
+    bound = {"operation": operation_id, "step": name, "phase": phase, **context}
+    with structlog.contextvars.bound_contextvars(**bound):
+        return _run(services, record_id, name, phase, call, intent)
 
 
 def _run(
     services: Services,
     record_id: int,
-    step: Step,
+    name: str,
     phase: str,
-    action: Action | None,
+    call: Callable[[], Outcome],
     intent: str,
-    site: SiteRow,
-    options: dict[str, object],
 ) -> Outcome:
     log.info("step.start", intent=intent if phase == "apply" else f"undo: {intent}")
     started = time.monotonic()
@@ -55,7 +78,7 @@ def _run(
     try:
         for attempt in range(1, TEMPORARY_ATTEMPTS + 1):
             try:
-                outcome = action(services, site, options) if action else Outcome.UNCHANGED
+                outcome = call()
                 break
             except TemporaryError as exc:
                 if attempt == TEMPORARY_ATTEMPTS:
@@ -66,12 +89,12 @@ def _run(
     except Exception as exc:
         elapsed = (time.monotonic() - started) * 1000
         _finish(services, record_id, "failed", None, describe(exc), elapsed)
-        STEPS.labels(step.value, phase, "failed").observe(elapsed / 1000)
+        STEPS.labels(name, phase, "failed").observe(elapsed / 1000)
         log.error("step.failed", elapsed_ms=round(elapsed, 1), error=describe(exc))
         raise
     elapsed = (time.monotonic() - started) * 1000
     _finish(services, record_id, "succeeded", outcome.value, None, elapsed)
-    STEPS.labels(step.value, phase, "succeeded").observe(elapsed / 1000)
+    STEPS.labels(name, phase, "succeeded").observe(elapsed / 1000)
     log.info("step.done", outcome=outcome.value, elapsed_ms=round(elapsed, 1))
     return outcome
 

@@ -20,6 +20,7 @@ from hostplane.store.tables import OperationRow, SiteRow
 from hostplane.store.transitions import record_created
 from hostplane.store.uow import UnitOfWork
 from hostplane.workflows import site_secrets
+from hostplane.workflows.domain_requests import supersede_pending_adds
 from hostplane.workflows.lifecycle_steps import snapshot
 from hostplane.workflows.services import Services
 
@@ -33,6 +34,7 @@ class Submitted:
     site_name: str
     replayed: bool  # an Idempotency-Key returned an earlier operation
     admin_password: str | None = None  # WordPress admin password: in this answer, and only here
+    cancel: tuple[str, ...] = ()  # workflows superseded by this request, to stop after commit
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -171,6 +173,9 @@ def destroy_site(
             raise ConflictError(
                 f"site {name!r} is {site.status}: only ACTIVE or FAILED sites can be destroyed"
             )
+        # Domain additions still waiting for DNS are stopped; any other domain work: 409.
+        cancel = supersede_pending_adds(uow, list(uow.domains.for_site(site.id)), actor)
+        uow.sites.touch(site)
         op = uow.operations.add(
             _operation(site, "destroy", actor, idempotency_key, fingerprint, keep_data=keep_data)
         )
@@ -185,7 +190,7 @@ def destroy_site(
             operation_id=op.id,
             snapshot={**snapshot(site), "keep_data": keep_data},
         )
-        return Submitted(op.id, op.kind, name, replayed=False)
+        return Submitted(op.id, op.kind, name, replayed=False, cancel=tuple(cancel))
 
 
 def retry_site(services: Services, *, name: str, actor: str) -> Submitted:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hostplane.domain.dns import DnsExpectation, DnsMode, parse_ips
 from hostplane.domain.errors import HostplaneError
 from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType
 from hostplane.naming import site_hostname
+from hostplane.providers.acme.issuer import AcmeIssuer
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
+from hostplane.providers.cloudflared.ingress import IngressSettings
+from hostplane.providers.cloudflared.tunnel import CloudflareDns, CloudflareTunnel, TunnelConfig
 from hostplane.providers.dnscheck.resolver import DnsChecker, cloudflare_ranges, parse_resolvers
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
 from hostplane.providers.local.fpm import PhpFpmPools
@@ -39,6 +43,8 @@ class Services:
     installer: WordPressInstaller
     dns: DnsChecker
     dns_expectation: DnsExpectation
+    acme: AcmeIssuer | None = None
+    tunnel: CloudflareTunnel | None = None
     edge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def runtime(self, kind: str) -> SiteRuntime:
@@ -77,6 +83,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     port = settings.edge_http_port
     bind = settings.edge_bind
     edge_url = f"http://{bind or '127.0.0.1'}:{port}"
+    https = settings.edge_https_port
     edge = CaddyEdge(
         CaddyEdgeConfig(
             admin_url=settings.caddy_admin,
@@ -84,6 +91,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             confirm_url=edge_url,
             state_dir=settings.data_dir / "edge",
             confirm_timeout=settings.edge_confirm_timeout,
+            https_listen=f"{bind}:{https}" if https else None,
+            https_confirm=(bind or "127.0.0.1", https) if https else None,
         )
     )
     pools = PhpFpmPools(
@@ -119,6 +128,44 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         installer=WordPressInstaller(edge_url),
         dns=DnsChecker(parse_resolvers(settings.dns_resolvers)),
         dns_expectation=dns_expectation(settings),
+        acme=acme_issuer(settings),
+        tunnel=cloudflare_tunnel(settings, edge_url),
+    )
+
+
+def acme_issuer(settings: Settings) -> AcmeIssuer | None:
+    if not settings.acme_directory:
+        return None
+    if not settings.edge_https_port:
+        raise HostplaneError(
+            "HOSTPLANE_ACME_DIRECTORY is set but HTTPS is disabled (HOSTPLANE_EDGE_HTTPS_PORT=0)"
+        )
+    return AcmeIssuer(
+        settings.acme_directory,
+        ca_bundle=settings.acme_ca_bundle,
+        email=settings.acme_email,
+        timeout=settings.acme_timeout,
+    )
+
+
+def cloudflare_tunnel(settings: Settings, edge_url: str) -> CloudflareTunnel | None:
+    if not settings.tunnel_id:
+        return None
+    config_path = settings.tunnel_config or settings.data_dir / "cloudflared" / "config.yml"
+    credentials = settings.tunnel_credentials_file or Path(
+        f"/etc/cloudflared/{settings.tunnel_id}.json"
+    )
+    token = settings.cloudflare_api_token
+    return CloudflareTunnel(
+        TunnelConfig(
+            ingress=IngressSettings(settings.tunnel_id, str(credentials), edge_url),
+            config_path=config_path,
+            cloudflared_binary=settings.cloudflared_binary,
+            restart_command=settings.tunnel_restart_command,
+        ),
+        CloudflareDns(token.get_secret_value(), settings.tunnel_id, settings.cloudflare_api_url)
+        if token
+        else None,
     )
 
 

@@ -11,19 +11,23 @@ from dataclasses import dataclass
 
 from hostplane import naming
 from hostplane.domain.errors import NotFoundError, PermanentError
+from hostplane.domain.lifecycle import DomainStatus
 from hostplane.domain.sites import SiteType, Step
 from hostplane.providers.base import Outcome
 from hostplane.store.tables import SiteRow
+from hostplane.store.transitions import transition
 from hostplane.workflows import site_secrets
+from hostplane.workflows.domain_requests import snapshot as domain_snapshot
 from hostplane.workflows.edge import regenerate_edge
 from hostplane.workflows.services import Services
 
+SITE_DESTROY_ACTOR = "worker"
 Action = Callable[[Services, SiteRow, dict[str, object]], Outcome]
 
 
 @dataclass(frozen=True, slots=True)
 class StepActions:
-    apply: Action
+    apply: Action | None
     undo: Action | None
     intent: str  # what apply sets out to do, for the logs; undo reverses it
 
@@ -145,7 +149,64 @@ def _install(services: Services, site: SiteRow, options: dict[str, object]) -> O
     return outcome
 
 
+def _remove_domains(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
+    """Every live domain of the site through REMOVING to REMOVED, each undone like a
+    domain removal (route, certificate, tunnel rule) and audited."""
+    from hostplane.workflows import domain_steps
+
+    with services.store.unit_of_work() as uow:
+        domains = list(uow.domains.for_site(site.id))
+        for domain in domains:
+            if domain.status in (DomainStatus.VALIDATING, DomainStatus.ROUTING):
+                transition(
+                    uow,
+                    "domain",
+                    domain,
+                    DomainStatus.FAILED,
+                    reason="site destroyed",
+                    actor=SITE_DESTROY_ACTOR,
+                )
+            if domain.status != DomainStatus.REMOVING:
+                transition(
+                    uow,
+                    "domain",
+                    domain,
+                    DomainStatus.REMOVING,
+                    reason="site destroyed",
+                    actor=SITE_DESTROY_ACTOR,
+                )
+    for domain in domains:
+        for step in domain_steps.removal_plan(services):
+            undo = domain_steps.ACTIONS[step].undo
+            if undo is not None:
+                undo(services, domain, site)
+    with services.store.unit_of_work() as uow:
+        for domain in domains:
+            row = uow.domains.get(domain.id)
+            if row is None or row.status == DomainStatus.REMOVED:
+                continue
+            transition(
+                uow,
+                "domain",
+                row,
+                DomainStatus.REMOVED,
+                reason="site destroyed",
+                actor=SITE_DESTROY_ACTOR,
+            )
+            uow.audit.record(
+                actor=SITE_DESTROY_ACTOR,
+                action="domain.removed",
+                target_kind="domain",
+                target_name=row.name,
+                decision="allowed",
+                reason=f"site {site.name} destroyed",
+                snapshot=domain_snapshot(row, site.name),
+            )
+    return Outcome.DELETED if domains else Outcome.ABSENT
+
+
 ACTIONS: dict[Step, StepActions] = {
+    Step.DOMAINS: StepActions(None, _remove_domains, "the site's custom domains removed"),
     Step.DATABASE: StepActions(_database, _remove_database, "the site's database and user"),
     Step.FILES: StepActions(_files, _remove_files, "the site's files in place"),
     Step.APP: StepActions(_app, _remove_app, "the site's application server running"),

@@ -28,6 +28,8 @@ def _accepted(
     response: Response, services: Services, submitter: SubmitterDep, sub: requests.Submitted
 ) -> schemas.Accepted:
     if not sub.replayed:
+        for superseded in sub.cancel:
+            submitter.cancel(superseded)
         submitter.submit(sub.operation_id, sub.kind)
         OPERATIONS.labels(sub.kind).inc()
     with services.store.unit_of_work() as uow:
@@ -102,7 +104,7 @@ def show_site(name: SiteName, services: ServicesDep, actor: ActorDep) -> schemas
         site = uow.sites.get_latest(name)
         if site is None:
             raise NotFoundError(f"no site is named {name!r}")
-        domains = list(uow.domains.for_site(site.id, live_only=False))
+        domains = list(uow.domains.for_site(site.id, live_only=site.status != "DESTROYED"))
         events = list(uow.events.recent("site", site.id, limit=20))
         op = uow.operations.latest_for(site.id)
         hostname = site_hostname(site.name, services.settings.base_domain)

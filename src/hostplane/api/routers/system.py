@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hostplane.api import schemas
 from hostplane.api.deps import ActorDep, ServicesDep
-from hostplane.workflows.edge import desired_routes, regenerate_edge
+from hostplane.workflows.edge import desired_state, regenerate_edge
 
 router = APIRouter(tags=["system"])
 
@@ -29,4 +29,6 @@ def metrics(actor: ActorDep) -> Response:
 def regenerate(services: ServicesDep, actor: ActorDep) -> schemas.RegenerateResult:
     """Rebuild the whole edge config from the database alone and load it."""
     outcome = regenerate_edge(services)
-    return schemas.RegenerateResult(outcome=outcome.value, routes=len(desired_routes(services)))
+    return schemas.RegenerateResult(
+        outcome=outcome.value, routes=len(desired_state(services).routes)
+    )

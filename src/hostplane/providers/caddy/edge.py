@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import socket
+import ssl
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import httpx
 import structlog
 
-from hostplane.domain.edge import ROUTE_HEADER, EdgeRoute
+from hostplane.domain.edge import ROUTE_HEADER, EdgeState
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.caddy.render import render_config, route_ids
 from hostplane.providers.fs import atomic_write
@@ -27,6 +29,8 @@ class CaddyEdgeConfig:
     confirm_url: str  # http://127.0.0.1:80 — where this host reaches the edge
     state_dir: Path  # keeps the last config that loaded
     confirm_timeout: float = 10.0
+    https_listen: str | None = None  # ":443"; no HTTPS server when None
+    https_confirm: tuple[str, int] | None = None  # where this host reaches the edge's HTTPS
 
 
 class CaddyEdge:
@@ -44,13 +48,16 @@ class CaddyEdge:
         return self.config.state_dir / "caddy-last-good.json"
 
     def render(
-        self, routes: Sequence[EdgeRoute], *, running_admin: dict[str, Any] | None = None
+        self, state: EdgeState, *, running_admin: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """The whole config. A running Caddy's own admin block is kept as it is: the admin
         endpoint belongs to whoever started Caddy (an operator's Caddy may sit behind a proxy
         or a socket), and a /load without it would move the admin API to Caddy's default."""
         config = render_config(
-            routes, admin_listen=self.admin_listen, http_listen=self.config.http_listen
+            state,
+            admin_listen=self.admin_listen,
+            http_listen=self.config.http_listen,
+            https_listen=self.config.https_listen,
         )
         if running_admin:
             config["admin"] = running_admin
@@ -66,11 +73,11 @@ class CaddyEdge:
         body = resp.json()
         return body if isinstance(body, dict) else {}
 
-    def apply(self, routes: Sequence[EdgeRoute]) -> Outcome:
-        """Make Caddy run exactly the config rendered from `routes`."""
+    def apply(self, state: EdgeState) -> Outcome:
+        """Make Caddy run exactly the config rendered from `state`."""
         current = self.current()
         admin = current.get("admin")
-        desired = self.render(routes, running_admin=admin if isinstance(admin, dict) else None)
+        desired = self.render(state, running_admin=admin if isinstance(admin, dict) else None)
         if current == desired:
             return Outcome.UNCHANGED
         self.load(desired)
@@ -145,6 +152,42 @@ class CaddyEdge:
                 last = str(exc) or type(exc).__name__
             if time.monotonic() > deadline:
                 raise PermanentError(f"the edge still answers for {host}", detail=last)
+            time.sleep(0.05)
+
+    def served_certificate(self, host: str) -> str | None:
+        """The SHA-256 fingerprint of the leaf certificate the edge presents for `host` (SNI),
+        or None when it presents none; the certificate is not verified, only identified."""
+        if self.config.https_confirm is None:
+            raise PermanentError("HTTPS is disabled at the edge (HOSTPLANE_EDGE_HTTPS_PORT=0)")
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            with (
+                socket.create_connection(self.config.https_confirm, timeout=5) as raw,
+                context.wrap_socket(raw, server_hostname=host) as tls,
+            ):
+                der = tls.getpeercert(binary_form=True)
+        except ssl.SSLError as exc:
+            log.info("edge.no_certificate", host=host, error=str(exc))
+            return None
+        except OSError as exc:
+            raise TemporaryError("the edge's HTTPS port did not answer", detail=str(exc)) from exc
+        return hashlib.sha256(der).hexdigest() if der else None
+
+    def confirm_certificate(self, host: str, fingerprint: str) -> None:
+        """Wait until the edge presents the certificate with `fingerprint` for `host`."""
+        deadline = time.monotonic() + self.config.confirm_timeout
+        while True:
+            served = self.served_certificate(host)
+            if served == fingerprint:
+                log.info("edge.certificate_confirmed", host=host, fingerprint=fingerprint[:16])
+                return
+            if time.monotonic() > deadline:
+                raise PermanentError(
+                    f"the edge does not present the new certificate for {host}",
+                    detail=f"served {served or 'no certificate'}, expected {fingerprint}",
+                )
             time.sleep(0.05)
 
     def close(self) -> None:

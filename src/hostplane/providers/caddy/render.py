@@ -2,40 +2,82 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from hostplane.domain.edge import ROUTE_HEADER, EdgeRoute
+from hostplane.domain.edge import (
+    ACME_CHALLENGE_PATH,
+    ROUTE_HEADER,
+    AcmeChallenge,
+    EdgeRoute,
+    EdgeState,
+)
 from hostplane.domain.sites import FastCGI, HTTPProxy, StaticFiles, Upstream
 
 SERVER = "hostplane"
+TLS_SERVER = "hostplane-tls"
+CHALLENGE_ID_PREFIX = "acme-"
 NOT_FOUND_BODY = "no site is configured for this host\n"
 
 JSON = dict[str, Any]
 
 
-def render_config(routes: Sequence[EdgeRoute], *, admin_listen: str, http_listen: str) -> JSON:
-    """The whole config: admin kept on loopback, one HTTP server, a 404 for unknown hosts."""
-    ordered = sorted(routes, key=lambda r: r.route_id)
-    return {
-        "admin": {"listen": admin_listen, "config": {"persist": False}},
-        "apps": {
-            "http": {
-                "servers": {
-                    SERVER: {
-                        "listen": [http_listen],
-                        "automatic_https": {"disable": True},
-                        "routes": [*(_route(r) for r in ordered), _not_found()],
-                    }
+def render_config(
+    state: EdgeState, *, admin_listen: str, http_listen: str, https_listen: str | None = None
+) -> JSON:
+    """The whole config: admin kept on loopback, one HTTP server (ACME challenges first), an
+    HTTPS server with the same routes when `https_listen` is set, a 404 for unknown hosts."""
+    ordered = sorted(state.routes, key=lambda r: r.route_id)
+    routes = [*(_route(r) for r in ordered), _not_found()]
+    # Caddy wants every @id unique in the whole config: the HTTPS copies get their own.
+    tls_routes = [*(_route(r, id_prefix="tls-") for r in ordered), _not_found()]
+    challenges = sorted(state.challenges, key=lambda c: (c.host, c.token))
+    servers: JSON = {
+        SERVER: {
+            "listen": [http_listen],
+            "automatic_https": {"disable": True},
+            "routes": [*(_challenge(c) for c in challenges), *routes],
+        }
+    }
+    apps: JSON = {"http": {"servers": servers}}
+    if https_listen:
+        servers[TLS_SERVER] = {
+            "listen": [https_listen],
+            "automatic_https": {"disable": True},
+            "tls_connection_policies": [{}],
+            "routes": tls_routes,
+        }
+        certificates = sorted(state.certificates, key=lambda c: c.host)
+        if certificates:
+            apps["tls"] = {
+                "certificates": {
+                    "load_pem": [
+                        {"certificate": c.certificate_pem, "key": c.key_pem, "tags": [c.host]}
+                        for c in certificates
+                    ]
                 }
             }
-        },
+    return {"admin": {"listen": admin_listen, "config": {"persist": False}}, "apps": apps}
+
+
+def _challenge(challenge: AcmeChallenge) -> JSON:
+    return {
+        "@id": f"{CHALLENGE_ID_PREFIX}{challenge.host}",
+        "match": [{"host": [challenge.host], "path": [ACME_CHALLENGE_PATH + challenge.token]}],
+        "handle": [
+            {
+                "handler": "static_response",
+                "status_code": 200,
+                "body": challenge.validation,
+                "headers": {"Content-Type": ["application/octet-stream"]},
+            }
+        ],
+        "terminal": True,
     }
 
 
-def _route(route: EdgeRoute) -> JSON:
+def _route(route: EdgeRoute, id_prefix: str = "") -> JSON:
     return {
-        "@id": route.route_id,
+        "@id": id_prefix + route.route_id,
         "match": [{"host": list(route.hosts)}],
         "handle": [
             {"handler": "headers", "response": {"set": {ROUTE_HEADER: [route.route_id]}}},
@@ -112,4 +154,8 @@ def route_ids(config: JSON) -> list[str]:
     """The route ids in a loaded config (what observe() reports)."""
     servers = config.get("apps", {}).get("http", {}).get("servers", {})
     routes = servers.get(SERVER, {}).get("routes", [])
-    return [r["@id"] for r in routes if isinstance(r, dict) and "@id" in r]
+    return [
+        r["@id"]
+        for r in routes
+        if isinstance(r, dict) and "@id" in r and not r["@id"].startswith(CHALLENGE_ID_PREFIX)
+    ]

@@ -1,0 +1,1 @@
+"""ACME certificates: orders validated over HTTP-01 through the edge."""

@@ -1,0 +1,1 @@
+"""Cloudflare tunnel: the cloudflared ingress file and the tunnel's DNS routes."""

@@ -1,0 +1,135 @@
+"""The domain workflows: add (DNS proven, then route, certificate, tunnel), remove, renew.
+
+As with sites, the workflows only orchestrate; every read and write is a
+checkpointed step. While DNS is not right yet the workflow sleeps durably and
+checks again with backoff, so a restart neither loses nor repeats the wait.
+"""
+
+from __future__ import annotations
+
+from dbos import DBOS
+
+from hostplane.providers.base import Outcome
+from hostplane.workflows import domain_lifecycle, domain_steps
+from hostplane.workflows.recording import describe, record_step
+from hostplane.workflows.services import Services, current
+
+
+@DBOS.step()
+def domain_begin_step(operation_id: str) -> dict[str, object]:
+    return domain_lifecycle.begin(current(), operation_id)
+
+
+@DBOS.step()
+def dns_step(operation_id: str, actor: str) -> str:
+    services = current()
+    outcome: list[str] = []
+
+    def check() -> Outcome:
+        outcome.append(domain_steps.check_dns(services, operation_id, actor))
+        return Outcome.UNCHANGED
+
+    record_step(services, operation_id, "dns", "apply", "DNS pointing at the platform", check)
+    return outcome[0]
+
+
+def _run(services: Services, operation_id: str, step: str, phase: str) -> str:
+    with services.store.unit_of_work() as uow:
+        _, domain, site = domain_steps.load(uow, operation_id)
+    actions = domain_steps.ACTIONS[step]
+    action = actions.apply if phase == "apply" else actions.undo
+    if action is None:
+        return Outcome.UNCHANGED.value
+    return record_step(
+        services,
+        operation_id,
+        step,
+        phase,
+        actions.intent,
+        lambda: action(services, domain, site),
+        domain=domain.name,
+        site=site.name,
+    ).value
+
+
+@DBOS.step()
+def domain_apply_step(operation_id: str, step: str) -> str:
+    return _run(current(), operation_id, step, "apply")
+
+
+@DBOS.step()
+def domain_undo_step(operation_id: str, step: str) -> str:
+    return _run(current(), operation_id, step, "undo")
+
+
+@DBOS.step()
+def domain_failed_step(operation_id: str, error: str) -> None:
+    domain_lifecycle.mark_failed(current(), operation_id, error)
+
+
+@DBOS.step()
+def domain_finish_step(operation_id: str, error: str | None) -> str:
+    return domain_lifecycle.finish(current(), operation_id, error)
+
+
+def _steps(begun: dict[str, object]) -> list[str]:
+    steps = begun["steps"]
+    assert isinstance(steps, list)
+    return [str(s) for s in steps]
+
+
+@DBOS.workflow()
+def add_domain(operation_id: str) -> str:
+    begun = domain_begin_step(operation_id)
+    if begun["finished"]:
+        return "superseded"
+    delay = float(str(begun["recheck_initial"]))
+    longest = float(str(begun["recheck_max"]))
+    while True:
+        verdict = dns_step(operation_id, str(begun["actor"]))
+        if verdict == domain_steps.ROUTING:
+            break
+        if verdict != domain_steps.WAITING:  # FAILED (finished below) or superseded
+            if verdict == domain_steps.STOPPED:
+                return "superseded"
+            return domain_finish_step(operation_id, domain_steps.DNS_NOT_RIGHT)
+        DBOS.sleep(delay)
+        delay = min(delay * 2, longest)
+    started: list[str] = []
+    try:
+        for step in _steps(begun):
+            started.append(step)  # the failing step is undone too: undo is idempotent
+            domain_apply_step(operation_id, step)
+    except Exception as exc:
+        error = describe(exc)
+        domain_failed_step(operation_id, error)
+        failures = []
+        for step in reversed(started):
+            try:
+                domain_undo_step(operation_id, step)
+            except Exception as undo_exc:
+                failures.append(f"undo of {step} failed: {describe(undo_exc)}")
+        return domain_finish_step(operation_id, "; ".join([error, *failures]))
+    return domain_finish_step(operation_id, None)
+
+
+@DBOS.workflow()
+def remove_domain(operation_id: str) -> str:
+    begun = domain_begin_step(operation_id)
+    try:
+        for step in _steps(begun):
+            domain_undo_step(operation_id, step)
+    except Exception as exc:
+        return domain_finish_step(operation_id, f"removal stopped at a step: {describe(exc)}")
+    return domain_finish_step(operation_id, None)
+
+
+@DBOS.workflow()
+def renew_certificate(operation_id: str) -> str:
+    begun = domain_begin_step(operation_id)
+    try:
+        for step in _steps(begun):
+            domain_apply_step(operation_id, step)
+    except Exception as exc:
+        return domain_finish_step(operation_id, f"renewal failed: {describe(exc)}")
+    return domain_finish_step(operation_id, None)
