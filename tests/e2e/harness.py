@@ -51,6 +51,7 @@ class ControlPlane:
     api_port: int = field(default_factory=free_port)
     edge_port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
+    https_port: int = field(default_factory=free_port)
     command: str = "up"  # or "api": API only, operations wait in the queue for a worker
     proc: subprocess.Popen[bytes] | None = None
 
@@ -62,6 +63,7 @@ class ControlPlane:
             "HOSTPLANE_LISTEN": f"127.0.0.1:{self.api_port}",
             "HOSTPLANE_EDGE_HTTP_PORT": str(self.edge_port),
             "HOSTPLANE_EDGE_BIND": "127.0.0.1",
+            "HOSTPLANE_EDGE_HTTPS_PORT": str(self.https_port),
             "HOSTPLANE_CADDY_ADMIN_LISTEN": f"127.0.0.1:{self.admin_port}",
             "HOSTPLANE_LOG_FORMAT": "json",
             **self.extra_env,
@@ -204,6 +206,7 @@ class FaultyAdminProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.mode = "pass"  # pass | stall | reject
+        self.reject_containing: bytes | None = None  # refuse only configs that contain this
         self.loads_seen = 0
         self.after_load: Callable[[], None] | None = None  # once, after Caddy loads
         self.released = threading.Event()
@@ -221,7 +224,8 @@ class FaultyAdminProxy:
                     if proxy.mode == "stall":
                         proxy.released.wait(300)
                         return
-                    if proxy.mode == "reject":
+                    refused = proxy.reject_containing
+                    if proxy.mode == "reject" or (refused and body and refused in body):
                         self._answer(400, b'{"error":"injected fault: config refused"}')
                         return
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)

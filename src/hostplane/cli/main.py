@@ -210,7 +210,7 @@ def site_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
         if site["last_error"]:
             console.print(f"[red]last error:[/] {site['last_error']}")
         for d in site["domains"]:
-            console.print(f"  domain {d['name']} {d['status']} {d['last_error'] or ''}")
+            console.print(f"  domain {_domain_line(d)}", markup=False, highlight=False)
         for e in site["events"][:10]:
             console.print(
                 f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}"
@@ -256,6 +256,101 @@ def site_retry(
 
 
 # --- operations, audit, edge -----------------------------------------------
+
+
+def _domain_line(d: dict[str, Any]) -> str:
+    name = d["name"] if d["display"] == d["name"] else f"{d['display']} ({d['name']})"
+    cert = d.get("certificate")
+    parts = [name, d["status"]]
+    if cert:
+        parts.append(f"certificate {cert['source']} until {(cert['not_after'] or '?')[:10]}")
+    if d.get("last_checked_at"):
+        parts.append(f"checked {d['last_checked_at'][:19]}")
+    if d.get("last_error"):
+        parts.append(f"— {d['last_error']}")
+    return " ".join(parts)
+
+
+def _finish_domain(
+    client: ApiClient, accepted: dict[str, Any], wait: bool, timeout: float, as_json: bool
+) -> None:
+    domain, op = accepted["domain"], accepted["operation"]
+    if op is None or not wait:
+        if as_json:
+            _print_json(accepted)
+        elif op is None:
+            typer.echo(f"nothing to do: {_domain_line(domain)}")
+        else:
+            typer.echo(f"{op['kind']} of {domain['name']} accepted: operation {op['id']}")
+        return
+    final = follow(client, op["id"], timeout, Console(stderr=True) if as_json else console)
+    view = client.get(f"/v1/sites/{domain['site']}/domains/{quote(domain['name'], safe='')}")
+    if as_json:
+        _print_json({"operation": final, "domain": view})
+    if final["status"] != "SUCCEEDED":
+        fail(f"domain {view['name']} is {view['status']}: {final['error'] or view['last_error']}")
+    if not as_json:
+        console.print(_domain_line(view), markup=False, highlight=False)
+
+
+@domain_app.command("add")
+def domain_add(
+    ctx: typer.Context,
+    site: str,
+    domain: str,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 600.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attach DOMAIN to SITE: it is routed once its DNS points at the platform."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.request("POST", f"/v1/sites/{site}/domains", json={"domain": domain})
+        _finish_domain(client, accepted, wait, timeout, as_json)
+
+    _run(ctx, go)
+
+
+@domain_app.command("remove")
+def domain_remove(
+    ctx: typer.Context,
+    site: str,
+    domain: str,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Detach DOMAIN from SITE: its route, certificate and tunnel rule are removed."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.delete(f"/v1/sites/{site}/domains/{quote(domain, safe='')}")
+        _finish_domain(client, accepted, wait, timeout, as_json)
+
+    _run(ctx, go)
+
+
+@domain_app.command("list")
+def domain_list(ctx: typer.Context, site: str, as_json: JsonOpt = False) -> None:
+    """List SITE's domains with their state, last DNS check and error."""
+
+    def go(client: ApiClient) -> None:
+        items = client.get(f"/v1/sites/{site}/domains")["items"]
+        if as_json:
+            _print_json(items)
+            return
+        table = Table("domain", "status", "certificate", "last check", "error")
+        for d in items:
+            cert = d["certificate"]
+            table.add_row(
+                d["display"],
+                d["status"],
+                f"{cert['source']} until {(cert['not_after'] or '?')[:10]}" if cert else "",
+                (d["last_checked_at"] or "")[:19],
+                d["last_error"] or "",
+            )
+        console.print(table)
+
+    _run(ctx, go)
 
 
 @domain_app.command("check")
