@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     acme_ca_bundle: Path | None = None  # trust for the ACME server's own HTTPS (Pebble's CA)
     acme_email: str | None = None
     acme_timeout: float = Field(default=90.0, gt=0, le=3600)
-    cert_renew_before_days: float = Field(default=30.0, ge=0, le=365)
+    cert_renew_before_days: float = Field(default=30.0, ge=0, le=3650)
     cert_renew_schedule: str = "17 * * * *"  # cron: when due certificates are renewed
 
     # Cloudflare tunnel: ingress rules for custom domains, and their DNS routes.

@@ -207,6 +207,7 @@ class FaultyAdminProxy:
         self.upstream_port = upstream_port
         self.mode = "pass"  # pass | stall | reject
         self.reject_containing: bytes | None = None  # refuse only configs that contain this
+        self.stall_containing: bytes | None = None  # stall only configs that contain this
         self.loads_seen = 0
         self.after_load: Callable[[], None] | None = None  # once, after Caddy loads
         self.released = threading.Event()
@@ -221,7 +222,8 @@ class FaultyAdminProxy:
                 body = self.rfile.read(length) if length else None
                 if self.command == "POST" and self.path == "/load":
                     proxy.loads_seen += 1
-                    if proxy.mode == "stall":
+                    stalled = proxy.stall_containing
+                    if proxy.mode == "stall" or (stalled and body and stalled in body):
                         proxy.released.wait(300)
                         return
                     refused = proxy.reject_containing

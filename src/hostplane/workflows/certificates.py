@@ -84,7 +84,12 @@ def _publish(services: Services, domain: DomainRow, token: str, validation: str)
         row = uow.domains.get(domain.id)
         assert row is not None
         row.acme_token, row.acme_validation = token, validation
-    regenerate_edge(services)
+    try:
+        regenerate_edge(services)
+    except PermanentError as exc:
+        raise PermanentError(
+            f"the edge could not publish the ACME challenge for {domain.name}", detail=str(exc)
+        ) from exc
     path = f"/.well-known/acme-challenge/{token}"
     resp = services.edge.get(domain.name, path)
     if resp.status_code != 200 or resp.text != validation:
