@@ -12,15 +12,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.harness import CaddyServer, ControlPlane, FaultyAdminProxy, wait_for
+from tests.fake_cloudflare_api import TOKEN, FakeCloudflareApi
 
 PLATFORM_IP = "93.184.215.14"  # record data only: nothing is sent there
 ELSEWHERE_IP = "151.101.1.69"  # record data only
 
 
-def _env(powerdns: Any, proxy: FaultyAdminProxy, timeout: str = "4") -> dict[str, str]:
+TUNNEL = "6ff42ae2-765d-4adf-8112-31c55c1551ef"
+
+
+def _env(
+    powerdns: Any,
+    proxy: FaultyAdminProxy,
+    cloudflare: FakeCloudflareApi,
+    tunnel_dir: Path,
+    timeout: str = "4",
+) -> dict[str, str]:
+    tunnel_dir.mkdir(parents=True, exist_ok=True)
+    restart = tunnel_dir / "restart-cloudflared"
+    restart.write_text(f"#!/bin/sh\necho restarted >> {tunnel_dir / 'restarts.log'}\n")
+    restart.chmod(0o755)
     return {
+        "HOSTPLANE_TUNNEL_ID": TUNNEL,
+        "HOSTPLANE_TUNNEL_CONFIG": str(tunnel_dir / "config.yml"),
+        "HOSTPLANE_TUNNEL_RESTART_COMMAND": str(restart),
+        "HOSTPLANE_CLOUDFLARE_API_TOKEN": TOKEN,
+        "HOSTPLANE_CLOUDFLARE_API_URL": cloudflare.url,
         "HOSTPLANE_DNS_RESOLVERS": powerdns.resolver,
         "HOSTPLANE_PUBLIC_IPS": PLATFORM_IP,
         "HOSTPLANE_DOMAIN_RECHECK_INITIAL": "0.2",
@@ -46,9 +66,19 @@ def proxy(caddy: CaddyServer) -> Iterator[FaultyAdminProxy]:
 
 
 @pytest.fixture(scope="module")
-def cp(powerdns, proxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def cloudflare() -> Iterator[FakeCloudflareApi]:
+    api = FakeCloudflareApi([], any_zone_under=".test")
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="module")
+def cp(
+    powerdns, proxy, cloudflare, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    root = tmp_path_factory.mktemp("domains")
     plane = ControlPlane(
-        tmp_path_factory.mktemp("domains") / "data", extra_env=_env(powerdns, proxy)
+        root / "data", extra_env=_env(powerdns, proxy, cloudflare, root / "tunnel")
     ).start()
     assert plane.cli("site", "create", "shop", "--wait").returncode == 0
     yield plane
@@ -91,15 +121,46 @@ def _caddy_hosts(cp: ControlPlane) -> set[str]:
     }
 
 
+def _tunnel_matches_database(cp: ControlPlane, cloudflare: FakeCloudflareApi) -> set[str]:
+    """The ingress file routes exactly the domains the database says are served, in sorted
+    order with the catch-all last, and each has its tunnel CNAME; returns those domains."""
+    served: set[str] = set()
+    with cp.api() as api:
+        for site in api.get("/v1/sites", params={"limit": 500}).json()["items"]:
+            if site["status"] != "ACTIVE":
+                continue
+            for d in api.get(f"/v1/sites/{site['name']}/domains").json()["items"]:
+                if d["status"] in ("ACTIVE", "ROUTING"):
+                    served.add(d["name"])
+    config = Path(cp.extra_env["HOSTPLANE_TUNNEL_CONFIG"])
+    document = yaml.safe_load(config.read_text()) if config.exists() else {"ingress": [{}]}
+    rules = document["ingress"]
+    hosts = [r["hostname"] for r in rules[:-1]]
+    assert hosts == sorted(served), (hosts, served)
+    assert rules[-1] == {"service": "http_status:404"} or not config.exists()
+    if config.exists():
+        assert document["tunnel"] == TUNNEL
+        assert all(r["service"] == f"http://127.0.0.1:{cp.edge_port}" for r in rules[:-1])
+    target = f"{TUNNEL}.cfargotunnel.com"
+    routed = {name for name, content in cloudflare.cnames().items() if content == target}
+    zone_suffixes = {h.split(".", 1)[1] for h in served} | {n.split(".", 1)[1] for n in routed}
+    assert {n for n in routed if n.split(".", 1)[1] in zone_suffixes} >= served
+    return served
+
+
 def _audit(cp: ControlPlane, target: str) -> list[tuple[str, str]]:
     with cp.api() as api:
         items = api.get("/v1/audit", params={"target": target}).json()["items"]
     return [(a["action"], a["reason"]) for a in items]
 
 
-def test_right_dns_routes_the_domain_and_removal_takes_it_away_audited(cp, powerdns, zone):
+def test_right_dns_routes_the_domain_and_removal_takes_it_away_audited(
+    cp, powerdns, cloudflare, zone
+):
     domain = f"www.{zone}"
     powerdns.records(zone, domain, "A", [PLATFORM_IP])
+    restarts = Path(cp.extra_env["HOSTPLANE_TUNNEL_CONFIG"]).parent / "restarts.log"
+    restarted = len(restarts.read_text().splitlines()) if restarts.exists() else 0
 
     added = cp.cli("domain", "add", "shop", domain.upper(), "--wait")
     assert added.returncode == 0, added.stdout + added.stderr
@@ -107,6 +168,9 @@ def test_right_dns_routes_the_domain_and_removal_takes_it_away_audited(cp, power
     answer = cp.edge_get(domain)
     assert answer.status_code == 200 and answer.headers["x-hostplane-route"] == "site-shop"
     assert domain in _caddy_hosts(cp)
+    assert domain in _tunnel_matches_database(cp, cloudflare)
+    assert cloudflare.cnames()[domain] == f"{TUNNEL}.cfargotunnel.com"
+    assert len(restarts.read_text().splitlines()) == restarted + 1  # synchronously, once
 
     listed = json.loads(cp.cli("domain", "list", "shop", "--json").stdout)
     (view,) = [d for d in listed if d["name"] == domain]
@@ -126,6 +190,8 @@ def test_right_dns_routes_the_domain_and_removal_takes_it_away_audited(cp, power
     assert f"{domain} REMOVED" in removed.stdout
     assert cp.edge_get(domain).status_code == 404
     assert domain not in _caddy_hosts(cp)
+    assert domain not in _tunnel_matches_database(cp, cloudflare)
+    assert domain not in cloudflare.cnames()
     actions = [action for action, _ in _audit(cp, domain)]
     assert actions == ["domain.removed", "domain.remove"]
     assert cp.edge_get("shop.localhost").status_code == 200
@@ -142,7 +208,9 @@ def test_a_domain_belongs_to_one_site_only(cp, powerdns, zone):
     assert "already belongs to site 'shop'" in taken.json()["message"]
 
 
-def test_wrong_dns_goes_back_to_pending_then_fails_showing_found_and_expected(cp, powerdns, zone):
+def test_wrong_dns_goes_back_to_pending_then_fails_showing_found_and_expected(
+    cp, powerdns, cloudflare, zone
+):
     domain = f"wrong.{zone}"
     powerdns.records(zone, domain, "A", [ELSEWHERE_IP])
     with cp.api() as api:
@@ -158,6 +226,8 @@ def test_wrong_dns_goes_back_to_pending_then_fails_showing_found_and_expected(cp
     assert len(dns_checks) >= 3  # checked again with backoff before giving up
     assert domain not in _caddy_hosts(cp)
     assert cp.edge_get(domain).status_code == 404
+    assert domain not in cloudflare.cnames()
+    _tunnel_matches_database(cp, cloudflare)
     failed = cp.cli("domain", "list", "shop")
     assert "FAILED" in failed.stdout
 
@@ -183,7 +253,7 @@ def test_missing_records_then_fixed_dns_while_pending_activates(cp, powerdns, zo
 
 
 def test_the_edge_refusing_a_domain_fails_it_and_keeps_everything_else_served(
-    cp, powerdns, proxy, zone
+    cp, powerdns, proxy, cloudflare, zone
 ):
     good, bad = f"good.{zone}", f"bad.{zone}"
     for name in (good, bad):
@@ -201,6 +271,7 @@ def test_the_edge_refusing_a_domain_fails_it_and_keeps_everything_else_served(
     assert cp.edge_get("shop.localhost").status_code == 200
     assert cp.edge_get(good).status_code == 200
     assert cp.edge_get(bad).status_code == 404
+    assert bad not in _tunnel_matches_database(cp, cloudflare)
 
     proxy.reject_containing = None
     again = cp.cli("domain", "add", "shop", bad, "--wait")
@@ -228,7 +299,7 @@ def test_removing_a_domain_waiting_for_dns_supersedes_the_wait(cp, zone):
     assert _domain(cp, "shop", domain)["status"] == "REMOVED"
 
 
-def test_destroying_a_site_removes_its_domains_first(cp, powerdns, zone):
+def test_destroying_a_site_removes_its_domains_first(cp, powerdns, cloudflare, zone):
     site = f"gone-{zone[1:7]}"
     routed, waiting = f"a.{zone}", f"b.{zone}"
     powerdns.records(zone, routed, "A", [PLATFORM_IP])
@@ -249,6 +320,8 @@ def test_destroying_a_site_removes_its_domains_first(cp, powerdns, zone):
     }
     assert op["steps"][0]["name"] == "domains"
     assert cp.edge_get(routed).status_code == 404
+    assert routed not in _tunnel_matches_database(cp, cloudflare)
+    assert routed not in cloudflare.cnames()
     assert ("domain.removed", f"site {site} destroyed") in _audit(cp, routed)
     # The domain is free again for another site.
     assert cp.cli("domain", "add", "shop", routed, "--wait").returncode == 0
@@ -276,8 +349,9 @@ def test_bad_domain_requests_are_clear_4xx(cp):
 
 
 @pytest.fixture
-def killable(powerdns, proxy, tmp_path: Path) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path / "data", extra_env=_env(powerdns, proxy, timeout="60"))
+def killable(powerdns, proxy, cloudflare, tmp_path: Path) -> Iterator[ControlPlane]:
+    env = _env(powerdns, proxy, cloudflare, tmp_path / "tunnel", timeout="60")
+    plane = ControlPlane(tmp_path / "data", extra_env=env)
     plane.start()
     assert plane.cli("site", "create", "kill", "--wait").returncode == 0
     yield plane
