@@ -9,10 +9,15 @@ import socket
 import ssl
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.e2e.harness import CaddyServer, ControlPlane, FaultyAdminProxy, wait_for
 from tests.services_pebble import PrivatePebble
@@ -201,3 +206,83 @@ def test_the_scheduled_renewal_replaces_a_due_certificate(powerdns, proxy, tmp_p
     finally:
         cp.stop()
         pebble.stop()
+
+
+def _own_certificate(name: str, *, days: int = 30, key: Any = None) -> tuple[str, str]:
+    """A certificate for `name` from a throwaway CA of the test's own, and its key."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_key = key or ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-own-ca")])
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1) if days > 0 else now - timedelta(days=10))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_pem = leaf.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return cert_pem, key_pem
+
+
+def test_an_uploaded_certificate_is_checked_installed_and_rolled_back_on_failure(
+    acme, proxy, domain, tmp_path
+):
+    cp, _ = acme
+    assert cp.cli("domain", "add", "shop", domain, "--wait").returncode == 0
+    acme_fingerprint = _view(cp, "shop", domain)["certificate"]["fingerprint"]
+
+    own_key = ec.generate_private_key(ec.SECP256R1())
+    cert_pem, key_pem = _own_certificate(domain, key=own_key)
+    path = f"/v1/sites/shop/domains/{domain}/certificate"
+    with cp.api() as api:
+        for body, problem in [
+            (
+                {"certificate": _own_certificate("other.example", key=own_key)[0], "key": key_pem},
+                "not " + domain,
+            ),
+            ({"certificate": cert_pem, "key": _own_certificate(domain)[1]}, "does not belong"),
+            (
+                {"certificate": _own_certificate(domain, days=-1, key=own_key)[0], "key": key_pem},
+                "not now",
+            ),
+            ({"certificate": "garbage", "key": key_pem}, "not PEM"),
+        ]:
+            resp = api.put(path, json=body)
+            assert resp.status_code == 422, resp.text
+            assert problem in resp.json()["message"], resp.text
+
+    # The edge refuses the config with the new certificate: the ACME one stays in force.
+    proxy.reject_containing = cert_pem.splitlines()[3].encode()
+    with cp.api() as api:
+        op_id = api.put(path, json={"certificate": cert_pem, "key": key_pem}).json()["operation"][
+            "id"
+        ]
+    op = cp.wait_operation(op_id)
+    assert op["status"] == "FAILED" and "refused" in op["error"]
+    assert _view(cp, "shop", domain)["certificate"]["fingerprint"] == acme_fingerprint
+    assert _certificate(cp, "shop", domain)["served_fingerprint"] == acme_fingerprint
+
+    proxy.reject_containing = None
+    (tmp_path / "cert.pem").write_text(cert_pem)
+    (tmp_path / "key.pem").write_text(key_pem)
+    result = cp.cli(
+        "domain", "certificate", "shop", domain,
+        "--cert", str(tmp_path / "cert.pem"), "--key", str(tmp_path / "key.pem"), "--wait",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    view = _view(cp, "shop", domain)
+    assert view["certificate"]["source"] == "uploaded"
+    health = _certificate(cp, "shop", domain)
+    assert health["healthy"] and health["served_fingerprint"] != acme_fingerprint
+    missing = cp.cli(
+        "domain", "certificate", "shop", domain, "--cert", "/nonexistent", "--key", "/x"
+    )
+    assert missing.returncode == 1 and "cannot read" in missing.stderr

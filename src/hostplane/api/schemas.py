@@ -67,6 +67,15 @@ class DomainAdd(BaseModel):
     domain: str = Field(min_length=1, max_length=300, examples=["www.example.org"])
 
 
+class CertificateUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    certificate: str = Field(
+        min_length=1, max_length=200_000, description="PEM: the certificate, then its chain"
+    )
+    key: str = Field(min_length=1, max_length=20_000, description="PEM: its private key")
+
+
 class DomainAccepted(BaseModel):
     domain: DomainView
     operation: OperationRef | None = Field(description="None when nothing had to be done")

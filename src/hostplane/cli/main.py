@@ -329,6 +329,31 @@ def domain_remove(
     _run(ctx, go)
 
 
+@domain_app.command("certificate")
+def domain_certificate(
+    ctx: typer.Context,
+    site: str,
+    domain: str,
+    cert: Annotated[Path, typer.Option("--cert", help="PEM file: certificate, then chain")],
+    key: Annotated[Path, typer.Option("--key", help="PEM file: its private key")],
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Install your own certificate for DOMAIN (instead of one from ACME)."""
+    try:
+        body = {"certificate": cert.read_text(), "key": key.read_text()}
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}")
+
+    def go(client: ApiClient) -> None:
+        path = f"/v1/sites/{site}/domains/{quote(domain, safe='')}/certificate"
+        accepted = client.request("PUT", path, json=body)
+        _finish_domain(client, accepted, wait, timeout, as_json)
+
+    _run(ctx, go)
+
+
 @domain_app.command("list")
 def domain_list(ctx: typer.Context, site: str, as_json: JsonOpt = False) -> None:
     """List SITE's domains with their state, last DNS check and error."""

@@ -17,13 +17,21 @@ from hostplane.providers.acme.issuer import describe_leaf, new_account_key
 from hostplane.providers.base import Outcome
 from hostplane.store.tables import DomainRow, SiteRow
 from hostplane.store.types import utcnow
-from hostplane.workflows.edge import CERT_OWNER, CERT_PEM, KEY_PEM, regenerate_edge
+from hostplane.workflows.edge import (
+    CERT_OWNER,
+    CERT_PEM,
+    KEY_PEM,
+    ROUTED_DOMAIN_STATES,
+    regenerate_edge,
+)
 from hostplane.workflows.services import Services
 
 log = structlog.get_logger(__name__)
 
 ACCOUNT_OWNER = "acme"
 ACCOUNT_KEY = "account_key"
+UPLOAD_CERT, UPLOAD_KEY = "upload_certificate", "upload_key"  # waiting to be installed
+PREVIOUS_CERT, PREVIOUS_KEY = "previous_certificate", "previous_key"  # until the new one serves
 
 
 def due(domain: DomainRow, renew_before_days: float, now: datetime | None = None) -> bool:
@@ -69,7 +77,7 @@ def remove(services: Services, domain: DomainRow, site: SiteRow) -> Outcome:
     with services.store.unit_of_work() as uow:
         row = uow.domains.get(domain.id)
         had = row is not None and (row.cert_fingerprint is not None or row.acme_token is not None)
-        for name in (CERT_PEM, KEY_PEM):
+        for name in (CERT_PEM, KEY_PEM, UPLOAD_CERT, UPLOAD_KEY, PREVIOUS_CERT, PREVIOUS_KEY):
             uow.secrets.delete(CERT_OWNER, domain.id, name)
         if row is not None:
             row.cert_source = row.cert_not_after = row.cert_fingerprint = None
@@ -188,5 +196,64 @@ def _covers(pattern: str, domain: str) -> bool:
     return False
 
 
-def store_upload(services: Services, domain_id: str, fullchain_pem: str, key_pem: str) -> None:
-    _store(services, domain_id, fullchain_pem, key_pem, "uploaded")
+def install_upload(services: Services, domain: DomainRow, site: SiteRow) -> Outcome:
+    """Put the uploaded certificate in place (the one it replaces kept aside for the undo),
+    load the edge and, where the domain is served, see the edge present it."""
+    outcome = Outcome.UNCHANGED
+    with services.store.unit_of_work() as uow:
+        pending = (
+            uow.secrets.get(CERT_OWNER, domain.id, UPLOAD_CERT),
+            uow.secrets.get(CERT_OWNER, domain.id, UPLOAD_KEY),
+        )
+        current = (
+            uow.secrets.get(CERT_OWNER, domain.id, CERT_PEM),
+            uow.secrets.get(CERT_OWNER, domain.id, KEY_PEM),
+        )
+        if pending[0] and pending[1]:
+            if current[0] and current[1]:
+                uow.secrets.put(CERT_OWNER, domain.id, PREVIOUS_CERT, current[0])
+                uow.secrets.put(CERT_OWNER, domain.id, PREVIOUS_KEY, current[1])
+            uow.secrets.put(CERT_OWNER, domain.id, CERT_PEM, pending[0])
+            uow.secrets.put(CERT_OWNER, domain.id, KEY_PEM, pending[1])
+            uow.secrets.delete(CERT_OWNER, domain.id, UPLOAD_CERT)
+            uow.secrets.delete(CERT_OWNER, domain.id, UPLOAD_KEY)
+            row = uow.domains.get(domain.id)
+            assert row is not None
+            not_after, fingerprint, _ = describe_leaf(services.secrets.open(pending[0]))
+            row.cert_source, row.cert_not_after = "uploaded", not_after
+            row.cert_fingerprint = fingerprint
+            outcome = Outcome.UPDATED if current[0] else Outcome.CREATED
+        row = uow.domains.get(domain.id)
+        assert row is not None
+        served, fingerprint_now = row.status in ROUTED_DOMAIN_STATES, row.cert_fingerprint
+    regenerate_edge(services)
+    if served and fingerprint_now:
+        services.edge.confirm_certificate(domain.name, fingerprint_now)
+    return outcome
+
+
+def restore_previous(services: Services, domain: DomainRow, site: SiteRow) -> Outcome:
+    """Undo of install_upload: the certificate it replaced (or none) is back in force."""
+    with services.store.unit_of_work() as uow:
+        op = uow.operations.latest_for(domain.id)
+        previous_source = (op.options or {}).get("previous_source") if op else None
+        previous = (
+            uow.secrets.get(CERT_OWNER, domain.id, PREVIOUS_CERT),
+            uow.secrets.get(CERT_OWNER, domain.id, PREVIOUS_KEY),
+        )
+        row = uow.domains.get(domain.id)
+        assert row is not None
+        for name in (UPLOAD_CERT, UPLOAD_KEY, PREVIOUS_CERT, PREVIOUS_KEY):
+            uow.secrets.delete(CERT_OWNER, domain.id, name)
+        if previous[0] and previous[1]:
+            uow.secrets.put(CERT_OWNER, domain.id, CERT_PEM, previous[0])
+            uow.secrets.put(CERT_OWNER, domain.id, KEY_PEM, previous[1])
+            not_after, fingerprint, _ = describe_leaf(services.secrets.open(previous[0]))
+            row.cert_source = str(previous_source or "acme")
+            row.cert_not_after, row.cert_fingerprint = not_after, fingerprint
+        else:
+            uow.secrets.delete(CERT_OWNER, domain.id, CERT_PEM)
+            uow.secrets.delete(CERT_OWNER, domain.id, KEY_PEM)
+            row.cert_source = row.cert_not_after = row.cert_fingerprint = None
+    regenerate_edge(services)
+    return Outcome.UPDATED

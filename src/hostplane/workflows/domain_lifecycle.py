@@ -10,8 +10,9 @@ import structlog
 from hostplane.domain.lifecycle import DomainStatus, OperationStatus
 from hostplane.store.transitions import transition
 from hostplane.store.types import utcnow
-from hostplane.workflows import domain_steps
-from hostplane.workflows.domain_requests import ADD, REMOVE, snapshot
+from hostplane.workflows import certificates, domain_steps
+from hostplane.workflows.domain_requests import ADD, REMOVE, UPLOAD, snapshot
+from hostplane.workflows.edge import CERT_OWNER
 from hostplane.workflows.services import Services
 
 log = structlog.get_logger(__name__)
@@ -29,6 +30,8 @@ def begin(services: Services, operation_id: str) -> dict[str, object]:
             steps = domain_steps.plan(services)
         elif op.kind == REMOVE:
             steps = domain_steps.removal_plan(services)
+        elif op.kind == UPLOAD:
+            steps = ["upload"]
         else:
             steps = ["renew"]
         return {
@@ -77,9 +80,13 @@ def finish(services: Services, operation_id: str, error: str | None) -> str:
         elif op.kind == REMOVE:
             target = DomainStatus.REMOVED if error is None else DomainStatus.FAILED
             reason = "route, certificate and tunnel rule removed" if error is None else error
-        else:  # a renewal keeps the domain ACTIVE with its old certificate on failure
+        else:  # renewal or upload: the domain keeps its state (and old certificate on failure)
             target, reason = None, ""
-        domain.last_error = error
+            if op.kind == UPLOAD and error is None:  # the old certificate is not needed back
+                for name in (certificates.PREVIOUS_CERT, certificates.PREVIOUS_KEY):
+                    uow.secrets.delete(CERT_OWNER, domain.id, name)
+        if target is not None or error is not None:
+            domain.last_error = error
         if target is not None and domain.status != target:
             transition(
                 uow, "domain", domain, target, reason=reason, actor=op.actor, operation_id=op.id

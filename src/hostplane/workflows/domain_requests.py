@@ -17,8 +17,16 @@ from hostplane.store.transitions import record_created, transition
 from hostplane.store.uow import UnitOfWork
 from hostplane.workflows.services import Services
 
-ADD, REMOVE, RENEW = "domain-add", "domain-remove", "certificate-renew"
-KINDS = frozenset({ADD, REMOVE, RENEW})
+ADD, REMOVE, RENEW, UPLOAD = (
+    "domain-add",
+    "domain-remove",
+    "certificate-renew",
+    "certificate-upload",
+)
+KINDS = frozenset({ADD, REMOVE, RENEW, UPLOAD})
+UPLOADABLE = frozenset(
+    {DomainStatus.PENDING, DomainStatus.ACTIVE, DomainStatus.FAILED, DomainStatus.ROUTING}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +204,54 @@ def record_due_renewals(services: Services, *, actor: str) -> list[str]:
             uow.flush()
             recorded.append(op.id)
     return recorded
+
+
+def upload_certificate(
+    services: Services,
+    *,
+    site_name: str,
+    domain: str,
+    certificate_pem: str,
+    key_pem: str,
+    actor: str,
+) -> DomainSubmitted:
+    """Accept an operator's certificate for the domain: checked now (chain, key, name,
+    validity), sealed at once, installed at the edge by the operation."""
+    from hostplane.workflows.certificates import UPLOAD_CERT, UPLOAD_KEY, check_upload
+
+    name = normalize_domain(domain, base_domain=services.settings.base_domain)
+    fingerprint = check_upload(name, certificate_pem, key_pem)
+    with services.store.unit_of_work() as uow:
+        site = _live_site(uow, site_name)
+        row = uow.domains.get_live(name)
+        if row is None or row.site_id != site.id:
+            raise NotFoundError(f"site {site.name!r} has no domain {name}")
+        if row.status not in UPLOADABLE:
+            raise ConflictError(f"domain {name} is {row.status}: it cannot take a certificate")
+        active = uow.operations.active_for(domain_target(name))
+        if active is not None:
+            raise ConflictError(
+                f"domain {name} has operation {active.id} ({active.kind}) at work: "
+                "wait for it to finish"
+            )
+        uow.secrets.put("domain", row.id, UPLOAD_CERT, services.secrets.seal(certificate_pem))
+        uow.secrets.put("domain", row.id, UPLOAD_KEY, services.secrets.seal(key_pem))
+        op = _operation(row, UPLOAD, actor, site.name)
+        op.options = {
+            "site": site.name,
+            "fingerprint": fingerprint,
+            "previous_source": row.cert_source,
+        }
+        uow.operations.add(op)
+        uow.flush()
+        uow.audit.record(
+            actor=actor,
+            action="certificate.upload",
+            target_kind="domain",
+            target_name=name,
+            decision="allowed",
+            reason=f"certificate {fingerprint[:16]}… checked for {name}",
+            operation_id=op.id,
+            snapshot=snapshot(row, site.name),
+        )
+        return DomainSubmitted(name, site.name, op.id, op.kind, True)

@@ -167,6 +167,11 @@ ACTIONS: dict[str, DomainActions] = {
         certificates.ensure, certificates.remove, "a certificate for the domain served at the edge"
     ),
     "tunnel": DomainActions(_tunnel, _untunnel, "the tunnel carrying the domain to the edge"),
+    "upload": DomainActions(
+        certificates.install_upload,
+        certificates.restore_previous,
+        "the uploaded certificate presented by the edge",
+    ),
     "renew": DomainActions(
         lambda services, domain, site: certificates.renew(services, domain),
         None,

@@ -125,6 +125,26 @@ def remove_domain(operation_id: str) -> str:
 
 
 @DBOS.workflow()
+def upload_certificate(operation_id: str) -> str:
+    begun = domain_begin_step(operation_id)
+    started: list[str] = []
+    try:
+        for step in _steps(begun):
+            started.append(step)
+            domain_apply_step(operation_id, step)
+    except Exception as exc:
+        error = describe(exc)
+        failures = []
+        for step in reversed(started):
+            try:
+                domain_undo_step(operation_id, step)
+            except Exception as undo_exc:
+                failures.append(f"undo of {step} failed: {describe(undo_exc)}")
+        return domain_finish_step(operation_id, "; ".join([error, *failures]))
+    return domain_finish_step(operation_id, None)
+
+
+@DBOS.workflow()
 def renew_certificate(operation_id: str) -> str:
     begun = domain_begin_step(operation_id)
     try:

@@ -8,7 +8,12 @@ from typing import Any
 from dbos import DBOS, SetWorkflowID
 
 from hostplane.workflows import domain_requests
-from hostplane.workflows.domains import add_domain, remove_domain, renew_certificate
+from hostplane.workflows.domains import (
+    add_domain,
+    remove_domain,
+    renew_certificate,
+    upload_certificate,
+)
 from hostplane.workflows.services import current
 from hostplane.workflows.sites import destroy_site, provision_site
 
@@ -19,6 +24,7 @@ WORKFLOWS = {
     domain_requests.ADD: add_domain,
     domain_requests.REMOVE: remove_domain,
     domain_requests.RENEW: renew_certificate,
+    domain_requests.UPLOAD: upload_certificate,
 }
 
 RENEWAL_SCHEDULE = "certificate-renewal"

@@ -105,6 +105,29 @@ def show_domain(
     return _view(services, name, ascii_name)
 
 
+@router.put("/{domain}/certificate", status_code=202, responses=ERRORS)
+def upload_certificate(
+    name: SiteName,
+    domain: DomainName,
+    body: schemas.CertificateUpload,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    actor: ActorDep,
+) -> schemas.DomainAccepted:
+    """Install an operator's own certificate for the domain (checked first: chain, key,
+    name, validity); ACME renewal leaves uploaded certificates alone."""
+    sub = domain_requests.upload_certificate(
+        services,
+        site_name=name,
+        domain=domain,
+        certificate_pem=body.certificate,
+        key_pem=body.key,
+        actor=actor,
+    )
+    return _accepted(response, services, submitter, sub)
+
+
 @router.get("/{domain}/certificate", responses=ERRORS)
 def served_certificate(
     name: SiteName, domain: DomainName, services: ServicesDep, actor: ActorDep
