@@ -33,7 +33,13 @@ def _env(
 ) -> dict[str, str]:
     tunnel_dir.mkdir(parents=True, exist_ok=True)
     restart = tunnel_dir / "restart-cloudflared"
-    restart.write_text(f"#!/bin/sh\necho restarted >> {tunnel_dir / 'restarts.log'}\n")
+    # Records each restart; hangs while <tunnel dir>/stall exists (then gives up: exit 75).
+    restart.write_text(
+        "#!/bin/sh\n"
+        f'if [ -e "{tunnel_dir}/stall" ]; then touch "{tunnel_dir}/reached"\n'
+        f'  while [ -e "{tunnel_dir}/stall" ]; do sleep 0.1; done; exit 75; fi\n'
+        f"echo restarted >> {tunnel_dir / 'restarts.log'}\n"
+    )
     restart.chmod(0o755)
     return {
         "HOSTPLANE_TUNNEL_ID": TUNNEL,
@@ -414,3 +420,24 @@ def test_killed_inside_the_removal_converges(killable, powerdns, proxy, zone):
     assert _domain(cp, "kill", domain)["status"] == "REMOVED"
     assert cp.edge_get(domain).status_code == 404
     assert [a for a, _ in _audit(cp, domain)].count("domain.removed") == 1
+
+
+def test_killed_inside_the_tunnel_step_converges(killable, powerdns, cloudflare, zone, tmp_path):
+    cp, domain = killable, f"tunnel.{zone}"
+    powerdns.records(zone, domain, "A", [PLATFORM_IP])
+    tunnel_dir = tmp_path / "tunnel"
+    (tunnel_dir / "stall").touch()
+    with cp.api() as api:
+        op_id = api.post("/v1/sites/kill/domains", json={"domain": domain}).json()["operation"][
+            "id"
+        ]
+    wait_for(lambda: (tunnel_dir / "reached").exists(), "the tunnel step to restart cloudflared")
+    cp.kill()
+    (tunnel_dir / "stall").unlink()
+    cp.start()
+    op = cp.wait_operation(op_id, timeout=30)
+    assert op["status"] == "SUCCEEDED", op
+    assert domain in _tunnel_matches_database(cp, cloudflare)
+    assert cloudflare.cnames()[domain] == f"{TUNNEL}.cfargotunnel.com"
+    # The killed restart never finished; the resumed step restarted cloudflared once.
+    assert (tunnel_dir / "restarts.log").read_text().count("restarted") == 1

@@ -142,11 +142,20 @@ class CloudflareTunnel:
             current: str | None = path.read_text()
         except FileNotFoundError:
             current = None
+        # Marks a file written but not yet in force: a crash between the write and the
+        # restart must not leave cloudflared on the old rules with the file looking done.
+        pending = path.with_name(path.name + ".restart-pending")
         if current == desired:
+            if pending.exists():
+                self._restart()
+                pending.unlink()
+                return Outcome.UPDATED
             return Outcome.UNCHANGED
         self._validate(desired)
+        atomic_write(pending, "", mode=0o640)
         atomic_write(path, desired, mode=0o640)
         self._restart()
+        pending.unlink()
         log.info("tunnel.ingress_written", path=str(path), hostnames=len(set(hostnames)))
         return Outcome.CREATED if current is None else Outcome.UPDATED
 
