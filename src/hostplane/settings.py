@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     container_memory: str = "256m"
     container_cpus: float = Field(default=1.0, gt=0, le=64)
 
+    # The reconciler: every reconcile_interval seconds (0: only on demand); pruning orphans
+    # automatically only when reconcile_prune is set (else `hostctl reconcile --prune`).
+    reconcile_interval: int = Field(default=60, ge=0, le=86400)
+    reconcile_prune: bool = False
+
     executor_id: str = "local"
     worker_concurrency: int = Field(default=8, ge=1)
     # How often a worker polls the queue for new operations: the wait between a request and
@@ -119,6 +124,13 @@ class Settings(BaseSettings):
     queue_poll_interval: float = Field(default=0.02, ge=0.005, le=10)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
+
+    @field_validator("reconcile_interval")
+    @classmethod
+    def _interval_fits_a_cron(cls, value: int) -> int:
+        if value == 0 or value < 60 or value % 60 == 0:
+            return value
+        raise ValueError("use fewer than 60 seconds or a whole number of minutes")
 
     @field_validator("base_domain")
     @classmethod

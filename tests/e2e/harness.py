@@ -66,6 +66,9 @@ class ControlPlane:
             "HOSTPLANE_EDGE_HTTPS_PORT": str(self.https_port),
             "HOSTPLANE_CADDY_ADMIN_LISTEN": f"127.0.0.1:{self.admin_port}",
             "HOSTPLANE_LOG_FORMAT": "json",
+            # Tests that want the scheduled reconcile turn it on; the rest break things on
+            # purpose and must not have them repaired behind their back.
+            "HOSTPLANE_RECONCILE_INTERVAL": "0",
             **self.extra_env,
         }
         if self.database_url:

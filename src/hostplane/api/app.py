@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from hostplane.api import errors
 from hostplane.api.auth import BearerAuth
 from hostplane.api.deps import Submitter
-from hostplane.api.routers import domains, operations, sites, system
+from hostplane.api.routers import domains, operations, reconcile, sites, system
 from hostplane.observability import HTTP_LATENCY, HTTP_REQUESTS
 from hostplane.workflows.services import Services
 
@@ -29,6 +29,7 @@ def create_app(services: Services, submitter: Submitter, tokens: list[str]) -> F
     app.include_router(domains.router)
     app.include_router(operations.router)
     app.include_router(system.router)
+    app.include_router(reconcile.router)
 
     @app.middleware("http")
     async def _measure(

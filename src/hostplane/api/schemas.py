@@ -192,3 +192,41 @@ class DnsCheckView(BaseModel):
     expected: str
     problems: list[str]
     explanation: str
+
+
+class FindingView(BaseModel):
+    kind: Literal["missing", "drifted", "orphaned"]
+    resource: str = Field(description="<type>:<name>, e.g. container:php_blog")
+    site: str | None
+    detail: str
+    action: str = Field(description="repair, regenerate-edge, regenerate-tunnel, prune or report")
+    result: str | None = Field(default=None, description="what the reconcile did about it")
+
+
+class DriftView(BaseModel):
+    findings: list[FindingView]
+    counts: dict[str, int]
+    unreachable: dict[str, str] = Field(description="providers that could not be observed")
+    provider_calls: int
+
+
+class ReconcileRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    prune: bool = False
+
+
+class ReconcileRunView(BaseModel):
+    id: str
+    trigger: str
+    dry_run: bool
+    prune: bool
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+    counts: dict[str, int]
+    findings: list[FindingView]
+    repairs: int
+    errors: list[str]
+    operation: OperationRef | None

@@ -12,6 +12,7 @@ from hostplane.api.app import create_app
 from hostplane.api.auth import server_tokens
 from hostplane.observability import configure_logging
 from hostplane.providers.caddy.process import CaddyProcess
+from hostplane.reconciler import run as reconcile_run
 from hostplane.settings import Settings
 from hostplane.workflows.edge import regenerate_edge
 from hostplane.workflows.engine import WorkflowEngine
@@ -29,6 +30,13 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     bind(services)
     caddy: CaddyProcess | None = None
     engine = WorkflowEngine(settings, services, work=work)
+    engine.register(reconcile_run.KIND, reconcile_run.reconcile)
+    if settings.reconcile_interval:
+        engine.add_schedule(
+            reconcile_run.SCHEDULE,
+            reconcile_run.reconcile_on_schedule,
+            reconcile_run.schedule_cron(settings.reconcile_interval),
+        )
     try:
         if work and settings.managed_caddy:
             caddy = CaddyProcess(

@@ -15,6 +15,7 @@ from hostplane.store.tables import (
     DomainRow,
     OperationRow,
     OperationStepRow,
+    ReconcileRunRow,
     SecretRow,
     SiteRow,
     StatusEventRow,
@@ -70,6 +71,25 @@ class SiteRepository:
     def routed(self) -> Sequence[SiteRow]:
         stmt = sa.select(SiteRow).where(SiteRow.routed.is_(True)).order_by(SiteRow.name)
         return self.session.scalars(stmt).all()
+
+    def kept_data(self) -> list[str]:
+        """Names of destroyed sites whose data was kept (--keep-data) and not taken up by a
+        live site of the same name since: their database, files and volume stay."""
+        stmt = (
+            sa.select(SiteRow.name, OperationRow.options, OperationRow.created_at)
+            .join(OperationRow, OperationRow.target_id == SiteRow.id)
+            .where(SiteRow.status == SiteStatus.DESTROYED, OperationRow.kind == "destroy")
+            .order_by(OperationRow.created_at)
+        )
+        kept: dict[str, bool] = {}
+        for name, options, _ in self.session.execute(stmt):
+            kept[name] = bool((options or {}).get("keep_data"))
+        live = set(
+            self.session.scalars(
+                sa.select(SiteRow.name).where(SiteRow.status != SiteStatus.DESTROYED)
+            )
+        )
+        return sorted(n for n, k in kept.items() if k and n not in live)
 
     def live(self) -> Sequence[SiteRow]:
         stmt = (
@@ -188,6 +208,22 @@ class OperationRepository:
 
     def get_step(self, step_id: int) -> OperationStepRow | None:
         return self.session.get(OperationStepRow, step_id)
+
+
+class ReconcileRunRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: ReconcileRunRow) -> ReconcileRunRow:
+        self.session.add(row)
+        return row
+
+    def get(self, run_id: str) -> ReconcileRunRow | None:
+        return self.session.get(ReconcileRunRow, run_id)
+
+    def latest(self) -> ReconcileRunRow | None:
+        stmt = sa.select(ReconcileRunRow).order_by(ReconcileRunRow.started_at.desc()).limit(1)
+        return self.session.scalars(stmt).first()
 
 
 class EventRepository:

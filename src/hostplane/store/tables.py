@@ -186,3 +186,23 @@ class SecretRow(Base):
     __table_args__ = (
         Index("uq_secrets_owner_name", "owner_kind", "owner_id", "name", unique=True),
     )
+
+
+class ReconcileRunRow(Base):
+    """One reconcile: what was found, what was done. Its id is its operation's."""
+
+    __tablename__ = "reconcile_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(16), nullable=False)  # schedule | request
+    dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    prune: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[float | None] = mapped_column()
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
+    repairs: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    errors: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+
+    __table_args__ = (Index("ix_reconcile_runs_started", "started_at"),)

@@ -16,6 +16,7 @@ from hostplane.store.repositories import (
     DomainRepository,
     EventRepository,
     OperationRepository,
+    ReconcileRunRepository,
     SecretRepository,
     SiteRepository,
 )
@@ -30,6 +31,7 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.audit = AuditRepository(session)
         self.secrets = SecretRepository(session)
+        self.reconcile_runs = ReconcileRunRepository(session)
 
     def flush(self) -> None:
         try:

@@ -38,6 +38,19 @@ class WorkflowEngine:
         # instead of waiting for its next queue poll (~25 ms of every operation otherwise);
         # the rest goes through the queue, which every worker polls.
         self._slots = threading.BoundedSemaphore(settings.worker_concurrency) if work else None
+        self.workflows: dict[str, Any] = dict(WORKFLOWS)
+        self.schedules: list[tuple[str, Any, str]] = []
+        if settings.acme_directory:
+            self.schedules.append(
+                (RENEWAL_SCHEDULE, renew_due_certificates, settings.cert_renew_schedule)
+            )
+
+    def register(self, kind: str, workflow: Any) -> None:
+        """A workflow of a layer above this one (the reconciler), run for `kind`."""
+        self.workflows[kind] = workflow
+
+    def add_schedule(self, name: str, workflow: Any, cron: str) -> None:
+        self.schedules.append((name, workflow, cron))
 
     def launch(self) -> None:
         url = self.settings.workflow_db_url
@@ -57,14 +70,12 @@ class WorkflowEngine:
             worker_concurrency=self.settings.worker_concurrency,
             polling_interval_sec=self.settings.queue_poll_interval,
         )
-        if self.work and self.settings.acme_directory:
+        if self.work and self.schedules:
+            # Kept in the workflow database: every worker shares them, each tick runs once.
             DBOS.apply_schedules(
                 [
-                    {
-                        "schedule_name": RENEWAL_SCHEDULE,
-                        "workflow_fn": renew_due_certificates,
-                        "schedule": self.settings.cert_renew_schedule,
-                    }
+                    {"schedule_name": name, "workflow_fn": fn, "schedule": cron}
+                    for name, fn, cron in self.schedules
                 ]
             )
         log.info("workflows.launched", executor=self.settings.executor_id, work=self.work)
@@ -76,7 +87,7 @@ class WorkflowEngine:
         if self._slots is not None and self._slots.acquire(blocking=False):
             try:
                 with SetWorkflowID(operation_id):
-                    handle = DBOS.start_workflow(WORKFLOWS[kind], operation_id)
+                    handle = DBOS.start_workflow(self.workflows[kind], operation_id)
             except BaseException:
                 self._slots.release()
                 raise
@@ -85,7 +96,7 @@ class WorkflowEngine:
             ).start()
             return
         with SetWorkflowID(operation_id):
-            self._queue.enqueue(WORKFLOWS[kind], operation_id)
+            self._queue.enqueue(self.workflows[kind], operation_id)
 
     def cancel(self, operation_id: str) -> None:
         """Stop a workflow whose operation was superseded (it is finished in the database)."""

@@ -110,6 +110,14 @@ class CaddyEdge:
     def observe(self) -> list[str]:
         return route_ids(self.current())
 
+    def in_sync(self, state: EdgeState) -> tuple[bool, frozenset[str]]:
+        """Whether Caddy runs exactly the config rendered from `state` (one config read),
+        and the site routes it runs."""
+        current = self.current()
+        admin = current.get("admin")
+        desired = self.render(state, running_admin=admin if isinstance(admin, dict) else None)
+        return current == desired, frozenset(route_ids(current))
+
     def confirm(self, host: str, route_id: str) -> None:
         """Wait until a request for `host` through the edge is answered by `route_id`."""
         last = "no answer"

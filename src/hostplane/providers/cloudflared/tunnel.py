@@ -133,6 +133,16 @@ class CloudflareTunnel:
         except FileNotFoundError:
             return []
 
+    def in_sync(self, hostnames: Sequence[str]) -> bool:
+        """Whether the ingress file is the one rendered from `hostnames` and in force."""
+        path = self.config.config_path
+        try:
+            current = path.read_text()
+        except FileNotFoundError:
+            return False
+        pending = path.with_name(path.name + ".restart-pending")
+        return current == render_ingress(self.config.ingress, hostnames) and not pending.exists()
+
     def apply(self, hostnames: Sequence[str]) -> Outcome:
         """Write the ingress file rendered from `hostnames` if it differs; validate it first,
         then restart cloudflared so that it is in force when this returns."""

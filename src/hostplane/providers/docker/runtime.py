@@ -27,6 +27,7 @@ import requests
 import structlog
 
 from hostplane import naming
+from hostplane.domain.reconcile import ObservedContainer
 from hostplane.domain.sites import HTTPProxy, RuntimeKind, SiteSpec, SiteType, Upstream
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.docker.nginx import SOCKET_DIR, WEBROOT, render_server
@@ -47,6 +48,13 @@ PLACEHOLDER_PHP = (
     "<title>' . $name . '</title></head><body><h1>' . $name . '</h1><p>PHP ' . PHP_VERSION"
     " . ' is serving this site.</p></body></html>';\n"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class DockerInventory:
+    containers: dict[str, ObservedContainer]
+    volumes: dict[str, str]  # name → site label
+    networks: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +401,49 @@ class DockerRuntime:
 
     def upstream(self, spec: SiteSpec) -> Upstream:
         return HTTPProxy(dial=f"unix/{self.site_run_dir(spec.name) / 'web.sock'}")
+
+    def inventory(self) -> DockerInventory:
+        """Every container, volume and network with Hostplane's label: one list call each
+        (containers listed sparse, so no inspect per container)."""
+        label = {"label": f"{naming.MANAGED_LABEL}=true"}
+        containers: dict[str, ObservedContainer] = {}
+        for c in self._call(
+            "list containers", self.client.containers.list, all=True, sparse=True, filters=label
+        ):
+            labels = c.attrs.get("Labels") or {}
+            name = (c.attrs.get("Names") or ["/?"])[0].lstrip("/")
+            containers[name] = ObservedContainer(
+                name=name,
+                site=labels.get(naming.SITE_LABEL, ""),
+                running=c.attrs.get("State") == "running",
+                image=str(c.attrs.get("Image", "")),
+            )
+        volumes = {
+            v.name: (v.attrs.get("Labels") or {}).get(naming.SITE_LABEL, "")
+            for v in self._call("list volumes", self.client.volumes.list, filters=label)
+        }
+        networks = {
+            n.name: (n.attrs.get("Labels") or {}).get(naming.SITE_LABEL, "")
+            for n in self._call("list networks", self.client.networks.list, filters=label)
+        }
+        return DockerInventory(containers, volumes, networks)
+
+    def prune(self, kind: str, name: str) -> Outcome:
+        """Remove one marked container, volume or network that no live site owns."""
+        if kind == "container":
+            return Outcome.DELETED if self._remove_container(name) else Outcome.ABSENT
+        collection = {"volume": self.client.volumes, "network": self.client.networks}[kind]
+        obj = self._get(collection, name)
+        if obj is None:
+            return Outcome.ABSENT
+        labels = obj.attrs.get("Labels") or {}
+        if labels.get(naming.MANAGED_LABEL) != "true":
+            raise PermanentError(f"{kind} {name} is not Hostplane's: left alone")
+        try:
+            self._call(f"remove {kind} {name}", obj.remove)
+        except docker.errors.NotFound:
+            return Outcome.ABSENT
+        return Outcome.DELETED
 
     def observe(self) -> frozenset[str]:
         """Sites with any labelled container, volume or network: one list call per kind."""

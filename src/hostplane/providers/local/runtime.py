@@ -173,6 +173,24 @@ class LocalRuntime:
             return StaticFiles(root=root)
         return FastCGI(root=root, dial=f"unix/{self.pools.paths(spec.name).socket}")
 
+    def inventory(self) -> tuple[frozenset[str], dict[str, bool]]:
+        """Site directories (one scan) and PHP-FPM pools with whether their master runs."""
+        dirs: frozenset[str] = frozenset()
+        if self.sites_dir.exists():
+            dirs = frozenset(
+                p.name for p in self.sites_dir.iterdir() if p.is_dir() and "." not in p.name
+            )
+        pools = {site: self.pools.running_pid(site) is not None for site in self.pools.managed()}
+        return dirs, pools
+
+    def prune(self, kind: str, site: str) -> Outcome:
+        """Remove the webroot (with its system user) or the PHP-FPM pool of a site that is
+        not live."""
+        if kind == "php-pool":
+            return self.pools.remove(site)
+        spec = SiteSpec(site, SiteType.STATIC, RuntimeKind.LOCAL, hostname=site)
+        return self.remove_files(spec)
+
     def observe(self) -> frozenset[str]:
         """Sites with a directory or a PHP-FPM pool here."""
         dirs: frozenset[str] = frozenset()

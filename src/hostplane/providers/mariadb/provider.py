@@ -144,6 +144,19 @@ class MariaDBProvider:
         log.info("mariadb.removed", database=name, user=user, outcome=outcome.value)
         return outcome
 
+    def remove_database_only(self, name: str) -> Outcome:
+        with self._cursor() as cur:
+            had_db, _ = self._exists(cur, name, "")
+            cur.execute(f"DROP DATABASE IF EXISTS {_database(name)}")
+        return Outcome.DELETED if had_db else Outcome.ABSENT
+
+    def remove_user(self, user: str) -> Outcome:
+        user = _user(user)
+        with self._cursor() as cur:
+            _, had_user = self._exists(cur, "", user)
+            cur.execute("DROP USER IF EXISTS %s@%s", (user, ACCOUNT_HOST))
+        return Outcome.DELETED if had_user else Outcome.ABSENT
+
     def check_login(self, user: str, password: str, database: str) -> None:
         """Log in as the site would (through the socket) and run a query in its database."""
         _database(database)
