@@ -1,0 +1,212 @@
+"""Faults injected by hand into a real control plane's local sites (real Caddy, PHP-FPM,
+MariaDB of its own), then seen by `hostctl drift` and repaired by `hostctl reconcile`:
+each scenario names what it broke and what it verified; every one ends with a reconcile
+that finds nothing at all, orphans included."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pymysql
+import pytest
+
+from hostplane import naming
+from tests.e2e.harness import ControlPlane, wait_for
+from tests.services_mariadb import PrivateMariaDB
+
+
+@pytest.fixture(scope="module")
+def own_mariadb() -> Iterator[PrivateMariaDB]:
+    """A server of this module's own: the reconciler owns every wp_* database it sees."""
+    server = PrivateMariaDB().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cp(own_mariadb, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    plane = ControlPlane(
+        tmp_path_factory.mktemp("faults") / "data",
+        extra_env={"HOSTPLANE_SITE_DB_URL": own_mariadb.url},
+    ).start()
+    for name, kind in (("stat", "static"), ("php1", "php"), ("wp1", "wordpress")):
+        created = plane.cli("site", "create", name, "--type", kind, "--wait")
+        assert created.returncode == 0, created.stdout + created.stderr
+    yield plane
+    plane.stop()
+    plane.clean_host()
+
+
+def _drift(cp: ControlPlane) -> list[dict[str, Any]]:
+    result = cp.cli("drift", "--json")
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stdout))
+
+
+def _reconcile(cp: ControlPlane, *args: str) -> list[dict[str, Any]]:
+    result = cp.cli("reconcile", "--json", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return list(json.loads(result.stdout))
+
+
+def _serves(cp: ControlPlane) -> None:
+    assert cp.edge_get("stat.localhost").status_code == 200
+    assert cp.edge_get("php1.localhost").status_code == 200
+    wp = cp.edge_get(f"wp1.localhost:{cp.edge_port}")
+    assert wp.status_code in (200, 302), wp.text[:300]
+
+
+def _converged(cp: ControlPlane) -> None:
+    """ACTIVE sites serve, and a final reconcile finds nothing: no drift, no orphan."""
+    _serves(cp)
+    assert _drift(cp) == []
+    assert _reconcile(cp) == []
+
+
+def _mariadb(server: PrivateMariaDB) -> pymysql.Connection:
+    return pymysql.connect(unix_socket=server.socket, user="root", autocommit=True)
+
+
+def test_nothing_broken_means_no_findings(cp):
+    """Broke nothing; verified that drift and reconcile find nothing."""
+    _converged(cp)
+    text = cp.cli("drift")
+    assert "No drift" in text.stdout
+
+
+def test_edge_config_edited_by_hand_is_regenerated(cp):
+    """Broke: loaded an edge config without the sites' routes by hand. Verified: drift names
+    the missing routes; reconcile regenerates the edge; the sites serve again."""
+    config = cp.caddy_config()
+    config["apps"]["http"]["servers"]["hostplane"]["routes"] = []
+    httpx.post(f"{cp.caddy_admin_url}/load", json=config).raise_for_status()
+    assert "x-hostplane-route" not in cp.edge_get("stat.localhost").headers
+    found = {(f["kind"], f["resource"], f["action"]) for f in _drift(cp)}
+    assert ("missing", "edge-route:site-stat", "regenerate-edge") in found
+    done = _reconcile(cp)
+    assert {f["result"] for f in done} == {"updated"}
+    _converged(cp)
+
+
+def test_a_php_master_killed_by_hand_is_restarted(cp):
+    """Broke: SIGKILL to php1's PHP-FPM master (and its workers). Verified: drift says the
+    pool is not running; reconcile restarts it through the site's own step; php1 serves."""
+    pid = int((cp.data_dir / "run" / "php-fpm" / "php1.pid").read_text().strip())
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), "the master to die")
+    found = _drift(cp)
+    assert [(f["kind"], f["resource"], f["action"]) for f in found] == [
+        ("drifted", "php-pool:php1", "repair")
+    ]
+    done = _reconcile(cp)
+    assert done[0]["result"] == "repaired"
+    with cp.api() as api:
+        ops = api.get("/v1/sites/php1").json()
+    assert ops["status"] == "ACTIVE"
+    _converged(cp)
+
+
+def test_a_site_database_dropped_by_hand_is_recreated_empty(cp, own_mariadb):
+    """Broke: DROP DATABASE of wp1's database. Verified: drift reports it missing; reconcile
+    recreates it (empty: WordPress offers its installer again) and wp1 answers."""
+    with _mariadb(own_mariadb) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE `{naming.site_database('wp1')}`")
+    assert [(f["kind"], f["resource"]) for f in _drift(cp)] == [
+        ("missing", f"database:{naming.site_database('wp1')}")
+    ]
+    done = _reconcile(cp)
+    assert done[0]["result"] == "repaired"
+    wp = cp.edge_get(f"wp1.localhost:{cp.edge_port}")
+    assert wp.status_code == 302 and "install.php" in wp.headers["location"]
+    _converged(cp)
+
+
+def test_a_webroot_deleted_by_hand_is_recreated(cp):
+    """Broke: rm -r of the static site's directory. Verified: drift reports it missing;
+    reconcile re-runs the files step; the site serves its page again."""
+    shutil.rmtree(cp.data_dir / "sites" / "stat")
+    assert cp.edge_get("stat.localhost").status_code == 404
+    assert [(f["kind"], f["resource"]) for f in _drift(cp)] == [("missing", "webroot:stat")]
+    _reconcile(cp)
+    _converged(cp)
+
+
+def test_orphans_are_reported_then_pruned_with_audit_and_unmarked_things_untouched(cp, own_mariadb):
+    """Broke: left a webroot, a database and a database user of a site that does not exist,
+    plus a database without Hostplane's prefix. Verified: drift lists the marked ones as
+    orphaned; a plain reconcile removes nothing; --prune removes them, each audited with its
+    snapshot; the unmarked database stays."""
+    ghost = f"ghost{uuid.uuid4().hex[:4]}"
+    (cp.data_dir / "sites" / ghost / "public").mkdir(parents=True)
+    with _mariadb(own_mariadb) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `wp_{ghost}`")
+        cur.execute(f"CREATE USER 'wp_{ghost}'@'localhost' IDENTIFIED BY 'x'")
+        cur.execute("CREATE DATABASE IF NOT EXISTS `operators_own`")
+    expected = {f"webroot:{ghost}", f"database:wp_{ghost}", f"database-user:wp_{ghost}"}
+    found = _drift(cp)
+    assert {f["resource"] for f in found} == expected
+    assert {(f["kind"], f["action"]) for f in found} == {("orphaned", "prune")}
+
+    kept = _reconcile(cp)
+    assert {f["resource"] for f in kept} == expected and all(f["result"] is None for f in kept)
+    assert (cp.data_dir / "sites" / ghost).exists()
+
+    pruned = _reconcile(cp, "--prune")
+    assert {f["result"] for f in pruned} == {"deleted"}
+    assert not (cp.data_dir / "sites" / ghost).exists()
+    with cp.api() as api:
+        audit = api.get("/v1/audit", params={"limit": 50}).json()["items"]
+    prunes = {a["target"]: a for a in audit if a["action"] == "reconcile.prune"}
+    assert set(prunes) >= expected
+    assert prunes[f"database:wp_{ghost}"]["snapshot"]["kind"] == "orphaned"
+    with _mariadb(own_mariadb) as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE 'operators_own'")
+        assert cur.fetchall() == (("operators_own",),)
+    _converged(cp)
+
+
+def test_data_kept_on_purpose_is_not_an_orphan(cp):
+    """Broke nothing: destroyed a WordPress site with --keep-data. Verified: its database and
+    files are not orphans, so even --prune leaves them."""
+    assert cp.cli("site", "create", "keep1", "--type", "wordpress", "--wait").returncode == 0
+    assert cp.cli("site", "destroy", "keep1", "--keep-data", "--wait").returncode == 0
+    assert _drift(cp) == []
+    assert _reconcile(cp, "--prune") == []
+    assert (cp.data_dir / "sites" / "keep1").exists()
+
+
+def test_the_scheduled_reconcile_repairs_without_being_asked(own_mariadb, tmp_path):
+    """Broke: killed a PHP master on a control plane reconciling every 2 s. Verified: the
+    scheduled run restarts it with nobody asking, and its run is stored with its trigger."""
+    plane = ControlPlane(
+        tmp_path / "data",
+        extra_env={
+            "HOSTPLANE_SITE_DB_URL": own_mariadb.url,
+            "HOSTPLANE_RECONCILE_INTERVAL": "2",
+        },
+    ).start()
+    try:
+        assert plane.cli("site", "create", "sched", "--type", "php", "--wait").returncode == 0
+        pid_file = plane.data_dir / "run" / "php-fpm" / "sched.pid"
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        wait_for(
+            lambda: pid_file.exists() and pid_file.read_text().strip() != str(pid),
+            "the scheduled reconcile to restart the pool",
+            timeout=30,
+        )
+        wait_for(lambda: plane.edge_get("sched.localhost").status_code == 200, "sched to serve")
+        with plane.api() as api:
+            run = api.get("/v1/reconcile/runs/latest").json()
+        assert run["trigger"] == "schedule"
+    finally:
+        plane.stop()
+        plane.clean_host()
