@@ -1,12 +1,18 @@
 """Schemathesis against a real control plane's own OpenAPI schema: whatever it sends, the API
-answers without a server error, and every JSON error carries a message."""
+answers without a server error and within its schema (documented status codes, content types
+and bodies), and every JSON error carries a message."""
 
 from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.e2e.harness import ControlPlane
 
@@ -32,7 +38,15 @@ def test_no_generated_request_gives_a_server_error(tmp_path):
                 nonlocal calls
                 calls += 1
                 response = case.call(base_url=cp.api_url, headers=headers)
-                case.validate_response(response, checks=[not_a_server_error])
+                case.validate_response(
+                    response,
+                    checks=[
+                        not_a_server_error,
+                        status_code_conformance,
+                        content_type_conformance,
+                        response_schema_conformance,
+                    ],
+                )
                 if response.status_code >= 400 and "json" in response.headers.get(
                     "content-type", ""
                 ):

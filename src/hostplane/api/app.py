@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from hostplane.api import errors
+from hostplane.api import errors, schemas
 from hostplane.api.auth import BearerAuth
 from hostplane.api.deps import Submitter
 from hostplane.api.routers import domains, operations, reconcile, sites, system
@@ -20,6 +20,9 @@ def create_app(services: Services, submitter: Submitter, tokens: list[str]) -> F
         title="Hostplane",
         version="0.1.0",
         description="A control plane for web hosting. Mutations answer 202 with an operation.",
+        # Every route may answer these: a body that is not JSON (400), no or a wrong token
+        # (401), a request that does not validate (422), a dependency that is down (503).
+        responses={code: {"model": schemas.ErrorBody} for code in (400, 401, 422, 503)},
     )
     app.state.services = services
     app.state.submitter = submitter
