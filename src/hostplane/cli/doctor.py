@@ -38,21 +38,26 @@ def _database(url: str) -> str:
     return "answers"
 
 
+def _http(url: str, what: str) -> None:
+    try:
+        httpx.get(url, timeout=3).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise HostplaneError(f"{what} at {url} does not answer: {exc}") from None
+
+
 def _edge(settings: Settings) -> str:
-    resp = httpx.get(f"{settings.caddy_admin}/config/", timeout=3)
-    resp.raise_for_status()
+    _http(f"{settings.caddy_admin}/config/", "Caddy's admin API")
     return f"Caddy admin API at {settings.caddy_admin} answers"
 
 
 def _api(settings: Settings) -> str:
-    resp = httpx.get(f"{settings.client_api_url}/healthz", timeout=3)
-    resp.raise_for_status()
+    _http(f"{settings.client_api_url}/healthz", "the control plane's API")
     return f"{settings.client_api_url} is healthy"
 
 
 def _site_databases(settings: Settings) -> str:
     provider = MariaDBProvider(settings.site_db_url)
-    return f"MariaDB answers (socket {provider.socket_path})"
+    return f"{provider.where} answers (socket {provider.socket_path()})"
 
 
 def _php_fpm(settings: Settings) -> str:

@@ -1,0 +1,37 @@
+"""`hostctl doctor` against a real control plane: every dependency one line, and a broken
+one named with what is wrong (exit 1)."""
+
+from __future__ import annotations
+
+from tests.e2e.harness import ControlPlane, free_port
+
+
+def test_doctor_says_ok_for_each_dependency_then_names_what_is_broken(mariadb_server, tmp_path):
+    cp = ControlPlane(
+        tmp_path / "data", extra_env={"HOSTPLANE_SITE_DB_URL": mariadb_server.url}
+    ).start()
+    try:
+        healthy = cp.cli("doctor")
+        lines = healthy.stdout.strip().splitlines()
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        names = [line.split(":")[0][5:] for line in lines]
+        assert names == [
+            "state database",
+            "workflow database",
+            "api",
+            "edge",
+            "site databases",
+            "local runtime",
+            "docker runtime",
+        ]
+        assert all(line.startswith(("ok  ", "warn")) for line in lines), lines
+        assert lines[-1].startswith(("ok  ", "warn"))  # no docker site: a warning at most
+
+        cp.extra_env["HOSTPLANE_SITE_DB_URL"] = f"mysql://root@127.0.0.1:{free_port()}/"
+        broken = cp.cli("doctor")
+        assert broken.returncode == 1
+        (bad,) = [line for line in broken.stdout.splitlines() if line.startswith("FAIL")]
+        assert bad.startswith("FAIL site databases:") and len(bad) < 400
+    finally:
+        cp.stop()
+        cp.clean_host()
