@@ -44,7 +44,7 @@ def desired_sites(services: Services) -> tuple[list[DesiredSite], list[str]]:
                 status=s.status,
                 busy=s.name in busy,
             )
-            for s in uow.sites.live()
+            for s in uow.sites.live_fields()
         ]
         return sites, uow.sites.kept_data()
 

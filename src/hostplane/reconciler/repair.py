@@ -122,7 +122,7 @@ def prune(services: Services, resource: str, site: str | None) -> str:
     """Remove one orphan after checking again that no live site (nor kept data) owns it."""
     kind, _, name = resource.partition(":")
     with services.store.unit_of_work() as uow:
-        live = {s.name for s in uow.sites.live()} | set(uow.sites.kept_data())
+        live = {s.name for s in uow.sites.live_fields()} | set(uow.sites.kept_data())
     owned_dbs = {naming.site_database(s) for s in live} | {
         naming.site_database_user(s) for s in live
     }

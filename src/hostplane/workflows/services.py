@@ -28,6 +28,7 @@ from hostplane.providers.wordpress import WordPressInstaller
 from hostplane.secretbox import SecretBox, load_secret_box
 from hostplane.settings import Settings
 from hostplane.store.db import create_engine, ensure_database_exists, migrate
+from hostplane.store.repositories import SiteFields
 from hostplane.store.tables import SiteRow
 from hostplane.store.uow import Store
 
@@ -55,7 +56,7 @@ class Services:
                 f"runtime {kind!r} is not configured on this control plane"
             ) from exc
 
-    def spec(self, site: SiteRow) -> SiteSpec:
+    def spec(self, site: SiteRow | SiteFields) -> SiteSpec:
         hostname = site_hostname(site.name, self.settings.base_domain)
         return SiteSpec(
             name=site.name,

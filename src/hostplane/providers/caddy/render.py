@@ -28,8 +28,6 @@ def render_config(
     HTTPS server with the same routes when `https_listen` is set, a 404 for unknown hosts."""
     ordered = sorted(state.routes, key=lambda r: r.route_id)
     routes = [*(_route(r) for r in ordered), _not_found()]
-    # Caddy wants every @id unique in the whole config: the HTTPS copies get their own.
-    tls_routes = [*(_route(r, id_prefix="tls-") for r in ordered), _not_found()]
     challenges = sorted(state.challenges, key=lambda c: (c.host, c.token))
     servers: JSON = {
         SERVER: {
@@ -44,7 +42,8 @@ def render_config(
             "listen": [https_listen],
             "automatic_https": {"disable": True},
             "tls_connection_policies": [{}],
-            "routes": tls_routes,
+            # Caddy wants every @id unique in the whole config: the HTTPS copies get their own.
+            "routes": [*(_route(r, id_prefix="tls-") for r in ordered), _not_found()],
         }
         certificates = sorted(state.certificates, key=lambda c: c.host)
         if certificates:
