@@ -117,7 +117,11 @@ class Settings(BaseSettings):
     reconcile_interval: int = Field(default=60, ge=0, le=86400)
     reconcile_prune: bool = False
 
+    # A worker's identity in the workflow database: every worker needs its own. A worker
+    # silent for worker_dead_after seconds has its workflows taken over by another.
     executor_id: str = "local"
+    worker_heartbeat_interval: float = Field(default=5.0, gt=0, le=300)
+    worker_dead_after: float = Field(default=30.0, gt=0, le=3600)
     worker_concurrency: int = Field(default=8, ge=1)
     # How often a worker polls the queue for new operations: the wait between a request and
     # the start of its workflow is half of this on average (one cheap query per poll).

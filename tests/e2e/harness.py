@@ -119,12 +119,14 @@ class ControlPlane:
         self.kill()
         raise RuntimeError(f"hostctl up did not become healthy:\n{self.log_tail()}")
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        """A separate `hostctl worker` on the same data directory and databases."""
-        log = (self.data_dir.parent / f"{self.data_dir.name}-worker.log").open("ab")
+    def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
+        """A separate `hostctl worker` on the same data directory and databases; `env`
+        adds settings of its own (HOSTPLANE_EXECUTOR_ID=...)."""
+        suffix = env.get("HOSTPLANE_EXECUTOR_ID", "worker")
+        log = (self.data_dir.parent / f"{self.data_dir.name}-{suffix}.log").open("ab")
         proc = subprocess.Popen(
             [HOSTCTL, "worker"],
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -18,6 +18,7 @@ from hostplane.workflows.edge import regenerate_edge
 from hostplane.workflows.engine import WorkflowEngine
 from hostplane.workflows.restore import restore_site_processes
 from hostplane.workflows.services import bind, build_services
+from hostplane.workflows.workers import WorkerHeartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +32,17 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     caddy: CaddyProcess | None = None
     engine = WorkflowEngine(settings, services, work=work)
     engine.register(reconcile_run.KIND, reconcile_run.reconcile)
+    heartbeat = (
+        WorkerHeartbeat(
+            services.store,
+            settings.executor_id,
+            interval=settings.worker_heartbeat_interval,
+            dead_after=settings.worker_dead_after,
+            recover=engine.recover_executor,
+        )
+        if work
+        else None
+    )
     if settings.reconcile_interval:
         engine.add_schedule(
             reconcile_run.SCHEDULE,
@@ -43,7 +55,11 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
                 settings.caddy_binary, settings.data_dir / "edge", settings.caddy_admin_listen
             )
             caddy.start(on_restart=lambda: _regenerate(services))
+        if heartbeat is not None:
+            heartbeat.register()
         engine.launch()
+        if heartbeat is not None:
+            heartbeat.start()
         if work:
             restore_site_processes(services)
             _regenerate(services)
@@ -67,6 +83,8 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
             _wait_for_signal()
     finally:
         log.info("control_plane.stopping")
+        if heartbeat is not None:
+            heartbeat.stop()
         engine.shutdown()
         if caddy is not None:
             caddy.stop()

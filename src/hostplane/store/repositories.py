@@ -19,6 +19,7 @@ from hostplane.store.tables import (
     SecretRow,
     SiteRow,
     StatusEventRow,
+    WorkerRow,
 )
 from hostplane.store.types import utcnow
 
@@ -256,6 +257,46 @@ class ReconcileRunRepository:
     def latest(self) -> ReconcileRunRow | None:
         stmt = sa.select(ReconcileRunRow).order_by(ReconcileRunRow.started_at.desc()).limit(1)
         return self.session.scalars(stmt).first()
+
+
+class WorkerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, executor_id: str) -> WorkerRow | None:
+        return self.session.get(WorkerRow, executor_id)
+
+    def add(self, row: WorkerRow) -> WorkerRow:
+        self.session.add(row)
+        return row
+
+    def beat(self, executor_id: str) -> None:
+        self.session.execute(
+            sa.update(WorkerRow)
+            .where(WorkerRow.executor_id == executor_id)
+            .values(heartbeat_at=utcnow())
+        )
+
+    def silent_since(self, cutoff: datetime, *, other_than: str) -> list[str]:
+        stmt = sa.select(WorkerRow.executor_id).where(
+            WorkerRow.heartbeat_at < cutoff,
+            WorkerRow.recovered_by.is_(None),
+            WorkerRow.executor_id != other_than,
+        )
+        return list(self.session.scalars(stmt))
+
+    def claim(self, executor_id: str, by: str, cutoff: datetime) -> bool:
+        """Take over a silent worker; exactly one claimant wins (a conditional UPDATE)."""
+        result = self.session.execute(
+            sa.update(WorkerRow)
+            .where(
+                WorkerRow.executor_id == executor_id,
+                WorkerRow.recovered_by.is_(None),
+                WorkerRow.heartbeat_at < cutoff,
+            )
+            .values(recovered_by=by, recovered_at=utcnow())
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class EventRepository:

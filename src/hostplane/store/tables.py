@@ -206,3 +206,18 @@ class ReconcileRunRow(Base):
     errors: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
 
     __table_args__ = (Index("ix_reconcile_runs_started", "started_at"),)
+
+
+class WorkerRow(Base):
+    """A worker process and its last sign of life; a worker silent for too long has its
+    workflows taken over by another (recovered_by says which)."""
+
+    __tablename__ = "workers"
+
+    executor_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(253), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    recovered_by: Mapped[str | None] = mapped_column(String(100))
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

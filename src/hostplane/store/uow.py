@@ -19,6 +19,7 @@ from hostplane.store.repositories import (
     ReconcileRunRepository,
     SecretRepository,
     SiteRepository,
+    WorkerRepository,
 )
 
 
@@ -32,6 +33,7 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.secrets = SecretRepository(session)
         self.reconcile_runs = ReconcileRunRepository(session)
+        self.workers = WorkerRepository(session)
 
     def flush(self) -> None:
         try:

@@ -128,5 +128,9 @@ class WorkflowEngine:
             self.submit(op_id, kind)
         return len(lost)
 
+    def recover_executor(self, executor_id: str) -> int:
+        """Re-enqueue a dead executor's pending workflows; each runs on exactly one worker."""
+        return len(DBOS._recover_pending_workflows([executor_id]))
+
     def shutdown(self) -> None:
         DBOS.destroy(destroy_registry=False)
