@@ -126,6 +126,7 @@ class Settings(BaseSettings):
     # How often a worker polls the queue for new operations: the wait between a request and
     # the start of its workflow is half of this on average (one cheap query per poll).
     queue_poll_interval: float = Field(default=0.02, ge=0.005, le=10)
+    failpoints: str | None = None  # fault injection for the test suite: see failpoints.py
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
 

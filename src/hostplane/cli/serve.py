@@ -8,6 +8,7 @@ import threading
 import structlog
 import uvicorn
 
+from hostplane import failpoints
 from hostplane.api.app import create_app
 from hostplane.api.auth import server_tokens
 from hostplane.observability import configure_logging
@@ -27,6 +28,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     configure_logging(settings.log_format, settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tokens = server_tokens(settings, create=True)
+    failpoints.configure(settings.failpoints, settings.data_dir)
     services = build_services(settings)
     bind(services)
     caddy: CaddyProcess | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dbos import DBOS
 
+from hostplane import failpoints
 from hostplane.providers.base import Outcome
 from hostplane.workflows import domain_lifecycle, domain_steps
 from hostplane.workflows.recording import describe, record_step
@@ -87,6 +88,7 @@ def add_domain(operation_id: str) -> str:
     longest = float(str(begun["recheck_max"]))
     while True:
         verdict = dns_step(operation_id, str(begun["actor"]))
+        failpoints.hit("dns.apply.checkpointed")
         if verdict == domain_steps.ROUTING:
             break
         if verdict != domain_steps.WAITING:  # FAILED (finished below) or superseded
@@ -100,6 +102,7 @@ def add_domain(operation_id: str) -> str:
         for step in _steps(begun):
             started.append(step)  # the failing step is undone too: undo is idempotent
             domain_apply_step(operation_id, step)
+            failpoints.hit(f"{step}.apply.checkpointed")
     except Exception as exc:
         error = describe(exc)
         domain_failed_step(operation_id, error)
@@ -119,6 +122,7 @@ def remove_domain(operation_id: str) -> str:
     try:
         for step in _steps(begun):
             domain_undo_step(operation_id, step)
+            failpoints.hit(f"{step}.undo.checkpointed")
     except Exception as exc:
         return domain_finish_step(operation_id, f"removal stopped at a step: {describe(exc)}")
     return domain_finish_step(operation_id, None)

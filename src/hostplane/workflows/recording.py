@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import structlog
 
+from hostplane import failpoints
 from hostplane.domain.errors import HostplaneError, TemporaryError
 from hostplane.domain.sites import Step
 from hostplane.observability import STEPS
@@ -78,7 +79,9 @@ def _run(
     try:
         for attempt in range(1, TEMPORARY_ATTEMPTS + 1):
             try:
+                failpoints.hit(f"{name}.{phase}.before")
                 outcome = call()
+                failpoints.hit(f"{name}.{phase}.after")
                 break
             except TemporaryError as exc:
                 if attempt == TEMPORARY_ATTEMPTS:

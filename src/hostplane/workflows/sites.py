@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dbos import DBOS
 
+from hostplane import failpoints
 from hostplane.domain.sites import Step, undoable
 from hostplane.workflows import lifecycle_steps
 from hostplane.workflows.recording import describe, run_step
@@ -48,6 +49,7 @@ def provision_site(operation_id: str) -> str:
         for step in plan:
             started.append(step)  # the failing step is undone too: undo is idempotent
             apply_step(operation_id, step)
+            failpoints.hit(f"{step}.apply.checkpointed")
     except Exception as exc:
         return _compensate(operation_id, started, describe(exc))
     return finish_step(operation_id, None)
@@ -73,6 +75,7 @@ def destroy_site(operation_id: str) -> str:
     try:
         for step in plan:
             undo_step(operation_id, step)
+            failpoints.hit(f"{step}.undo.checkpointed")
     except Exception as exc:
         return finish_step(operation_id, f"destroy stopped at a step: {describe(exc)}")
     return finish_step(operation_id, None)

@@ -1,0 +1,149 @@
+"""The worker killed with SIGKILL at each step of each workflow — before the step's side
+effect, after it (before its record), and after the step's checkpoint — and each provider
+step failing in turn; after a restart (or a retry) the system converges: ACTIVE sites serve,
+DESTROYED ones leave nothing, each step's work is done once, and a final reconcile finds
+nothing, orphans included."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.harness import ControlPlane
+
+PLATFORM_IP = "93.184.215.14"  # DNS record data only
+POINTS = ("before", "after", "checkpointed")
+
+
+def _plane(tmp_path: Path, failpoint: str, **env: str) -> ControlPlane:
+    return ControlPlane(
+        tmp_path / "data", extra_env={"HOSTPLANE_FAILPOINTS": failpoint, **env}
+    ).start()
+
+
+def _request_killed(cp: ControlPlane, method: str, path: str, site: str, **kwargs: Any) -> str:
+    """Make the request, see the control plane kill itself at the failpoint, start it again;
+    return the operation. The process may die before it answers (the workflow starts in the
+    same process): the operation is then found from the site."""
+    op_id = None
+    try:
+        with cp.api() as api:
+            op_id = str(api.request(method, path, **kwargs).json()["operation"]["id"])
+    except httpx.TransportError:
+        pass
+    _killed_then_restarted(cp)
+    if op_id is None:
+        with cp.api() as api:
+            if "domains" in path:
+                view = api.get(f"{path}/{kwargs['json']['domain']}").json()
+            else:
+                view = api.get(f"/v1/sites/{site}").json()
+            op_id = str(view["operation"]["id"])
+    return op_id
+
+
+def _killed_then_restarted(cp: ControlPlane) -> None:
+    """The control plane killed itself at the failpoint; start it again on the same data."""
+    assert cp.proc is not None
+    assert cp.proc.wait(timeout=60) == -9, cp.log_tail()
+    cp.proc = None
+    cp.start()
+
+
+def _done_once(op: dict[str, Any], phase: str) -> None:
+    succeeded = [
+        s["name"] for s in op["steps"] if s["phase"] == phase and s["status"] == "succeeded"
+    ]
+    assert len(succeeded) == len(set(succeeded)), op["steps"]
+
+
+def _no_drift(cp: ControlPlane) -> None:
+    result = cp.cli("drift", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+@pytest.fixture
+def stop(request: pytest.FixtureRequest) -> Iterator[list[ControlPlane]]:
+    planes: list[ControlPlane] = []
+    yield planes
+    for cp in planes:
+        cp.stop()
+        cp.clean_host()
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("step", ["files", "edge", "confirm"])
+def test_provision_killed_at_a_step_converges(tmp_path, stop, step, point):
+    cp = _plane(tmp_path, f"{step}.apply.{point}=kill")
+    stop.append(cp)
+    op_id = _request_killed(cp, "POST", "/v1/sites", "k", json={"name": "k"})
+    op = cp.wait_operation(op_id)
+    assert op["status"] == "SUCCEEDED", op
+    _done_once(op, "apply")
+    assert cp.edge_get("k.localhost").status_code == 200
+    _no_drift(cp)
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("step", ["domains", "edge", "files"])
+def test_destroy_killed_at_a_step_converges(tmp_path, stop, step, point):
+    cp = _plane(tmp_path, f"{step}.undo.{point}=kill")
+    stop.append(cp)
+    assert cp.cli("site", "create", "k", "--wait").returncode == 0
+    op_id = _request_killed(cp, "DELETE", "/v1/sites/k", "k")
+    op = cp.wait_operation(op_id)
+    assert op["status"] == "SUCCEEDED", op
+    _done_once(op, "undo")
+    assert not (cp.data_dir / "sites" / "k").exists()
+    assert cp.edge_get("k.localhost").status_code == 404
+    _no_drift(cp)
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("step", ["dns", "route"])
+def test_domain_addition_killed_at_a_step_converges(tmp_path, stop, powerdns, step, point):
+    zone = f"z{uuid.uuid4().hex[:8]}.test"
+    powerdns.zone(zone)
+    powerdns.records(zone, f"www.{zone}", "A", [PLATFORM_IP])
+    cp = _plane(
+        tmp_path,
+        f"{step}.apply.{point}=kill",
+        HOSTPLANE_DNS_RESOLVERS=powerdns.resolver,
+        HOSTPLANE_PUBLIC_IPS=PLATFORM_IP,
+    )
+    stop.append(cp)
+    assert cp.cli("site", "create", "k", "--wait").returncode == 0
+    body = {"domain": f"www.{zone}"}
+    op_id = _request_killed(cp, "POST", "/v1/sites/k/domains", "k", json=body)
+    op = cp.wait_operation(op_id)
+    assert op["status"] == "SUCCEEDED", op
+    _done_once(op, "apply")
+    assert cp.edge_get(f"www.{zone}").status_code == 200
+    _no_drift(cp)
+
+
+@pytest.mark.parametrize("step", ["files", "edge", "confirm"])
+def test_a_provider_failing_at_a_step_is_compensated_and_retry_succeeds(tmp_path, stop, step):
+    cp = _plane(tmp_path, f"{step}.apply.before=error")
+    stop.append(cp)
+    failed = cp.cli("site", "create", "f", "--wait")
+    assert failed.returncode == 1 and f"injected fault at {step}.apply.before" in failed.stderr
+    with cp.api() as api:
+        site = api.get("/v1/sites/f").json()
+        op = api.get(site["operation"]["url"]).json()
+    assert site["status"] == "FAILED"
+    undone = [s["name"] for s in op["steps"] if s["phase"] == "undo" and s["status"] == "succeeded"]
+    assert "files" in undone and not (cp.data_dir / "sites" / "f").exists()
+    assert cp.edge_get("f.localhost").status_code == 404
+    _no_drift(cp)
+    retried = cp.cli("site", "retry", "f", "--wait")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert cp.edge_get("f.localhost").status_code == 200
+    _no_drift(cp)
