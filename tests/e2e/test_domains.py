@@ -426,6 +426,8 @@ def test_killed_inside_the_tunnel_step_converges(killable, powerdns, cloudflare,
     cp, domain = killable, f"tunnel.{zone}"
     powerdns.records(zone, domain, "A", [PLATFORM_IP])
     tunnel_dir = tmp_path / "tunnel"
+    restarts = tunnel_dir / "restarts.log"
+    before = restarts.read_text().count("restarted") if restarts.exists() else 0
     (tunnel_dir / "stall").touch()
     with cp.api() as api:
         op_id = api.post("/v1/sites/kill/domains", json={"domain": domain}).json()["operation"][
@@ -439,5 +441,6 @@ def test_killed_inside_the_tunnel_step_converges(killable, powerdns, cloudflare,
     assert op["status"] == "SUCCEEDED", op
     assert domain in _tunnel_matches_database(cp, cloudflare)
     assert cloudflare.cnames()[domain] == f"{TUNNEL}.cfargotunnel.com"
-    # The killed restart never finished; the resumed step restarted cloudflared once.
-    assert (tunnel_dir / "restarts.log").read_text().count("restarted") == 1
+    # The killed restart never finished; cloudflared was restarted once more, with the new
+    # rules (by the start-up regeneration or the resumed step, whichever came first).
+    assert restarts.read_text().count("restarted") == before + 1

@@ -33,9 +33,15 @@ def own_mariadb() -> Iterator[PrivateMariaDB]:
 
 @pytest.fixture(scope="module")
 def cp(own_mariadb, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    root = tmp_path_factory.mktemp("faults")
     plane = ControlPlane(
-        tmp_path_factory.mktemp("faults") / "data",
-        extra_env={"HOSTPLANE_SITE_DB_URL": own_mariadb.url},
+        root / "data",
+        extra_env={
+            "HOSTPLANE_SITE_DB_URL": own_mariadb.url,
+            "HOSTPLANE_TUNNEL_ID": "6ff42ae2-765d-4adf-8112-31c55c1551ef",
+            "HOSTPLANE_TUNNEL_CONFIG": str(root / "cloudflared" / "config.yml"),
+            "HOSTPLANE_TUNNEL_RESTART_COMMAND": "true",
+        },
     ).start()
     for name, kind in (("stat", "static"), ("php1", "php"), ("wp1", "wordpress")):
         created = plane.cli("site", "create", name, "--type", kind, "--wait")
@@ -111,6 +117,48 @@ def test_a_php_master_killed_by_hand_is_restarted(cp):
     with cp.api() as api:
         ops = api.get("/v1/sites/php1").json()
     assert ops["status"] == "ACTIVE"
+    _converged(cp)
+
+
+def test_config_files_deleted_by_hand_are_regenerated(cp):
+    """Broke: deleted php1's PHP-FPM pool config and the cloudflared ingress file. Verified:
+    drift reports the pool missing and the ingress file drifted; reconcile writes both again
+    (the pool through its step, the ingress file rendered whole from the database)."""
+    ingress = Path(cp.extra_env["HOSTPLANE_TUNNEL_CONFIG"])
+    assert ingress.exists()
+    pool = cp.data_dir / "php-fpm" / "php1.conf"
+    pool.unlink()
+    ingress.unlink()
+    found = {(f["kind"], f["resource"], f["action"]) for f in _drift(cp)}
+    assert found == {
+        ("missing", "php-pool:php1", "repair"),
+        ("drifted", "tunnel-config", "regenerate-tunnel"),
+    }
+    _reconcile(cp)
+    assert pool.exists() and ingress.exists()
+    assert "http_status:404" in ingress.read_text()
+    _converged(cp)
+
+
+def test_conflicting_concurrent_requests_on_one_site_have_one_winner(cp):
+    """Broke nothing: sent five destroys of one site at once, then creates of one name at
+    once. Verified: exactly one of each is accepted, the others get 409 saying why."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert cp.cli("site", "create", "race", "--wait").returncode == 0
+    with cp.api() as api, ThreadPoolExecutor(5) as pool:
+        destroys = list(pool.map(lambda _: api.delete("/v1/sites/race"), range(5)))
+    codes = sorted(r.status_code for r in destroys)
+    assert codes == [202, 409, 409, 409, 409], [r.text for r in destroys]
+    assert all(r.json()["message"] for r in destroys if r.status_code == 409)
+    op_id = next(r for r in destroys if r.status_code == 202).json()["operation"]["id"]
+    assert cp.wait_operation(op_id)["status"] == "SUCCEEDED"
+    with cp.api() as api, ThreadPoolExecutor(5) as pool:
+        creates = list(pool.map(lambda _: api.post("/v1/sites", json={"name": "race"}), range(5)))
+    assert sorted(r.status_code for r in creates) == [202, 409, 409, 409, 409]
+    op_id = next(r for r in creates if r.status_code == 202).json()["operation"]["id"]
+    assert cp.wait_operation(op_id)["status"] == "SUCCEEDED"
+    assert cp.cli("site", "destroy", "race", "--wait").returncode == 0
     _converged(cp)
 
 

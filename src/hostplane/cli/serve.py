@@ -15,10 +15,11 @@ from hostplane.observability import configure_logging
 from hostplane.providers.caddy.process import CaddyProcess
 from hostplane.reconciler import run as reconcile_run
 from hostplane.settings import Settings
+from hostplane.workflows.domain_steps import tunnel_hostnames
 from hostplane.workflows.edge import regenerate_edge
 from hostplane.workflows.engine import WorkflowEngine
 from hostplane.workflows.restore import restore_site_processes
-from hostplane.workflows.services import bind, build_services
+from hostplane.workflows.services import Services, bind, build_services
 from hostplane.workflows.workers import WorkerHeartbeat
 
 log = structlog.get_logger(__name__)
@@ -65,6 +66,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         if work:
             restore_site_processes(services)
             _regenerate(services)
+            _regenerate_tunnel(services)
             engine.resubmit_lost()
         if api:
             # uvicorn re-raises SIGTERM after its graceful stop; make that a clean exit so
@@ -101,6 +103,16 @@ def _regenerate(services: object) -> None:
         regenerate_edge(services)
     except Exception as exc:
         log.error("edge.regenerate_failed", error=str(exc))
+
+
+def _regenerate_tunnel(services: Services) -> None:
+    """Generated configs are current from the start: the tunnel's ingress file too."""
+    if services.tunnel is None:
+        return
+    try:
+        services.tunnel.apply(tunnel_hostnames(services))
+    except Exception as exc:
+        log.error("tunnel.regenerate_failed", error=str(exc))
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
