@@ -19,6 +19,7 @@ class DockerEngine:
     client: docker.DockerClient
     tls_host: str | None = None  # the same engine over TCP + mutual TLS (private engine only)
     tls_dir: str | None = None
+    daemon: PrivateDockerd | None = None  # the private engine, to restart it
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +32,7 @@ def docker_engine() -> Iterator[DockerEngine]:
         ensure_images(host)
         client = docker.DockerClient(base_url=host, timeout=60)
         if daemon is not None:
-            yield DockerEngine(host, client, daemon.tls_host, str(daemon.client_cert_dir))
+            yield DockerEngine(host, client, daemon.tls_host, str(daemon.client_cert_dir), daemon)
         else:
             yield DockerEngine(host, client)
         _remove_leftovers(client)

@@ -85,6 +85,16 @@ class PrivatePostgres:
                 "UTF8",
             ]
         )
+        self._pg_ctl("start")
+        return self
+
+    def restart(self) -> None:
+        """Stop the server (fast: sessions are cut) and start it again on the same data."""
+        self._pg_ctl("stop", "-m", "fast")
+        self._pg_ctl("start")
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        prefix = _as_service_user("postgres")
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 "
             f"-c unix_socket_directories={self.root} -c fsync=off "
@@ -103,10 +113,10 @@ class PrivatePostgres:
                 "30",
                 "-o",
                 options,
-                "start",
+                *extra,
+                action,
             ]
         )
-        return self
 
     def _run(self, argv: list[str]) -> None:
         result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)

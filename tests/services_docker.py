@@ -56,7 +56,17 @@ class PrivateDockerd:
                     raise ServiceError(f"another test engine kept {DATA_ROOT} for 10 min") from None
                 time.sleep(0.5)
         self.tls_port = free_port()
-        server = make_tls_material(self.root / "tls", self.client_cert_dir)
+        self._server = make_tls_material(self.root / "tls", self.client_cert_dir)
+        return self._launch()
+
+    def restart(self) -> None:
+        """Stop the engine (its containers stop with it) and start it again on the same data
+        root, sockets and certificates, as `systemctl restart docker` would."""
+        terminate(self.proc, timeout=30)
+        self._launch()
+
+    def _launch(self) -> PrivateDockerd:
+        server = self._server
         log = (self.root / "dockerd.log").open("ab")
         self.proc = subprocess.Popen(
             [
