@@ -7,6 +7,7 @@ nothing, orphans included."""
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import ControlPlane
+from tests.e2e.harness import ControlPlane, wait_for
 
 PLATFORM_IP = "93.184.215.14"  # DNS record data only
 POINTS = ("before", "after", "checkpointed")
@@ -126,6 +127,62 @@ def test_domain_addition_killed_at_a_step_converges(tmp_path, stop, powerdns, st
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "apply")
     assert cp.edge_get(f"www.{zone}").status_code == 200
+    _no_drift(cp)
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("step", ["certificate", "route"])
+def test_domain_removal_killed_at_a_step_converges(tmp_path, stop, powerdns, step, point):
+    zone = f"z{uuid.uuid4().hex[:8]}.test"
+    powerdns.zone(zone)
+    powerdns.records(zone, f"www.{zone}", "A", [PLATFORM_IP])
+    cp = _plane(
+        tmp_path,
+        f"{step}.undo.{point}=kill",
+        HOSTPLANE_DNS_RESOLVERS=powerdns.resolver,
+        HOSTPLANE_PUBLIC_IPS=PLATFORM_IP,
+    )
+    stop.append(cp)
+    assert cp.cli("site", "create", "k", "--wait").returncode == 0
+    assert cp.cli("domain", "add", "k", f"www.{zone}", "--wait").returncode == 0
+    path = f"/v1/sites/k/domains/www.{zone}"
+    op_id = _request_killed(cp, "DELETE", path, "k", json={"domain": f"www.{zone}"})
+    op = cp.wait_operation(op_id)
+    assert op["status"] == "SUCCEEDED", op
+    _done_once(op, "undo")
+    assert cp.edge_get(f"www.{zone}").status_code == 404
+    with cp.api() as api:
+        assert api.get(path).json()["status"] == "REMOVED"
+    _no_drift(cp)
+
+
+def test_a_reconcile_killed_inside_a_repair_resumes_it(tmp_path, stop):
+    """The reconcile workflow killed inside a site repair: on restart it resumes the same
+    repair (under the same operation) and finishes it."""
+    cp = _plane(tmp_path, "")
+    stop.append(cp)
+    assert cp.cli("site", "create", "k", "--wait").returncode == 0
+    cp.stop()
+    cp.extra_env["HOSTPLANE_FAILPOINTS"] = "files.apply.after=kill"
+    cp.start()
+    shutil.rmtree(cp.data_dir / "sites" / "k")
+    try:
+        with cp.api() as api:
+            api.post("/v1/reconcile", json={})
+    except httpx.TransportError:
+        pass  # the repair runs in this process and may kill it before it answers
+    _killed_then_restarted(cp)
+    with cp.api() as api:
+        wait_for(
+            lambda: api.get("/v1/reconcile/runs/latest").json()["finished_at"] is not None,
+            "the resumed reconcile to finish",
+        )
+        run = api.get("/v1/reconcile/runs/latest").json()
+        site = api.get("/v1/sites/k").json()
+        repair = api.get(site["operation"]["url"]).json()
+    assert run["repairs"] == 1 and run["findings"][0]["result"] == "repaired", run
+    assert repair["kind"] == "repair" and repair["status"] == "SUCCEEDED", repair
+    assert cp.edge_get("k.localhost").status_code == 200
     _no_drift(cp)
 
 

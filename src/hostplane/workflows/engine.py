@@ -120,8 +120,12 @@ class WorkflowEngine:
         """Operations recorded but never enqueued (a crash between commit and enqueue)."""
         with self.services.store.unit_of_work() as uow:
             unfinished = [(op.id, op.kind) for op in uow.operations.unfinished()]
+        # Kinds without a workflow of their own (a reconcile's site repairs) are run, and
+        # resumed, by the workflow that recorded them.
         lost = [
-            (op_id, kind) for op_id, kind in unfinished if DBOS.get_workflow_status(op_id) is None
+            (op_id, kind)
+            for op_id, kind in unfinished
+            if kind in self.workflows and DBOS.get_workflow_status(op_id) is None
         ]
         for op_id, kind in lost:
             log.warning("operation.resubmitted", operation=op_id, kind=kind)
