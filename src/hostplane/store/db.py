@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,25 @@ def alembic_config(engine: sa.Engine) -> Config:
 def migrate(engine: sa.Engine) -> None:
     """Bring the state database to the newest schema."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def tune_sqlite_workflow_database(url: str) -> None:
+    """The workflow engine's SQLite database in WAL mode with synchronous=NORMAL, like the
+    state database: one write per checkpoint instead of a rollback journal fsynced several
+    times per commit (measured: ~5 ms of every step). A process crash loses nothing; a power
+    loss can lose the last checkpoints, and their steps then run again (they are idempotent).
+    WAL is a property of the file; synchronous is set on each new connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    path = str(Path(parsed.database).resolve())
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+    @sa.event.listens_for(sa.engine.Engine, "connect")
+    def _normal_sync(dbapi_conn: Any, _record: Any) -> None:
+        if isinstance(dbapi_conn, sqlite3.Connection):
+            row = dbapi_conn.execute("PRAGMA database_list").fetchone()
+            if row is not None and row[2] and str(Path(row[2]).resolve()) == path:
+                dbapi_conn.execute("PRAGMA synchronous=NORMAL")

@@ -10,7 +10,7 @@ from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 from sqlalchemy.engine import make_url
 
 from hostplane.settings import Settings
-from hostplane.store.db import ensure_database_exists
+from hostplane.store.db import ensure_database_exists, tune_sqlite_workflow_database
 from hostplane.workflows.registry import RENEWAL_SCHEDULE, WORKFLOWS, renew_due_certificates
 from hostplane.workflows.services import Services
 
@@ -55,6 +55,7 @@ class WorkflowEngine:
     def launch(self) -> None:
         url = self.settings.workflow_db_url
         ensure_database_exists(url)
+        tune_sqlite_workflow_database(url)
         config: DBOSConfig = {
             "name": "hostplane",
             "system_database_url": dbos_url(url),
