@@ -38,6 +38,8 @@ def cp(
         created = plane.cli("site", "create", name, "--type", kind, "--wait")
         assert created.returncode == 0, created.stdout + created.stderr
     yield plane
+    for name in ("dstat", "dphp"):  # the engine is shared: leave nothing to later modules
+        plane.cli("site", "destroy", name, "--wait", timeout=300)
     plane.stop()
     plane.clean_host()
 
