@@ -28,10 +28,10 @@ def _plane(tmp_path: Path, failpoint: str, **env: str) -> ControlPlane:
     ).start()
 
 
-def _request_killed(cp: ControlPlane, method: str, path: str, site: str, **kwargs: Any) -> str:
+def _request_killed(cp: ControlPlane, method: str, path: str, owner: str, **kwargs: Any) -> str:
     """Make the request, see the control plane kill itself at the failpoint, start it again;
     return the operation. The process may die before it answers (the workflow starts in the
-    same process): the operation is then found from the site."""
+    same process): the operation is then read from `owner`, the URL of what it works on."""
     op_id = None
     try:
         with cp.api() as api:
@@ -41,11 +41,7 @@ def _request_killed(cp: ControlPlane, method: str, path: str, site: str, **kwarg
     _killed_then_restarted(cp)
     if op_id is None:
         with cp.api() as api:
-            if "domains" in path:
-                view = api.get(f"{path}/{kwargs['json']['domain']}").json()
-            else:
-                view = api.get(f"/v1/sites/{site}").json()
-            op_id = str(view["operation"]["id"])
+            op_id = str(api.get(owner).json()["operation"]["id"])
     return op_id
 
 
@@ -84,7 +80,7 @@ def stop(request: pytest.FixtureRequest) -> Iterator[list[ControlPlane]]:
 def test_provision_killed_at_a_step_converges(tmp_path, stop, step, point):
     cp = _plane(tmp_path, f"{step}.apply.{point}=kill")
     stop.append(cp)
-    op_id = _request_killed(cp, "POST", "/v1/sites", "k", json={"name": "k"})
+    op_id = _request_killed(cp, "POST", "/v1/sites", "/v1/sites/k", json={"name": "k"})
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "apply")
@@ -98,7 +94,7 @@ def test_destroy_killed_at_a_step_converges(tmp_path, stop, step, point):
     cp = _plane(tmp_path, f"{step}.undo.{point}=kill")
     stop.append(cp)
     assert cp.cli("site", "create", "k", "--wait").returncode == 0
-    op_id = _request_killed(cp, "DELETE", "/v1/sites/k", "k")
+    op_id = _request_killed(cp, "DELETE", "/v1/sites/k", "/v1/sites/k")
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "undo")
@@ -122,7 +118,9 @@ def test_domain_addition_killed_at_a_step_converges(tmp_path, stop, powerdns, st
     stop.append(cp)
     assert cp.cli("site", "create", "k", "--wait").returncode == 0
     body = {"domain": f"www.{zone}"}
-    op_id = _request_killed(cp, "POST", "/v1/sites/k/domains", "k", json=body)
+    op_id = _request_killed(
+        cp, "POST", "/v1/sites/k/domains", f"/v1/sites/k/domains/www.{zone}", json=body
+    )
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "apply")
@@ -146,7 +144,7 @@ def test_domain_removal_killed_at_a_step_converges(tmp_path, stop, powerdns, ste
     assert cp.cli("site", "create", "k", "--wait").returncode == 0
     assert cp.cli("domain", "add", "k", f"www.{zone}", "--wait").returncode == 0
     path = f"/v1/sites/k/domains/www.{zone}"
-    op_id = _request_killed(cp, "DELETE", path, "k", json={"domain": f"www.{zone}"})
+    op_id = _request_killed(cp, "DELETE", path, path)
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "undo")
