@@ -49,7 +49,14 @@ def desired_sites(services: Services) -> tuple[list[DesiredSite], list[str]]:
         return sites, uow.sites.kept_data()
 
 
-def observe(services: Services, calls: ProviderCalls | None = None) -> Observed:
+def observe(
+    services: Services,
+    calls: ProviderCalls | None = None,
+    *,
+    runtimes_in_use: frozenset[RuntimeKind] = frozenset(RuntimeKind),
+) -> Observed:
+    """Ask every provider. A runtime no live site uses may be absent from this host (no
+    Docker engine on a machine that only runs local sites): that is not worth a warning."""
     calls = calls if calls is not None else ProviderCalls()
     unreachable: dict[str, str] = {}
     values: dict[str, object] = {}
@@ -60,6 +67,9 @@ def observe(services: Services, calls: ProviderCalls | None = None) -> Observed:
         try:
             fn()
         except HostplaneError as exc:
+            if provider in {k.value for k in RuntimeKind} - {k.value for k in runtimes_in_use}:
+                log.debug("reconcile.runtime_absent", provider=provider, error=str(exc))
+                return
             unreachable[provider] = str(exc)
             log.warning("reconcile.observe_failed", provider=provider, error=str(exc))
 
@@ -117,7 +127,7 @@ def plan(services: Services) -> Plan:
     """What a reconcile would find now; changes nothing."""
     sites, kept = desired_sites(services)
     calls = ProviderCalls()
-    observed = observe(services, calls)
+    observed = observe(services, calls, runtimes_in_use=frozenset(s.runtime for s in sites))
     settings = services.settings
     expect = Expectations(settings.php_image, settings.nginx_image, frozenset(kept))
     findings = diff(sites, observed, expect)
