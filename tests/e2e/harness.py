@@ -144,6 +144,13 @@ class ControlPlane:
     def stop(self) -> None:
         terminate(self.proc, timeout=20)
         self.proc = None
+        # A control plane killed with SIGKILL leaves its Caddy running (sites keep being
+        # served; the next start replaces it). A test that ends there must not leak it.
+        pid_file = self.data_dir / "edge" / "caddy.pid"
+        with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
+            pid = int(pid_file.read_text().strip())
+            if b"caddy" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
 
     def clean_host(self) -> None:
         """What sites a test left behind outside its temporary directory: PHP-FPM masters
