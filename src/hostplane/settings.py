@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     # automatically only when reconcile_prune is set (else `hostctl reconcile --prune`).
     reconcile_interval: int = Field(default=60, ge=0, le=86400)
     reconcile_prune: bool = False
+    reconcile_keep_runs: int = Field(default=1000, ge=1)  # stored runs; older ones deleted
 
     # A worker's identity in the workflow database: every worker needs its own. A worker
     # silent for worker_dead_after seconds has its workflows taken over by another.

@@ -43,8 +43,29 @@ def test_migrations_create_every_table(store):
         "status_events",
         "audit_events",
         "secrets",
+        "reconcile_runs",
+        "workers",
         "alembic_version",
     } <= names
+
+
+def test_only_the_newest_reconcile_runs_are_kept(store):
+    from datetime import timedelta
+
+    from hostplane.store.tables import ReconcileRunRow
+    from hostplane.store.types import utcnow
+
+    now = utcnow()
+    with store.unit_of_work() as uow:
+        for i in range(5):
+            uow.reconcile_runs.add(
+                ReconcileRunRow(id=f"run{i}", trigger="schedule", started_at=now + timedelta(i))
+            )
+    with store.unit_of_work() as uow:
+        assert uow.reconcile_runs.keep_newest(2) == 3
+    with store.unit_of_work() as uow:
+        assert uow.reconcile_runs.latest().id == "run4"
+        assert uow.reconcile_runs.get("run2") is None and uow.reconcile_runs.get("run3")
 
 
 def test_transition_writes_status_and_event_in_one_transaction(store):

@@ -149,6 +149,8 @@ def reconcile_finish_step(operation_id: str, done: list[dict[str, Any]], errors:
         run.errors = [*run.errors, *errors]
         status = OperationStatus.SUCCEEDED if not errors else OperationStatus.FAILED
         uow.operations.finish(op, status, "; ".join(errors) or None)
+        uow.flush()
+        uow.reconcile_runs.keep_newest(services.settings.reconcile_keep_runs)
         DURATION.observe(run.duration_ms / 1000)
         log.info("reconcile.finished", run=operation_id, repairs=run.repairs, errors=len(errors))
         return str(status)

@@ -258,6 +258,19 @@ class ReconcileRunRepository:
         stmt = sa.select(ReconcileRunRow).order_by(ReconcileRunRow.started_at.desc()).limit(1)
         return self.session.scalars(stmt).first()
 
+    def keep_newest(self, count: int) -> int:
+        """Delete all but the `count` newest runs (a run a minute adds up); returns how many."""
+        newest = (
+            sa.select(ReconcileRunRow.id)
+            .order_by(ReconcileRunRow.started_at.desc())
+            .limit(count)
+            .scalar_subquery()
+        )
+        result = self.session.execute(
+            sa.delete(ReconcileRunRow).where(ReconcileRunRow.id.not_in(newest))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
 
 class WorkerRepository:
     def __init__(self, session: Session) -> None:
