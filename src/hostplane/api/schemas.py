@@ -199,7 +199,7 @@ class FindingView(BaseModel):
     resource: str = Field(description="<type>:<name>, e.g. container:php_blog")
     site: str | None
     detail: str
-    action: str = Field(description="repair, regenerate-edge, regenerate-tunnel, prune or report")
+    action: str = Field(description="repair, regenerate-edge, regenerate-tunnel or prune")
     result: str | None = Field(default=None, description="what the reconcile did about it")
 
 

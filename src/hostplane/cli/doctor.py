@@ -13,9 +13,10 @@ import httpx
 import sqlalchemy as sa
 
 from hostplane.domain.errors import HostplaneError
-from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
+from hostplane.providers.docker.runtime import DockerRuntime
 from hostplane.providers.mariadb.provider import MariaDBProvider
 from hostplane.settings import Settings
+from hostplane.workflows.services import docker_runtime_config
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +70,7 @@ def _php_fpm(settings: Settings) -> str:
 
 
 def _docker(settings: Settings) -> str:
-    runtime = DockerRuntime(
-        DockerRuntimeConfig(
-            docker_host=settings.docker_host,
-            tls_dir=settings.docker_tls_dir,
-            php_image=settings.php_image,
-            nginx_image=settings.nginx_image,
-            memory=settings.container_memory,
-            cpus=settings.container_cpus,
-            run_dir=settings.run_dir / "docker",
-            db_socket=None,
-        )
-    )
+    runtime = DockerRuntime(docker_runtime_config(settings, db_socket=None))
     version = runtime.client.version()
     return f"{runtime.where} answers (Docker {version.get('Version', '?')})"
 

@@ -258,12 +258,15 @@ def site_retry(
 # --- operations, audit, edge -----------------------------------------------
 
 
+def _certificate_text(cert: dict[str, Any] | None) -> str:
+    return f"{cert['source']} until {(cert['not_after'] or '?')[:10]}" if cert else ""
+
+
 def _domain_line(d: dict[str, Any]) -> str:
     name = d["name"] if d["display"] == d["name"] else f"{d['display']} ({d['name']})"
-    cert = d.get("certificate")
     parts = [name, d["status"]]
-    if cert:
-        parts.append(f"certificate {cert['source']} until {(cert['not_after'] or '?')[:10]}")
+    if d.get("certificate"):
+        parts.append(f"certificate {_certificate_text(d['certificate'])}")
     if d.get("last_checked_at"):
         parts.append(f"checked {d['last_checked_at'][:19]}")
     if d.get("last_error"):
@@ -365,11 +368,10 @@ def domain_list(ctx: typer.Context, site: str, as_json: JsonOpt = False) -> None
             return
         table = Table("domain", "status", "certificate", "last check", "error")
         for d in items:
-            cert = d["certificate"]
             table.add_row(
                 d["display"],
                 d["status"],
-                f"{cert['source']} until {(cert['not_after'] or '?')[:10]}" if cert else "",
+                _certificate_text(d["certificate"]),
                 (d["last_checked_at"] or "")[:19],
                 d["last_error"] or "",
             )
@@ -424,7 +426,6 @@ def dns_refresh_cloudflare_ranges(
 # --- reconciler --------------------------------------------------------------
 
 SYMBOL = {"missing": "+", "drifted": "~", "orphaned": "-"}
-VERB = {"missing": "recreate", "drifted": "repair", "orphaned": "remove"}
 
 
 def _print_plan(findings: list[dict[str, Any]], *, heading: str, done: bool) -> None:

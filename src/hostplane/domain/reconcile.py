@@ -28,7 +28,6 @@ class Action(enum.StrEnum):
     REGENERATE_EDGE = "regenerate-edge"
     REGENERATE_TUNNEL = "regenerate-tunnel"
     PRUNE = "prune"  # remove, only with --prune or HOSTPLANE_RECONCILE_PRUNE
-    REPORT = "report"  # nothing safe to do automatically
 
 
 @dataclass(frozen=True, slots=True)

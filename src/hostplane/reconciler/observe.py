@@ -13,6 +13,7 @@ from hostplane.domain.reconcile import DesiredSite, Expectations, Finding, Obser
 from hostplane.domain.sites import RuntimeKind, SiteType
 from hostplane.providers.docker.runtime import DockerRuntime
 from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.workflows.domain_steps import tunnel_hostnames
 from hostplane.workflows.edge import desired_state
 from hostplane.workflows.services import Services
 
@@ -83,8 +84,6 @@ def observe(
         tunnel = services.tunnel
 
         def tunnel_file() -> None:
-            from hostplane.workflows.domain_steps import tunnel_hostnames
-
             values["tunnel_in_sync"] = tunnel.in_sync(tunnel_hostnames(services))
 
         attempt("tunnel", tunnel_file)

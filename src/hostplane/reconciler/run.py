@@ -143,7 +143,7 @@ def reconcile_finish_step(operation_id: str, done: list[dict[str, Any]], errors:
             return str(op.status)
         run.finished_at = utcnow()
         run.duration_ms = round((run.finished_at - run.started_at).total_seconds() * 1000, 1)
-        run.repairs = sum(1 for d in done if not str(d["result"]).startswith(("skipped", "failed")))
+        run.repairs = sum(1 for d in done if _did(str(d["result"])))
         by_resource = {d["resource"]: d["result"] for d in done}
         run.findings = [f | {"result": by_resource.get(f["resource"])} for f in run.findings]
         run.errors = [*run.errors, *errors]
@@ -177,15 +177,22 @@ def reconcile(operation_id: str) -> str:
             result = _guarded(
                 errors, lambda s=site, st=steps: reconcile_site_step(operation_id, s, st)
             )
-            REPAIRS.labels("repair").inc()
+            if _did(result):
+                REPAIRS.labels("repair").inc()
             done += [{"resource": f["resource"], "result": result} for f in hits]
         if planned["prune"]:
             for f in findings:
                 if f["action"] == Action.PRUNE:
                     result = _guarded(errors, lambda f=f: reconcile_prune_step(operation_id, f))
-                    REPAIRS.labels("prune").inc()
+                    if _did(result):
+                        REPAIRS.labels("prune").inc()
                     done.append({"resource": f["resource"], "result": result})
     return reconcile_finish_step(operation_id, done, errors)
+
+
+def _did(result: str) -> bool:
+    """Whether a repair or prune result means something was done."""
+    return not result.startswith(("skipped", "failed"))
 
 
 def _guarded(errors: list[str], call: Any) -> str:

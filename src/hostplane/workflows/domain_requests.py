@@ -15,6 +15,7 @@ from hostplane.domain.lifecycle import DomainStatus, OperationStatus, SiteStatus
 from hostplane.store.tables import DomainRow, OperationRow, SiteRow
 from hostplane.store.transitions import record_created, transition
 from hostplane.store.uow import UnitOfWork
+from hostplane.workflows.certificates import UPLOAD_CERT, UPLOAD_KEY, check_upload, due
 from hostplane.workflows.services import Services
 
 ADD, REMOVE, RENEW, UPLOAD = (
@@ -189,8 +190,6 @@ def remove_domain(
 def record_due_renewals(services: Services, *, actor: str) -> list[str]:
     """Renewal operations for ACME certificates inside the renewal window of ACTIVE domains
     that have no operation at work; returns their ids to start."""
-    from hostplane.workflows.certificates import due
-
     window = services.settings.cert_renew_before_days
     recorded = []
     with services.store.unit_of_work() as uow:
@@ -217,8 +216,6 @@ def upload_certificate(
 ) -> DomainSubmitted:
     """Accept an operator's certificate for the domain: checked now (chain, key, name,
     validity), sealed at once, installed at the edge by the operation."""
-    from hostplane.workflows.certificates import UPLOAD_CERT, UPLOAD_KEY, check_upload
-
     name = normalize_domain(domain, base_domain=services.settings.base_domain)
     fingerprint = check_upload(name, certificate_pem, key_pem)
     with services.store.unit_of_work() as uow:

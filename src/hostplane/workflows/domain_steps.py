@@ -15,7 +15,7 @@ from datetime import timedelta
 import structlog
 
 from hostplane import naming
-from hostplane.domain.dns import DnsAnswer, evaluate
+from hostplane.domain.dns import evaluate
 from hostplane.domain.errors import NotFoundError, ProviderError
 from hostplane.domain.lifecycle import DomainStatus
 from hostplane.providers.base import Outcome
@@ -24,7 +24,7 @@ from hostplane.store.transitions import transition
 from hostplane.store.types import utcnow
 from hostplane.store.uow import UnitOfWork
 from hostplane.workflows import certificates
-from hostplane.workflows.edge import regenerate_edge
+from hostplane.workflows.edge import ROUTED_DOMAIN_STATES, regenerate_edge
 from hostplane.workflows.services import Services
 
 log = structlog.get_logger(__name__)
@@ -82,11 +82,10 @@ def check_dns(services: Services, operation_id: str, actor: str) -> str:
             return STOPPED
         name, started = domain.name, op.started_at or op.created_at
     try:
-        answer = services.dns.lookup(name)
-        verdict = evaluate(answer, services.dns_expectation)
+        verdict = evaluate(services.dns.lookup(name), services.dns_expectation)
         found, explanation, ok = list(verdict.found), verdict.explain(), verdict.ok
     except ProviderError as exc:  # resolvers unreachable: not yet proven, try again later
-        answer, found, explanation, ok = DnsAnswer(name), [], str(exc), False
+        found, explanation, ok = [], str(exc), False
     expected = services.dns_expectation.describe()
     with services.store.unit_of_work() as uow:
         op, domain, _ = load(uow, operation_id)
@@ -151,8 +150,6 @@ def _untunnel(services: Services, domain: DomainRow, site: SiteRow) -> Outcome:
 
 def tunnel_hostnames(services: Services) -> list[str]:
     """Custom domains the tunnel carries: those the edge serves."""
-    from hostplane.workflows.edge import ROUTED_DOMAIN_STATES
-
     with services.store.unit_of_work() as uow:
         sites = uow.sites.routed()
         domains = uow.domains.for_sites([s.id for s in sites])

@@ -79,6 +79,28 @@ def _steps(begun: dict[str, object]) -> list[str]:
     return [str(s) for s in steps]
 
 
+def _apply_or_compensate(operation_id: str, steps: list[str]) -> str:
+    """Apply the steps in order; on a failure mark the operation failed (an added domain
+    leaves the served states) and undo, in reverse, every step started."""
+    started: list[str] = []
+    try:
+        for step in steps:
+            started.append(step)  # the failing step is undone too: undo is idempotent
+            domain_apply_step(operation_id, step)
+            failpoints.hit(f"{step}.apply.checkpointed")
+    except Exception as exc:
+        error = describe(exc)
+        domain_failed_step(operation_id, error)
+        failures = []
+        for step in reversed(started):
+            try:
+                domain_undo_step(operation_id, step)
+            except Exception as undo_exc:
+                failures.append(f"undo of {step} failed: {describe(undo_exc)}")
+        return domain_finish_step(operation_id, "; ".join([error, *failures]))
+    return domain_finish_step(operation_id, None)
+
+
 @DBOS.workflow()
 def add_domain(operation_id: str) -> str:
     begun = domain_begin_step(operation_id)
@@ -97,23 +119,7 @@ def add_domain(operation_id: str) -> str:
             return domain_finish_step(operation_id, domain_steps.DNS_NOT_RIGHT)
         DBOS.sleep(delay)
         delay = min(delay * 2, longest)
-    started: list[str] = []
-    try:
-        for step in _steps(begun):
-            started.append(step)  # the failing step is undone too: undo is idempotent
-            domain_apply_step(operation_id, step)
-            failpoints.hit(f"{step}.apply.checkpointed")
-    except Exception as exc:
-        error = describe(exc)
-        domain_failed_step(operation_id, error)
-        failures = []
-        for step in reversed(started):
-            try:
-                domain_undo_step(operation_id, step)
-            except Exception as undo_exc:
-                failures.append(f"undo of {step} failed: {describe(undo_exc)}")
-        return domain_finish_step(operation_id, "; ".join([error, *failures]))
-    return domain_finish_step(operation_id, None)
+    return _apply_or_compensate(operation_id, _steps(begun))
 
 
 @DBOS.workflow()
@@ -130,22 +136,7 @@ def remove_domain(operation_id: str) -> str:
 
 @DBOS.workflow()
 def upload_certificate(operation_id: str) -> str:
-    begun = domain_begin_step(operation_id)
-    started: list[str] = []
-    try:
-        for step in _steps(begun):
-            started.append(step)
-            domain_apply_step(operation_id, step)
-    except Exception as exc:
-        error = describe(exc)
-        failures = []
-        for step in reversed(started):
-            try:
-                domain_undo_step(operation_id, step)
-            except Exception as undo_exc:
-                failures.append(f"undo of {step} failed: {describe(undo_exc)}")
-        return domain_finish_step(operation_id, "; ".join([error, *failures]))
-    return domain_finish_step(operation_id, None)
+    return _apply_or_compensate(operation_id, _steps(domain_begin_step(operation_id)))
 
 
 @DBOS.workflow()

@@ -7,6 +7,7 @@ objects, so they find their providers here. `bind` is called by the entry point.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,18 +104,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         max_children=settings.php_max_children,
     )
     databases = MariaDBProvider(settings.site_db_url)
-    docker_runtime = DockerRuntime(
-        DockerRuntimeConfig(
-            docker_host=settings.docker_host,
-            tls_dir=settings.docker_tls_dir,
-            php_image=settings.php_image,
-            nginx_image=settings.nginx_image,
-            memory=settings.container_memory,
-            cpus=settings.container_cpus,
-            run_dir=settings.run_dir / "docker",
-            db_socket=databases.socket_path,
-        )
-    )
+    docker_runtime = DockerRuntime(docker_runtime_config(settings, databases.socket_path))
     runtimes: dict[RuntimeKind, SiteRuntime] = {
         RuntimeKind.LOCAL: LocalRuntime(settings.sites_dir, pools, settings.wordpress_source),
         RuntimeKind.DOCKER: docker_runtime,
@@ -131,6 +121,21 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         dns_expectation=dns_expectation(settings),
         acme=acme_issuer(settings),
         tunnel=cloudflare_tunnel(settings, edge_url),
+    )
+
+
+def docker_runtime_config(
+    settings: Settings, db_socket: Callable[[], str] | None
+) -> DockerRuntimeConfig:
+    return DockerRuntimeConfig(
+        docker_host=settings.docker_host,
+        tls_dir=settings.docker_tls_dir,
+        php_image=settings.php_image,
+        nginx_image=settings.nginx_image,
+        memory=settings.container_memory,
+        cpus=settings.container_cpus,
+        run_dir=settings.run_dir / "docker",
+        db_socket=db_socket,
     )
 
 

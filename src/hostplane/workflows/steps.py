@@ -16,7 +16,7 @@ from hostplane.domain.sites import SiteType, Step
 from hostplane.providers.base import Outcome
 from hostplane.store.tables import SiteRow
 from hostplane.store.transitions import transition
-from hostplane.workflows import site_secrets
+from hostplane.workflows import domain_steps, site_secrets
 from hostplane.workflows.domain_requests import snapshot as domain_snapshot
 from hostplane.workflows.edge import regenerate_edge
 from hostplane.workflows.services import Services
@@ -152,8 +152,6 @@ def _install(services: Services, site: SiteRow, options: dict[str, object]) -> O
 def _remove_domains(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
     """Every live domain of the site through REMOVING to REMOVED, each undone like a
     domain removal (route, certificate, tunnel rule) and audited."""
-    from hostplane.workflows import domain_steps
-
     with services.store.unit_of_work() as uow:
         domains = list(uow.domains.for_site(site.id))
         for domain in domains:
