@@ -24,7 +24,7 @@ from hostplane.store.transitions import transition
 from hostplane.store.types import utcnow
 from hostplane.store.uow import UnitOfWork
 from hostplane.workflows import certificates
-from hostplane.workflows.edge import ROUTED_DOMAIN_STATES, regenerate_edge
+from hostplane.workflows.edge import regenerate_edge, served_domains
 from hostplane.workflows.services import Services
 
 log = structlog.get_logger(__name__)
@@ -151,11 +151,8 @@ def _untunnel(services: Services, domain: DomainRow, site: SiteRow) -> Outcome:
 def tunnel_hostnames(services: Services) -> list[str]:
     """Custom domains the tunnel carries: those the edge serves."""
     with services.store.unit_of_work() as uow:
-        sites = uow.sites.routed()
-        domains = uow.domains.for_sites([s.id for s in sites])
-        return sorted(
-            d.name for ds in domains.values() for d in ds if d.status in ROUTED_DOMAIN_STATES
-        )
+        _, served = served_domains(uow)
+        return sorted(d.name for ds in served.values() for d in ds)
 
 
 ACTIONS: dict[str, DomainActions] = {

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import structlog
 
 from hostplane import naming
 from hostplane.domain.edge import AcmeChallenge, EdgeCertificate, EdgeRoute, EdgeState
 from hostplane.domain.lifecycle import DomainStatus
 from hostplane.providers.base import Outcome
+from hostplane.store.repositories import SiteFields
+from hostplane.store.tables import DomainRow
+from hostplane.store.uow import UnitOfWork
 from hostplane.workflows.services import Services
 
 log = structlog.get_logger(__name__)
@@ -18,6 +23,18 @@ CERT_PEM = "tls_certificate"
 KEY_PEM = "tls_key"
 
 
+def served_domains(uow: UnitOfWork) -> tuple[Sequence[SiteFields], dict[str, list[DomainRow]]]:
+    """The routed sites and, per site, the custom domains the edge (and the tunnel) serve
+    for it: those ROUTING or ACTIVE."""
+    sites = uow.sites.routed()
+    domains = uow.domains.for_sites([s.id for s in sites])
+    served = {
+        site_id: [d for d in ds if d.status in ROUTED_DOMAIN_STATES]
+        for site_id, ds in domains.items()
+    }
+    return sites, served
+
+
 def desired_state(services: Services) -> EdgeState:
     """Routes of routed sites with their routed domains; certificates and pending ACME
     challenges of those domains. A domain in any other state is not served at all."""
@@ -25,15 +42,12 @@ def desired_state(services: Services) -> EdgeState:
     certificates: list[EdgeCertificate] = []
     challenges: list[AcmeChallenge] = []
     with services.store.unit_of_work() as uow:
-        sites = uow.sites.routed()
-        domains = uow.domains.for_sites([s.id for s in sites])
-        routed = {
-            d.id: d for ds in domains.values() for d in ds if d.status in ROUTED_DOMAIN_STATES
-        }
+        sites, served = served_domains(uow)
+        routed = {d.id: d for ds in served.values() for d in ds}
         sealed = uow.secrets.for_owners(CERT_OWNER, list(routed), (CERT_PEM, KEY_PEM))
         for site in sites:
             spec = services.spec(site)
-            extra = [d.name for d in domains[site.id] if d.id in routed]
+            extra = [d.name for d in served[site.id]]
             routes.append(
                 EdgeRoute(
                     route_id=naming.edge_route_id(site.name),
