@@ -12,7 +12,7 @@ from dbos import DBOS
 from hostplane import failpoints
 from hostplane.providers.base import Outcome
 from hostplane.workflows import domain_lifecycle, domain_steps
-from hostplane.workflows.recording import describe, record_step
+from hostplane.workflows.recording import describe, record_step, run_recorded, start_record
 from hostplane.workflows.services import Services, current
 
 
@@ -35,19 +35,21 @@ def dns_step(operation_id: str, actor: str) -> str:
 
 
 def _run(services: Services, operation_id: str, step: str, phase: str) -> str:
-    with services.store.unit_of_work() as uow:
-        _, domain, site = domain_steps.load(uow, operation_id)
     actions = domain_steps.ACTIONS[step]
     action = actions.apply if phase == "apply" else actions.undo
     if action is None:
         return Outcome.UNCHANGED.value
-    return record_step(
+    with services.store.unit_of_work() as uow:
+        _, domain, site = domain_steps.load(uow, operation_id)
+        record_id = start_record(uow, operation_id, step, phase)
+    return run_recorded(
         services,
-        operation_id,
+        record_id,
         step,
         phase,
         actions.intent,
         lambda: action(services, domain, site),
+        operation=operation_id,
         domain=domain.name,
         site=site.name,
     ).value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from typing import Any
 
 import structlog
@@ -92,9 +93,11 @@ class WorkflowEngine:
             except BaseException:
                 self._slots.release()
                 raise
-            threading.Thread(
-                target=self._release_slot, args=(handle,), name=f"op-{operation_id}", daemon=True
-            ).start()
+            future = getattr(handle, "future", None)
+            if isinstance(future, Future):  # runs here: its slot is free when it ends
+                future.add_done_callback(self._release_slot)
+            else:  # finished or running elsewhere already: nothing runs here
+                self._slots.release()
             return
         with SetWorkflowID(operation_id):
             self._queue.enqueue(self.workflows[kind], operation_id)
@@ -106,16 +109,12 @@ class WorkflowEngine:
         except Exception as exc:  # not started yet, or already over: nothing runs it either way
             log.info("workflow.cancel_skipped", workflow=operation_id, error=str(exc))
 
-    def _release_slot(self, handle: Any) -> None:
+    def _release_slot(self, ended: Future[Any]) -> None:
         assert self._slots is not None
-        try:
-            handle.get_result()
-        except Exception as exc:  # the workflow records its own outcome; this only frees a slot
-            log.debug(
-                "workflow.ended_with_error", workflow=handle.get_workflow_id(), error=str(exc)
-            )
-        finally:
-            self._slots.release()
+        self._slots.release()
+        if not ended.cancelled() and (exc := ended.exception()) is not None:
+            # The workflow records its own outcome; this only frees a slot.
+            log.debug("workflow.ended_with_error", error=str(exc))
 
     def resubmit_lost(self) -> int:
         """Operations recorded but never enqueued (a crash between commit and enqueue)."""

@@ -8,13 +8,14 @@ from collections.abc import Callable
 import structlog
 
 from hostplane import failpoints
-from hostplane.domain.errors import HostplaneError, TemporaryError
+from hostplane.domain.errors import HostplaneError, NotFoundError, TemporaryError
 from hostplane.domain.sites import Step
 from hostplane.observability import STEPS
 from hostplane.providers.base import Outcome
 from hostplane.store.types import utcnow
+from hostplane.store.uow import UnitOfWork
 from hostplane.workflows.services import Services
-from hostplane.workflows.steps import ACTIONS, load_site
+from hostplane.workflows.steps import ACTIONS
 
 log = structlog.get_logger(__name__)
 
@@ -24,22 +25,27 @@ BACKOFF_SECONDS = 0.5
 
 def run_step(services: Services, operation_id: str, step: Step, phase: str) -> Outcome:
     """Run the apply or undo of `step` for the operation's site; retry temporary errors."""
-    with services.store.unit_of_work() as uow:
-        op = uow.operations.get(operation_id)
-        assert op is not None, operation_id
-        site_id, options = op.target_id, dict(op.options or {})
-    site = load_site(services, site_id)
     actions = ACTIONS[step]
     action = actions.apply if phase == "apply" else actions.undo
     if action is None:
         return Outcome.UNCHANGED
-    return record_step(
+    # One transaction reads the operation and its site and opens the step's record.
+    with services.store.unit_of_work() as uow:
+        op = uow.operations.get(operation_id)
+        assert op is not None, operation_id
+        site = uow.sites.get(op.target_id)
+        if site is None:
+            raise NotFoundError(f"site {op.target_id} is gone from the state database")
+        options = dict(op.options or {})
+        record_id = start_record(uow, operation_id, step.value, phase)
+    return run_recorded(
         services,
-        operation_id,
+        record_id,
         step.value,
         phase,
         actions.intent,
         lambda: action(services, site, options),
+        operation=operation_id,
         site=site.name,
     )
 
@@ -56,10 +62,30 @@ def record_step(
     """Run `call` as step `name` of the operation, recorded with its outcome and timing;
     a TemporaryError is retried with backoff, anything else fails the step."""
     with services.store.unit_of_work() as uow:
-        record = uow.operations.start_step(operation_id, name, phase)
-        uow.flush()
-        record_id = record.id
-    bound = {"operation": operation_id, "step": name, "phase": phase, **context}
+        record_id = start_record(uow, operation_id, name, phase)
+    return run_recorded(
+        services, record_id, name, phase, intent, call, operation=operation_id, **context
+    )
+
+
+def start_record(uow: UnitOfWork, operation_id: str, name: str, phase: str) -> int:
+    """Open the record of one run of a step (committed with `uow`); its id."""
+    record = uow.operations.start_step(operation_id, name, phase)
+    uow.flush()
+    return record.id
+
+
+def run_recorded(
+    services: Services,
+    record_id: int,
+    name: str,
+    phase: str,
+    intent: str,
+    call: Callable[[], Outcome],
+    **context: str,
+) -> Outcome:
+    """Run `call` for the step record `record_id` and close the record with its outcome."""
+    bound = {"step": name, "phase": phase, **context}
     with structlog.contextvars.bound_contextvars(**bound):
         return _run(services, record_id, name, phase, call, intent)
 
