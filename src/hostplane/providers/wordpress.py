@@ -13,6 +13,7 @@ import string
 import httpx
 import structlog
 
+from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.runtime import SiteSecrets
 
@@ -79,7 +80,7 @@ class WordPressInstaller:
         self.timeout = timeout
 
     def _client(self, host: str) -> httpx.Client:
-        return httpx.Client(
+        return http_clients.client(
             base_url=self.edge_url,
             headers={"Host": host},
             timeout=self.timeout,
@@ -98,8 +99,8 @@ class WordPressInstaller:
             "language": "",
         }
         try:
-            with self._client(host) as http:
-                resp = http.post("/wp-admin/install.php?step=2", data=form)
+            with self._client(host) as web:
+                resp = web.post("/wp-admin/install.php?step=2", data=form)
         except httpx.HTTPError as exc:
             raise TemporaryError(f"WordPress at {host} did not answer", detail=str(exc)) from exc
         body = resp.text
@@ -115,9 +116,9 @@ class WordPressInstaller:
 
     def check_login(self, host: str, password: str) -> None:
         try:
-            with self._client(host) as http:
-                http.cookies.set("wordpress_test_cookie", "WP Cookie check")
-                resp = http.post(
+            with self._client(host) as web:
+                web.cookies.set("wordpress_test_cookie", "WP Cookie check")
+                resp = web.post(
                     "/wp-login.php",
                     data={
                         "log": ADMIN_USER,

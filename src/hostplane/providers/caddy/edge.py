@@ -15,6 +15,7 @@ import httpx
 import structlog
 
 from hostplane.domain.edge import ROUTE_HEADER, EdgeState
+from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.caddy.render import render_config, route_ids
 from hostplane.providers.fs import atomic_write
@@ -36,8 +37,8 @@ class CaddyEdgeConfig:
 class CaddyEdge:
     def __init__(self, config: CaddyEdgeConfig) -> None:
         self.config = config
-        self._admin = httpx.Client(base_url=config.admin_url, timeout=10.0)
-        self._http = httpx.Client(timeout=5.0, follow_redirects=False)
+        self._admin = http_clients.client(base_url=config.admin_url, timeout=10.0)
+        self._http = http_clients.client(timeout=5.0, follow_redirects=False)
 
     @property
     def admin_listen(self) -> str:

@@ -15,6 +15,7 @@ import httpx
 import structlog
 
 from hostplane.domain.errors import PermanentError
+from hostplane.providers import http_clients
 from hostplane.providers.fs import atomic_write
 
 log = structlog.get_logger(__name__)
@@ -101,15 +102,16 @@ class CaddyProcess:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                break
-            try:
-                if httpx.get(f"{self.admin_url}/config/", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        with http_clients.client(timeout=1.0) as admin:
+            while time.monotonic() < deadline:
+                if self._proc is not None and self._proc.poll() is not None:
+                    break
+                try:
+                    if admin.get(f"{self.admin_url}/config/").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
         tail = self._log_tail()
         self.stop()
         raise PermanentError("Caddy did not start", detail=tail)

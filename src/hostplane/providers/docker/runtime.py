@@ -29,6 +29,7 @@ import structlog
 from hostplane import naming
 from hostplane.domain.reconcile import ObservedContainer
 from hostplane.domain.sites import HTTPProxy, RuntimeKind, SiteSpec, SiteType, Upstream
+from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.docker.nginx import SOCKET_DIR, WEBROOT, render_server
 from hostplane.providers.runtime import SiteSecrets
@@ -365,10 +366,8 @@ class DockerRuntime:
         while time.monotonic() < deadline:
             if socket.exists():
                 try:
-                    with httpx.Client(
-                        transport=httpx.HTTPTransport(uds=str(socket)), timeout=5
-                    ) as http:
-                        resp = http.get("http://site/", headers={"Host": site})
+                    with http_clients.unix_socket_client(str(socket), timeout=5) as web:
+                        resp = web.get("http://site/", headers={"Host": site})
                     if resp.status_code < 500:
                         return
                     last = f"HTTP {resp.status_code}"
