@@ -204,6 +204,7 @@ def main() -> None:
                 "raw_s": round(raw_s, 3),
                 "ratio": round(cp_s / raw_s, 3),
                 "overhead": round(cp_s / raw_s - 1, 3),
+                "overhead_ms": round((cp_s - raw_s) * 1000, 1),
             }
             results[f"{site_type}/{runtime}"] = entry
             print(f"{site_type}/{runtime}: {json.dumps(entry)}", file=sys.stderr)
