@@ -22,7 +22,7 @@ from hostplane.workflows.edge import regenerate_edge
 from hostplane.workflows.recording import describe, record_step
 from hostplane.workflows.requests import site_target
 from hostplane.workflows.services import Services
-from hostplane.workflows.steps import ACTIONS, load_site
+from hostplane.workflows.steps import ACTIONS
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +82,8 @@ def repair_site(services: Services, run_id: str, site_name: str, steps: list[str
         op = uow.operations.get(op_id)
         assert op is not None
         site_id = op.target_id
-    site = load_site(services, site_id)
+        site = uow.sites.get(site_id)
+        assert site is not None, f"site of operation {op_id} vanished"
     order = provision_plan(services.spec(site))
     wanted = {Step(s) for s in steps}
     plan = [s for s in order if s in wanted or s is Step.CONFIRM]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hostplane import naming
-from hostplane.domain.errors import NotFoundError, PermanentError
+from hostplane.domain.errors import PermanentError
 from hostplane.domain.lifecycle import DomainStatus
 from hostplane.domain.sites import SiteType, Step
 from hostplane.providers.base import Outcome
@@ -30,14 +30,6 @@ class StepActions:
     apply: Action | None
     undo: Action | None
     intent: str  # what apply sets out to do, for the logs; undo reverses it
-
-
-def load_site(services: Services, site_id: str) -> SiteRow:
-    with services.store.unit_of_work() as uow:
-        site = uow.sites.get(site_id)
-        if site is None:
-            raise NotFoundError(f"site {site_id} is gone from the state database")
-        return site
 
 
 def _database(services: Services, site: SiteRow, options: dict[str, object]) -> Outcome:
