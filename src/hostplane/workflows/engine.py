@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -95,7 +96,7 @@ class WorkflowEngine:
                 raise
             future = getattr(handle, "future", None)
             if isinstance(future, Future):  # runs here: its slot is free when it ends
-                future.add_done_callback(self._release_slot)
+                future.add_done_callback(functools.partial(self._release_slot, operation_id))
             else:  # finished or running elsewhere already: nothing runs here
                 self._slots.release()
             return
@@ -109,12 +110,12 @@ class WorkflowEngine:
         except Exception as exc:  # not started yet, or already over: nothing runs it either way
             log.info("workflow.cancel_skipped", workflow=operation_id, error=str(exc))
 
-    def _release_slot(self, ended: Future[Any]) -> None:
+    def _release_slot(self, workflow_id: str, ended: Future[Any]) -> None:
         assert self._slots is not None
         self._slots.release()
         if not ended.cancelled() and (exc := ended.exception()) is not None:
             # The workflow records its own outcome; this only frees a slot.
-            log.debug("workflow.ended_with_error", error=str(exc))
+            log.debug("workflow.ended_with_error", workflow=workflow_id, error=str(exc))
 
     def resubmit_lost(self) -> int:
         """Operations recorded but never enqueued (a crash between commit and enqueue)."""
