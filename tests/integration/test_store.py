@@ -11,6 +11,7 @@ from hostplane.domain.errors import ConflictError, IllegalTransitionError, Stale
 from hostplane.domain.lifecycle import OperationStatus
 from hostplane.store.tables import OperationRow, SiteRow, StatusEventRow
 from hostplane.store.transitions import transition
+from hostplane.store.uow import Store
 
 
 def _site(uow, name="shop", status="CREATED"):
@@ -45,6 +46,7 @@ def test_migrations_create_every_table(store):
         "secrets",
         "reconcile_runs",
         "workers",
+        "plane",
         "alembic_version",
     } <= names
 
@@ -202,3 +204,10 @@ def test_timestamps_are_utc_aware(store):
     with store.unit_of_work() as uow:
         row = uow.sites.get(site.id)
         assert row.created_at.utcoffset().total_seconds() == 0
+
+
+def test_the_plane_id_is_made_once_and_kept(store):
+    first = store.plane_id()
+    assert first.startswith("hp") and len(first) == 14
+    again = Store(store.engine)  # another process on the same state database
+    assert again.plane_id() == first

@@ -208,6 +208,17 @@ class ReconcileRunRow(Base):
     __table_args__ = (Index("ix_reconcile_runs_started", "started_at"),)
 
 
+class PlaneRow(Base):
+    """This control plane's identity: made at first start, marked on every external resource
+    it creates (Docker labels, MariaDB comments and ledger, system users' comment)."""
+
+    __tablename__ = "plane"
+
+    singleton: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    plane_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
 class WorkerRow(Base):
     """A worker process and its last sign of life; a worker silent for too long has its
     workflows taken over by another (recovered_by says which)."""

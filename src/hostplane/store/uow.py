@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,6 +22,7 @@ from hostplane.store.repositories import (
     SiteRepository,
     WorkerRepository,
 )
+from hostplane.store.tables import PlaneRow
 
 
 class UnitOfWork:
@@ -48,6 +50,7 @@ class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._plane_id: str | None = None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -69,6 +72,28 @@ class Store:
             raise
         finally:
             session.close()
+
+    def plane_id(self) -> str:
+        """This control plane's identity, made on first use and kept in the state database;
+        every external resource it creates carries it."""
+        if self._plane_id is None:
+            self._plane_id = self._read_or_make_plane_id()
+        return self._plane_id
+
+    def _read_or_make_plane_id(self) -> str:
+        with self.unit_of_work() as uow:
+            row = uow.session.get(PlaneRow, 1)
+            if row is not None:
+                return row.plane_id
+        try:
+            with self.unit_of_work() as uow:
+                uow.session.add(PlaneRow(singleton=1, plane_id=f"hp{secrets.token_hex(6)}"))
+        except ConflictError:
+            pass  # another process made it first: that one is ours too
+        with self.unit_of_work() as uow:
+            row = uow.session.get(PlaneRow, 1)
+            assert row is not None
+            return row.plane_id
 
     def dispose(self) -> None:
         self.engine.dispose()

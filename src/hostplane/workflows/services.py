@@ -69,6 +69,11 @@ class Services:
             url=self.settings.site_url(hostname),
         )
 
+    @property
+    def plane_id(self) -> str:
+        """This control plane's identity: the mark on every external resource it creates."""
+        return self.store.plane_id()
+
     def close(self) -> None:
         self.edge.close()
         self.store.dispose()
