@@ -209,5 +209,12 @@ def test_timestamps_are_utc_aware(store):
 def test_the_plane_id_is_made_once_and_kept(store):
     first = store.plane_id()
     assert first.startswith("hp") and len(first) == 14
+    assert not store.plane().predates_marks
     again = Store(store.engine)  # another process on the same state database
     assert again.plane_id() == first
+
+
+def test_a_store_with_sites_from_before_plane_ids_is_marked_so(store):
+    with store.unit_of_work() as uow:
+        uow.sites.add(SiteRow(name="old", type="static", runtime="local", status="ACTIVE"))
+    assert store.plane().predates_marks

@@ -216,6 +216,9 @@ class PlaneRow(Base):
 
     singleton: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     plane_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    # A store that had sites before planes had an identity: their resources carry no plane
+    # mark yet, and only this plane may take them as its own (see Plane.owns).
+    predates_marks: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 

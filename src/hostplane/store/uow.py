@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,17 @@ from hostplane.store.repositories import (
     SiteRepository,
     WorkerRepository,
 )
-from hostplane.store.tables import PlaneRow
+from hostplane.store.tables import PlaneRow, SiteRow
+
+
+@dataclass(frozen=True, slots=True)
+class Plane:
+    """This control plane's identity. `predates_marks`: the store had sites before planes had
+    an identity, so their resources carry Hostplane's marks but no plane id; this plane, and
+    only a plane whose store says so, takes such unmarked-by-plane resources as its own."""
+
+    id: str
+    predates_marks: bool = False
 
 
 class UnitOfWork:
@@ -50,7 +61,7 @@ class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._plane_id: str | None = None
+        self._plane: Plane | None = None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -76,24 +87,34 @@ class Store:
     def plane_id(self) -> str:
         """This control plane's identity, made on first use and kept in the state database;
         every external resource it creates carries it."""
-        if self._plane_id is None:
-            self._plane_id = self._read_or_make_plane_id()
-        return self._plane_id
+        return self.plane().id
 
-    def _read_or_make_plane_id(self) -> str:
+    def plane(self) -> Plane:
+        if self._plane is None:
+            self._plane = self._read_or_make_plane()
+        return self._plane
+
+    def _read_or_make_plane(self) -> Plane:
         with self.unit_of_work() as uow:
             row = uow.session.get(PlaneRow, 1)
             if row is not None:
-                return row.plane_id
+                return Plane(row.plane_id, row.predates_marks)
         try:
             with self.unit_of_work() as uow:
-                uow.session.add(PlaneRow(singleton=1, plane_id=f"hp{secrets.token_hex(6)}"))
+                had_sites = uow.session.scalar(sa.select(sa.func.count()).select_from(SiteRow))
+                uow.session.add(
+                    PlaneRow(
+                        singleton=1,
+                        plane_id=f"hp{secrets.token_hex(6)}",
+                        predates_marks=bool(had_sites),
+                    )
+                )
         except ConflictError:
             pass  # another process made it first: that one is ours too
         with self.unit_of_work() as uow:
             row = uow.session.get(PlaneRow, 1)
             assert row is not None
-            return row.plane_id
+            return Plane(row.plane_id, row.predates_marks)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -23,6 +23,7 @@ def upgrade() -> None:
         "plane",
         sa.Column("singleton", sa.Integer(), nullable=False),
         sa.Column("plane_id", sa.String(length=32), nullable=False),
+        sa.Column("predates_marks", sa.Boolean(), nullable=False),
         sa.Column("created_at", hostplane.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("singleton"),
     )
