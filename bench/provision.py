@@ -113,6 +113,7 @@ class Raw:
                     memory="256m",
                     cpus=1.0,
                     run_dir=root / "run" / "docker",
+                    owner=f"hpbench{uuid.uuid4().hex[:8]}",
                     db_socket=self.db.socket_path,
                 )
             ),

@@ -32,6 +32,7 @@ from tests.services_mariadb import PrivateMariaDB  # noqa: E402
 from hostplane import naming  # noqa: E402
 from hostplane.domain.lifecycle import SiteStatus  # noqa: E402
 from hostplane.domain.sites import RuntimeKind  # noqa: E402
+from hostplane.providers.docker.marks import PLANE_LABEL  # noqa: E402
 from hostplane.providers.docker.runtime import DockerRuntime  # noqa: E402
 from hostplane.reconciler.observe import plan  # noqa: E402
 from hostplane.settings import Settings  # noqa: E402
@@ -65,11 +66,11 @@ class _RecordedCollection:
 class RecordedDockerClient:
     """The listings an engine running these sites would return; counts the calls made."""
 
-    def __init__(self, sites: list[str], php_image: str, nginx_image: str) -> None:
+    def __init__(self, sites: list[str], php_image: str, nginx_image: str, plane: str) -> None:
         self.calls: list[str] = []
         containers, volumes, networks = [], [], []
         for site in sites:
-            labels = {naming.MANAGED_LABEL: "true", naming.SITE_LABEL: site}
+            labels = {naming.MANAGED_LABEL: "true", naming.SITE_LABEL: site, PLANE_LABEL: plane}
             for name, image in (
                 (naming.php_container(site), php_image),
                 (naming.web_container(site), nginx_image),
@@ -133,8 +134,10 @@ def run(size: int, mariadb: PrivateMariaDB) -> dict[str, Any]:
         services = build_services(settings, store)
         docker_runtime = services.runtimes[RuntimeKind.DOCKER]
         assert isinstance(docker_runtime, DockerRuntime)
-        recorded = RecordedDockerClient(docker_sites, settings.php_image, settings.nginx_image)
-        docker_runtime._client = recorded  # type: ignore[assignment]
+        recorded = RecordedDockerClient(
+            docker_sites, settings.php_image, settings.nginx_image, services.plane_id
+        )
+        docker_runtime.engine._client = recorded  # type: ignore[assignment]
         t0 = time.perf_counter()
         services.edge.apply(desired_state(services))
         load_s = time.perf_counter() - t0

@@ -56,3 +56,8 @@ class TemporaryError(ProviderError):
 
 class PermanentError(ProviderError):
     """Retrying the same request will fail again; compensate and mark FAILED."""
+
+
+class ForeignResourceError(ConflictError, PermanentError):
+    """An external resource with this name exists and is not this control plane's: it is never
+    adopted, changed or removed."""

@@ -31,7 +31,7 @@ from hostplane.settings import Settings
 from hostplane.store.db import create_engine, ensure_database_exists, migrate
 from hostplane.store.repositories import SiteFields
 from hostplane.store.tables import SiteRow
-from hostplane.store.uow import Store
+from hostplane.store.uow import Plane, Store
 
 
 @dataclass
@@ -109,14 +109,17 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         max_children=settings.php_max_children,
     )
     databases = MariaDBProvider(settings.site_db_url)
-    docker_runtime = DockerRuntime(docker_runtime_config(settings, databases.socket_path))
+    store = store or open_store(settings)
+    docker_runtime = DockerRuntime(
+        docker_runtime_config(settings, databases.socket_path, store.plane())
+    )
     runtimes: dict[RuntimeKind, SiteRuntime] = {
         RuntimeKind.LOCAL: LocalRuntime(settings.sites_dir, pools, settings.wordpress_source),
         RuntimeKind.DOCKER: docker_runtime,
     }
     return Services(
         settings=settings,
-        store=store or open_store(settings),
+        store=store,
         edge=edge,
         runtimes=runtimes,
         secrets=load_secret_box(settings),
@@ -130,8 +133,11 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
 
 
 def docker_runtime_config(
-    settings: Settings, db_socket: Callable[[], str] | None
+    settings: Settings, db_socket: Callable[[], str] | None, plane: Plane | None = None
 ) -> DockerRuntimeConfig:
+    """The runtime of `plane` (its id on everything it creates; its store's pre-plane-id
+    objects its own when the store predates plane ids). Without a plane: a runtime that only
+    looks at the engine (`hostctl doctor`) and creates, changes and removes nothing."""
     return DockerRuntimeConfig(
         docker_host=settings.docker_host,
         tls_dir=settings.docker_tls_dir,
@@ -140,7 +146,9 @@ def docker_runtime_config(
         memory=settings.container_memory,
         cpus=settings.container_cpus,
         run_dir=settings.run_dir / "docker",
+        owner=plane.id if plane is not None else "",
         db_socket=db_socket,
+        adopt_unmarked=plane is not None and plane.predates_marks,
     )
 
 
