@@ -117,10 +117,47 @@ def test_make_images_starts_an_engine_where_none_answers_then_reuses_it(machine)
         client.close()
 
 
-def test_an_engine_named_by_docker_host_is_checked_never_started(machine):
+@pytest.mark.parametrize("variable", ["DOCKER_HOST", "HOSTPLANE_DOCKER_HOST"])
+def test_an_engine_named_by_docker_host_is_checked_never_started(machine, variable):
     elsewhere = f"unix://{machine}/elsewhere.sock"
-    result = _make_images(_env(machine, DOCKER_HOST=elsewhere))
+    result = _make_images(_env(machine, **{variable: elsewhere}))
     assert result.returncode != 0, result.stdout
     assert f"no Docker engine answers at {elsewhere}" in result.stderr
     assert not (machine / "state").exists() and not (machine / "elsewhere.sock").exists()
     assert _processes_under(machine) == []
+
+
+def test_two_runs_at_once_start_one_engine(machine):
+    env = _env(machine)
+    script = [str(REPO / "scripts" / "docker-engine.sh"), "docker", "info", "-f", "{{.ID}}"]
+    runs = [
+        subprocess.Popen(script, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = []
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        results.append((run.returncode, out, err))
+    assert [code for code, _, _ in results] == [0, 0], results
+    outputs = "".join(out for _, out, _ in results)
+    assert outputs.count("starting the Docker engine") == 1, outputs
+    ids = {out.strip().splitlines()[-1] for _, out, _ in results}
+    assert len(ids) == 1, ids  # both spoke to the same engine
+    pid = int((machine / "state" / "dockerd.pid").read_text())
+    assert [p for p in _processes_under(machine) if _comm(p) == "dockerd"] == [pid]
+
+
+def test_an_engine_that_cannot_start_is_reported_with_its_log(machine):
+    env = _env(machine, HOSTPLANE_DOCKERD_ARGS="--no-such-flag")
+    result = _make_images(env)
+    assert result.returncode != 0, result.stdout
+    assert "dockerd exited before it answered" in result.stderr
+    assert "unknown flag: --no-such-flag" in result.stderr  # the end of its log, shown
+    assert _processes_under(machine) == []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
