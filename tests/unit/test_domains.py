@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hostplane.domain.domains import display_name, normalize_domain
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
+from hostplane.kinds.domain.model import display_name, normalize_domain
 
 BASE = "hosting.example.net"
 SAFE = re.compile(r"^[a-z0-9.-]+$")

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hostplane.domain.errors import (
+from hostplane.errors import (
     ConflictError,
     HostplaneError,
     IllegalTransitionError,

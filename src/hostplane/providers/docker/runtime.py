@@ -27,12 +27,17 @@ import requests
 import structlog
 
 from hostplane import naming
-from hostplane.domain.reconcile import ObservedContainer
-from hostplane.domain.sites import HTTPProxy, RuntimeKind, SiteSpec, SiteType, Upstream
 from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.docker.nginx import SOCKET_DIR, WEBROOT, render_server
-from hostplane.providers.runtime import SiteSecrets
+from hostplane.providers.runtime import (
+    HTTPProxy,
+    RuntimeKind,
+    SiteSecrets,
+    SiteSpec,
+    SiteType,
+    Upstream,
+)
 from hostplane.providers.wordpress import render_wp_config
 
 log = structlog.get_logger(__name__)
@@ -49,6 +54,14 @@ PLACEHOLDER_PHP = (
     "<title>' . $name . '</title></head><body><h1>' . $name . '</h1><p>PHP ' . PHP_VERSION"
     " . ' is serving this site.</p></body></html>';\n"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedContainer:
+    name: str
+    site: str
+    running: bool
+    image: str
 
 
 @dataclass(frozen=True, slots=True)
