@@ -247,8 +247,12 @@ def test_cli_create_show_list_destroy(control_plane):
     assert op.returncode != 0 and op.stderr.strip()
 
 
-def test_metrics_are_prometheus_text(control_plane):
-    with control_plane.api() as api:
+def test_metrics_are_prometheus_text_and_count_every_kind(control_plane):
+    cp = control_plane
+    assert cp.cli("site", "create", "counted", "--wait").returncode == 0
+    with cp.api() as api:
         r = api.get("/metrics")
+        sites = api.get("/v1/sites", params={"status": "ACTIVE", "limit": 500}).json()["items"]
     assert r.status_code == 200
-    assert "hostplane_" in r.text
+    line = f'hostplane_resources{{kind="site",status="ACTIVE"}} {float(len(sites))}'
+    assert line in r.text.splitlines()

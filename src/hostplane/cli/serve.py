@@ -7,6 +7,7 @@ import threading
 
 import structlog
 import uvicorn
+from prometheus_client import REGISTRY
 
 from hostplane import failpoints
 from hostplane.api.app import create_app
@@ -14,6 +15,7 @@ from hostplane.api.auth import server_tokens
 from hostplane.kernel import runtime
 from hostplane.kernel.engine import WorkflowEngine
 from hostplane.kernel.kind import Registry
+from hostplane.kernel.metrics import ResourceCollector
 from hostplane.kernel.workers import WorkerHeartbeat
 from hostplane.observability import configure_logging
 from hostplane.providers.caddy.process import CaddyProcess
@@ -33,6 +35,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     services = build_services(settings)
     kinds = registry()
     runtime.bind(kinds, services)
+    REGISTRY.register(ResourceCollector(services.store, kinds))
     caddy: CaddyProcess | None = None
     engine = _engine(settings, services, kinds, work=work)
     heartbeat = (

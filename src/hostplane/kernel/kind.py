@@ -73,6 +73,7 @@ class Kind(Generic[T]):
     name: str
     parent: str | None = None
     lifecycle: Lifecycle | None = None
+    table: Any = None  # the kind's row class (with a `status` column), for the metrics
     # Operation kind → the durable workflow that runs it (its id is the operation id).
     operations: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
     saga: SagaHooks[T] | None = None

@@ -10,6 +10,7 @@ from hostplane.kinds.domain.model import LIFECYCLE, PARENT, DomainOp
 from hostplane.kinds.domain.repo import DomainTarget
 from hostplane.kinds.domain.requests import before_site_teardown
 from hostplane.kinds.domain.steps import STEPS
+from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.domain.views import for_site_detail
 from hostplane.kinds.domain.workflow import add_domain, remove_domain
 from hostplane.kinds.site.api import DETAIL
@@ -21,6 +22,7 @@ KIND: Kind[DomainTarget] = Kind(
     name=NAME,
     parent=PARENT,
     lifecycle=LIFECYCLE,
+    table=DomainRow,
     operations={DomainOp.ADD: add_domain, DomainOp.REMOVE: remove_domain},
     saga=DomainSaga(),
     steps=STEPS,

@@ -16,6 +16,7 @@ from hostplane.kinds.site.workflow import destroy_site, provision_site
 KIND: Kind[SiteRow] = Kind(
     name=NAME,
     lifecycle=LIFECYCLE,
+    table=SiteRow,
     operations={
         SiteOp.PROVISION: provision_site,
         SiteOp.RETRY: provision_site,
