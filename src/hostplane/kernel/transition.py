@@ -32,18 +32,7 @@ def transition(
     current = row.status
     lifecycle.check(current, to)
     row.status = to
-    uow.events.append(
-        StatusEventRow(
-            resource_kind=lifecycle.kind,
-            resource_id=row.id,
-            resource_name=row.name,
-            from_status=current,
-            to_status=to,
-            reason=reason,
-            actor=actor,
-            operation_id=operation_id,
-        )
-    )
+    _event(uow, lifecycle, row, current, reason, actor, operation_id)
     uow.flush()
 
 
@@ -57,12 +46,24 @@ def record_created(
     operation_id: str | None,
 ) -> None:
     """The first event of a resource: it comes into being in its initial status."""
+    _event(uow, lifecycle, row, None, reason, actor, operation_id)
+
+
+def _event(
+    uow: UnitOfWork,
+    lifecycle: Lifecycle,
+    row: HasStatus,
+    came_from: str | None,
+    reason: str,
+    actor: str,
+    operation_id: str | None,
+) -> None:
     uow.events.append(
         StatusEventRow(
             resource_kind=lifecycle.kind,
             resource_id=row.id,
             resource_name=row.name,
-            from_status=None,
+            from_status=came_from,
             to_status=row.status,
             reason=reason,
             actor=actor,

@@ -13,17 +13,12 @@ from hostplane.kinds.certificate.model import (
     CertificateOp,
     Step,
 )
-from hostplane.kinds.domain.repo import DomainTarget, load_target
+from hostplane.kinds.domain.lifecycle import OnDomain
+from hostplane.kinds.domain.repo import DomainTarget
 from hostplane.services import Services
 
 
-class CertificateSaga:
-    def load(self, uow: UnitOfWork, op: OperationRow) -> DomainTarget:
-        return load_target(uow, op)
-
-    def log_context(self, target: DomainTarget) -> dict[str, str]:
-        return {"domain": target.domain.name, "site": target.site.name}
-
+class CertificateSaga(OnDomain):
     def begin(self, ctx: Services, uow: UnitOfWork, op: OperationRow, target: DomainTarget) -> Plan:
         if op.kind == CertificateOp.UPLOAD:
             return Plan((Step.UPLOAD,))  # a failure puts the certificate it replaced back

@@ -30,15 +30,19 @@ def snapshot(domain: DomainRow, site_name: str) -> dict[str, object]:
     }
 
 
-class DomainSaga:
-    """Adding proves DNS (the workflow's own loop), then routes, certifies and tunnels;
-    removing undoes all of it."""
+class OnDomain:
+    """What the sagas of operations on a domain (its own, its certificate's) work on."""
 
     def load(self, uow: UnitOfWork, op: OperationRow) -> DomainTarget:
         return load_target(uow, op)
 
     def log_context(self, target: DomainTarget) -> dict[str, str]:
         return {"domain": target.domain.name, "site": target.site.name}
+
+
+class DomainSaga(OnDomain):
+    """Adding proves DNS (the workflow's own loop), then routes, certifies and tunnels;
+    removing undoes all of it."""
 
     def begin(self, ctx: Services, uow: UnitOfWork, op: OperationRow, target: DomainTarget) -> Plan:
         if op.kind == DomainOp.ADD:

@@ -19,6 +19,7 @@ from hostplane.providers.docker.runtime import ObservedContainer
 from hostplane.providers.runtime import RuntimeKind, SiteType
 
 REGENERATE_EDGE = "regenerate-edge"
+MISSING, DRIFTED = FindingKind.MISSING, FindingKind.DRIFTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,55 +71,52 @@ def diff(sites: Sequence[DesiredSite], observed: Observed, expect: Expectations)
     return sorted(findings, key=lambda f: (f.target or "", f.resource, f.kind.value))
 
 
+def _finding(kind: FindingKind, resource: str, site: str, detail: str, step: Step) -> Finding:
+    return Finding(kind, resource, site, detail, REPAIR, step)
+
+
 def _site_findings(site: DesiredSite, observed: Observed, expect: Expectations) -> list[Finding]:
     found: list[Finding] = []
     name = site.name
-
-    def missing(resource: str, step: Step, detail: str) -> None:
-        found.append(Finding(FindingKind.MISSING, resource, name, detail, REPAIR, step))
-
     if site.type is SiteType.WORDPRESS and observed.databases is not None:
         db, user = naming.site_database(name), naming.site_database_user(name)
         if db not in observed.databases:
-            missing(f"database:{db}", Step.DATABASE, "the site's database is gone: recreated empty")
+            detail = "the site's database is gone: recreated empty"
+            found.append(_finding(MISSING, f"database:{db}", name, detail, Step.DATABASE))
         if observed.database_users is not None and user not in observed.database_users:
-            missing(f"database-user:{user}", Step.DATABASE, "the site's database user is gone")
+            detail = "the site's database user is gone"
+            found.append(_finding(MISSING, f"database-user:{user}", name, detail, Step.DATABASE))
     if site.runtime is RuntimeKind.LOCAL:
-        if observed.webroots is not None and name not in observed.webroots:
-            missing(f"webroot:{name}", Step.FILES, "the site's directory is gone")
-        if _needs_php(site) and observed.pools is not None:
-            running = observed.pools.get(name)
-            if running is None:
-                missing(f"php-pool:{name}", Step.APP, "the site's PHP-FPM pool is gone")
-            elif not running:
-                found.append(
-                    Finding(
-                        FindingKind.DRIFTED,
-                        f"php-pool:{name}",
-                        name,
-                        "the site's PHP-FPM master is not running",
-                        REPAIR,
-                        Step.APP,
-                    )
-                )
+        found += _local_findings(site, observed)
     else:
         found += _docker_findings(site, observed, expect)
+    return found
+
+
+def _local_findings(site: DesiredSite, observed: Observed) -> list[Finding]:
+    found: list[Finding] = []
+    name = site.name
+    if observed.webroots is not None and name not in observed.webroots:
+        detail = "the site's directory is gone"
+        found.append(_finding(MISSING, f"webroot:{name}", name, detail, Step.FILES))
+    if _needs_php(site) and observed.pools is not None:
+        running = observed.pools.get(name)
+        if running is None:
+            detail = "the site's PHP-FPM pool is gone"
+            found.append(_finding(MISSING, f"php-pool:{name}", name, detail, Step.APP))
+        elif not running:
+            detail = "the site's PHP-FPM master is not running"
+            found.append(_finding(DRIFTED, f"php-pool:{name}", name, detail, Step.APP))
     return found
 
 
 def _docker_findings(site: DesiredSite, observed: Observed, expect: Expectations) -> list[Finding]:
     found: list[Finding] = []
     name = site.name
-    if observed.volumes is not None and naming.site_volume(name) not in observed.volumes:
+    volume = naming.site_volume(name)
+    if observed.volumes is not None and volume not in observed.volumes:
         found.append(
-            Finding(
-                FindingKind.MISSING,
-                f"volume:{naming.site_volume(name)}",
-                name,
-                "the site's volume is gone",
-                REPAIR,
-                Step.FILES,
-            )
+            _finding(MISSING, f"volume:{volume}", name, "the site's volume is gone", Step.FILES)
         )
     if observed.containers is None:
         return found
@@ -129,38 +127,13 @@ def _docker_findings(site: DesiredSite, observed: Observed, expect: Expectations
         seen = observed.containers.get(container)
         resource = f"container:{container}"
         if seen is None:
-            found.append(
-                Finding(
-                    FindingKind.MISSING,
-                    resource,
-                    name,
-                    "container is gone: recreated from the site's volume",
-                    REPAIR,
-                    step,
-                )
-            )
+            detail = "container is gone: recreated from the site's volume"
+            found.append(_finding(MISSING, resource, name, detail, step))
         elif seen.image != image:
-            found.append(
-                Finding(
-                    FindingKind.DRIFTED,
-                    resource,
-                    name,
-                    f"runs image {seen.image}, not {image}",
-                    REPAIR,
-                    step,
-                )
-            )
+            detail = f"runs image {seen.image}, not {image}"
+            found.append(_finding(DRIFTED, resource, name, detail, step))
         elif not seen.running:
-            found.append(
-                Finding(
-                    FindingKind.DRIFTED,
-                    resource,
-                    name,
-                    "container is stopped",
-                    REPAIR,
-                    step,
-                )
-            )
+            found.append(_finding(DRIFTED, resource, name, "container is stopped", step))
     return found
 
 

@@ -116,31 +116,30 @@ def create_site(
         if existing is not None:
             raise ConflictError(f"site {name!r} already exists (status {existing.status})")
         refuse_if_busy(uow, KIND, name)
-        site = sites(uow).add(
-            SiteRow(
-                name=name,
-                type=site_type,
-                runtime=kind,
-                status=SiteStatus.CREATED,
-                admin_email=admin_email,
-            )
+        row = SiteRow(
+            name=name,
+            type=site_type,
+            runtime=kind,
+            status=SiteStatus.CREATED,
+            admin_email=admin_email,
         )
+        site = sites(uow).add(row)
         uow.flush()
         sub = _operation(uow, site, SiteOp.PROVISION, actor, idempotency_key, fingerprint)
         record_created(
             uow, LIFECYCLE, site, reason="requested", actor=actor, operation_id=sub.operation_id
         )
-        admin_password = None
-        if admin_email:
-            # Sealed for the install step, which deletes it once the login works.
-            admin_password = generate_admin_password()
-            uow.secrets.put(
-                site_secrets.OWNER,
-                site.id,
-                site_secrets.WP_ADMIN_PASSWORD,
-                services.secrets.seal(admin_password),
-            )
-        return Created(sub, admin_password)
+        return Created(sub, _seal_admin_password(services, uow, site) if admin_email else None)
+
+
+def _seal_admin_password(services: Services, uow: UnitOfWork, site: SiteRow) -> str:
+    """A new WordPress admin password, sealed for the install step (which deletes it once
+    the login works); the request's answer shows it once."""
+    password = generate_admin_password()
+    uow.secrets.put(
+        site_secrets.OWNER, site.id, site_secrets.WP_ADMIN_PASSWORD, services.secrets.seal(password)
+    )
+    return password
 
 
 def destroy_site(
