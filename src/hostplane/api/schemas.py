@@ -7,6 +7,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Pattern → what it means, for error messages that say what to fix (see api.errors).
+PATTERN_HINTS: dict[str, str] = {}
+
+
+def hinted(pattern: str, hint: str) -> str:
+    """`pattern`, remembered with its meaning for the 422 answer that quotes it."""
+    PATTERN_HINTS[pattern] = hint
+    return pattern
+
+
+class RequestBody(BaseModel):
+    """Every request body: unknown fields refused, and values of exactly the declared JSON
+    type (no 0 for false, no "1" for 1)."""
+
+    # Python's regular expressions: the published patterns use look-ahead, which
+    # pydantic's default engine lacks.
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
 
 class OperationRef(BaseModel):
     id: str
@@ -96,9 +114,7 @@ class DriftView(BaseModel):
     provider_calls: int
 
 
-class ReconcileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReconcileRequest(RequestBody):
     dry_run: bool = False
     prune: bool = False
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from hostplane.errors import ConflictError
 from hostplane.api.deps import ActorDep, ServicesDep, SubmitterDep, errors
 from hostplane.kinds.certificate import requests, views
-from hostplane.kinds.domain.api import DomainName, SiteName, accepted, view
+from hostplane.kinds.domain.api import DomainName, accepted, view
 from hostplane.kinds.domain.model import normalize_domain
 from hostplane.kinds.domain.views import DomainAccepted
+from hostplane.kinds.site.api import SiteName
 
 router = APIRouter(prefix="/v1/sites/{name}/domains", tags=["domains"])
 ERRORS = errors(401, 404, 409, 422, 503)
@@ -41,7 +43,12 @@ def upload_certificate(
 def served_certificate(
     name: SiteName, domain: DomainName, services: ServicesDep, actor: ActorDep
 ) -> views.ServedCertificateView:
-    """What the edge presents for the domain over HTTPS, against what the database holds."""
+    """What the edge presents for the domain over HTTPS, against what the database holds;
+    409 when this control plane runs no HTTPS (a setting, not an outage)."""
+    if not services.settings.edge_https_port:
+        raise ConflictError(
+            "HTTPS is off at this edge (HOSTPLANE_EDGE_HTTPS_PORT=0): it presents no certificate"
+        )
     ascii_name = normalize_domain(domain, base_domain=services.settings.base_domain)
     stored = view(services, name, ascii_name).certificate
     expected = stored.fingerprint if stored else None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from hostplane.api.schemas import RequestBody
 
 
-class CertificateUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CertificateUpload(RequestBody):
     certificate: str = Field(
         min_length=1, max_length=200_000, description="PEM: the certificate, then its chain"
     )

@@ -12,13 +12,13 @@ from hostplane.kernel.operations import Submitted
 from hostplane.kinds.domain import requests, views
 from hostplane.kinds.domain.model import display_name, normalize_domain
 from hostplane.kinds.domain.repo import domains
+from hostplane.kinds.site.api import SiteName
 from hostplane.kinds.site.repo import sites
 from hostplane.providers.dnscheck.verdict import evaluate
 from hostplane.services import Services
 
 router = APIRouter(prefix="/v1/sites/{name}/domains", tags=["domains"])
 
-SiteName = Annotated[str, Path(min_length=1, max_length=63)]
 DomainName = Annotated[str, Path(min_length=1, max_length=300)]
 ERRORS = errors(401, 404, 409, 422, 503)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 
 import idna
@@ -98,9 +99,10 @@ def normalize_domain(raw: str, *, base_domain: str) -> str:
             )
         if label.startswith("xn--"):
             try:
-                idna.decode(label)
+                decoded = idna.decode(label)
             except (idna.IDNAError, UnicodeError) as exc:
                 raise ValidationError(f"{raw!r} has a broken punycode label {label!r}") from exc
+            _refuse_mixed_scripts(raw, decoded)
     if labels[-1].isdigit():
         raise ValidationError(f"{raw!r} looks like an IP address: give a domain name")
     _refuse_ip(raw, ascii_name)
@@ -111,6 +113,40 @@ def normalize_domain(raw: str, *, base_domain: str) -> str:
             f"<name>.{base}; attach a domain of your own"
         )
     return ascii_name
+
+
+# Scripts that may share a label (UTS #39, "highly restrictive"): Japanese, Chinese, Korean
+# with Latin; any other mix is how look-alikes are made (Cyrillic 'а' in 'аpple.com').
+ALLOWED_MIXES = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+
+
+def _script(ch: str) -> str | None:
+    """The script of a letter (from its Unicode name); None for digits, hyphens and marks."""
+    if ch.isascii():
+        return "LATIN" if ch.isalpha() else None
+    name = unicodedata.name(ch, "")
+    if not name or name.startswith("COMBINING") or unicodedata.category(ch).startswith("M"):
+        return None
+    if name.startswith("CJK"):
+        return "HAN"
+    if name.startswith("KATAKANA-HIRAGANA"):
+        return "KATAKANA"
+    return name.split(" ")[0]
+
+
+def _refuse_mixed_scripts(raw: str, label: str) -> None:
+    scripts = {s for s in map(_script, label) if s is not None}
+    if len(scripts) <= 1 or any(scripts <= allowed for allowed in ALLOWED_MIXES):
+        return
+    mixed = " and ".join(sorted(s.title() for s in scripts))
+    raise ValidationError(
+        f"{raw!r} mixes scripts in the label {label!r} ({mixed}): such names imitate others "
+        "(Cyrillic 'а' for Latin 'a'); write each label in one script"
+    )
 
 
 def _refuse_ip(raw: str, name: str) -> None:

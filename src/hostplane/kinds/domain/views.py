@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from hostplane.api.schemas import OperationRef
+from hostplane.api.schemas import OperationRef, RequestBody
 from hostplane.api.views import operation_ref
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
@@ -36,9 +36,7 @@ class DomainView(BaseModel):
     operation: OperationRef | None = Field(description="the domain's latest operation")
 
 
-class DomainAdd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DomainAdd(RequestBody):
     domain: str = Field(min_length=1, max_length=300, examples=["www.example.org"])
 
 

@@ -33,7 +33,7 @@ edge_router = APIRouter(tags=["system"])
 # site's detail.
 DETAIL = "site.detail"
 
-SiteName = Annotated[str, Path(min_length=1, max_length=63)]
+SiteName = Annotated[str, Path(min_length=1, max_length=63, pattern=views.LABEL_PATTERN)]
 ERRORS = errors(401, 404, 409, 422)
 
 

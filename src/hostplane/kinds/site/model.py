@@ -8,6 +8,7 @@ needs, in order; destroy runs their undo in reverse.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -101,6 +102,41 @@ RESERVED_SITE_NAMES = frozenset(
         "xn--",
     }
 )
+
+
+# The rule above as one regular expression, published in the API's schema; in a path, where
+# a reserved name simply names no site (404), the label alone.
+SITE_LABEL_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+SITE_NAME_PATTERN = (
+    "^(?!(?:" + "|".join(sorted(n for n in RESERVED_SITE_NAMES if n != "xn--")) + ")$)"
+    "(?!xn--)" + SITE_LABEL_PATTERN[1:]
+)
+SITE_NAME_HINT = (
+    "a DNS label: 1-63 lowercase letters, digits or hyphens, not starting or ending with a "
+    "hyphen, and not a name the platform keeps (www, api, admin, ...)"
+)
+# What WordPress's is_email() accepts (wp-includes/formatting.php): the install would refuse
+# anything else, so the request is refused first.
+ADMIN_EMAIL_PATTERN = (
+    r"^[a-zA-Z0-9!#$%&'*+/=?^_`{|}~.-]+@"
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$"
+)
+ADMIN_EMAIL_HINT = (
+    "an email WordPress accepts: letters, digits and !#$%&'*+/=?^_`{|}~.- before the @, "
+    "a domain of letters, digits and hyphens with a dot, 6 characters at least"
+)
+
+
+ADMIN_EMAIL_LENGTH = (6, 254)
+
+
+def validate_admin_email(email: str) -> str:
+    shortest, longest = ADMIN_EMAIL_LENGTH
+    if not shortest <= len(email) <= longest or not re.fullmatch(ADMIN_EMAIL_PATTERN, email):
+        raise ValidationError(
+            f"admin email {email!r} is not one WordPress accepts: use {ADMIN_EMAIL_HINT}"
+        )
+    return email
 
 
 def validate_site_name(name: str) -> str:

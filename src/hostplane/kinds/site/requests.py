@@ -28,6 +28,7 @@ from hostplane.kinds.site.model import (
     LIFECYCLE,
     SiteOp,
     SiteStatus,
+    validate_admin_email,
     validate_site_name,
 )
 from hostplane.kinds.site.repo import sites
@@ -105,6 +106,8 @@ def create_site(
     _check_runtime(services, site_type, kind)
     if admin_email and site_type is not SiteType.WORDPRESS:
         raise ValidationError("--admin-email is only for wordpress sites")
+    if admin_email:
+        validate_admin_email(admin_email)
     fingerprint = request_hash(
         {"op": "create", "name": name, "type": site_type, "runtime": kind, "email": admin_email}
     )

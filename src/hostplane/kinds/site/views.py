@@ -6,11 +6,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from hostplane.api.schemas import EventView, OperationRef
+from hostplane.api.schemas import EventView, OperationRef, RequestBody, hinted
 from hostplane.api.views import event_views, operation_ref
 from hostplane.kernel.store.tables import OperationRow, StatusEventRow
+from hostplane.kinds.site.model import (
+    ADMIN_EMAIL_HINT,
+    ADMIN_EMAIL_LENGTH,
+    ADMIN_EMAIL_PATTERN,
+    SITE_LABEL_PATTERN,
+    SITE_NAME_HINT,
+    SITE_NAME_PATTERN,
+)
 from hostplane.kinds.site.table import SiteRow
 
 SiteTypeName = Literal["static", "php", "wordpress"]
@@ -20,14 +28,21 @@ RuntimeName = Literal["local", "docker"]
 SiteStatusName = Literal["CREATED", "PROVISIONING", "ACTIVE", "DESTROYING", "DESTROYED", "FAILED"]
 
 
-class SiteCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+NAME_PATTERN = hinted(SITE_NAME_PATTERN, SITE_NAME_HINT)
+LABEL_PATTERN = hinted(SITE_LABEL_PATTERN, "a DNS label: 1-63 lowercase letters, digits, hyphens")
+EMAIL_PATTERN = hinted(ADMIN_EMAIL_PATTERN, ADMIN_EMAIL_HINT)
 
-    name: str = Field(min_length=1, max_length=63, description="a DNS label: a-z, 0-9, '-'")
+
+class SiteCreate(RequestBody):
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN, description=SITE_NAME_HINT)
     type: SiteTypeName = "static"
     runtime: RuntimeName | None = None
     admin_email: str | None = Field(
-        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+        default=None,
+        min_length=ADMIN_EMAIL_LENGTH[0],
+        max_length=ADMIN_EMAIL_LENGTH[1],
+        pattern=EMAIL_PATTERN,
+        description=ADMIN_EMAIL_HINT,
     )
 
 
