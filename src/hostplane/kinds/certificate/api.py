@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from hostplane.errors import ConflictError
 from hostplane.api.deps import ActorDep, ServicesDep, SubmitterDep, errors
+from hostplane.errors import ConflictError
 from hostplane.kinds.certificate import requests, views
 from hostplane.kinds.domain.api import DomainName, accepted, view
 from hostplane.kinds.domain.model import normalize_domain

@@ -116,7 +116,8 @@ def normalize_domain(raw: str, *, base_domain: str) -> str:
 
 
 # Scripts that may share a label (UTS #39, "highly restrictive"): Japanese, Chinese, Korean
-# with Latin; any other mix is how look-alikes are made (Cyrillic 'а' in 'аpple.com').
+# with Latin; any other mix is how look-alikes are made (a Cyrillic a, U+0430, in an
+# otherwise Latin 'apple.com').
 ALLOWED_MIXES = (
     frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
     frozenset({"LATIN", "HAN", "BOPOMOFO"}),
@@ -145,7 +146,7 @@ def _refuse_mixed_scripts(raw: str, label: str) -> None:
     mixed = " and ".join(sorted(s.title() for s in scripts))
     raise ValidationError(
         f"{raw!r} mixes scripts in the label {label!r} ({mixed}): such names imitate others "
-        "(Cyrillic 'а' for Latin 'a'); write each label in one script"
+        "(Cyrillic \u0430 for Latin a); write each label in one script"
     )
 
 
