@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from concurrent.futures import Future
 from typing import Any
 
 import structlog
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
+from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
 from sqlalchemy.engine import make_url
 
 from hostplane.kernel.kind import Registry
@@ -19,6 +21,20 @@ from hostplane.settings import Settings
 log = structlog.get_logger(__name__)
 
 QUEUE = "operations"
+
+
+class CancelledIsInfo(logging.Filter):
+    """A workflow stopped on purpose (its operation was superseded) is an event, not an error:
+    DBOS logs the cancellation at ERROR with a traceback and again at WARNING; the engine has
+    logged it once at INFO already (WorkflowEngine.cancel), so both are dropped."""
+
+    CANCELLED = (DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, self.CANCELLED):
+            return False
+        return "was cancelled during execution" not in record.getMessage()
 
 
 def dbos_url(url: str) -> str:
@@ -65,6 +81,7 @@ class WorkflowEngine:
             "log_level": "WARNING",
         }
         DBOS(config=config)
+        logging.getLogger("dbos").addFilter(CancelledIsInfo())
         if not self.work:
             DBOS.listen_queues([])
         DBOS.launch()
@@ -107,6 +124,7 @@ class WorkflowEngine:
         """Stop a workflow whose operation was superseded (it is finished in the database)."""
         try:
             DBOS.cancel_workflow(operation_id)
+            log.info("workflow.cancelled", workflow=operation_id, reason="superseded")
         except Exception as exc:  # not started yet, or already over: nothing runs it either way
             log.info("workflow.cancel_skipped", workflow=operation_id, error=str(exc))
 
