@@ -28,10 +28,10 @@ up: install
 	$(VENV)/bin/hostctl up
 
 lint: $(VENV)/.synced
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench lint
+	$(VENV)/bin/ruff format --check src tests bench lint
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	PYTHONPATH=lint $(VENV)/bin/lint-imports
 
 test: install-test lint
 	$(VENV)/bin/pytest

@@ -31,14 +31,13 @@ from tests.services_docker import PrivateDockerd, ensure_images  # noqa: E402
 from tests.services_mariadb import PrivateMariaDB  # noqa: E402
 
 from hostplane import naming  # noqa: E402
-from hostplane.domain.edge import EdgeRoute, EdgeState  # noqa: E402
-from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType  # noqa: E402
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig  # noqa: E402
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig  # noqa: E402
+from hostplane.providers.edge import EdgeRoute, EdgeState  # noqa: E402
 from hostplane.providers.local.fpm import PhpFpmPools  # noqa: E402
 from hostplane.providers.local.runtime import LocalRuntime  # noqa: E402
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password  # noqa: E402
-from hostplane.providers.runtime import SiteRuntime, SiteSecrets  # noqa: E402
+from hostplane.providers.runtime import RuntimeKind, SiteRuntime, SiteSecrets, SiteSpec, SiteType  # noqa: E402  # noqa: E402
 from hostplane.providers.wordpress import (  # noqa: E402
     WordPressInstaller,
     generate_admin_password,

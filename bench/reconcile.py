@@ -30,18 +30,20 @@ from tests.e2e.harness import CaddyServer, free_port  # noqa: E402
 from tests.services_mariadb import PrivateMariaDB  # noqa: E402
 
 from hostplane import naming  # noqa: E402
-from hostplane.domain.lifecycle import SiteStatus  # noqa: E402
-from hostplane.domain.sites import RuntimeKind  # noqa: E402
+from hostplane.kernel import runtime  # noqa: E402
+from hostplane.kernel.store.db import create_engine, migrate  # noqa: E402
+from hostplane.kernel.store.types import new_id, utcnow  # noqa: E402
+from hostplane.kernel.store.uow import Store  # noqa: E402
+from hostplane.kinds.site.edge import desired_state  # noqa: E402
+from hostplane.kinds.site.model import SiteStatus  # noqa: E402
+from hostplane.kinds.site.table import SiteRow  # noqa: E402
 from hostplane.providers.docker.marks import PLANE_LABEL  # noqa: E402
 from hostplane.providers.docker.runtime import DockerRuntime  # noqa: E402
+from hostplane.providers.runtime import RuntimeKind  # noqa: E402
 from hostplane.reconciler.observe import plan  # noqa: E402
+from hostplane.registry import registry  # noqa: E402
+from hostplane.services import build_services  # noqa: E402
 from hostplane.settings import Settings  # noqa: E402
-from hostplane.store.db import create_engine, migrate  # noqa: E402
-from hostplane.store.tables import SiteRow  # noqa: E402
-from hostplane.store.types import new_id, utcnow  # noqa: E402
-from hostplane.store.uow import Store  # noqa: E402
-from hostplane.workflows.edge import desired_state  # noqa: E402
-from hostplane.workflows.services import build_services  # noqa: E402
 
 TARGET_CPU_S = 1.0
 
@@ -132,6 +134,7 @@ def run(size: int, mariadb: PrivateMariaDB) -> dict[str, Any]:
             (settings.sites_dir / name / "public").mkdir(parents=True)
         store = Store(create_engine(settings.state_database_url))
         services = build_services(settings, store)
+        runtime.bind(registry(), services)
         docker_runtime = services.runtimes[RuntimeKind.DOCKER]
         assert isinstance(docker_runtime, DockerRuntime)
         recorded = RecordedDockerClient(

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
+from hostplane.naming import is_dns_label
 
 WELL_KNOWN_TOKENS = frozenset(
     {
@@ -144,7 +145,7 @@ class Settings(BaseSettings):
     def _base_domain_is_a_name(cls, value: str) -> str:
         value = value.strip().rstrip(".").lower()
         labels = value.split(".")
-        if not value or len(value) > 200 or any(not _is_label(part) for part in labels):
+        if not value or len(value) > 200 or any(not is_dns_label(part) for part in labels):
             raise ValueError(
                 "base domain must be a DNS name such as 'localhost' or 'hosting.example.org'"
             )
@@ -246,12 +247,13 @@ def check_token(token: str) -> None:
         )
 
 
-def _is_label(part: str) -> bool:
-    from hostplane.domain.names import is_dns_label
-
-    return is_dns_label(part)
-
-
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
+
+
+def read_token_file(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None

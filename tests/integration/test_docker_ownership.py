@@ -16,15 +16,15 @@ import docker.errors
 import pytest
 
 from hostplane import naming
-from hostplane.domain.errors import ForeignResourceError
-from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType
+from hostplane.errors import ForeignResourceError
+from hostplane.kernel.store.uow import Plane
 from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome
 from hostplane.providers.docker.marks import PLANE_LABEL
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
+from hostplane.providers.runtime import RuntimeKind, SiteSpec, SiteType
+from hostplane.services import docker_runtime_config
 from hostplane.settings import Settings
-from hostplane.store.uow import Plane
-from hostplane.workflows.services import docker_runtime_config
 
 
 def _runtime(host: str, run_dir: Path, owner: str, *, adopt: bool = False) -> DockerRuntime:

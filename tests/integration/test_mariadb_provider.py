@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hostplane import naming
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password
 from tests.services import free_port

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from hostplane.domain.edge import (
+from hostplane.providers.caddy.render import NOT_FOUND_BODY, render_config, route_ids
+from hostplane.providers.edge import (
     ROUTE_HEADER,
     AcmeChallenge,
     EdgeCertificate,
     EdgeRoute,
     EdgeState,
 )
-from hostplane.domain.sites import FastCGI, HTTPProxy, StaticFiles
-from hostplane.providers.caddy.render import NOT_FOUND_BODY, render_config, route_ids
+from hostplane.providers.runtime import FastCGI, HTTPProxy, StaticFiles
 
 
 def _render(routes):

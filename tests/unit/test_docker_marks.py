@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hostplane import naming
-from hostplane.domain.errors import ConflictError, ForeignResourceError, PermanentError
+from hostplane.errors import ConflictError, ForeignResourceError, PermanentError
 from hostplane.providers.docker.marks import PLANE_LABEL, Marks, owner_of
 
 OURS = {naming.MANAGED_LABEL: "true", naming.SITE_LABEL: "blog", PLANE_LABEL: "hpaaaa"}

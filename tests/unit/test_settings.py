@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
 from hostplane.settings import Settings, check_token
 
 

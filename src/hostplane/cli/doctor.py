@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from hostplane.domain.errors import HostplaneError
+from hostplane.errors import HostplaneError
 from hostplane.providers.docker.runtime import DockerRuntime
 from hostplane.providers.mariadb.provider import MariaDBProvider
+from hostplane.services import docker_runtime_config
 from hostplane.settings import Settings
-from hostplane.workflows.services import docker_runtime_config
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import structlog
 
-from hostplane.domain.errors import PermanentError
+from hostplane.errors import PermanentError
 from hostplane.providers import http_clients
 from hostplane.providers.fs import atomic_write
 

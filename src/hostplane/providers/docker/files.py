@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 from hostplane import naming
-from hostplane.domain.sites import SiteSpec, SiteType
 from hostplane.providers.base import PermanentError
 from hostplane.providers.docker.client import EngineClient
 from hostplane.providers.docker.nginx import WEBROOT
-from hostplane.providers.runtime import SiteSecrets
+from hostplane.providers.runtime import SiteSecrets, SiteSpec, SiteType
 from hostplane.providers.wordpress import render_wp_config
 
 DB_SOCKET_DIR = "/run/mysqld"

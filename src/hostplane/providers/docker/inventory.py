@@ -10,8 +10,7 @@ import docker.errors
 import structlog
 
 from hostplane import naming
-from hostplane.domain.errors import ForeignResourceError
-from hostplane.domain.reconcile import ObservedContainer
+from hostplane.errors import ForeignResourceError
 from hostplane.providers.base import Outcome
 from hostplane.providers.docker.client import EngineClient
 from hostplane.providers.docker.marks import Marks
@@ -19,6 +18,14 @@ from hostplane.providers.docker.marks import Marks
 log = structlog.get_logger(__name__)
 
 KINDS = ("container", "volume", "network")
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedContainer:
+    name: str
+    site: str
+    running: bool
+    image: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hostplane import naming
-from hostplane.domain.errors import ForeignResourceError, PermanentError
+from hostplane.errors import ForeignResourceError, PermanentError
 
 PLANE_LABEL = f"{naming.LABEL_PREFIX}.plane"
 

@@ -26,18 +26,24 @@ import httpx
 import structlog
 
 from hostplane import naming
-from hostplane.domain.sites import HTTPProxy, RuntimeKind, SiteSpec, SiteType, Upstream
 from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError
 from hostplane.providers.docker import inventory as objects
 from hostplane.providers.docker.client import EngineClient
 from hostplane.providers.docker.files import DB_SOCKET_DIR, Files, config_files, populate, tar
-from hostplane.providers.docker.inventory import DockerInventory
+from hostplane.providers.docker.inventory import DockerInventory, ObservedContainer
 from hostplane.providers.docker.marks import Marks
 from hostplane.providers.docker.nginx import SOCKET_DIR, WEBROOT, render_server
-from hostplane.providers.runtime import SiteSecrets
+from hostplane.providers.runtime import (
+    HTTPProxy,
+    RuntimeKind,
+    SiteSecrets,
+    SiteSpec,
+    SiteType,
+    Upstream,
+)
 
-__all__ = ["DockerInventory", "DockerRuntime", "DockerRuntimeConfig"]
+__all__ = ["DockerInventory", "DockerRuntime", "DockerRuntimeConfig", "ObservedContainer"]
 
 log = structlog.get_logger(__name__)
 

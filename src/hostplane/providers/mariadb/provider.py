@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pymysql
 import structlog
 
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 
 log = structlog.get_logger(__name__)
