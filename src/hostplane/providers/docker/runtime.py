@@ -6,9 +6,7 @@ the container, so no port is published; PHP reaches MariaDB through its socket, 
 read-only. A container is recreated only when the hash of its intended config (kept in a label)
 changes. An object under one of the site's names that is not this plane's (marks.py) is never
 adopted, changed or removed: creating refuses with ForeignResourceError, removing leaves it.
-
-The connection and error mapping are in client.py, the files in files.py, the listing and prune
-in inventory.py.
+Connection and error mapping: client.py; files: files.py; lookups, listing, prune: inventory.py.
 """
 
 from __future__ import annotations
@@ -66,8 +64,7 @@ class DockerRuntimeConfig:
     # The MariaDB socket on this host, bind-mounted into PHP containers (asked lazily, so the
     # runtime can be built while MariaDB is down).
     db_socket: Callable[[], str] | None = None
-    # Objects with Hostplane's mark but no plane id are ours too: only for the plane whose
-    # store had sites before plane ids existed (Plane.predates_marks).
+    # Hostplane-marked objects without a plane id are ours too (Plane.predates_marks).
     adopt_unmarked: bool = False
 
 
@@ -93,6 +90,10 @@ class DockerRuntime:
 
     def _find(self, kind: str, name: str) -> Any | None:
         return objects.find(self.engine, self.marks, kind, name)
+
+    def _remove(self, kind: str, name: str) -> bool:
+        """Remove our container or volume (forced); one that is not ours is left alone."""
+        return objects.remove(self.engine, self.marks, kind, name, force=True)
 
     # network --------------------------------------------------------------
 
@@ -136,9 +137,7 @@ class DockerRuntime:
         return Outcome.CREATED if created else (Outcome.UPDATED if changed else Outcome.UNCHANGED)
 
     def remove_files(self, spec: SiteSpec) -> Outcome:
-        volume_gone = objects.remove(
-            self.engine, self.marks, "volume", naming.site_volume(spec.name), force=True
-        )
+        volume_gone = self._remove("volume", naming.site_volume(spec.name))
         network_gone = self._remove_network_if_unused(spec.name)
         return Outcome.DELETED if volume_gone or network_gone else Outcome.ABSENT
 
@@ -207,7 +206,7 @@ class DockerRuntime:
         )
 
     def remove_app(self, spec: SiteSpec) -> Outcome:
-        removed = self._remove_container(naming.php_container(spec.name))
+        removed = self._remove("container", naming.php_container(spec.name))
         network_gone = self._remove_network_if_unused(spec.name)
         return Outcome.DELETED if removed or network_gone else Outcome.ABSENT
 
@@ -263,16 +262,13 @@ class DockerRuntime:
         raise PermanentError(f"nginx of site {site} does not answer ({last})", detail=logs)
 
     def remove_web(self, spec: SiteSpec) -> Outcome:
-        removed = self._remove_container(naming.web_container(spec.name))
+        removed = self._remove("container", naming.web_container(spec.name))
         run_dir = self.site_run_dir(spec.name)
         (run_dir / "web.sock").unlink(missing_ok=True)
         if run_dir.exists() and not any(run_dir.iterdir()):
             run_dir.rmdir()
         network_gone = self._remove_network_if_unused(spec.name)
         return Outcome.DELETED if removed or network_gone else Outcome.ABSENT
-
-    def _remove_container(self, name: str) -> bool:
-        return objects.remove(self.engine, self.marks, "container", name, force=True)
 
     def upstream(self, spec: SiteSpec) -> Upstream:
         return HTTPProxy(dial=f"unix/{self.site_run_dir(spec.name) / 'web.sock'}")
