@@ -56,3 +56,9 @@ class TemporaryError(ProviderError):
 
 class PermanentError(ProviderError):
     """Retrying the same request will fail again; compensate and mark FAILED."""
+
+
+class ForeignResourceError(ConflictError, PermanentError):
+    """An external resource that another control plane, or nobody, made: it is never adopted,
+    changed or removed. A conflict for the API (409); for a workflow, permanent: the operation
+    stops and compensates instead of retrying. The message names the resource and its owner."""
