@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hostplane import naming
 from hostplane.domain.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
-from hostplane.providers.mariadb.identifiers import database, grant_target, user
+from hostplane.providers.mariadb import identifiers as ids
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password
 from tests.services import free_port
 
@@ -153,8 +153,8 @@ site_names = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True
 
 @given(site_names)
 def test_every_site_name_gives_identifiers_the_provider_accepts(name):
-    database(naming.site_database(name))
-    user(naming.site_database_user(name))
-    assert grant_target(naming.site_database(name)).count("\\_") == naming.site_database(
+    ids.database(naming.site_database(name))
+    ids.user(naming.site_database_user(name))
+    assert ids.grant_target(naming.site_database(name)).count("\\_") == naming.site_database(
         name
     ).count("_")
