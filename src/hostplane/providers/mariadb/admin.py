@@ -52,7 +52,8 @@ GRANTS = (
     "GRANT ALL PRIVILEGES ON `hostplane\\_ledger`.* TO %s@%s",  # ledger.LEDGER, escaped
     "GRANT SELECT (User, Host) ON mysql.user TO %s@%s",
 )
-NO_SOCKET = 2002  # the socket file is missing, or nothing listens on it
+# Through a socket that is missing or where nothing listens (PyMySQL reports either).
+NO_SOCKET = frozenset({2002, 2003})
 
 
 def admin_user(plane_id: str) -> str:
@@ -160,7 +161,8 @@ def logs_in(account: Account) -> bool:
     try:
         pymysql.connect(**account.connect_args()).close()
     except pymysql.MySQLError as exc:
-        if error_code(exc) in DENIED_CODES or error_code(exc) == NO_SOCKET:
+        code = error_code(exc)
+        if code in DENIED_CODES or (account.unix_socket and code in NO_SOCKET):
             return False
         raise provider_error(exc, account, "connect") from None
     return True
