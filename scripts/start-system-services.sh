@@ -1,6 +1,7 @@
 #!/bin/bash
 # Starts the system services the default configuration uses, when they are not running:
-# MariaDB for WordPress sites' databases (HOSTPLANE_SITE_DB_URL, default 127.0.0.1:3306).
+# MariaDB for WordPress sites' databases (by default Hostplane makes its own account there, as root
+# through /run/mysqld/mysqld.sock; HOSTPLANE_SITE_DB_URL names another account instead).
 set -eu
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
