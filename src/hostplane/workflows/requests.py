@@ -11,14 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hostplane import naming
-from hostplane.domain.errors import (
-    ConflictError,
-    ForeignResourceError,
-    NotFoundError,
-    ProviderError,
-    ValidationError,
-)
+from hostplane.domain.errors import ConflictError, NotFoundError, ValidationError
 from hostplane.domain.lifecycle import OperationStatus, SiteStatus
 from hostplane.domain.names import validate_site_name
 from hostplane.domain.sites import RuntimeKind, SiteType
@@ -122,8 +115,6 @@ def create_site(
         raise ValidationError(f"runtime {kind} cannot run {site_type} sites; it runs: {supported}")
     if admin_email and site_type is not SiteType.WORDPRESS:
         raise ValidationError("--admin-email is only for wordpress sites")
-    if site_type is SiteType.WORDPRESS:
-        _refuse_foreign_database(services, name)
     fingerprint = request_hash(
         {"op": "create", "name": name, "type": site_type, "runtime": kind, "email": admin_email}
     )
@@ -159,20 +150,6 @@ def create_site(
                 services.secrets.seal(admin_password),
             )
         return Submitted(op.id, op.kind, name, replayed=False, admin_password=admin_password)
-
-
-def _refuse_foreign_database(services: Services, name: str) -> None:
-    """409 before anything is recorded when the site's database or user is another plane's,
-    or nobody's. A server that cannot be asked now does not stop the request: the database
-    step checks again, and refuses then."""
-    try:
-        reason = services.databases.claimable(
-            naming.site_database(name), naming.site_database_user(name)
-        )
-    except ProviderError:
-        return
-    if reason is not None:
-        raise ForeignResourceError(reason)
 
 
 def destroy_site(
