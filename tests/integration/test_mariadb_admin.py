@@ -147,7 +147,7 @@ def test_the_sealed_secret_is_the_password_the_provider_uses(plane, debian_db):
 
 
 def test_processes_starting_together_make_one_account_with_one_password(plane, debian_db):
-    providers = [plane.start() for _ in range(3)]
+    providers = [plane.start() for _ in range(4)]
     barrier = threading.Barrier(len(providers))
     errors: list[BaseException] = []
 
@@ -166,6 +166,8 @@ def test_processes_starting_together_make_one_account_with_one_password(plane, d
     assert errors == []
     assert _accounts(debian_db).count(plane.user) == 1
     assert _logs_in(debian_db.socket, plane.user, plane.password())
+    for provider in providers:  # each kept the one stored password, not one of its own
+        provider.observe()
 
 
 def test_root_over_tcp_is_the_fallback_when_the_socket_refuses_it_and_it_says_so(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hostplane.domain.dns import DnsExpectation, DnsMode, parse_ips
-from hostplane.domain.errors import ConflictError, HostplaneError
+from hostplane.domain.errors import HostplaneError
 from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType
 from hostplane.naming import site_hostname
 from hostplane.providers.acme.issuer import AcmeIssuer
@@ -149,10 +149,9 @@ class PlaneSecret:
         return self.box.open(sealed) if sealed is not None else None
 
     def write_new(self, value: str) -> None:
+        """ConflictError (from the commit) when one is stored already: never overwritten."""
         with self.store.unit_of_work() as uow:
-            if uow.secrets.get(self.owner_kind, self.plane_id, self.name) is not None:
-                raise ConflictError(f"the plane's {self.name} is stored already")
-            uow.secrets.put(self.owner_kind, self.plane_id, self.name, self.box.seal(value))
+            uow.secrets.add(self.owner_kind, self.plane_id, self.name, self.box.seal(value))
 
 
 def site_databases(settings: Settings, store: Store, secrets: SecretBox) -> MariaDBProvider:
