@@ -99,7 +99,7 @@ class Raw:
                 state_dir=root / "edge",
             )
         )
-        self.db = MariaDBProvider(db_url)
+        self.db = MariaDBProvider(db_url, owner="hpbenchraw")  # the raw path, a plane of its own
         pools = PhpFpmPools("php-fpm8.2", root / "run" / "php-fpm", root / "php-fpm", 5)
         self.runtimes: dict[str, SiteRuntime] = {
             "local": LocalRuntime(root / "sites", pools, Path("/usr/share/wordpress")),

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Starts the system services the default configuration uses, when they are not running:
-# MariaDB for WordPress sites' databases (HOSTPLANE_SITE_DB_URL, default 127.0.0.1:3306), and,
+# MariaDB for WordPress sites' databases (by default Hostplane makes its own account there, as
+# root through /run/mysqld/mysqld.sock; HOSTPLANE_SITE_DB_URL names another account instead), and,
 # with HOSTPLANE_RUNTIME=docker, a Docker engine and the runtime's images (built when missing;
 # see scripts/docker-engine.sh and scripts/build-images.sh).
 set -eu

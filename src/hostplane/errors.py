@@ -59,5 +59,6 @@ class PermanentError(ProviderError):
 
 
 class ForeignResourceError(ConflictError, PermanentError):
-    """An external resource with this name exists and is not this control plane's: it is never
-    adopted, changed or removed."""
+    """An external resource that another control plane, or nobody, made: it is never adopted,
+    changed or removed. A conflict for the API (409); for a workflow, permanent: the operation
+    stops and compensates instead of retrying. The message names the resource and its owner."""

@@ -20,6 +20,8 @@ from hostplane.providers.dnscheck.verdict import DnsExpectation, DnsMode, parse_
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
 from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.providers.mariadb.admin import ADMIN_SECRET, AdminAccount, Bootstrap
+from hostplane.providers.mariadb.connection import Server
 from hostplane.providers.mariadb.provider import MariaDBProvider
 from hostplane.providers.runtime import RuntimeKind, SiteRuntime
 from hostplane.providers.wordpress import WordPressInstaller
@@ -89,8 +91,9 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         config_dir=settings.data_dir / "php-fpm",
         max_children=settings.php_max_children,
     )
-    databases = MariaDBProvider(settings.site_db_url)
     store = store or open_store(settings)
+    secrets = load_secret_box(settings)
+    databases = site_databases(settings, store, secrets)
     docker_runtime = DockerRuntime(
         docker_runtime_config(settings, databases.socket_path, store.plane())
     )
@@ -103,7 +106,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         store=store,
         edge=edge,
         runtimes=runtimes,
-        secrets=load_secret_box(settings),
+        secrets=secrets,
         databases=databases,
         installer=WordPressInstaller(edge_url),
         dns=DnsChecker(parse_resolvers(settings.dns_resolvers)),
@@ -111,6 +114,39 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         acme=acme_issuer(settings),
         tunnel=cloudflare_tunnel(settings, edge_url),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneSecret:
+    """A secret of this control plane, sealed in the state database (admin.SecretSlot)."""
+
+    store: Store
+    box: SecretBox
+    plane_id: str
+    name: str
+    owner_kind: str = "plane"
+
+    def read(self) -> str | None:
+        with self.store.unit_of_work() as uow:
+            sealed = uow.secrets.get(self.owner_kind, self.plane_id, self.name)
+        return self.box.open(sealed) if sealed is not None else None
+
+    def write_new(self, value: str) -> None:
+        """ConflictError (from the commit) when one is stored already: never overwritten."""
+        with self.store.unit_of_work() as uow:
+            uow.secrets.add(self.owner_kind, self.plane_id, self.name, self.box.seal(value))
+
+
+def site_databases(settings: Settings, store: Store, secrets: SecretBox) -> MariaDBProvider:
+    """The site database provider, marked with this plane's id: on the account
+    HOSTPLANE_SITE_DB_URL names, else on Hostplane's own (made on first use)."""
+    plane = store.plane()
+    server: str | Server = settings.site_db_url or AdminAccount(
+        plane.id,
+        PlaneSecret(store, secrets, plane.id, ADMIN_SECRET),
+        Bootstrap(socket=settings.site_db_socket, tcp_port=settings.site_db_port),
+    )
+    return MariaDBProvider(server, owner=plane.id, adopt_unmarked=plane.predates_marks)
 
 
 def docker_runtime_config(

@@ -66,8 +66,13 @@ class Settings(BaseSettings):
 
     runtime: Literal["local", "docker"] = "local"
 
-    # Per-site databases (MariaDB): the control plane's own account, which creates them.
-    site_db_url: str = "mysql://root@127.0.0.1:3306/"
+    # Per-site databases (MariaDB): the account that creates them. None: Hostplane makes its
+    # own account (hostplane_<plane id>) on first use, as root through site_db_socket (root
+    # over TCP to 127.0.0.1:site_db_port only if the socket refuses it), and keeps its
+    # password sealed in the state database (providers/mariadb/admin.py).
+    site_db_url: str | None = None
+    site_db_socket: str = "/run/mysqld/mysqld.sock"
+    site_db_port: int = Field(default=3306, ge=1, le=65535)
     # Encrypts stored secrets; generated into the data directory when unset.
     secret_key: SecretStr | None = None
 

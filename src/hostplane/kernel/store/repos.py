@@ -243,6 +243,13 @@ class SecretRepository:
         else:
             row.ciphertext = ciphertext
 
+    def add(self, owner_kind: str, owner_id: str, name: str, ciphertext: str) -> None:
+        """A new secret, never an overwrite: when one exists already the unit of work's
+        commit raises ConflictError, so processes making one at once converge on the first."""
+        self.session.add(
+            SecretRow(owner_kind=owner_kind, owner_id=owner_id, name=name, ciphertext=ciphertext)
+        )
+
     def for_owners(
         self, owner_kind: str, owner_ids: Sequence[str], names: Sequence[str]
     ) -> dict[str, dict[str, str]]:

@@ -1,4 +1,4 @@
-"""Alembic environment: the engine is handed in by hostplane.store.db.migrate."""
+"""Alembic environment: the engine is handed in by hostplane.kernel.store.db.migrate."""
 
 from __future__ import annotations
 
