@@ -57,9 +57,7 @@ class Journal:
         self._faults: dict[str, _Fault] = {}
         self._lock = threading.Lock()
 
-    def fail(
-        self, name: str, error: Callable[[], BaseException], *, times: int | None = 1
-    ) -> None:
+    def fail(self, name: str, error: Callable[[], BaseException], *, times: int | None = 1) -> None:
         """The next `times` calls of `name` (every call when None) raise `error()`."""
         with self._lock:
             self._faults[name] = _Fault(error, times)

@@ -36,7 +36,14 @@ from tests.inprocess.fakes import FakeWorld
 ENDED = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
 
 
-class Crash(BaseException):  # noqa: N818 -- not an error: the process is gone
+def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.002)
+
+
+class Crash(BaseException):
     """The worker dies here: nothing after this point runs or is checkpointed (as SIGKILL).
     A BaseException: the saga's and DBOS's `except Exception` let it through."""
 
@@ -72,13 +79,18 @@ class Failpoints:
         def crash() -> None:
             raise Crash(name)
 
-        self._armed[name] = (nth, crash)
+        self._arm(name, nth, crash)
 
     def hold_at(self, name: str, nth: int = 1) -> Gate:
         gate = Gate()
         self.gates.append(gate)
-        self._armed[name] = (nth, gate)
+        self._arm(name, nth, gate)
         return gate
+
+    def _arm(self, name: str, nth: int, action: Callable[[], None]) -> None:
+        """`action` on the nth hit of `name` from now on."""
+        with self._lock:
+            self._armed[name] = (self.hits.count(name) + nth, action)
 
     def hit(self, name: str) -> None:
         with self._lock:
@@ -138,11 +150,17 @@ class Plane:
 
     def wait(self, workflow_id: str, timeout: float = 10.0) -> Any:
         """The workflow's result once it has ended (SUCCESS), else raise its error."""
+        self.ended(workflow_id, timeout)
+        return DBOS.retrieve_workflow(workflow_id).get_result()
+
+    def ended(self, workflow_id: str, timeout: float = 10.0) -> str:
+        """The workflow's DBOS status once it has ended: SUCCESS, ERROR or CANCELLED."""
         deadline = time.monotonic() + timeout
-        while self.workflow_status(workflow_id) not in ENDED:
+        while (status := self.workflow_status(workflow_id)) not in ENDED:
             assert time.monotonic() < deadline, f"workflow {workflow_id} did not end"
             time.sleep(0.005)
-        return DBOS.retrieve_workflow(workflow_id).get_result()
+        assert status is not None
+        return status
 
     def workflow_status(self, workflow_id: str) -> str | None:
         status = DBOS.get_workflow_status(workflow_id)
