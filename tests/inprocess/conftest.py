@@ -9,10 +9,12 @@ do (dbos-transact-py tests/conftest.py)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from dbos import DBOS
+from dbos import DBOS, DBOSConfig
 
 from hostplane import failpoints
 from hostplane.kernel import engine as engine_module
@@ -25,27 +27,50 @@ from tests.inprocess.fakes import PLATFORM_IP, FakeWorld, fake_world
 from tests.inprocess.plane import Failpoints, Plane
 
 
-@pytest.fixture
-def settings(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name in [n for n in os.environ if n.startswith("HOSTPLANE_")]:
-        monkeypatch.delenv(name)
-    return Settings(
-        data_dir=tmp_path,
-        executor_id="inprocess",
-        public_ips=PLATFORM_IP,
-        dns_allow_private=True,  # PLATFORM_IP is a documentation address
-        domain_recheck_initial=0.01,
-        domain_recheck_max=0.02,
-        worker_concurrency=4,
-        queue_poll_interval=0.05,
-    )
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The tier's settings, read once (building Settings costs as much as the rest of a
+    test's set-up), from no HOSTPLANE_* variable of the environment."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("HOSTPLANE_")]:
+            env.delenv(name)
+        return Settings(
+            data_dir=Path("/nonexistent"),
+            executor_id="inprocess",
+            public_ips=PLATFORM_IP,
+            dns_allow_private=True,  # PLATFORM_IP is a documentation address
+            domain_recheck_initial=0.01,
+            domain_recheck_max=0.02,
+            worker_concurrency=4,
+            queue_poll_interval=0.05,
+        )
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    engine = create_engine(settings.state_database_url)
+def settings(base_settings: Settings, tmp_path: Path) -> Settings:
+    """The test's own copy, its data (state and workflow databases) in its own directory."""
+    return base_settings.model_copy(update={"data_dir": tmp_path})
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty state database at the newest schema, made once (migrating takes longer than
+    the rest of a test): each test's store starts from a copy."""
+    path = tmp_path_factory.mktemp("template") / "state.sqlite3"
+    engine = create_engine(f"sqlite:///{path}")
     migrate(engine)
-    s = Store(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def store(settings: Settings, migrated: Path) -> Iterator[Store]:
+    """A fresh state store of the test's own: the migrated template, copied."""
+    path = settings.data_dir / "state.sqlite3"
+    with sqlite3.connect(migrated) as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+    s = Store(create_engine(settings.state_database_url))
+    assert str(path) in settings.state_database_url
     yield s
     s.dispose()
 
@@ -70,12 +95,15 @@ def points(monkeypatch: pytest.MonkeyPatch) -> Iterator[Failpoints]:
 
 
 class QuickDBOS:
-    """DBOS as the engine calls it, with one change to the engine's config: the SQLite
-    notification listener polls every 10 ms instead of every second (DBOS's advice for tests),
-    so that destroying DBOS does not wait up to a second for that thread to wake."""
+    """DBOS as the engine calls it, with two polling intervals shortened (DBOS's advice for
+    tests), nothing else changed: the SQLite notification listener's (1 s), so that
+    destroying DBOS does not wait for that thread to wake, and the internal queue's (1 s),
+    onto which DBOS's recovery re-enqueues the workflows it finds PENDING at launch."""
 
-    def __call__(self, *, config: dict[str, object]) -> DBOS:
-        return DBOS(config={**config, "notification_listener_polling_interval_sec": 0.01})  # type: ignore[typeddict-item]
+    def __call__(self, *, config: DBOSConfig) -> DBOS:
+        dbos = DBOS(config={**config, "notification_listener_polling_interval_sec": 0.01})
+        dbos._registry.get_internal_queue()._polling_interval_sec = 0.05
+        return dbos
 
     def __getattr__(self, name: str) -> object:
         return getattr(DBOS, name)

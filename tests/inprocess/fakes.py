@@ -219,6 +219,7 @@ class FakeEdge:
         return sorted(self._hosts(self.state))
 
     def route_for(self, host: str) -> EdgeRoute | None:
+        host = host.rsplit(":", 1)[0]  # a Host header's port does not take part in matching
         for route in self.state.routes if self.state else ():
             if host in route.hosts:
                 return route

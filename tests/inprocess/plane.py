@@ -142,9 +142,11 @@ class Plane:
             return
         raise AssertionError("the workflow ended without reaching its crash")
 
-    def restart(self) -> None:
-        """The worker dies and starts again under the same executor id."""
+    def restart(self, executor_id: str | None = None) -> None:
+        """The worker dies and a worker starts under the same executor id (or another)."""
         self.engine.shutdown()
+        if executor_id is not None:
+            self.settings = self.settings.model_copy(update={"executor_id": executor_id})
         self.engine = WorkflowEngine(self.settings, self.store, self.registry)
         self.engine.launch()
 

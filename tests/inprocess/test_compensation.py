@@ -105,3 +105,30 @@ def secrets_of(plane: Plane, site_id: str) -> dict[str, str]:
     with plane.store.unit_of_work() as uow:
         found = uow.secrets.for_owners(site_secrets.OWNER, [site_id], site_secrets.ALL)
     return found.get(site_id, {})
+
+
+def test_a_destroy_that_stops_at_a_step_is_finished_by_a_retry(plane: Plane):
+    """Providers are fakes. A destroy stops at the files (no compensation for a teardown):
+    FAILED with the step's error; the retry runs the destroy again, each undo finding what
+    was already removed absent, and the site is DESTROYED."""
+    assert plane.run(create_site(plane.services).submitted) == "SUCCEEDED"
+    journal = plane.world.journal
+    journal.fail("runtime.remove_files", lambda: PermanentError("the webroot is busy"))
+    first = destroy_site(plane.services)
+    assert plane.run(first) == "FAILED"
+    error = "destroy stopped at a step: the webroot is busy"
+    assert plane.operation(first.operation_id).error == error
+    site = plane.site("shop")
+    assert (site.status, site.last_error) == ("FAILED", error)
+
+    retry = retry_site(plane.services)
+    assert retry.kind == "destroy"
+    assert plane.run(retry) == "SUCCEEDED"
+    assert [s[3] for s in plane.steps(retry.operation_id)] == [
+        "absent",  # domains
+        "absent",  # edge
+        "absent",  # app
+        "deleted",  # files
+    ]
+    assert plane.site("shop").status == "DESTROYED"
+    assert plane.world.runtime.holds() == {}

@@ -8,9 +8,12 @@ which nothing catches, so nothing after it is checkpointed (as with SIGKILL)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from hostplane.errors import PermanentError
+from hostplane.kernel.workers import WorkerHeartbeat
 from tests.inprocess.helpers import create_site, destroy_site
 from tests.inprocess.plane import Failpoints, Plane
 
@@ -123,3 +126,30 @@ def test_a_destroy_interrupted_by_a_crash_resumes_and_finishes(plane: Plane, poi
     assert [s[0] for s in plane.steps(sub.operation_id)] == ["domains", "edge", "app", "files"]
     assert plane.site("shop").status == "DESTROYED"
     assert plane.world.runtime.holds() == {}
+
+
+def test_a_dead_worker_s_workflow_is_taken_over_by_another(plane: Plane, points: Failpoints):
+    """Providers are fakes. Worker `inprocess` dies mid-provision; worker `other` starts,
+    finds it silent past the limit, claims it (once) and has DBOS recover its pending
+    workflow, which then ends as it would have."""
+    dead = WorkerHeartbeat(plane.store, "inprocess", interval=1, dead_after=30, recover=lambda _: 0)
+    dead.register()
+    points.crash_at("app.apply.checkpointed")
+    sub = create_site(plane.services).submitted
+    plane.run_until_crash(sub)
+
+    plane.restart(executor_id="other")  # nothing of its own to recover
+    assert plane.workflow_status(sub.operation_id) == "PENDING"
+    alive = WorkerHeartbeat(
+        plane.store, "other", interval=1, dead_after=30, recover=plane.engine.recover_executor
+    )
+    alive.register()
+    assert alive.take_over() == []  # `inprocess` is not silent for long enough yet
+    with plane.store.unit_of_work() as uow:
+        row = uow.workers.get("inprocess")
+        row.heartbeat_at -= timedelta(seconds=60)
+    assert alive.take_over() == ["inprocess"]
+    assert alive.take_over() == []  # claimed once
+    assert plane.wait(sub.operation_id) == "SUCCEEDED"
+    assert plane.world.journal.names("runtime.") == ["runtime.ensure_files", "runtime.ensure_app"]
+    assert plane.site("shop").status == "ACTIVE"

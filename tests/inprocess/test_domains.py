@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostplane.errors import ConflictError
+from hostplane.errors import ConflictError, PermanentError
 from tests.inprocess.helpers import add_domain, create_site, destroy_site, remove_domain
 from tests.inprocess.plane import Failpoints, Plane, eventually
 
@@ -99,6 +99,19 @@ def test_a_removal_supersedes_an_addition_waiting_for_dns(
     assert ("domain.removed", WWW, "allowed") in shop.audit()
 
 
+def test_an_addition_superseded_before_its_workflow_began_runs_nothing(shop: Plane):
+    """Providers are fakes. The removal is recorded before the addition's workflow started
+    (a busy queue): the addition's workflow begins, finds its operation over, and ends
+    'superseded' without a DNS check; the removal runs."""
+    add = add_domain(shop.services, WWW)
+    removal = remove_domain(shop.services, WWW)
+    assert shop.run(add) == "superseded"
+    assert shop.run(removal) == "SUCCEEDED"
+    assert shop.world.journal.count("dns.lookup") == 0
+    assert shop.steps(add.operation_id) == []
+    assert shop.domain(WWW).status == "REMOVED"
+
+
 def test_a_site_destroy_supersedes_a_waiting_addition_and_removes_domains_first(
     shop: Plane, points: Failpoints
 ):
@@ -156,3 +169,56 @@ def test_a_site_destroy_waits_for_a_domain_at_work(shop: Plane, points: Failpoin
     assert shop.wait(add.operation_id) == "SUCCEEDED"
     assert shop.run(destroy_site(shop.services)) == "SUCCEEDED"
     assert shop.domain(WWW).status == "REMOVED"
+
+
+def test_a_domain_whose_route_fails_is_unrouted_and_can_be_added_again(shop: Plane):
+    """Providers are fakes. The edge never serves the domain from the site's route: the
+    domain leaves the served states (FAILED) before its route is undone, so the
+    regenerated edge no longer carries it; added again, it goes through to ACTIVE."""
+    shop.world.dns.point(WWW)
+    refusal = PermanentError(f"the edge does not serve {WWW} from site-shop", detail="none")
+    shop.world.journal.fail("edge.confirm", lambda: refusal, times=1)
+    first = add_domain(shop.services, WWW)
+    assert shop.run(first) == "FAILED"
+    domain = shop.domain(WWW)
+    assert (domain.status, domain.last_error) == ("FAILED", str(refusal))
+    assert [s[:3] for s in shop.steps(first.operation_id)][-1] == ("route", "undo", "succeeded")
+    assert shop.world.edge.hosts() == ["shop.localhost"]
+
+    again = add_domain(shop.services, WWW)
+    assert again.operation_id != first.operation_id
+    assert shop.run(again) == "SUCCEEDED"
+    assert shop.domain(WWW).status == "ACTIVE"
+    assert shop.world.edge.serves(WWW)
+
+
+def test_a_domain_whose_dns_stays_wrong_fails_with_what_was_found(shop: Plane):
+    """Providers are fakes. DNS points elsewhere past the configured time: FAILED, and the
+    operation's error says what was found against what was expected."""
+    shop.settings.domain_dns_timeout = 0
+    shop.world.dns.point(WWW, "198.51.100.7")
+    sub = add_domain(shop.services, WWW)
+    assert shop.run(sub) == "FAILED"
+    error = shop.operation(sub.operation_id).error
+    assert error == shop.domain(WWW).last_error
+    assert "198.51.100.7 is not one of the platform's addresses" in error
+    assert error.startswith("DNS still not right after 0 s")
+    assert shop.domain(WWW).status == "FAILED"
+    assert not shop.world.edge.serves(WWW)
+
+
+def test_a_dns_check_interrupted_before_its_checkpoint_is_not_repeated(
+    shop: Plane, points: Failpoints
+):
+    """Providers are fakes. The worker dies after the DNS check committed ROUTING but before
+    the step's checkpoint: the re-run step finds the verdict in the domain's state and asks
+    the resolvers no more; the domain goes on to ACTIVE."""
+    shop.world.dns.point(WWW)
+    points.crash_at("dns.apply.after")
+    sub = add_domain(shop.services, WWW)
+    shop.run_until_crash(sub)
+    assert shop.domain(WWW).status == "ROUTING"
+    shop.restart()
+    assert shop.wait(sub.operation_id) == "SUCCEEDED"
+    assert shop.world.journal.count("dns.lookup") == 1
+    assert shop.domain(WWW).status == "ACTIVE"
