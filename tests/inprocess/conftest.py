@@ -76,8 +76,14 @@ def store(settings: Settings, migrated: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def world(settings: Settings, store: Store) -> FakeWorld:
-    return fake_world(settings, store)
+def acme() -> bool:
+    """Whether the plane has an ACME CA (a fake one); a test module may say yes."""
+    return False
+
+
+@pytest.fixture
+def world(settings: Settings, store: Store, acme: bool) -> FakeWorld:
+    return fake_world(settings, store, acme=acme)
 
 
 @pytest.fixture

@@ -10,18 +10,25 @@ the site. What the real systems do is tested against them (tests/integration, te
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from cryptography import x509
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from hostplane.errors import PermanentError, TemporaryError
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import Store
+from hostplane.providers.acme.issuer import IssuedCertificate, Publish, describe_leaf
 from hostplane.providers.dnscheck.verdict import DnsAnswer
-from hostplane.providers.edge import EdgeRoute, EdgeState
+from hostplane.providers.edge import ACME_CHALLENGE_PATH, EdgeRoute, EdgeState
 from hostplane.providers.runtime import (
     FastCGI,
     RuntimeKind,
@@ -243,10 +250,35 @@ class FakeEdge:
 
     def get(self, host: str, path: str = "/") -> FakeResponse:
         self.journal.record("edge.get", host)
+        if path.startswith(ACME_CHALLENGE_PATH):  # answered by the edge itself, for any host
+            validation = self.challenge(host, path.removeprefix(ACME_CHALLENGE_PATH))
+            return FakeResponse(200, validation) if validation else FakeResponse(404)
         route = self.route_for(host)
         if route is None:
             return FakeResponse(404)
         return self.runtime.answer(route.upstream)
+
+    def challenge(self, host: str, token: str) -> str | None:
+        for c in self.state.challenges if self.state else ():
+            if (c.host, c.token) == (host, token):
+                return c.validation
+        return None
+
+    def presented(self, host: str) -> str | None:
+        """The fingerprint of the certificate the edge presents for `host`, if any."""
+        for cert in self.state.certificates if self.state else ():
+            if cert.host == host:
+                return describe_leaf(cert.certificate_pem)[1]
+        return None
+
+    def confirm_certificate(self, host: str, fingerprint: str) -> None:
+        self.journal.record("edge.confirm_certificate", host)
+        served = self.presented(host)
+        if served != fingerprint:
+            raise PermanentError(
+                f"the edge does not present the new certificate for {host}",
+                detail=f"served {served or 'no certificate'}, expected {fingerprint}",
+            )
 
     def close(self) -> None:
         pass
@@ -320,6 +352,53 @@ class FakeDns:
         return DnsAnswer(name=name, addresses=self.answers.get(name, ()))
 
 
+def self_signed(host: str, days: int = 90) -> tuple[str, str]:
+    """(certificate PEM, key PEM) of a fresh certificate naming `host`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+class FakeAcme:
+    """An ACME CA that validates over HTTP-01 through the edge, as a real one does: the
+    challenge must be served when it looks, and what it issues names the domain."""
+
+    def __init__(self, journal: Journal, edge: FakeEdge) -> None:
+        self.journal = journal
+        self.edge = edge
+        self.issued: list[str] = []  # fingerprints, in order
+
+    def issue(self, account_key_pem: str, domain: str, publish: Publish) -> IssuedCertificate:
+        self.journal.record("acme.issue", domain)
+        token = secrets.token_urlsafe(16)
+        validation = f"{token}.{secrets.token_urlsafe(8)}"
+        publish(token, validation)
+        if self.edge.challenge(domain, token) != validation:
+            raise PermanentError(f"the CA could not validate {domain}", detail="HTTP-01: 404")
+        self.journal.record("acme.finalize", domain)  # the order, validated, is finalized
+        cert_pem, key_pem = self_signed(domain)
+        not_after, fingerprint, _ = describe_leaf(cert_pem)
+        self.issued.append(fingerprint)
+        return IssuedCertificate(cert_pem, key_pem, not_after, fingerprint)
+
+
 @dataclass
 class FakeWorld:
     """The fakes behind one Services, and their journal."""
@@ -330,6 +409,7 @@ class FakeWorld:
     databases: FakeDatabases
     installer: FakeInstaller
     dns: FakeDns
+    acme: FakeAcme | None
     services: Services
 
     def state(self) -> tuple[object, ...]:
@@ -343,14 +423,15 @@ class FakeWorld:
         )
 
 
-def fake_world(settings: Settings, store: Store) -> FakeWorld:
-    """The composition root with every provider a fake (no ACME CA, no tunnel)."""
+def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeWorld:
+    """The composition root with every provider a fake (an ACME CA if asked; no tunnel)."""
     journal = Journal()
     runtime = FakeRuntime(journal)
     edge = FakeEdge(journal, runtime)
     databases = FakeDatabases(journal)
     installer = FakeInstaller(journal, edge)
     dns = FakeDns(journal)
+    ca = FakeAcme(journal, edge) if acme else None
     # Services names the real providers' classes (only the runtime has a Protocol): the
     # fakes have their methods, the ones the kinds' steps call.
     services = Services(
@@ -363,5 +444,6 @@ def fake_world(settings: Settings, store: Store) -> FakeWorld:
         installer=installer,
         dns=dns,
         dns_expectation=dns_expectation(settings),
+        acme=ca,
     )
-    return FakeWorld(journal, runtime, edge, databases, installer, dns, services)
+    return FakeWorld(journal, runtime, edge, databases, installer, dns, ca, services)
