@@ -2,9 +2,11 @@
 workflow database, DBOS launched in this process, the real registry of kinds bound with fake
 providers (tests/inprocess/fakes.py). No real service is needed.
 
-DBOS is destroyed after each test with its registry kept (destroy_registry=False), so the
-kinds' decorated workflows and steps stay registered for the next test, as DBOS's own tests
-do (dbos-transact-py tests/conftest.py)."""
+DBOS is launched by the real WorkflowEngine and destroyed after each test with its registry
+kept (destroy_registry=False), so the kinds' decorated workflows and steps stay registered for
+the next test, as DBOS's own tests do (dbos-transact-py tests/conftest.py). Two of DBOS's
+polling intervals are shortened (QuickDBOS); settings and the migrated state database are
+made once per session and copied per test, which keeps a test to a few hundred ms."""
 
 from __future__ import annotations
 
@@ -67,10 +69,10 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def store(settings: Settings, migrated: Path) -> Iterator[Store]:
     """A fresh state store of the test's own: the migrated template, copied."""
     path = settings.data_dir / "state.sqlite3"
+    assert settings.state_database_url == f"sqlite:///{path}"
     with sqlite3.connect(migrated) as source, sqlite3.connect(path) as copy:
         source.backup(copy)
     s = Store(create_engine(settings.state_database_url))
-    assert str(path) in settings.state_database_url
     yield s
     s.dispose()
 

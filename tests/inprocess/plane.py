@@ -26,7 +26,6 @@ from hostplane.kernel.store.tables import (
     StatusEventRow,
 )
 from hostplane.kernel.store.uow import Store
-from hostplane.kinds.domain.repo import domains
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.repo import sites
 from hostplane.kinds.site.table import SiteRow
@@ -144,7 +143,7 @@ class Plane:
 
     def restart(self, executor_id: str | None = None) -> None:
         """The worker dies and a worker starts under the same executor id (or another)."""
-        self.engine.shutdown()
+        self.shutdown()
         if executor_id is not None:
             self.settings = self.settings.model_copy(update={"executor_id": executor_id})
         self.engine = WorkflowEngine(self.settings, self.store, self.registry)
@@ -169,6 +168,11 @@ class Plane:
         return None if status is None else str(status.status)
 
     def shutdown(self) -> None:
+        """Stop the worker once every workflow it started here has ended (a cancelled one may
+        still be finishing the step it was in), so none outlives its test."""
+        slots = self.engine._slots
+        assert slots is not None
+        eventually(lambda: slots._value == self.settings.worker_concurrency)  # type: ignore[attr-defined]
         self.engine.shutdown()
 
     # Reading the state database ---------------------------------------------
@@ -217,7 +221,3 @@ class Plane:
         with self.store.unit_of_work() as uow:
             rows = uow.session.query(AuditEventRow).order_by(AuditEventRow.id).all()
             return [(r.action, r.target_name, r.decision) for r in rows]
-
-    def domain_names(self, site_id: str) -> list[str]:
-        with self.store.unit_of_work() as uow:
-            return [d.name for d in domains(uow).for_site(site_id)]

@@ -1,5 +1,6 @@
-"""Certificates from an ACME CA as part of a domain's addition (compensated with it), and
-their renewal, which stops without compensation and leaves the served certificate alone.
+"""Certificates from an ACME CA as part of a domain's addition (compensated with it), their
+renewal, which stops without compensation and leaves the served certificate alone, and
+uploads, whose undo puts the certificate they replaced back.
 
 Providers are fakes, the CA too (it validates HTTP-01 through the fake edge): this tier
 tests the certificate kind's steps and hooks and the kernel's plan without compensation."""
@@ -9,9 +10,11 @@ from __future__ import annotations
 import pytest
 
 from hostplane.errors import PermanentError
-from hostplane.kinds.certificate.model import ALL_PEMS, OWNER, CertificateOp
-from hostplane.kinds.certificate.requests import record_due_renewals
-from tests.inprocess.helpers import add_domain, create_site
+from hostplane.kernel.operations import Submitted
+from hostplane.kinds.certificate.model import ALL_PEMS, CERT_PEM, KEY_PEM, OWNER, CertificateOp
+from hostplane.kinds.certificate.requests import record_due_renewals, upload_certificate
+from tests.inprocess.fakes import self_signed
+from tests.inprocess.helpers import ACTOR, add_domain, create_site
 from tests.inprocess.plane import Plane
 
 WWW = "www.shop.example"
@@ -103,3 +106,44 @@ def test_a_failed_renewal_keeps_the_certificate_served_and_a_later_one_replaces_
     assert domain.cert_fingerprint not in (None, first)
     assert shop.world.edge.presented(WWW) == domain.cert_fingerprint
     assert (domain.status, domain.last_error) == ("ACTIVE", None)
+
+
+def test_an_upload_the_edge_does_not_present_puts_the_previous_certificate_back(shop: Plane):
+    """Providers are fakes. An uploaded certificate replaces the ACME one; the edge does not
+    present it: the upload is undone, the ACME certificate is back in force (source and
+    fingerprint) with nothing else kept; uploaded again, it serves and the old one goes."""
+    assert shop.run(add_domain(shop.services, WWW)) == "SUCCEEDED"
+    first = shop.domain(WWW).cert_fingerprint
+    cert_pem, key_pem = self_signed(WWW)
+    shop.world.journal.fail(
+        "edge.confirm_certificate", lambda: PermanentError("the edge presents another one")
+    )
+    sub = upload(shop, cert_pem, key_pem)
+    assert shop.run(sub) == "FAILED"
+    assert [s[:3] for s in shop.steps(sub.operation_id)] == [
+        ("upload", "apply", "failed"),
+        ("upload", "undo", "succeeded"),
+    ]
+    domain = shop.domain(WWW)
+    assert (domain.status, domain.cert_source, domain.cert_fingerprint) == ("ACTIVE", "acme", first)
+    assert shop.world.edge.presented(WWW) == first
+    assert certificates(shop, domain.id) == sorted([CERT_PEM, KEY_PEM])
+
+    sub = upload(shop, cert_pem, key_pem)
+    assert shop.run(sub) == "SUCCEEDED"
+    domain = shop.domain(WWW)
+    assert domain.cert_source == "uploaded"
+    assert shop.world.edge.presented(WWW) == domain.cert_fingerprint != first
+    assert certificates(shop, domain.id) == sorted([CERT_PEM, KEY_PEM])
+    assert domain.last_error is None
+
+
+def upload(plane: Plane, cert_pem: str, key_pem: str) -> Submitted:
+    return upload_certificate(
+        plane.services,
+        site_name="shop",
+        domain=WWW,
+        certificate_pem=cert_pem,
+        key_pem=key_pem,
+        actor=ACTOR,
+    )
