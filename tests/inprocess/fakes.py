@@ -51,40 +51,45 @@ class Call(NamedTuple):
 
 
 @dataclass
-class _Fault:
-    error: Callable[[], BaseException]
+class _Armed:
+    action: Callable[[], None]  # raises (a fault) or waits (a pause)
     times: int | None  # None: every call
 
 
 class Journal:
-    """Every provider call in order, and the faults armed for the next calls."""
+    """Every provider call in order, and what is armed for the next calls (a fault, a
+    pause): it happens after the call is noted, before the fake does anything."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
-        self._faults: dict[str, _Fault] = {}
+        self._armed: dict[str, _Armed] = {}
         self._lock = threading.Lock()
 
     def fail(self, name: str, error: Callable[[], BaseException], *, times: int | None = 1) -> None:
         """The next `times` calls of `name` (every call when None) raise `error()`."""
-        with self._lock:
-            self._faults[name] = _Fault(error, times)
 
-    def heal(self, name: str) -> None:
+        def fault() -> None:
+            raise error()
+
+        self.when(name, fault, times=times)
+
+    def when(self, name: str, action: Callable[[], None], *, times: int | None = 1) -> None:
+        """The next `times` calls of `name` (every call when None) run `action` first."""
         with self._lock:
-            self._faults.pop(name, None)
+            self._armed[name] = _Armed(action, times)
 
     def record(self, name: str, target: str) -> None:
-        """Note the call, then raise if a fault is armed for it (the call was attempted)."""
+        """Note the call, then run what is armed for it (the call was attempted)."""
         with self._lock:
             self.calls.append(Call(name, target))
-            fault = self._faults.get(name)
-            if fault is None:
+            armed = self._armed.get(name)
+            if armed is None:
                 return
-            if fault.times is not None:
-                fault.times -= 1
-                if fault.times == 0:
-                    del self._faults[name]
-        raise fault.error()
+            if armed.times is not None:
+                armed.times -= 1
+                if armed.times == 0:
+                    del self._armed[name]
+        armed.action()
 
     def names(self, *prefixes: str) -> list[str]:
         """The calls' names in order (those starting with one of `prefixes`, if given)."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 
 from hostplane.errors import ConflictError, PermanentError
+from hostplane.kernel.operations import Submitted
 from tests.inprocess.helpers import add_domain, create_site, destroy_site, remove_domain
-from tests.inprocess.plane import Failpoints, Plane, eventually
+from tests.inprocess.plane import Failpoints, Gate, Plane, eventually
 
 WWW, NEW = "www.shop.example", "new.shop.example"
 SUPERSEDED = "superseded: removal requested by tester"
@@ -97,6 +98,36 @@ def test_a_removal_supersedes_an_addition_waiting_for_dns(
         ("route", "undo"),
     ]
     assert ("domain.removed", WWW, "allowed") in shop.audit()
+
+
+def test_a_removal_waits_while_the_addition_is_checking_dns(shop: Plane):
+    """Providers are fakes. While the addition asks the resolvers (VALIDATING), a removal
+    is refused (409) naming the addition; once the check has answered 'not yet' (PENDING
+    again), the removal supersedes it."""
+    gate = Gate()
+    shop.world.journal.when("dns.lookup", gate)
+    add = add_domain(shop.services, WWW)
+    shop.submit(add)
+    gate.wait_reached()
+    assert shop.domain(WWW).status == "VALIDATING"
+    with pytest.raises(ConflictError, match=f"operation {add.operation_id} .* at work"):
+        remove_domain(shop.services, WWW)
+    gate.open()
+    accepted: list[Submitted] = []
+
+    def retry_removal() -> bool:  # as a client retries a 409
+        try:
+            accepted.append(remove_domain(shop.services, WWW))
+        except ConflictError:
+            return False
+        return True
+
+    eventually(retry_removal)  # between two checks the domain is PENDING: supersedable
+    [removal] = accepted
+    shop.submit(removal)
+    assert shop.wait(removal.operation_id) == "SUCCEEDED"
+    assert shop.operation(add.operation_id).error == SUPERSEDED
+    assert shop.domain(WWW).status == "REMOVED"
 
 
 def test_an_addition_superseded_before_its_workflow_began_runs_nothing(shop: Plane):
