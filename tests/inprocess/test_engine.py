@@ -5,6 +5,8 @@ Providers are fakes: this tier tests kernel.engine."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from dbos import DBOS
 
@@ -15,9 +17,9 @@ from tests.inprocess.plane import Failpoints, Plane
 
 
 @pytest.fixture
-def settings(base_settings: Settings, tmp_path) -> Settings:
+def settings(base_settings: Settings, data_dir: Path) -> Settings:
     """One slot for workflows started at once."""
-    return base_settings.model_copy(update={"data_dir": tmp_path, "worker_concurrency": 1})
+    return base_settings.model_copy(update={"data_dir": data_dir, "worker_concurrency": 1})
 
 
 def test_an_operation_beyond_the_free_slots_runs_through_the_queue(
