@@ -16,6 +16,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 KIND_MIGRATIONS = Path(__file__).parents[2] / "kinds"
 
 
+def transient(exc: BaseException) -> bool:
+    """A moment without the database (a dropped connection, a failover, a lock wait that ran
+    out): the same transaction is worth trying again."""
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError))
+
+
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given without a driver."""
     parsed = make_url(url)
