@@ -275,14 +275,11 @@ class RedisInstances:
             ) from exc
 
     def _start(self, name: str, paths: InstancePaths, run_as: RunAs, config_text: str) -> None:
+        """Only once `_pid` found no process of this instance (pid file, then /proc)."""
         socket = Path(config_value(config_text, "unixsocket") or "")
         mode = int(config_value(config_text, "unixsocketperm") or "0", 8)
         if not socket.parent.is_dir():
             raise PermanentError(f"the socket directory {socket.parent} of {name} does not exist")
-        pid = process.find_ours(self.binary, paths.config, run_as.uid)
-        if pid is not None:  # running, its pid file lost: adopt it, never start a second one
-            log.warning("redis.instance.adopted_without_pidfile", instance=name, pid=pid)
-            return
         password = self._admin_password(name)
         existing = process.read_small(paths.aclfile) or ""
         files.write_aclfile(paths, merge_aclfile(existing, password_hash(password)), run_as)

@@ -70,20 +70,17 @@ def read_pid(pidfile: Path) -> int | None:
 def is_ours(pid: int, binary: Binary, config: Path, uid: int) -> bool:
     proc = Path(f"/proc/{pid}")
     try:
-        exe = os.readlink(proc / "exe").removesuffix(_DELETED)
         argv = (proc / "cmdline").read_bytes().split(b"\0")
+        if argv[:2] != [os.fsencode(binary.path), os.fsencode(config)]:
+            return False  # the cheap test first: /proc scans read little else
+        exe = os.readlink(proc / "exe").removesuffix(_DELETED)
         status = (proc / "status").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError, NotADirectoryError):
         return False
     fields = dict(line.partition(":")[::2] for line in status.splitlines())
     real_uid = int(fields.get("Uid", "-1").split()[0])
     zombie = fields.get("State", "").strip().startswith("Z")
-    return (
-        exe == binary.exe
-        and argv[:2] == [os.fsencode(binary.path), os.fsencode(config)]
-        and real_uid == uid
-        and not zombie
-    )
+    return exe == binary.exe and real_uid == uid and not zombie
 
 
 def find_ours(binary: Binary, config: Path, uid: int) -> int | None:
