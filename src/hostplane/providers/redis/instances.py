@@ -315,7 +315,7 @@ class RedisInstances:
             if time.monotonic() > deadline:
                 process.stop(child.pid, child)
                 raise PermanentError(f"cache instance {name} did not answer in time")
-            time.sleep(0.005)
+            time.sleep(0.002)
         raise PermanentError(
             f"cache instance {name} exited at start (code {child.returncode})",
             detail=process.log_tail(self.paths(name).log),
