@@ -326,6 +326,7 @@ def test_a_cache_given_to_another_tenant_runs_as_its_user_with_its_data(
     }
     assert owners == {second.uid}
     assert mode_owner(moved.socket) == (0o660, second.uid, second.gid)
+    assert not os.path.lexists(spec.socket)  # nothing left in the first tenant's directory
     with connect(moved.socket, "app", PASSWORD) as app:
         assert app.get("app:kept") == "across owners"
 
@@ -367,3 +368,44 @@ def test_an_instance_that_cannot_start_fails_with_its_answer(caches: Caches, ten
         caches.instances.ensure(dataclasses.replace(spec, name="asroot", user="root", group="root"))
     assert read_mark(caches.instances.paths("nosocket").config.read_text()) is not None
     unwritable.rmdir()
+
+
+def test_files_the_tenant_controls_are_read_as_untrusted(caches: Caches, tenant_users) -> None:
+    """data/ is the tenant's: a symlink or a FIFO put there is never followed, opened or
+    written through; the instance comes back with a fresh aclfile of its own."""
+    user = tenant_users[0]
+    spec = caches.spec("untrusted", user)
+    caches.instances.ensure(spec)
+    paths = caches.instances.paths("untrusted")
+    kill(caches.pid("untrusted"))
+    target = caches.root.with_name(f"{caches.root.name}-roots-file")
+    target.write_text("root's alone\n")
+    target.chmod(0o600)
+    paths.aclfile.unlink()
+    os.symlink(target, paths.aclfile)
+    paths.pidfile.unlink(missing_ok=True)
+    os.mkfifo(paths.pidfile)
+    for planted in (paths.aclfile, paths.pidfile):
+        os.chown(planted, user.uid, user.gid, follow_symlinks=False)
+    outcome: list[object] = []
+    worker = threading.Thread(target=lambda: outcome.append(caches.instances.ensure(spec)))
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "ensure blocked on what the tenant put in data/"
+    assert outcome == [Outcome.UPDATED]
+    assert target.read_text() == "root's alone\n" and mode_owner(target) == (0o600, 0, 0)
+    assert stat.S_ISREG(os.lstat(paths.aclfile).st_mode)
+    assert mode_owner(paths.aclfile) == (0o600, user.uid, user.gid)
+    assert set(caches.acl.users("untrusted")) == {"default", "hostplane"}
+    target.unlink()
+
+
+def test_a_socket_opened_up_by_hand_is_detected_and_put_back(caches: Caches, tenant_users) -> None:
+    spec = caches.spec("opened", tenant_users[0])
+    caches.instances.ensure(spec)
+    assert caches.state("opened").socket_as_configured
+    spec.socket.chmod(0o666)  # its owner may do this; then anyone could connect
+    assert not caches.state("opened").socket_as_configured
+    assert caches.instances.ensure(spec) is Outcome.UPDATED
+    assert mode_owner(spec.socket)[0] == 0o660
+    assert caches.state("opened").socket_as_configured

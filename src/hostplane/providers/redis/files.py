@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 from hostplane.providers.fs import atomic_write
@@ -71,11 +72,37 @@ def apply_ownership(paths: InstancePaths, run_as: RunAs) -> None:
 
 def write_aclfile(paths: InstancePaths, text: str, run_as: RunAs) -> None:
     """Only while the process is stopped (a running instance keeps its ACLs in memory and
-    writes the file on `ACL SAVE`); the file is the instance user's, mode 0600."""
+    writes the file on `ACL SAVE`): the instance user's, mode 0600. Written into a directory
+    that user controls, so never through `fs.atomic_write` (which reads its target first and
+    would follow a symlink or block on a FIFO put in its place): a new file, owned and synced
+    by its descriptor, renamed over whatever is there."""
     if read_small(paths.aclfile) == text:
         return
-    atomic_write(paths.aclfile, text, mode=0o600)
-    os.chown(paths.aclfile, run_as.uid, run_as.gid, follow_symlinks=False)
+    fd, tmp = tempfile.mkstemp(dir=paths.data, prefix=".users.acl.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fchmod(fh.fileno(), 0o600)
+            os.fchown(fh.fileno(), run_as.uid, run_as.gid)
+            os.fsync(fh.fileno())
+        os.replace(tmp, paths.aclfile)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def clear_pidfile(paths: InstancePaths) -> None:
+    """Before a start (no process of the instance is left): whatever is at the pid file's
+    place goes, so Redis cannot block on a FIFO or fail on a directory put there."""
+    try:
+        st = os.stat(paths.pidfile, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(paths.pidfile)
+    else:
+        paths.pidfile.unlink()
 
 
 def remove_socket(socket: Path) -> None:
@@ -88,6 +115,7 @@ def remove_socket(socket: Path) -> None:
 
 
 def socket_matches(socket: Path, run_as: RunAs, mode: int) -> bool:
+    """A socket (not a file or link) of the instance's user and group, with its mode."""
     try:
         st = os.stat(socket, follow_symlinks=False)
     except FileNotFoundError:
@@ -97,3 +125,14 @@ def socket_matches(socket: Path, run_as: RunAs, mode: int) -> bool:
         and (st.st_uid, st.st_gid) == (run_as.uid, run_as.gid)
         and stat.S_IMODE(st.st_mode) == mode
     )
+
+
+def run_as_of(paths: InstancePaths) -> RunAs | None:
+    """Who the instance runs as, from what only root can set: the owner of data/ and the
+    group of the root directory. None when the directory is not there."""
+    try:
+        uid = os.stat(paths.data, follow_symlinks=False).st_uid
+        gid = os.stat(paths.root, follow_symlinks=False).st_gid
+    except FileNotFoundError:
+        return None
+    return RunAs(uid, gid)

@@ -39,6 +39,7 @@ from hostplane.providers.redis import client, files, process
 from hostplane.providers.redis.config import (
     InstancePaths,
     InstanceSpec,
+    Mark,
     check_name,
     check_owner,
     config_value,
@@ -62,6 +63,7 @@ class InstanceState:
     user: str
     group: str
     socket: Path | None
+    socket_as_configured: bool  # there, a socket, of its user and group, with its mode
 
     @property
     def alive(self) -> bool:
@@ -96,7 +98,9 @@ class RedisInstances:
 
     def digest(self, spec: InstanceSpec) -> str:
         """The digest of the config `spec` renders to: `InstanceState.digest` when as wanted."""
-        return render(spec, self.paths(spec.name), self.owner).split(" sha256=")[1].split()[0]
+        mark = read_mark(render(spec, self.paths(spec.name), self.owner))
+        assert mark is not None
+        return mark.digest
 
     # --- mutations -------------------------------------------------------------------------
 
@@ -116,6 +120,9 @@ class RedisInstances:
             if pid is not None:
                 log.info("redis.instance.restarting", instance=spec.name, pid=pid)
                 process.stop(pid, self._child(spec.name))
+            old_socket = config_value(current, "unixsocket")
+            if old_socket and Path(old_socket) != spec.socket:
+                files.remove_socket(Path(old_socket))  # a move: nothing left at the old place
             files.write_config(paths, desired, run_as)
             files.apply_ownership(paths, run_as)
             self._start(spec.name, paths, run_as, desired)
@@ -156,19 +163,25 @@ class RedisInstances:
             mark = read_mark(text) if text is not None else None
             if text is None or mark is None or (mark.owner, mark.name) != (self.owner, entry.name):
                 continue  # another plane's, or nobody's: not even looked at further
-            socket = config_value(text, "unixsocket")
-            states.append(
-                InstanceState(
-                    name=entry.name,
-                    pid=self._pid(entry.name, paths, scan=False),
-                    config_intact=mark.intact,
-                    digest=mark.digest,
-                    user=mark.user,
-                    group=mark.group,
-                    socket=Path(socket) if socket else None,
-                )
-            )
+            states.append(self._state(entry.name, paths, text, mark))
         return states
+
+    def _state(self, name: str, paths: InstancePaths, text: str, mark: Mark) -> InstanceState:
+        socket = config_value(text, "unixsocket")
+        mode = int(config_value(text, "unixsocketperm") or "0", 8)
+        run_as = files.run_as_of(paths)
+        return InstanceState(
+            name=name,
+            pid=self._pid(name, paths, scan=False),
+            config_intact=mark.intact,
+            digest=mark.digest,
+            user=mark.user,
+            group=mark.group,
+            socket=Path(socket) if socket else None,
+            socket_as_configured=bool(socket)
+            and run_as is not None
+            and files.socket_matches(Path(socket or "/"), run_as, mode),
+        )
 
     def watch_once(self) -> list[str]:
         """Restart every instance of this plane whose process died, from its config on disk
@@ -251,14 +264,13 @@ class RedisInstances:
         if child is not None and child.poll() is not None:
             with self._children_lock:
                 self._children.pop(name, None)  # reaped
-        try:
-            uid = os.stat(paths.data, follow_symlinks=False).st_uid
-        except FileNotFoundError:
+        run_as = files.run_as_of(paths)
+        if run_as is None:
             return None
         pid = process.read_pid(paths.pidfile)
-        if pid is not None and process.is_ours(pid, self.binary, paths.config, uid):
+        if pid is not None and process.is_ours(pid, self.binary, paths.config, run_as.uid):
             return pid
-        return process.find_ours(self.binary, paths.config, uid) if scan else None
+        return process.find_ours(self.binary, paths.config, run_as.uid) if scan else None
 
     def _healthy(self, spec: InstanceSpec, paths: InstancePaths, run_as: RunAs) -> bool:
         """Answers PING as admin over a socket of the right owner and mode. False (so: put
@@ -283,6 +295,7 @@ class RedisInstances:
         password = self._admin_password(name)
         existing = process.read_small(paths.aclfile) or ""
         files.write_aclfile(paths, merge_aclfile(existing, password_hash(password)), run_as)
+        files.clear_pidfile(paths)
         started = time.monotonic()
         child = process.spawn(self.binary, paths.config, run_as, paths.log, paths.data)
         with self._children_lock:
