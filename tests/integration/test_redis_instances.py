@@ -18,6 +18,7 @@ import pytest
 from hostplane.errors import ForeignResourceError, PermanentError
 from hostplane.providers.base import Outcome
 from hostplane.providers.redis import process
+from hostplane.providers.redis.acl import generate_password
 from hostplane.providers.redis.config import read_mark, render
 from hostplane.providers.redis.instances import RedisInstances
 from hostplane.providers.redis.rules import password_hash
@@ -88,7 +89,7 @@ def test_a_restarted_control_plane_adopts_its_running_instance(
     job = {
         "base": str(caches.root),
         "owner": caches.instances.owner,
-        "password": caches.instances._admin_password("adopted"),
+        "password": caches.admin_passwords.setdefault("adopted", generate_password()),
         "spec": {**dataclasses.asdict(spec), "socket": str(spec.socket)},
     }
     ran = subprocess.run(
@@ -96,8 +97,10 @@ def test_a_restarted_control_plane_adopts_its_running_instance(
     )
     assert ran.returncode == 0 and ran.stdout.strip().endswith("created"), ran.stderr
     pid = caches.pid("adopted")
-    assert os.getppid() != pid and pid not in (c.pid for c in caches.instances._children.values())
-    fresh = RedisInstances(caches.root, caches.instances.owner, caches.instances._admin_password)
+    status = Path(f"/proc/{pid}/status").read_text()
+    parent = int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
+    assert parent != os.getpid()  # not a child of this process: nothing of it in memory here
+    fresh = RedisInstances(caches.root, caches.instances.owner, caches.admin_passwords.__getitem__)
     assert fresh.ensure(spec) is Outcome.UNCHANGED
     assert caches.pid("adopted") == pid
     assert fresh.remove("adopted") is Outcome.DELETED

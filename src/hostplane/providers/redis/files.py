@@ -59,6 +59,7 @@ def apply_ownership(paths: InstancePaths, run_as: RunAs) -> None:
     os.chown(paths.root, 0, run_as.gid, follow_symlinks=False)
     paths.root.chmod(ROOT_MODE)
     os.chown(paths.config, 0, run_as.gid, follow_symlinks=False)
+    paths.data.mkdir(mode=DATA_MODE, exist_ok=True)
     data = os.stat(paths.data, follow_symlinks=False)
     if not stat.S_ISDIR(data.st_mode):
         raise FileExistsError(f"{paths.data} is not a directory")
