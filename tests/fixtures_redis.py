@@ -14,6 +14,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -109,6 +110,26 @@ def kill(pid: int) -> None:
 def proc_uid(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
+def mode_owner(path: Path) -> tuple[int, int, int]:
+    """(mode, uid, gid) of a path itself, never what a symlink points at."""
+    st = os.stat(path, follow_symlinks=False)
+    return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+
+
+def redis_processes_of(config: Path) -> list[int]:
+    """Every process on the machine whose first argument is this config path."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if len(argv) > 1 and argv[1] == os.fsencode(config):
+                pids.append(int(entry.name))
+    return pids
 
 
 def _make_user(root: Path, name: str) -> SystemUser:
