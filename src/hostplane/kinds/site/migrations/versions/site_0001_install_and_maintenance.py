@@ -23,7 +23,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column(
                 "installed_at",
-                hostplane.kernel.store.types.UTCDateTime(timezone=True),
+                UTCDateTime(timezone=True),
                 nullable=True,
             )
         )
