@@ -12,7 +12,8 @@ from hostplane import failpoints
 from hostplane.api.app import create_app
 from hostplane.api.auth import server_tokens
 from hostplane.observability import configure_logging
-from hostplane.providers.caddy.process import CaddyProcess
+from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
+from hostplane.providers.fs import private_dir
 from hostplane.reconciler import run as reconcile_run
 from hostplane.settings import Settings
 from hostplane.workflows.domain_steps import tunnel_hostnames
@@ -27,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 def serve(settings: Settings, *, api: bool, work: bool) -> None:
     configure_logging(settings.log_format, settings.log_level)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # the state, keys and token: the control plane's alone
     tokens = server_tokens(settings, create=True)
     failpoints.configure(settings.failpoints, settings.data_dir)
     services = build_services(settings)
@@ -54,9 +55,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         )
     try:
         if work and settings.managed_caddy:
-            caddy = CaddyProcess(
-                settings.caddy_binary, settings.data_dir / "edge", settings.caddy_admin_listen
-            )
+            caddy = CaddyProcess(edge_process_config(settings))
             caddy.start(on_restart=lambda: _regenerate(services))
         if heartbeat is not None:
             heartbeat.register()
@@ -90,9 +89,26 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         if heartbeat is not None:
             heartbeat.stop()
         engine.shutdown()
-        if caddy is not None:
+        if caddy is not None and settings.edge_stop_on_exit:
             caddy.stop()
+        elif caddy is not None:
+            caddy.detach()  # sites stay served; the next start adopts this Caddy
         services.close()
+
+
+def edge_process_config(settings: Settings) -> EdgeProcessConfig:
+    bind = settings.edge_bind
+    ports = [(bind, settings.edge_http_port, "HOSTPLANE_EDGE_HTTP_PORT")]
+    if settings.edge_https_port:
+        ports.append((bind, settings.edge_https_port, "HOSTPLANE_EDGE_HTTPS_PORT"))
+    return EdgeProcessConfig(
+        binary=settings.caddy_binary,
+        state_dir=settings.edge_state_dir,
+        edge_dir=settings.edge_dir,
+        admin_socket=settings.caddy_admin_socket,
+        user=settings.edge_user,
+        ports=tuple(ports),
+    )
 
 
 def _regenerate(services: object) -> None:

@@ -23,6 +23,7 @@ from hostplane.providers.dnscheck.resolver import DnsChecker, cloudflare_ranges,
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
 from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.providers.local.users import Owner
 from hostplane.providers.mariadb.provider import MariaDBProvider
 from hostplane.providers.runtime import SiteRuntime
 from hostplane.providers.wordpress import WordPressInstaller
@@ -87,6 +88,8 @@ def open_store(settings: Settings) -> Store:
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
+    store = store or open_store(settings)
+    plane = store.plane()
     port = settings.edge_http_port
     bind = settings.edge_bind
     edge_url = f"http://{bind or '127.0.0.1'}:{port}"
@@ -96,7 +99,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             admin_url=settings.caddy_admin,
             http_listen=f"{bind}:{port}",
             confirm_url=edge_url,
-            state_dir=settings.data_dir / "edge",
+            state_dir=settings.edge_state_dir,
             confirm_timeout=settings.edge_confirm_timeout,
             https_listen=f"{bind}:{https}" if https else None,
             https_confirm=(bind or "127.0.0.1", https) if https else None,
@@ -105,18 +108,24 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     pools = PhpFpmPools(
         settings.php_fpm_binary,
         run_dir=settings.run_dir / "php-fpm",
-        config_dir=settings.data_dir / "php-fpm",
+        config_dir=settings.fpm_config_dir,
         max_children=settings.php_max_children,
+        edge_user=settings.edge_user,
     )
     databases = MariaDBProvider(settings.site_db_url)
     docker_runtime = DockerRuntime(docker_runtime_config(settings, databases.socket_path))
     runtimes: dict[RuntimeKind, SiteRuntime] = {
-        RuntimeKind.LOCAL: LocalRuntime(settings.sites_dir, pools, settings.wordpress_source),
+        RuntimeKind.LOCAL: LocalRuntime(
+            settings.sites_dir,
+            pools,
+            settings.wordpress_source,
+            Owner(plane.id, plane.predates_marks),
+        ),
         RuntimeKind.DOCKER: docker_runtime,
     }
     return Services(
         settings=settings,
-        store=store or open_store(settings),
+        store=store,
         edge=edge,
         runtimes=runtimes,
         secrets=load_secret_box(settings),
