@@ -57,6 +57,17 @@ def wait_gone(pid: int, what: str, timeout: float = 20) -> None:
     wait_for(gone, what, timeout)
 
 
+def open_to_others(directory: Path) -> Path:
+    """Make `directory` and its parents up to /tmp searchable by other users (pytest's
+    temporary directories are 0700), as /srv and /run are on a real host."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for parent in (directory, *directory.parents):
+        if parent == Path("/tmp"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o001)
+    return directory
+
+
 @dataclass
 class ControlPlane:
     """`data_dir` is made 0700, as the control plane makes it; what sites and the edge must
@@ -144,13 +155,9 @@ class ControlPlane:
     def start(self, timeout: float = 30.0) -> ControlPlane:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.data_dir.chmod(0o700)
-        self.host_dir.mkdir(parents=True, exist_ok=True)
         # pytest's temporary directories are 0700; sites' users and the edge must reach the
         # host directory (never the data directory, which stays 0700).
-        for parent in (self.host_dir, *self.host_dir.parents):
-            if parent == Path("/tmp"):
-                break
-            parent.chmod(parent.stat().st_mode | 0o001)
+        open_to_others(self.host_dir)
         self.proc = self.launch()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -67,7 +67,21 @@ def raw_get(port: int, host: str, target: str) -> Answer:
     head, _, body = response.partition(b"\r\n\r\n")
     status_line, *lines = head.decode(errors="replace").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines)}
+    if headers.get("transfer-encoding") == "chunked":
+        body = _dechunk(body)
     return Answer(int(status_line.split()[1]), headers, body)
+
+
+def _dechunk(raw: bytes) -> bytes:
+    out = []
+    while raw:
+        size_line, _, raw = raw.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out.append(raw[:size])
+        raw = raw[size + 2 :]
+    return b"".join(out)
 
 
 def proc_status(pid: int) -> dict[str, str]:

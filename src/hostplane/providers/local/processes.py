@@ -79,7 +79,7 @@ def _wait_gone(uid: int, timeout: float) -> tuple[list[int], list[int]]:
         time.sleep(0.02)
 
 
-def end_processes(uid: int, user: str, *, grace: float = 5.0, timeout: float = 10.0) -> int:
+def end_processes(uid: int, user: str, *, grace: float = 3.0, timeout: float = 10.0) -> int:
     """SIGTERM every process of `uid`, wait up to `grace`; SIGKILL whatever is left (and
     whatever was started meanwhile) until none is left or `timeout` passes. Returns how many
     there were; TemporaryError names those that outlived it."""
