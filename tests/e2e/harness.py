@@ -152,13 +152,10 @@ class ControlPlane:
     def log_path(self) -> Path:
         return self.data_dir.parent / f"{self.data_dir.name}-hostctl.log"
 
-    def start(self, timeout: float = 30.0) -> ControlPlane:
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.data_dir.chmod(0o700)
-        # pytest's temporary directories are 0700; sites' users and the edge must reach the
-        # host directory (never the data directory, which stays 0700).
-        open_to_others(self.host_dir)
-        self.proc = self.launch()
+    def start(self, *args: str, timeout: float = 30.0) -> ControlPlane:
+        """`hostctl <command> [args]`, once its API answers."""
+        self.prepare()
+        self.proc = self.launch(*args)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -171,6 +168,13 @@ class ControlPlane:
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"hostctl up did not become healthy:\n{self.log_tail()}")
+
+    def prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data_dir.chmod(0o700)
+        # pytest's temporary directories are 0700; sites' users and the edge must reach the
+        # host directory (never the data directory, which stays 0700).
+        open_to_others(self.host_dir)
 
     def launch(self, *args: str) -> subprocess.Popen[bytes]:
         """`hostctl <command> [args]` in the background, logging to `log_path`."""
