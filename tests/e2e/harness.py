@@ -3,6 +3,7 @@ on demand — the test's way to make the edge stall or refuse, in front of a rea
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import http.client
 import http.server
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -57,22 +59,23 @@ def wait_gone(pid: int, what: str, timeout: float = 20) -> None:
     wait_for(gone, what, timeout)
 
 
-def open_to_others(directory: Path) -> Path:
-    """Make `directory` and its parents up to /tmp searchable by other users (pytest's
-    temporary directories are 0700), as /srv and /run are on a real host."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for parent in (directory, *directory.parents):
-        if parent == Path("/tmp"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o001)
-    return directory
+def host_tmpdir(prefix: str = "hostplane-host-") -> Path:
+    """A directory for what sites' users and the edge must reach (webroots, sockets, the
+    edge's state), 0755 like /srv and /run on a real host, removed when the tests end.
+
+    Not under pytest's temporary directory: every pytest session that starts (another
+    worktree's, say) makes /tmp/pytest-of-<user> 0700 again, which would lock them out."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 @dataclass
 class ControlPlane:
     """`data_dir` is made 0700, as the control plane makes it; what sites and the edge must
-    reach (webroots, sockets, the edge's own state) lives beside it in `<data_dir>-host/`,
-    the only tree the harness opens to other users."""
+    reach (webroots, sockets, the edge's own state) lives in a `host_dir` of its own, the
+    only tree open to other users (each control plane has its own)."""
 
     data_dir: Path
     database_url: str | None = None
@@ -82,10 +85,7 @@ class ControlPlane:
     https_port: int = field(default_factory=free_port)
     command: str = "up"  # or "api": API only, operations wait in the queue for a worker
     proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host_dir(self) -> Path:
-        return self.data_dir.with_name(f"{self.data_dir.name}-host")
+    host_dir: Path = field(default_factory=host_tmpdir)
 
     @property
     def sites_dir(self) -> Path:
@@ -172,9 +172,6 @@ class ControlPlane:
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.data_dir.chmod(0o700)
-        # pytest's temporary directories are 0700; sites' users and the edge must reach the
-        # host directory (never the data directory, which stays 0700).
-        open_to_others(self.host_dir)
 
     def launch(self, *args: str) -> subprocess.Popen[bytes]:
         """`hostctl <command> [args]` in the background, logging to `log_path`."""

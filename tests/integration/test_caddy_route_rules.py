@@ -20,7 +20,7 @@ from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
 from hostplane.providers.caddy.render import MAINTENANCE_BODY
 from hostplane.providers.local import users
 from hostplane.providers.local.fpm import PhpFpmPools
-from tests.e2e.harness import free_port, open_to_others
+from tests.e2e.harness import free_port, host_tmpdir
 from tests.isolation.helpers import raw_get
 
 DENIED = ("/wp-admin/install.php", "/wp-admin/setup-config.php")
@@ -58,7 +58,7 @@ def _php_site(root: Path, run: Path, state: Path) -> Iterator[FastCGI]:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     base = tmp_path_factory.mktemp("rules")
-    host, state = open_to_others(base / "host"), base / "state"
+    host, state = host_tmpdir(), base / "state"
     port = free_port()
     caddy = CaddyProcess(
         EdgeProcessConfig(
