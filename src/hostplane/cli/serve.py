@@ -89,11 +89,18 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         if heartbeat is not None:
             heartbeat.stop()
         engine.shutdown()
-        if caddy is not None and settings.edge_stop_on_exit:
-            caddy.stop()
-        elif caddy is not None:
-            caddy.detach()  # sites stay served; the next start adopts this Caddy
+        _leave_edge(caddy, settings)
         services.close()
+
+
+def _leave_edge(caddy: CaddyProcess | None, settings: Settings) -> None:
+    """The edge outlives the control plane (the next start adopts it) unless told otherwise."""
+    if caddy is None:
+        return
+    if settings.edge_stop_on_exit:
+        caddy.stop()
+    else:
+        caddy.detach()
 
 
 def edge_process_config(settings: Settings) -> EdgeProcessConfig:
