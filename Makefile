@@ -28,10 +28,10 @@ up: install
 	$(VENV)/bin/hostctl up
 
 lint: $(VENV)/.synced
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench lint
+	$(VENV)/bin/ruff format --check src tests bench lint
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	PYTHONPATH=lint $(VENV)/bin/lint-imports
 
 test: install-test lint
 	$(VENV)/bin/pytest
@@ -40,9 +40,10 @@ unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit
 
 # Container images for the docker runtime, built locally (no registry): debootstrap + import.
-# Targets the engine DOCKER_HOST names (default: the local socket).
+# Targets the engine HOSTPLANE_DOCKER_HOST or DOCKER_HOST names; with neither, this machine's,
+# started first when none answers (scripts/docker-engine.sh).
 images: install-test
-	scripts/build-images.sh
+	scripts/docker-engine.sh scripts/build-images.sh
 
 bench: install-test
 	$(VENV)/bin/python bench/api.py

@@ -32,10 +32,10 @@ sys.path.insert(0, str(REPO))
 
 from tests.services import PostgresDatabases, PrivatePostgres, free_port  # noqa: E402
 
-from hostplane.domain.lifecycle import SiteStatus  # noqa: E402
-from hostplane.store.db import create_engine, ensure_database_exists, migrate  # noqa: E402
-from hostplane.store.tables import SiteRow  # noqa: E402
-from hostplane.store.types import new_id, utcnow  # noqa: E402
+from hostplane.kernel.store.db import create_engine, ensure_database_exists, migrate  # noqa: E402
+from hostplane.kernel.store.types import new_id, utcnow  # noqa: E402
+from hostplane.kinds.site.model import SiteStatus  # noqa: E402
+from hostplane.kinds.site.table import SiteRow  # noqa: E402
 
 HOSTCTL = str(Path(sys.executable).parent / "hostctl")
 TARGETS_MS = {"post_p99": 25.0, "get_page_p99": 15.0}

@@ -31,15 +31,14 @@ from tests.services_docker import PrivateDockerd, ensure_images  # noqa: E402
 from tests.services_mariadb import PrivateMariaDB  # noqa: E402
 
 from hostplane import naming  # noqa: E402
-from hostplane.domain.edge import EdgeRoute, EdgeState  # noqa: E402
-from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType  # noqa: E402
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig  # noqa: E402
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig  # noqa: E402
+from hostplane.providers.edge import EdgeRoute, EdgeState  # noqa: E402
 from hostplane.providers.local.fpm import PhpFpmPools  # noqa: E402
 from hostplane.providers.local.runtime import LocalRuntime  # noqa: E402
 from hostplane.providers.local.users import Owner  # noqa: E402
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password  # noqa: E402
-from hostplane.providers.runtime import SiteRuntime, SiteSecrets  # noqa: E402
+from hostplane.providers.runtime import RuntimeKind, SiteRuntime, SiteSecrets, SiteSpec, SiteType  # noqa: E402  # noqa: E402
 from hostplane.providers.wordpress import (  # noqa: E402
     WordPressInstaller,
     generate_admin_password,
@@ -101,7 +100,7 @@ class Raw:
                 state_dir=root / "edge",
             )
         )
-        self.db = MariaDBProvider(db_url)
+        self.db = MariaDBProvider(db_url, owner="hpbenchraw")  # the raw path, a plane of its own
         pools = PhpFpmPools("php-fpm8.2", root / "run" / "php-fpm", root / "php-fpm", 5)
         self.runtimes: dict[str, SiteRuntime] = {
             "local": LocalRuntime(
@@ -119,6 +118,7 @@ class Raw:
                     memory="256m",
                     cpus=1.0,
                     run_dir=root / "run" / "docker",
+                    owner=f"hpbench{uuid.uuid4().hex[:8]}",
                     db_socket=self.db.socket_path,
                 )
             ),

@@ -30,17 +30,20 @@ from tests.e2e.harness import CaddyServer, free_port  # noqa: E402
 from tests.services_mariadb import PrivateMariaDB  # noqa: E402
 
 from hostplane import naming  # noqa: E402
-from hostplane.domain.lifecycle import SiteStatus  # noqa: E402
-from hostplane.domain.sites import RuntimeKind  # noqa: E402
+from hostplane.kernel import runtime  # noqa: E402
+from hostplane.kernel.store.db import create_engine, migrate  # noqa: E402
+from hostplane.kernel.store.types import new_id, utcnow  # noqa: E402
+from hostplane.kernel.store.uow import Store  # noqa: E402
+from hostplane.kinds.site.edge import desired_state  # noqa: E402
+from hostplane.kinds.site.model import SiteStatus  # noqa: E402
+from hostplane.kinds.site.table import SiteRow  # noqa: E402
+from hostplane.providers.docker.marks import PLANE_LABEL  # noqa: E402
 from hostplane.providers.docker.runtime import DockerRuntime  # noqa: E402
+from hostplane.providers.runtime import RuntimeKind  # noqa: E402
 from hostplane.reconciler.observe import plan  # noqa: E402
+from hostplane.registry import registry  # noqa: E402
+from hostplane.services import build_services  # noqa: E402
 from hostplane.settings import Settings  # noqa: E402
-from hostplane.store.db import create_engine, migrate  # noqa: E402
-from hostplane.store.tables import SiteRow  # noqa: E402
-from hostplane.store.types import new_id, utcnow  # noqa: E402
-from hostplane.store.uow import Store  # noqa: E402
-from hostplane.workflows.edge import desired_state  # noqa: E402
-from hostplane.workflows.services import build_services  # noqa: E402
 
 TARGET_CPU_S = 1.0
 
@@ -65,11 +68,11 @@ class _RecordedCollection:
 class RecordedDockerClient:
     """The listings an engine running these sites would return; counts the calls made."""
 
-    def __init__(self, sites: list[str], php_image: str, nginx_image: str) -> None:
+    def __init__(self, sites: list[str], php_image: str, nginx_image: str, plane: str) -> None:
         self.calls: list[str] = []
         containers, volumes, networks = [], [], []
         for site in sites:
-            labels = {naming.MANAGED_LABEL: "true", naming.SITE_LABEL: site}
+            labels = {naming.MANAGED_LABEL: "true", naming.SITE_LABEL: site, PLANE_LABEL: plane}
             for name, image in (
                 (naming.php_container(site), php_image),
                 (naming.web_container(site), nginx_image),
@@ -131,10 +134,13 @@ def run(size: int, mariadb: PrivateMariaDB) -> dict[str, Any]:
             (settings.sites_dir / name / "public").mkdir(parents=True)
         store = Store(create_engine(settings.state_database_url))
         services = build_services(settings, store)
+        runtime.bind(registry(), services)
         docker_runtime = services.runtimes[RuntimeKind.DOCKER]
         assert isinstance(docker_runtime, DockerRuntime)
-        recorded = RecordedDockerClient(docker_sites, settings.php_image, settings.nginx_image)
-        docker_runtime._client = recorded  # type: ignore[assignment]
+        recorded = RecordedDockerClient(
+            docker_sites, settings.php_image, settings.nginx_image, services.plane_id
+        )
+        docker_runtime.engine._client = recorded  # type: ignore[assignment]
         t0 = time.perf_counter()
         services.edge.apply(desired_state(services))
         load_s = time.perf_counter() - t0

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages Hostplane needs, only those that are missing.
-#   runtime  what `make up` needs on the embedded default (SQLite, local runtime, Caddy edge)
+#   runtime  what `make up` needs on the embedded default (SQLite, local runtime, Caddy edge);
+#            with HOSTPLANE_RUNTIME=docker also the Docker engine and what `make images` uses
 #   test     runtime + the servers and tools the test suite starts privately
 # Services are never started on their default ports by the install: a policy-rc.d is put in place
 # for the duration of the apt run, and a packaged Caddy service is stopped and disabled, because
@@ -14,7 +15,11 @@ profile="${1:-runtime}"
 runtime_packages="caddy sqlite3 ca-certificates curl python3-venv \
   php8.2-fpm php php8.2-mysql nginx wordpress wordpress-theme-twentytwentythree \
   mariadb-server mariadb-client"
-test_packages="postgresql docker.io debootstrap busybox-static pdns-server pdns-backend-sqlite3 openssl pebble"
+docker_packages="docker.io debootstrap"
+test_packages="postgresql $docker_packages busybox-static pdns-server pdns-backend-sqlite3 openssl pebble"
+if [ "${HOSTPLANE_RUNTIME:-local}" = docker ]; then
+  runtime_packages="$runtime_packages $docker_packages"
+fi
 
 case "$profile" in
   runtime) wanted="$runtime_packages" ;;

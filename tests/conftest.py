@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hostplane.store.db import create_engine, migrate
-from hostplane.store.uow import Store
+from hostplane.kernel.store.db import create_engine, migrate
+from hostplane.kernel.store.uow import Store
 
 pytest_plugins = [
     "tests.fixtures_services",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import pytest
@@ -40,6 +42,14 @@ def docker_engine() -> Iterator[DockerEngine]:
     finally:
         if daemon is not None:
             daemon.stop()
+
+
+def plane_id(data_dir: Path) -> str:
+    """The id the control plane on `data_dir` (SQLite state) made at its first start: the
+    label on every Docker object it creates."""
+    with sqlite3.connect(data_dir / "state.sqlite3") as db:
+        (value,) = db.execute("SELECT plane_id FROM plane").fetchone()
+    return str(value)
 
 
 def _remove_leftovers(client: docker.DockerClient) -> None:

@@ -23,9 +23,9 @@ def mariadb_server() -> Iterator[MariaDBServer]:
     """A private server; HOSTPLANE_TEST_MARIADB_URL (root, socket found by query) reuses one."""
     url = os.environ.get("HOSTPLANE_TEST_MARIADB_URL")
     if url:
-        from hostplane.providers.mariadb.provider import MariaDBProvider
+        from hostplane.providers.mariadb.connection import Account, server_socket
 
-        yield MariaDBServer(url, MariaDBProvider(url).socket_path())
+        yield MariaDBServer(url, server_socket(Account.from_url(url)))
         return
     server = PrivateMariaDB().start()
     try:

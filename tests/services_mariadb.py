@@ -15,7 +15,11 @@ from tests.services import ServiceError, free_port, terminate
 
 
 class PrivateMariaDB:
-    def __init__(self) -> None:
+    """`root_auth="socket"`: root logs in only through the unix socket as the OS user root, as
+    on a default Debian install; "normal" (the suite's default): root with no password."""
+
+    def __init__(self, root_auth: str = "normal") -> None:
+        self.root_auth = root_auth
         for binary in ("mariadb-install-db", "mariadbd"):
             if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
                 raise ServiceError(f"{binary} not found: run `make test` (package mariadb-server)")
@@ -40,7 +44,7 @@ class PrivateMariaDB:
                 "--no-defaults",
                 f"--datadir={self.root / 'data'}",
                 *user,
-                "--auth-root-authentication-method=normal",
+                f"--auth-root-authentication-method={self.root_auth}",
                 "--skip-test-db",
             ],
             capture_output=True,
@@ -74,9 +78,7 @@ class PrivateMariaDB:
         deadline = time.monotonic() + 30
         while True:
             try:
-                pymysql.connect(
-                    host="127.0.0.1", port=self.port, user="root", connect_timeout=1
-                ).close()
+                pymysql.connect(unix_socket=self.socket, user="root", connect_timeout=1).close()
                 return self
             except pymysql.MySQLError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:

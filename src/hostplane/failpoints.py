@@ -13,7 +13,7 @@ import os
 import signal
 from pathlib import Path
 
-from hostplane.domain.errors import PermanentError
+from hostplane.errors import PermanentError
 
 _armed: dict[str, str] | None = None
 _marker_dir: Path | None = None

@@ -8,6 +8,7 @@ are shortened and given a hash of the full site name, so they stay unique.
 from __future__ import annotations
 
 import hashlib
+import re
 
 MYSQL_IDENTIFIER_MAX = 64
 MYSQL_USER_MAX = 32  # MySQL's limit; MariaDB allows 80, the smaller one fits both
@@ -16,6 +17,22 @@ LABEL_PREFIX = "hostplane"
 MANAGED_LABEL = f"{LABEL_PREFIX}.managed"
 SITE_LABEL = f"{LABEL_PREFIX}.site"
 DOCKER_NETWORK = "hostplane"
+
+
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def is_dns_label(value: str) -> bool:
+    """One lowercase letters-digits-hyphens label of 1-63 characters (RFC 1123)."""
+    return bool(_LABEL.fullmatch(value))
+
+
+def is_hostname(value: str) -> bool:
+    """A lowercase ASCII (punycode) host name: safe to write into any generated config."""
+    return bool(_HOSTNAME.fullmatch(value))
 
 
 def _digest(site: str, length: int = 8) -> str:
@@ -82,10 +99,6 @@ def site_dir(site: str) -> str:
 
 def edge_route_id(site: str) -> str:
     return f"site-{site}"
-
-
-def workflow_id(operation_id: str) -> str:
-    return operation_id
 
 
 def site_network(site: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from hostplane.domain.errors import PermanentError, ValidationError
+from hostplane.errors import PermanentError, ValidationError
 from hostplane.settings import Settings
 
 

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
+from hostplane.naming import is_dns_label
 
 WELL_KNOWN_TOKENS = frozenset(
     {
@@ -77,8 +78,13 @@ class Settings(BaseSettings):
 
     runtime: Literal["local", "docker"] = "local"
 
-    # Per-site databases (MariaDB): the control plane's own account, which creates them.
-    site_db_url: str = "mysql://root@127.0.0.1:3306/"
+    # Per-site databases (MariaDB): the account that creates them. None: Hostplane makes its
+    # own account (hostplane_<plane id>) on first use, as root through site_db_socket (root
+    # over TCP to 127.0.0.1:site_db_port only if the socket refuses it), and keeps its
+    # password sealed in the state database (providers/mariadb/admin.py).
+    site_db_url: str | None = None
+    site_db_socket: str = "/run/mysqld/mysqld.sock"
+    site_db_port: int = Field(default=3306, ge=1, le=65535)
     # Encrypts stored secrets; generated into the data directory when unset.
     secret_key: SecretStr | None = None
 
@@ -185,7 +191,7 @@ class Settings(BaseSettings):
     def _base_domain_is_a_name(cls, value: str) -> str:
         value = value.strip().rstrip(".").lower()
         labels = value.split(".")
-        if not value or len(value) > 200 or any(not _is_label(part) for part in labels):
+        if not value or len(value) > 200 or any(not is_dns_label(part) for part in labels):
             raise ValueError(
                 "base domain must be a DNS name such as 'localhost' or 'hosting.example.org'"
             )
@@ -295,12 +301,13 @@ def check_token(token: str) -> None:
         )
 
 
-def _is_label(part: str) -> bool:
-    from hostplane.domain.names import is_dns_label
-
-    return is_dns_label(part)
-
-
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
+
+
+def read_token_file(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None

@@ -115,6 +115,10 @@ class ControlPlane:
             # Tests that want the scheduled reconcile turn it on; the rest break things on
             # purpose and must not have them repaired behind their back.
             "HOSTPLANE_RECONCILE_INTERVAL": "0",
+            # No site database server unless a test gives one: never the machine's own, where
+            # Hostplane would otherwise make its account (HOSTPLANE_SITE_DB_URL unset).
+            "HOSTPLANE_SITE_DB_SOCKET": str(self.data_dir.parent / "no-site-db.sock"),
+            "HOSTPLANE_SITE_DB_PORT": "1",
             **self.extra_env,
         }
         if self.database_url:

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 import pytest
 
 from hostplane import naming
+from hostplane.providers.docker.marks import PLANE_LABEL
 from hostplane.providers.wordpress import WordPressInstaller
 from tests.e2e.harness import ControlPlane, UnixStallProxy
 from tests.e2e.traces import db_traces
+from tests.fixtures_docker import plane_id
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,8 @@ def test_static_and_php_sites_in_containers(docker_cp, docker_engine, site_type)
         assert "PHP 8.2" in page.text
     web = docker_engine.client.containers.get(naming.web_container(name))
     assert web.labels[naming.SITE_LABEL] == name
+    volume = docker_engine.client.volumes.get(naming.site_volume(name))
+    assert web.labels[PLANE_LABEL] == volume.attrs["Labels"][PLANE_LABEL] == plane_id(cp.data_dir)
     assert web.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert web.attrs["HostConfig"]["Memory"] > 0 and web.attrs["HostConfig"]["NanoCpus"] > 0
     assert web.attrs["HostConfig"]["PortBindings"] in (None, {})
@@ -95,6 +99,32 @@ def test_wordpress_in_containers_installed_and_destroyed(docker_cp, docker_engin
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert _docker_traces(docker_engine, name) == []
     assert db_traces(mariadb_server, name) == ([], [])
+
+
+def test_names_a_stranger_holds_fail_the_site_and_are_left_alone(docker_cp, docker_engine):
+    """A volume named like the site's that Hostplane did not make: the site goes FAILED at once
+    (no retries) naming it; destroying the site leaves it; once it is gone, a retry works."""
+    cp, client = docker_cp, docker_engine.client
+    name = f"dfor-{uuid.uuid4().hex[:6]}"
+    stranger = client.volumes.create(naming.site_volume(name), labels={"owner": "ops"})
+    try:
+        with cp.api() as api:
+            posted = api.post("/v1/sites", json={"name": name, "type": "static"})
+        op = cp.wait_operation(posted.json()["operation"]["id"], timeout=120)
+        with cp.api() as api:
+            site = api.get(f"/v1/sites/{name}").json()
+        assert site["status"] == "FAILED" and op["status"] == "FAILED"
+        assert f"Docker volume {stranger.name}" in site["last_error"]
+        assert f"Docker volume {stranger.name} already exists" in op["error"]
+        assert "someone outside Hostplane" in op["error"]
+        runs = [s["status"] for s in op["steps"] if (s["name"], s["phase"]) == ("files", "apply")]
+        assert runs == ["failed"], op["steps"]
+        destroyed = cp.cli("site", "destroy", name, "--wait")
+        assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+        stranger.reload()  # still there, the same volume
+        assert stranger.attrs["Labels"] == {"owner": "ops"}
+    finally:
+        stranger.remove(force=True)
 
 
 def test_docker_engine_unreachable_fails_cleanly_then_retry_succeeds(

@@ -22,11 +22,15 @@ def test_doctor_says_ok_for_each_dependency_then_names_what_is_broken(mariadb_se
             "edge",
             "layout",
             "site databases",
+            "site database root",
             "local runtime",
             "docker runtime",
         ]
         assert all(line.startswith(("ok  ", "warn")) for line in lines), lines
         assert lines[-1].startswith(("ok  ", "warn"))  # no docker site: a warning at most
+        # The suite's server lets root in over TCP with no password: said, with the fix.
+        (root,) = [line for line in lines if line[5:].startswith("site database root")]
+        assert root.startswith("warn") and "any site user can" in root, root
 
         cp.extra_env["HOSTPLANE_SITE_DB_URL"] = f"mysql://root@127.0.0.1:{free_port()}/"
         broken = cp.cli("doctor")

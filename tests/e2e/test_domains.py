@@ -303,6 +303,13 @@ def test_removing_a_domain_waiting_for_dns_supersedes_the_wait(cp, zone):
     add = cp.wait_operation(add_id)
     assert add["status"] == "FAILED" and "superseded" in add["error"]
     assert _domain(cp, "shop", domain)["status"] == "REMOVED"
+    # The stopped wait is an expected event, logged once at INFO, never an error with a trace.
+    wait_for(lambda: add_id in cp.log_path.read_text(), "the cancellation in the log")
+    mentions = [line for line in cp.log_path.read_text().splitlines() if add_id in line]
+    assert all(line.startswith("{") for line in mentions), mentions  # no plain traceback
+    lines = [json.loads(line) for line in mentions]
+    assert not [e for e in lines if e.get("level") in ("error", "ERROR")], lines
+    assert any(e.get("event") == "workflow.cancelled" and e.get("level") == "info" for e in lines)
 
 
 def test_destroying_a_site_removes_its_domains_first(cp, powerdns, cloudflare, zone):

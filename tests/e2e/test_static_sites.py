@@ -164,6 +164,23 @@ def test_bad_input_is_a_4xx_with_a_message_never_a_5xx(control_plane):
         assert api.get("/docs").status_code == 200
 
 
+def test_bodies_take_their_declared_types_only_and_errors_say_what_to_fix(control_plane):
+    with control_plane.api() as api:
+        for body in ({"prune": 0}, {"dry_run": "true"}, {"prune": None}):
+            r = api.post("/v1/reconcile", json=body)
+            assert r.status_code == 422, (body, r.text)
+        r = api.post(
+            "/v1/sites", json={"name": "wp", "type": "wordpress", "admin_email": 'a"<b>@x.y'}
+        )
+        assert r.status_code == 422
+        assert "admin_email: must be an email WordPress accepts" in r.json()["message"]
+        r = api.post("/v1/sites", json={"name": "www"})
+        assert "name: must be a DNS label" in r.json()["message"]
+        schema = api.get("/openapi.json").json()
+        create = schema["components"]["schemas"]["SiteCreate"]["properties"]
+        assert create["name"]["pattern"] and create["admin_email"]["anyOf"][0]["pattern"]
+
+
 def test_refused_destroy_is_audited(control_plane):
     cp = control_plane
     with cp.api() as api:
@@ -248,8 +265,12 @@ def test_cli_create_show_list_destroy(control_plane):
     assert op.returncode != 0 and op.stderr.strip()
 
 
-def test_metrics_are_prometheus_text(control_plane):
-    with control_plane.api() as api:
+def test_metrics_are_prometheus_text_and_count_every_kind(control_plane):
+    cp = control_plane
+    assert cp.cli("site", "create", "counted", "--wait").returncode == 0
+    with cp.api() as api:
         r = api.get("/metrics")
+        sites = api.get("/v1/sites", params={"status": "ACTIVE", "limit": 500}).json()["items"]
     assert r.status_code == 200
-    assert "hostplane_" in r.text
+    line = f'hostplane_resources{{kind="site",status="ACTIVE"}} {float(len(sites))}'
+    assert line in r.text.splitlines()

@@ -30,6 +30,20 @@ def db_traces(mariadb_server, site: str) -> tuple[list[str], list[str]]:
     return dbs, users
 
 
+def ledger_claims(mariadb_server, site: str) -> list[tuple[str, str]]:
+    """The claims any plane holds in the server's ledger on the site's database and user."""
+    names = (naming.site_database(site), naming.site_database_user(site))
+    with _mariadb(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = 'hostplane_ledger' AND TABLE_NAME = 'owned'"
+        )
+        if not cur.fetchone()[0]:
+            return []
+        cur.execute("SELECT kind, name FROM hostplane_ledger.owned WHERE name IN %s", (names,))
+        return [(str(kind), str(name)) for kind, name in cur.fetchall()]
+
+
 def system_user_exists(site: str) -> bool:
     try:
         pwd.getpwnam(naming.site_system_user(site))
@@ -52,6 +66,7 @@ def assert_no_trace(cp: ControlPlane, mariadb_server, site: str) -> None:
     assert not fpm_running(cp, site)
     assert not system_user_exists(site)
     assert db_traces(mariadb_server, site) == ([], [])
+    assert ledger_claims(mariadb_server, site) == []
     routes = json.dumps(cp.caddy_config())
     assert naming.edge_route_id(site) not in routes
     assert cp.edge_get(f"{site}.localhost").status_code == 404

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from hostplane import naming
+from hostplane.providers.docker.marks import PLANE_LABEL
 from tests.e2e.harness import ControlPlane
+from tests.fixtures_docker import plane_id
 from tests.services_mariadb import PrivateMariaDB
 
 
@@ -86,17 +88,29 @@ def test_a_container_removed_by_hand_is_recreated_from_its_volume(cp, docker_eng
 
 
 def test_labelled_orphans_are_pruned_and_unlabelled_things_never_touched(cp, docker_engine):
-    """Broke: created a container, a volume and a network labelled as a site's that does not
-    exist, and an unlabelled container. Verified: the labelled ones are orphaned, removed
-    only with --prune; the unlabelled container is still there."""
+    """Broke: created a container, a volume and a network labelled as this plane's for a site
+    that does not exist; the same for a site 'stray' labelled as Hostplane's but no plane's
+    (another plane's from before plane ids), or with no labels at all; and an unlabelled
+    container. Verified: only this plane's are orphaned, removed only with --prune; the others
+    are never reported and still there."""
     client = docker_engine.client
     labels = {naming.MANAGED_LABEL: "true", naming.SITE_LABEL: "ghost"}
-    client.volumes.create("wp_ghost", labels=labels)
-    client.networks.create("hp_ghost", labels=labels)
+    ours = {**labels, PLANE_LABEL: plane_id(cp.data_dir)}
+    client.volumes.create("wp_ghost", labels=ours)
+    client.networks.create("hp_ghost", labels=ours)
     client.containers.create(
-        "hostplane/nginx:1.22", name="nginx_ghost", labels=labels, command=["true"]
+        "hostplane/nginx:1.22", name="nginx_ghost", labels=ours, command=["true"]
     )
-    client.containers.create("hostplane/nginx:1.22", name="operators-own", command=["true"])
+    unplaned = {naming.MANAGED_LABEL: "true", naming.SITE_LABEL: "stray"}
+    strangers = [
+        client.volumes.create("wp_stray", labels=unplaned),
+        client.networks.create("hp_stray"),
+        client.containers.create(
+            "hostplane/nginx:1.22", name="nginx_stray", labels=unplaned, command=["true"]
+        ),
+        client.containers.create("hostplane/php-fpm:8.2", name="php_stray", command=["true"]),
+        client.containers.create("hostplane/nginx:1.22", name="operators-own", command=["true"]),
+    ]
     try:
         expected = {"container:nginx_ghost", "volume:wp_ghost", "network:hp_ghost"}
         found = _drift(cp)
@@ -107,7 +121,9 @@ def test_labelled_orphans_are_pruned_and_unlabelled_things_never_touched(cp, doc
         assert {f["result"] for f in _reconcile(cp)} == {None}
         pruned = _reconcile(cp, "--prune")
         assert {f["resource"]: f["result"] for f in pruned} == dict.fromkeys(expected, "deleted")
-        assert client.containers.get("operators-own") is not None
+        for obj in strangers:
+            obj.reload()  # still there, the same object
         _converged(cp)
     finally:
-        client.containers.get("operators-own").remove(force=True)
+        for obj in strangers:
+            obj.remove(**({} if obj.name == "hp_stray" else {"force": True}))

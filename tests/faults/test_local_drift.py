@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +19,14 @@ import pymysql
 import pytest
 
 from hostplane import naming
+from hostplane.providers.mariadb.provider import MariaDBProvider
 from tests.e2e.harness import ControlPlane, wait_for
 from tests.services_mariadb import PrivateMariaDB
 
 
 @pytest.fixture(scope="module")
 def own_mariadb() -> Iterator[PrivateMariaDB]:
-    """A server of this module's own: the reconciler owns every wp_* database it sees."""
+    """A server of this module's own: the test breaks things on it by hand."""
     server = PrivateMariaDB().start()
     yield server
     server.stop()
@@ -187,16 +189,25 @@ def test_a_webroot_deleted_by_hand_is_recreated(cp):
     _converged(cp)
 
 
+def _plane_id(cp: ControlPlane) -> str:
+    with sqlite3.connect(cp.data_dir / "state.sqlite3") as conn:
+        return str(conn.execute("SELECT plane_id FROM plane").fetchone()[0])
+
+
 def test_orphans_are_reported_then_pruned_with_audit_and_unmarked_things_untouched(cp, own_mariadb):
-    """Broke: left a webroot, a database and a database user of a site that does not exist,
-    plus a database without Hostplane's prefix. Verified: drift lists the marked ones as
-    orphaned; a plain reconcile removes nothing; --prune removes them, each audited with its
-    snapshot; the unmarked database stays."""
+    """Broke: left a webroot, and a database and a database user this plane made (its marks:
+    the database's comment, the ledger's claim), of a site that does not exist; plus a database
+    without Hostplane's prefix, and a `wp_*` database and user made by hand (no mark). Verified:
+    drift lists this plane's as orphaned; a plain reconcile removes nothing; --prune removes
+    them, each audited with its snapshot; the unmarked ones stay, untouched."""
     ghost = f"ghost{uuid.uuid4().hex[:4]}"
     (cp.sites_dir / ghost / "public").mkdir(parents=True)
+    mine = MariaDBProvider(own_mariadb.url, owner=_plane_id(cp))
+    assert mine.ensure_database(f"wp_{ghost}", f"wp_{ghost}", "x" * 20).changed
+    hand = f"wp_{ghost}hand"
     with _mariadb(own_mariadb) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `wp_{ghost}`")
-        cur.execute(f"CREATE USER 'wp_{ghost}'@'localhost' IDENTIFIED BY 'x'")
+        cur.execute(f"CREATE DATABASE `{hand}`")
+        cur.execute(f"CREATE USER '{hand}'@'localhost' IDENTIFIED BY 'by-hand'")
         cur.execute("CREATE DATABASE IF NOT EXISTS `operators_own`")
     expected = {f"webroot:{ghost}", f"database:wp_{ghost}", f"database-user:wp_{ghost}"}
     found = _drift(cp)
@@ -218,7 +229,15 @@ def test_orphans_are_reported_then_pruned_with_audit_and_unmarked_things_untouch
     with _mariadb(own_mariadb) as conn, conn.cursor() as cur:
         cur.execute("SHOW DATABASES LIKE 'operators_own'")
         assert cur.fetchall() == (("operators_own",),)
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (hand,)
+        )
+        assert cur.fetchone() == (1,)
+    pymysql.connect(unix_socket=own_mariadb.socket, user=hand, password="by-hand").close()
     _converged(cp)
+    with _mariadb(own_mariadb) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE `{hand}`")
+        cur.execute(f"DROP USER '{hand}'@'localhost'")
 
 
 def test_data_kept_on_purpose_is_not_an_orphan(cp):

@@ -60,10 +60,15 @@ def test_postgresql_restarted_mid_operation(own_postgres, tmp_path: Path):
 
 
 @pytest.fixture
-def docker_cp(docker_engine, tmp_path: Path) -> Iterator[ControlPlane]:
+def docker_cp(docker_engine, mariadb_server, tmp_path: Path) -> Iterator[ControlPlane]:
+    # The private MariaDB, not whatever answers on 3306: drift there is not this test's.
     cp = ControlPlane(
         tmp_path / "data",
-        extra_env={"HOSTPLANE_DOCKER_HOST": docker_engine.host, "HOSTPLANE_RUNTIME": "docker"},
+        extra_env={
+            "HOSTPLANE_DOCKER_HOST": docker_engine.host,
+            "HOSTPLANE_RUNTIME": "docker",
+            "HOSTPLANE_SITE_DB_URL": mariadb_server.url,
+        },
     ).start()
     yield cp
     cp.stop()

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from hostplane.domain.edge import EdgeRoute, EdgeState
-from hostplane.domain.sites import FastCGI, HTTPProxy
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
 from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
 from hostplane.providers.caddy.render import MAINTENANCE_BODY
+from hostplane.providers.edge import EdgeRoute, EdgeState
 from hostplane.providers.local import users
 from hostplane.providers.local.fpm import PhpFpmPools
+from hostplane.providers.runtime import FastCGI, HTTPProxy
 from tests.e2e.harness import free_port, host_tmpdir
 from tests.isolation.helpers import raw_get
 

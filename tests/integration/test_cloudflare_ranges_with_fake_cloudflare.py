@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hostplane.domain.errors import PermanentError, TemporaryError
+from hostplane.errors import PermanentError, TemporaryError
 from hostplane.providers.dnscheck.resolver import cloudflare_ranges, refresh_cloudflare_ranges
 
 HOSTCTL = str(Path(sys.executable).parent / "hostctl")

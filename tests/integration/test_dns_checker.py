@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from hostplane.domain.dns import DnsExpectation, DnsMode, evaluate, parse_ips
 from hostplane.providers.base import TemporaryError
 from hostplane.providers.dnscheck.resolver import DnsChecker, parse_resolvers
+from hostplane.providers.dnscheck.verdict import DnsExpectation, DnsMode, evaluate, parse_ips
 from tests.services import free_port
 
 PLATFORM = DnsExpectation(DnsMode.PUBLIC_IPS, parse_ips(["93.184.215.14"]))

@@ -1,4 +1,5 @@
-"""The MariaDB provider against a real private server: idempotency, isolation, observe, errors."""
+"""The MariaDB provider against a real private server: idempotency, isolation, observe, errors.
+Ownership between control planes: test_mariadb_ownership.py."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hostplane import naming
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
+from hostplane.providers.mariadb import identifiers as ids
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password
 from tests.services import free_port
 
 
+def plane_id() -> str:
+    return f"hp{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture
 def provider(mariadb_server) -> MariaDBProvider:
-    return MariaDBProvider(mariadb_server.url)
+    return MariaDBProvider(mariadb_server.url, owner=plane_id())
 
 
 def _site() -> tuple[str, str, str]:
@@ -69,6 +75,29 @@ def test_a_site_user_reaches_its_own_database_only(provider, mariadb_server):
         provider.remove_database(db_b, user_b)
 
 
+def test_a_site_user_cannot_reach_a_database_its_name_matches_as_a_pattern(
+    provider, mariadb_server
+):
+    """MariaDB reads `_` in a GRANT's database as a wildcard: site `a-b` (database wp_a_b)
+    granted ON wp_a_b.* could use site `axb`'s wp_axb. The grant is escaped: it cannot."""
+    tag = uuid.uuid4().hex[:6]
+    (db_ab, user_ab), (db_axb, user_axb) = (
+        (naming.site_database(s), naming.site_database_user(s)) for s in (f"a{tag}-b", f"a{tag}xb")
+    )
+    pw_ab, pw_axb = generate_password(), generate_password()
+    provider.ensure_database(db_ab, user_ab, pw_ab)
+    provider.ensure_database(db_axb, user_axb, pw_axb)
+    try:
+        with _as(mariadb_server, user_ab, pw_ab) as conn, conn.cursor() as cur:
+            cur.execute("SHOW DATABASES")
+            assert {r[0] for r in cur.fetchall()} == {db_ab, "information_schema"}
+            with pytest.raises(pymysql.err.OperationalError):
+                cur.execute(f"CREATE TABLE `{db_axb}`.stolen (x INT)")
+    finally:
+        provider.remove_database(db_ab, user_ab)
+        provider.remove_database(db_axb, user_axb)
+
+
 def test_a_retry_converges_on_the_stored_password(provider, mariadb_server):
     db, user, first = _site()
     provider.ensure_database(db, user, first)
@@ -93,7 +122,7 @@ def test_bad_identifiers_are_refused_before_any_query(provider):
 
 
 def test_unreachable_server_is_temporary_and_never_shows_the_password():
-    provider = MariaDBProvider(f"mysql://root@127.0.0.1:{free_port()}/")
+    provider = MariaDBProvider(f"mysql://root@127.0.0.1:{free_port()}/", owner=plane_id())
     secret = generate_password()
     with pytest.raises(TemporaryError) as info:
         provider.ensure_database("wp_x", "wp_x", secret)
@@ -104,12 +133,19 @@ def test_unreachable_server_is_temporary_and_never_shows_the_password():
 def test_a_wrong_account_is_permanent(mariadb_server):
     url = mariadb_server.url.replace("root@", "nobody:wrong@")
     with pytest.raises(PermanentError, match="refused the control plane's account"):
-        MariaDBProvider(url).ensure_database("wp_x", "wp_x", "pw")
+        MariaDBProvider(url, owner=plane_id()).ensure_database("wp_x", "wp_x", "pw")
 
 
-def test_a_url_that_is_not_mysql_is_refused():
-    with pytest.raises(ValidationError, match="mysql://"):
-        MariaDBProvider("postgresql://root@127.0.0.1/")
+def test_a_url_that_is_not_mysql_is_refused_without_showing_its_password():
+    with pytest.raises(ValidationError, match="mysql://") as info:
+        MariaDBProvider("postgresql://root:s3cretpw@127.0.0.1/", owner=plane_id())
+    assert "s3cretpw" not in str(info.value)
+
+
+def test_an_owner_that_is_not_a_plane_id_is_refused(mariadb_server):
+    for bad in ("", "HP1", "hp;drop", "x" * 23):
+        with pytest.raises(ValidationError, match="control plane id"):
+            MariaDBProvider(mariadb_server.url, owner=bad)
 
 
 site_names = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True)
@@ -117,7 +153,8 @@ site_names = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True
 
 @given(site_names)
 def test_every_site_name_gives_identifiers_the_provider_accepts(name):
-    from hostplane.providers.mariadb.provider import _database, _user
-
-    _database(naming.site_database(name))
-    _user(naming.site_database_user(name))
+    ids.database(naming.site_database(name))
+    ids.user(naming.site_database_user(name))
+    assert ids.grant_target(naming.site_database(name)).count("\\_") == naming.site_database(
+        name
+    ).count("_")

@@ -7,15 +7,18 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from hostplane.domain.errors import ConflictError, IllegalTransitionError, StaleWriteError
-from hostplane.domain.lifecycle import OperationStatus
-from hostplane.store.tables import OperationRow, SiteRow, StatusEventRow
-from hostplane.store.transitions import transition
-from hostplane.store.uow import Store
+from hostplane.errors import ConflictError, IllegalTransitionError, StaleWriteError
+from hostplane.kernel.lifecycle import OperationStatus
+from hostplane.kernel.store.tables import OperationRow, StatusEventRow
+from hostplane.kernel.store.uow import Store
+from hostplane.kernel.transition import transition
+from hostplane.kinds.site.model import LIFECYCLE as SITE
+from hostplane.kinds.site.repo import sites
+from hostplane.kinds.site.table import SiteRow
 
 
 def _site(uow, name="shop", status="CREATED"):
-    row = uow.sites.add(SiteRow(name=name, type="static", runtime="local", status=status))
+    row = sites(uow).add(SiteRow(name=name, type="static", runtime="local", status=status))
     uow.flush()
     return row
 
@@ -54,8 +57,8 @@ def test_migrations_create_every_table(store):
 def test_only_the_newest_reconcile_runs_are_kept(store):
     from datetime import timedelta
 
-    from hostplane.store.tables import ReconcileRunRow
-    from hostplane.store.types import utcnow
+    from hostplane.kernel.store.tables import ReconcileRunRow
+    from hostplane.kernel.store.types import utcnow
 
     now = utcnow()
     with store.unit_of_work() as uow:
@@ -74,10 +77,10 @@ def test_transition_writes_status_and_event_in_one_transaction(store):
     with store.unit_of_work() as uow:
         site = _site(uow)
     with store.unit_of_work() as uow:
-        row = uow.sites.get(site.id)
-        transition(uow, "site", row, "PROVISIONING", reason="go", actor="alice", operation_id="op1")
+        row = sites(uow).get(site.id)
+        transition(uow, SITE, row, "PROVISIONING", reason="go", actor="alice", operation_id="op1")
     with store.unit_of_work() as uow:
-        assert uow.sites.get(site.id).status == "PROVISIONING"
+        assert sites(uow).get(site.id).status == "PROVISIONING"
         (event,) = uow.events.recent("site", site.id)
         assert (
             event.from_status,
@@ -92,9 +95,9 @@ def test_illegal_transition_changes_nothing(store):
     with store.unit_of_work() as uow:
         site = _site(uow)
     with pytest.raises(IllegalTransitionError), store.unit_of_work() as uow:
-        transition(uow, "site", uow.sites.get(site.id), "ACTIVE", reason="skip", actor="a")
+        transition(uow, SITE, sites(uow).get(site.id), "ACTIVE", reason="skip", actor="a")
     with store.unit_of_work() as uow:
-        assert uow.sites.get(site.id).status == "CREATED"
+        assert sites(uow).get(site.id).status == "CREATED"
         assert uow.events.recent("site", site.id) == []
 
 
@@ -102,19 +105,19 @@ def test_a_stale_write_fails_and_never_overwrites(store):
     with store.unit_of_work() as uow:
         site = _site(uow)
     with pytest.raises(StaleWriteError), store.unit_of_work() as first:
-        stale = first.sites.get(site.id)
+        stale = sites(first).get(site.id)
         with store.unit_of_work() as second:
             transition(
                 second,
-                "site",
-                second.sites.get(site.id),
+                SITE,
+                sites(second).get(site.id),
                 "PROVISIONING",
                 reason="second",
                 actor="b",
             )
-        transition(first, "site", stale, "PROVISIONING", reason="first", actor="a")
+        transition(first, SITE, stale, "PROVISIONING", reason="first", actor="a")
     with store.unit_of_work() as uow:
-        row = uow.sites.get(site.id)
+        row = sites(uow).get(site.id)
         assert row.status == "PROVISIONING" and row.version == 2
         assert [e.reason for e in uow.events.recent("site", site.id)] == ["second"]
 
@@ -128,9 +131,9 @@ def test_concurrent_writers_one_wins(store):
     def writer(name: str) -> None:
         try:
             with store.unit_of_work() as uow:
-                row = uow.sites.get(site.id)
+                row = sites(uow).get(site.id)
                 barrier.wait()
-                transition(uow, "site", row, "PROVISIONING", reason=name, actor=name)
+                transition(uow, SITE, row, "PROVISIONING", reason=name, actor=name)
             results.append("ok")
         except (StaleWriteError, sa.exc.OperationalError):
             results.append("stale")
@@ -181,9 +184,9 @@ def test_site_pages_are_keyset_ordered(store):
             _site(uow, f"s{i}")
         _site(uow, "gone", status="DESTROYED")
     with store.unit_of_work() as uow:
-        first = [s.name for s in uow.sites.page(status=None, after=None, limit=3)]
-        second = [s.name for s in uow.sites.page(status=None, after=first[-1], limit=10)]
-        destroyed = [s.name for s in uow.sites.page(status="DESTROYED", after=None, limit=10)]
+        first = [s.name for s in sites(uow).page(status=None, after=None, limit=3)]
+        second = [s.name for s in sites(uow).page(status=None, after=first[-1], limit=10)]
+        destroyed = [s.name for s in sites(uow).page(status="DESTROYED", after=None, limit=10)]
     assert first + second == [f"s{i}" for i in range(7)]
     assert destroyed == ["gone"]
 
@@ -202,7 +205,7 @@ def test_timestamps_are_utc_aware(store):
             )
         )
     with store.unit_of_work() as uow:
-        row = uow.sites.get(site.id)
+        row = sites(uow).get(site.id)
         assert row.created_at.utcoffset().total_seconds() == 0
 
 
@@ -214,7 +217,8 @@ def test_the_plane_id_is_made_once_and_kept(store):
     assert again.plane_id() == first
 
 
-def test_a_store_with_sites_from_before_plane_ids_is_marked_so(store):
+def test_a_store_that_worked_before_plane_ids_is_marked_so(store):
     with store.unit_of_work() as uow:
-        uow.sites.add(SiteRow(name="old", type="static", runtime="local", status="ACTIVE"))
+        site = _site(uow)
+        uow.operations.add(_op(site))
     assert store.plane().predates_marks

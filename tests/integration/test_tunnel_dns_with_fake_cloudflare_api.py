@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hostplane.domain.errors import PermanentError, TemporaryError
+from hostplane.errors import PermanentError, TemporaryError
 from hostplane.providers.base import Outcome
 from hostplane.providers.cloudflared.tunnel import CloudflareDns
 from tests.fake_cloudflare_api import TOKEN, FakeCloudflareApi

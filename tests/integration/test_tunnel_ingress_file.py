@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hostplane.domain.errors import TemporaryError
+from hostplane.errors import TemporaryError
 from hostplane.providers.base import Outcome
 from hostplane.providers.cloudflared.ingress import IngressSettings
 from hostplane.providers.cloudflared.tunnel import CloudflareTunnel, TunnelConfig

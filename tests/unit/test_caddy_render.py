@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from hostplane.domain.edge import (
+from hostplane.errors import ValidationError
+from hostplane.providers.caddy.render import NOT_FOUND_BODY, render_config, route_ids
+from hostplane.providers.edge import (
     ROUTE_HEADER,
     AcmeChallenge,
     EdgeCertificate,
     EdgeRoute,
     EdgeState,
 )
-from hostplane.domain.errors import ValidationError
-from hostplane.domain.sites import FastCGI, HTTPProxy, StaticFiles
-from hostplane.providers.caddy.render import NOT_FOUND_BODY, render_config, route_ids
+from hostplane.providers.runtime import FastCGI, HTTPProxy, StaticFiles
 
 
 def _render(routes):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from hostplane.domain.dns import DnsAnswer, DnsExpectation, DnsMode, evaluate, parse_ips
 from hostplane.providers.dnscheck.resolver import cloudflare_ranges, parse_resolvers
+from hostplane.providers.dnscheck.verdict import (
+    DnsAnswer,
+    DnsExpectation,
+    DnsMode,
+    evaluate,
+    parse_ips,
+)
 
 PLATFORM = DnsExpectation(DnsMode.PUBLIC_IPS, parse_ips(["93.184.215.14", "2a00:1450:4001::10"]))
 CLOUDFLARE = DnsExpectation(DnsMode.CLOUDFLARE, cloudflare_ranges=cloudflare_ranges())

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hostplane.domain.domains import display_name, normalize_domain
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
+from hostplane.kinds.domain.model import display_name, normalize_domain
 
 BASE = "hosting.example.net"
 SAFE = re.compile(r"^[a-z0-9.-]+$")
@@ -112,6 +112,32 @@ def test_idna_forms_are_one_domain(unicode, ascii_form):
     assert norm(display_name(ascii_form)) == ascii_form
 
 
-def test_a_lookalike_is_another_domain_not_an_alias():
-    # Cyrillic small a (U+0430) is not Latin a: it must not normalize onto example.org.
-    assert norm("ex\u0430mple.org") != "example.org"
+def test_a_lookalike_is_never_an_alias_of_the_name_it_imitates():
+    # Cyrillic small a (U+0430) is not Latin a: it never normalizes onto example.org, and a
+    # label mixing both scripts is refused outright.
+    with pytest.raises(ValidationError, match="mixes scripts"):
+        norm("ex\u0430mple.org")
+
+
+@pytest.mark.parametrize(
+    "mixed",
+    ["\u0430pple.com", "xn--pple-43d.com", "p\u0430ypal.example.org", "g\u043e\u043egle.de"],
+)
+def test_mixed_script_look_alikes_are_refused_saying_why(mixed):
+    with pytest.raises(ValidationError, match=r"mixes scripts.*Cyrillic and Latin"):
+        normalize_domain(mixed, base_domain="localhost")
+
+
+@pytest.mark.parametrize(
+    "single",
+    [
+        "日本語.jp",
+        "ドメイン名例.jp",
+        "bücher-shop.de",
+        "пример.рф",
+        "παράδειγμα.δοκιμή",
+        "例子abc.cn",
+    ],
+)
+def test_one_script_per_label_and_the_cjk_mixes_are_accepted(single):
+    assert normalize_domain(single, base_domain="localhost").isascii()

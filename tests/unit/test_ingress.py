@@ -8,8 +8,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostplane.domain.domains import normalize_domain
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
+from hostplane.kinds.domain.model import normalize_domain
 from hostplane.providers.cloudflared.ingress import (
     CATCH_ALL,
     IngressSettings,

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hostplane import naming
-from hostplane.domain.errors import ValidationError
-from hostplane.domain.names import RESERVED_SITE_NAMES, validate_site_name
+from hostplane.errors import ValidationError
+from hostplane.kinds.site.model import RESERVED_SITE_NAMES, validate_site_name
 
 LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MYSQL_IDENT = re.compile(r"^[a-z0-9_]{1,64}$")

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hostplane.domain.sites import (
-    RuntimeKind,
-    SiteSpec,
-    SiteType,
-    Step,
-    destroy_plan,
-    provision_plan,
-)
+from hostplane.kinds.site.model import Step, destroy_plan, provision_plan
+from hostplane.providers.runtime import RuntimeKind, SiteSpec, SiteType
 
 L, DK = RuntimeKind.LOCAL, RuntimeKind.DOCKER
 

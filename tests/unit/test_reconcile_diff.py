@@ -3,17 +3,17 @@ sites at work and unobservable providers left alone."""
 
 from __future__ import annotations
 
-from hostplane.domain.reconcile import (
-    Action,
+from hostplane.kernel.drift import PRUNE, REPAIR, FindingKind, counts
+from hostplane.kinds.site.drift import (
+    REGENERATE_EDGE,
     DesiredSite,
     Expectations,
-    FindingKind,
     Observed,
-    ObservedContainer,
-    counts,
     diff,
 )
-from hostplane.domain.sites import RuntimeKind, SiteType, Step
+from hostplane.kinds.site.model import Step
+from hostplane.providers.docker.runtime import ObservedContainer
+from hostplane.providers.runtime import RuntimeKind, SiteType
 
 EXPECT = Expectations("php:1", "nginx:1")
 WP, STATIC = SiteType.WORDPRESS, SiteType.STATIC
@@ -65,15 +65,15 @@ def test_stopped_wrong_image_and_missing_containers_are_repaired_by_their_step()
     }
     del containers["php_d"]
     found = diff(SITES, _in_sync(containers=containers), EXPECT)
-    assert (FindingKind.MISSING, "container:php_d", Action.REPAIR) in _kinds(found)
+    assert (FindingKind.MISSING, "container:php_d", REPAIR) in _kinds(found)
 
 
 def test_local_pieces_and_databases_missing_or_stopped():
     observed = _in_sync(webroots=frozenset(), pools={"a": False}, databases=frozenset({"wp_d"}))
     assert _kinds(diff(SITES, observed, EXPECT)) == {
-        (FindingKind.MISSING, "webroot:a", Action.REPAIR),
-        (FindingKind.DRIFTED, "php-pool:a", Action.REPAIR),
-        (FindingKind.MISSING, "database:wp_a", Action.REPAIR),
+        (FindingKind.MISSING, "webroot:a", REPAIR),
+        (FindingKind.DRIFTED, "php-pool:a", REPAIR),
+        (FindingKind.MISSING, "database:wp_a", REPAIR),
     }
 
 
@@ -89,7 +89,7 @@ def test_orphans_are_marked_resources_of_no_live_site_and_only_pruned():
     )
     expect = Expectations("php:1", "nginx:1", kept=frozenset({"kept"}))
     found = diff(SITES, observed, expect)
-    assert all(f.kind is FindingKind.ORPHANED and f.action is Action.PRUNE for f in found)
+    assert all(f.kind is FindingKind.ORPHANED and f.action == PRUNE for f in found)
     assert {f.resource for f in found} == {
         "container:php_gone",
         "container:nginx_gone",
@@ -120,12 +120,12 @@ def test_an_unobservable_provider_concludes_nothing():
 def test_edge_out_of_sync_names_missing_and_foreign_routes_and_regenerates():
     observed = _in_sync(edge_in_sync=False, edge_routes=frozenset({"site-d", "site-old"}))
     assert _kinds(diff(SITES, observed, EXPECT)) == {
-        (FindingKind.MISSING, "edge-route:site-a", Action.REGENERATE_EDGE),
-        (FindingKind.ORPHANED, "edge-route:site-old", Action.REGENERATE_EDGE),
+        (FindingKind.MISSING, "edge-route:site-a", REGENERATE_EDGE),
+        (FindingKind.ORPHANED, "edge-route:site-old", REGENERATE_EDGE),
     }
     edited = _in_sync(edge_in_sync=False)
     assert _kinds(diff(SITES, edited, EXPECT)) == {
-        (FindingKind.DRIFTED, "edge-config", Action.REGENERATE_EDGE)
+        (FindingKind.DRIFTED, "edge-config", REGENERATE_EDGE)
     }
 
 

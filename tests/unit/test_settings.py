@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
 from hostplane.settings import Settings, check_token
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostplane.domain.errors import PermanentError, ValidationError
+from hostplane.errors import PermanentError, ValidationError
 from hostplane.providers.runtime import SiteSecrets
 from hostplane.providers.wordpress import (
     SALT_NAMES,

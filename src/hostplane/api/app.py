@@ -10,12 +10,15 @@ from fastapi import FastAPI, Request, Response
 from hostplane.api import errors, schemas
 from hostplane.api.auth import BearerAuth
 from hostplane.api.deps import Submitter
-from hostplane.api.routers import domains, operations, reconcile, sites, system
+from hostplane.api.routers import operations, reconcile, system
+from hostplane.kernel.kind import Registry
 from hostplane.observability import HTTP_LATENCY, HTTP_REQUESTS
-from hostplane.workflows.services import Services
+from hostplane.services import Services
 
 
-def create_app(services: Services, submitter: Submitter, tokens: list[str]) -> FastAPI:
+def create_app(
+    services: Services, submitter: Submitter, tokens: list[str], registry: Registry
+) -> FastAPI:
     app = FastAPI(
         title="Hostplane",
         version="0.1.0",
@@ -28,8 +31,9 @@ def create_app(services: Services, submitter: Submitter, tokens: list[str]) -> F
     app.state.submitter = submitter
     app.state.auth = BearerAuth(tokens)
     errors.install(app)
-    app.include_router(sites.router)
-    app.include_router(domains.router)
+    for kind in registry:
+        for router in kind.routers:
+            app.include_router(router)
     app.include_router(operations.router)
     app.include_router(system.router)
     app.include_router(reconcile.router)

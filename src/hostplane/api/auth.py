@@ -6,22 +6,14 @@ import hashlib
 import hmac
 import os
 import secrets
-from pathlib import Path
 
 from fastapi import HTTPException, Request, status
 
-from hostplane.settings import Settings, check_token
+from hostplane.settings import Settings, check_token, read_token_file
 
 
 def fingerprint(token: str) -> str:
     return "token:" + hashlib.sha256(token.encode()).hexdigest()[:12]
-
-
-def read_token_file(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except FileNotFoundError:
-        return None
 
 
 def server_tokens(settings: Settings, *, create: bool) -> list[str]:

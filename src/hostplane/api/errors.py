@@ -7,7 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hostplane.domain.errors import (
+from hostplane.api.schemas import PATTERN_HINTS
+from hostplane.errors import (
     ConflictError,
     HostplaneError,
     IllegalTransitionError,
@@ -46,7 +47,11 @@ def install(app: FastAPI) -> None:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg"))
+            msg = str(err.get("msg", "invalid"))
+            pattern = (err.get("ctx") or {}).get("pattern")
+            if err.get("type") == "string_pattern_mismatch" and pattern in PATTERN_HINTS:
+                msg = f"must be {PATTERN_HINTS[pattern]}"
+            problems.append(f"{where}: {msg}" if where else msg)
         message = "; ".join(str(p) for p in problems) or "the request is not valid"
         return JSONResponse(error_body(422, message), status_code=422)
 

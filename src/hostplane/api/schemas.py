@@ -7,20 +7,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SiteTypeName = Literal["static", "php", "wordpress"]
-RuntimeName = Literal["local", "docker"]
-SiteStatusName = Literal["CREATED", "PROVISIONING", "ACTIVE", "DESTROYING", "DESTROYED", "FAILED"]
+# Pattern → what it means, for error messages that say what to fix (see api.errors).
+PATTERN_HINTS: dict[str, str] = {}
 
 
-class SiteCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def hinted(pattern: str, hint: str) -> str:
+    """`pattern`, remembered with its meaning for the 422 answer that quotes it."""
+    PATTERN_HINTS[pattern] = hint
+    return pattern
 
-    name: str = Field(min_length=1, max_length=63, description="a DNS label: a-z, 0-9, '-'")
-    type: SiteTypeName = "static"
-    runtime: RuntimeName | None = None
-    admin_email: str | None = Field(
-        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    )
+
+class RequestBody(BaseModel):
+    """Every request body: unknown fields refused, and values of exactly the declared JSON
+    type (no 0 for false, no "1" for 1)."""
+
+    # Python's regular expressions: the published patterns use look-ahead, which
+    # pydantic's default engine lacks.
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
 
 
 class OperationRef(BaseModel):
@@ -30,69 +33,6 @@ class OperationRef(BaseModel):
     url: str
 
 
-class AdminCredentials(BaseModel):
-    user: str
-    password: str = Field(description="shown in this answer only; Hostplane keeps no clear copy")
-    login_url: str
-
-
-class Accepted(BaseModel):
-    operation: OperationRef
-    site: str
-    admin: AdminCredentials | None = None
-
-
-class CertificateView(BaseModel):
-    source: str = Field(description="acme or uploaded")
-    not_after: datetime | None
-    fingerprint: str | None = Field(description="SHA-256 of the leaf certificate, hex")
-
-
-class DomainView(BaseModel):
-    name: str = Field(description="the domain in ASCII (punycode) form")
-    display: str = Field(description="the domain as people write it")
-    site: str
-    status: str
-    last_checked_at: datetime | None
-    last_error: str | None
-    dns_found: list[str] | None = Field(description="what the last DNS check found")
-    dns_expected: str | None = Field(description="what DNS must say")
-    certificate: CertificateView | None
-    operation: OperationRef | None = Field(description="the domain's latest operation")
-
-
-class DomainAdd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    domain: str = Field(min_length=1, max_length=300, examples=["www.example.org"])
-
-
-class CertificateUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    certificate: str = Field(
-        min_length=1, max_length=200_000, description="PEM: the certificate, then its chain"
-    )
-    key: str = Field(min_length=1, max_length=20_000, description="PEM: its private key")
-
-
-class DomainAccepted(BaseModel):
-    domain: DomainView
-    operation: OperationRef | None = Field(description="None when nothing had to be done")
-
-
-class DomainList(BaseModel):
-    items: list[DomainView]
-
-
-class ServedCertificateView(BaseModel):
-    domain: str
-    served_fingerprint: str | None = Field(description="what the edge presents for the name")
-    stored_fingerprint: str | None = Field(description="what the database says it should")
-    healthy: bool
-    explanation: str
-
-
 class EventView(BaseModel):
     from_status: str | None
     to_status: str
@@ -100,28 +40,6 @@ class EventView(BaseModel):
     actor: str
     operation_id: str | None
     at: datetime
-
-
-class SiteSummary(BaseModel):
-    name: str
-    type: str
-    runtime: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class SiteDetail(SiteSummary):
-    hostname: str
-    domains: list[DomainView]
-    last_error: str | None
-    operation: OperationRef | None
-    events: list[EventView]
-
-
-class SitePage(BaseModel):
-    items: list[SiteSummary]
-    next: str | None = Field(description="pass as `after` for the next page")
 
 
 class StepView(BaseModel):
@@ -169,11 +87,6 @@ class AuditPage(BaseModel):
     next: int | None
 
 
-class RegenerateResult(BaseModel):
-    outcome: str
-    routes: int
-
-
 class Health(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
@@ -184,22 +97,13 @@ class ErrorBody(BaseModel):
     message: str
 
 
-class DnsCheckView(BaseModel):
-    domain: str = Field(description="the domain in ASCII (punycode) form")
-    display: str = Field(description="the domain as people write it")
-    ok: bool
-    found: list[str]
-    expected: str
-    problems: list[str]
-    explanation: str
-
-
 class FindingView(BaseModel):
     kind: Literal["missing", "drifted", "orphaned"]
     resource: str = Field(description="<type>:<name>, e.g. container:php_blog")
     site: str | None
     detail: str
     action: str = Field(description="repair, regenerate-edge, regenerate-tunnel or prune")
+    handler: str | None = Field(default=None, description="the kind that found it and acts on it")
     result: str | None = Field(default=None, description="what the reconcile did about it")
 
 
@@ -210,9 +114,7 @@ class DriftView(BaseModel):
     provider_calls: int
 
 
-class ReconcileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReconcileRequest(RequestBody):
     dry_run: bool = False
     prune: bool = False
 

@@ -7,8 +7,7 @@ from typing import Any, NoReturn
 import httpx
 import typer
 
-from hostplane.api.auth import read_token_file
-from hostplane.settings import Settings
+from hostplane.settings import Settings, read_token_file
 
 
 class CliError(Exception):

@@ -12,12 +12,20 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from hostplane.domain.errors import HostplaneError
+from hostplane.errors import HostplaneError
 from hostplane.providers.caddy.admin import admin_client
 from hostplane.providers.docker.runtime import DockerRuntime
-from hostplane.providers.mariadb.provider import MariaDBProvider
+from hostplane.providers.mariadb.admin import (
+    ADMIN_SECRET,
+    Bootstrap,
+    admin_user,
+    root_account,
+    root_open_over_tcp,
+)
+from hostplane.providers.mariadb.connection import Account, server_socket
+from hostplane.secretbox import load_secret_box
+from hostplane.services import docker_runtime_config
 from hostplane.settings import Settings
-from hostplane.workflows.services import docker_runtime_config
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +86,67 @@ def _api(settings: Settings) -> str:
 
 
 def _site_databases(settings: Settings) -> str:
-    provider = MariaDBProvider(settings.site_db_url)
-    return f"{provider.where} answers (socket {provider.socket_path()})"
+    if settings.site_db_url:
+        account = Account.from_url(settings.site_db_url)
+        return f"{account.where} answers (socket {server_socket(account)})"
+    plane_id, sealed = _stored_admin_password(settings)
+    if plane_id is None or sealed is None:
+        root, via = root_account(_bootstrap(settings))
+        return (
+            f"{root.where} answers root (through the {via}): Hostplane makes its own account "
+            "there at first start"
+        )
+    user = admin_user(plane_id)
+    password = load_secret_box(settings).open(sealed)
+    account = Account(user, password, unix_socket=settings.site_db_socket)
+    return f"{account.where} answers Hostplane's own account {user}"
+
+
+def _bootstrap(settings: Settings) -> Bootstrap:
+    return Bootstrap(socket=settings.site_db_socket, tcp_port=settings.site_db_port)
+
+
+def _stored_admin_password(settings: Settings) -> tuple[str | None, str | None]:
+    """This plane's id and its sealed site database password, read without changing the
+    state database (neither is made here)."""
+    url = settings.state_database_url
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
+        return None, None
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            plane_id = conn.execute(sa.text("SELECT plane_id FROM plane")).scalar()
+            sealed = conn.execute(
+                sa.text(
+                    "SELECT ciphertext FROM secrets"
+                    " WHERE owner_kind = 'plane' AND owner_id = :plane AND name = :name"
+                ),
+                {"plane": plane_id, "name": ADMIN_SECRET},
+            ).scalar()
+    except sa.exc.SQLAlchemyError:
+        return None, None
+    finally:
+        engine.dispose()
+    return plane_id, sealed
+
+
+def _site_db_root(settings: Settings) -> str:
+    """A site user must not be able to become root on the site database server."""
+    if settings.site_db_url:
+        given = Account.from_url(settings.site_db_url)
+        host, port = (given.host, given.port) if not given.unix_socket else ("127.0.0.1", 3306)
+    else:
+        host, port = "127.0.0.1", settings.site_db_port
+    open_door = root_open_over_tcp(host, port)
+    if open_door is None:
+        return f"no MariaDB takes TCP connections at {host}:{port}"
+    if not open_door:
+        return f"root is refused over TCP at {host}:{port} without a password"
+    raise HostplaneError(
+        f"root logs in over TCP at {host}:{port} with no password, so any site user can too. "
+        "Fix: ALTER USER root@localhost IDENTIFIED VIA unix_socket; DROP USER IF EXISTS "
+        "root@'127.0.0.1', root@'::1'; and leave HOSTPLANE_SITE_DB_URL unset"
+    )
 
 
 def _php_fpm(settings: Settings) -> str:
@@ -123,6 +190,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("edge", lambda: _edge(settings), True),
         ("layout", lambda: _layout(settings), True),
         ("site databases", lambda: _site_databases(settings), True),
+        ("site database root", lambda: _site_db_root(settings), False),
         ("local runtime", lambda: _php_fpm(settings), settings.runtime == "local"),
         ("docker runtime", lambda: _docker(settings), docker_required),
     ]

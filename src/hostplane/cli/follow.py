@@ -15,7 +15,7 @@ FINAL = frozenset({"SUCCEEDED", "FAILED"})
 MARK = {"running": "[yellow]…[/]", "succeeded": "[green]✓[/]", "failed": "[red]✗[/]"}
 
 
-def _table(op: dict[str, Any]) -> Table:
+def step_table(op: dict[str, Any]) -> Table:
     table = Table(title=f"{op['kind']} {op['target']} — {op['status']}", title_justify="left")
     for column in ("", "step", "phase", "outcome", "ms", "detail"):
         table.add_column(column)
@@ -38,7 +38,7 @@ def follow(
     """Poll until the operation ends; returns its last view."""
     deadline = time.monotonic() + timeout
     op: dict[str, Any] = client.get(f"/v1/operations/{operation_id}")
-    with Live(_table(op), console=console, refresh_per_second=8, transient=False) as live:
+    with Live(step_table(op), console=console, refresh_per_second=8, transient=False) as live:
         while op["status"] not in FINAL:
             if time.monotonic() > deadline:
                 raise CliError(
@@ -47,5 +47,5 @@ def follow(
                 )
             time.sleep(0.2)
             op = client.get(f"/v1/operations/{operation_id}")
-            live.update(_table(op))
+            live.update(step_table(op))
     return op

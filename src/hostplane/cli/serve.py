@@ -7,21 +7,23 @@ import threading
 
 import structlog
 import uvicorn
+from prometheus_client import REGISTRY
 
 from hostplane import failpoints
 from hostplane.api.app import create_app
 from hostplane.api.auth import server_tokens
+from hostplane.kernel import runtime
+from hostplane.kernel.engine import WorkflowEngine
+from hostplane.kernel.kind import Registry
+from hostplane.kernel.metrics import ResourceCollector
+from hostplane.kernel.workers import WorkerHeartbeat
 from hostplane.observability import configure_logging
 from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
 from hostplane.providers.fs import private_dir
 from hostplane.reconciler import run as reconcile_run
+from hostplane.registry import registry
+from hostplane.services import Services, build_services
 from hostplane.settings import Settings
-from hostplane.workflows.domain_steps import tunnel_hostnames
-from hostplane.workflows.edge import regenerate_edge
-from hostplane.workflows.engine import WorkflowEngine
-from hostplane.workflows.restore import restore_site_processes
-from hostplane.workflows.services import Services, bind, build_services
-from hostplane.workflows.workers import WorkerHeartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -32,10 +34,11 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     tokens = server_tokens(settings, create=True)
     failpoints.configure(settings.failpoints, settings.data_dir)
     services = build_services(settings)
-    bind(services)
+    kinds = registry()
+    runtime.bind(kinds, services)
+    REGISTRY.register(ResourceCollector(services.store, kinds))
     caddy: CaddyProcess | None = None
-    engine = WorkflowEngine(settings, services, work=work)
-    engine.register(reconcile_run.KIND, reconcile_run.reconcile)
+    engine = _engine(settings, services, kinds, work=work)
     heartbeat = (
         WorkerHeartbeat(
             services.store,
@@ -47,41 +50,20 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         if work
         else None
     )
-    if settings.reconcile_interval:
-        engine.add_schedule(
-            reconcile_run.SCHEDULE,
-            reconcile_run.reconcile_on_schedule,
-            reconcile_run.schedule_cron(settings.reconcile_interval),
-        )
     try:
         if work and settings.managed_caddy:
             caddy = CaddyProcess(edge_process_config(settings))
-            caddy.start(on_restart=lambda: _regenerate(services))
+            caddy.start(on_restart=lambda: _on_start(services, kinds))
         if heartbeat is not None:
             heartbeat.register()
         engine.launch()
         if heartbeat is not None:
             heartbeat.start()
         if work:
-            restore_site_processes(services)
-            _regenerate(services)
-            _regenerate_tunnel(services)
+            _on_start(services, kinds)
             engine.resubmit_lost()
         if api:
-            # uvicorn re-raises SIGTERM after its graceful stop; make that a clean exit so
-            # the `finally` below stops the engine and Caddy.
-            signal.signal(signal.SIGTERM, _exit_cleanly)
-            host, _, port = settings.listen.rpartition(":")
-            log.info(
-                "api.listening", url=f"http://{settings.listen}", data_dir=str(settings.data_dir)
-            )
-            uvicorn.run(
-                create_app(services, engine, tokens),
-                host=host.strip("[]") or "127.0.0.1",
-                port=int(port),
-                log_level="warning",
-                access_log=False,
-            )
+            _serve_api(settings, create_app(services, engine, tokens, kinds))
         else:
             _wait_for_signal()
     finally:
@@ -118,24 +100,45 @@ def edge_process_config(settings: Settings) -> EdgeProcessConfig:
     )
 
 
-def _regenerate(services: object) -> None:
-    from hostplane.workflows.services import Services
+def _engine(
+    settings: Settings, services: Services, registry: Registry, *, work: bool
+) -> WorkflowEngine:
+    engine = WorkflowEngine(settings, services.store, registry, work=work)
+    engine.register(reconcile_run.KIND, reconcile_run.reconcile)
+    if settings.reconcile_interval:
+        engine.add_schedule(
+            reconcile_run.SCHEDULE,
+            reconcile_run.reconcile_on_schedule,
+            reconcile_run.schedule_cron(settings.reconcile_interval),
+        )
+    return engine
 
-    assert isinstance(services, Services)
-    try:
-        regenerate_edge(services)
-    except Exception as exc:
-        log.error("edge.regenerate_failed", error=str(exc))
+
+def _on_start(services: Services, registry: Registry) -> None:
+    """Every kind brings back what this host must run for it (processes, generated configs,
+    the edge's config after the edge restarted); each is idempotent."""
+    for kind in registry:
+        if kind.on_start is None:
+            continue
+        try:
+            kind.on_start(services)
+        except Exception as exc:  # serve on: the reconciler tries again
+            log.error("kind.start_failed", kind=kind.name, error=str(exc))
 
 
-def _regenerate_tunnel(services: Services) -> None:
-    """Generated configs are current from the start: the tunnel's ingress file too."""
-    if services.tunnel is None:
-        return
-    try:
-        services.tunnel.apply(tunnel_hostnames(services))
-    except Exception as exc:
-        log.error("tunnel.regenerate_failed", error=str(exc))
+def _serve_api(settings: Settings, app: object) -> None:
+    # uvicorn re-raises SIGTERM after its graceful stop; make that a clean exit so the
+    # caller's `finally` stops the engine and leaves (or stops) the edge.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    host, _, port = settings.listen.rpartition(":")
+    log.info("api.listening", url=f"http://{settings.listen}", data_dir=str(settings.data_dir))
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=host.strip("[]") or "127.0.0.1",
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

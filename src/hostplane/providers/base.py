@@ -6,20 +6,7 @@ running it twice reports UNCHANGED (or ABSENT) the second time.
 
 from __future__ import annotations
 
-import enum
-
-from hostplane.domain.errors import PermanentError, ProviderError, TemporaryError
+from hostplane.errors import PermanentError, ProviderError, TemporaryError
+from hostplane.kernel.outcome import Outcome
 
 __all__ = ["Outcome", "PermanentError", "ProviderError", "TemporaryError"]
-
-
-class Outcome(enum.StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    DELETED = "deleted"
-    ABSENT = "absent"
-
-    @property
-    def changed(self) -> bool:
-        return self in (Outcome.CREATED, Outcome.UPDATED, Outcome.DELETED)

@@ -7,11 +7,60 @@ routes to whatever `upstream(spec)` says, derived from the spec alone.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from hostplane.domain.sites import RuntimeKind, SiteSpec, SiteType, Upstream
 from hostplane.providers.base import Outcome
+
+
+class SiteType(enum.StrEnum):
+    STATIC = "static"
+    PHP = "php"
+    WORDPRESS = "wordpress"
+
+
+class RuntimeKind(enum.StrEnum):
+    LOCAL = "local"
+    DOCKER = "docker"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSpec:
+    """Everything a provider needs to know about one site; derived from the database."""
+
+    name: str
+    type: SiteType
+    runtime: RuntimeKind
+    hostname: str
+    port: int | None = None  # loopback port of the site's own web server, where it has one
+    admin_email: str | None = None
+    url: str = ""  # where the site is reached through the edge, e.g. http://blog.localhost
+
+
+@dataclass(frozen=True, slots=True)
+class StaticFiles:
+    """The edge serves files from `root` itself."""
+
+    root: str
+
+
+@dataclass(frozen=True, slots=True)
+class FastCGI:
+    """The edge speaks FastCGI to PHP-FPM at `dial` (``unix//path`` or ``host:port``)."""
+
+    root: str
+    dial: str
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPProxy:
+    """The edge proxies HTTP to `dial` (``127.0.0.1:port``)."""
+
+    dial: str
+
+
+Upstream = StaticFiles | FastCGI | HTTPProxy
 
 
 @dataclass(frozen=True, slots=True)

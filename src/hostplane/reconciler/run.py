@@ -4,6 +4,7 @@ the single `reconciler` slot), on a schedule and on demand, its findings and rep
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,19 +12,28 @@ import structlog
 from dbos import DBOS, SetWorkflowID
 from prometheus_client import Counter, Gauge, Histogram
 
-from hostplane.domain.errors import ConflictError
-from hostplane.domain.lifecycle import OperationStatus
-from hostplane.domain.reconcile import Action, FindingKind, counts
-from hostplane.reconciler import repair
+from hostplane.errors import ConflictError
+from hostplane.kernel import runtime
+from hostplane.kernel.drift import (
+    PRUNE,
+    REPAIR,
+    REPORT,
+    Finding,
+    FindingKind,
+    Observer,
+    counts,
+)
+from hostplane.kernel.lifecycle import OperationStatus
+from hostplane.kernel.operations import new_operation
+from hostplane.kernel.steps import describe
+from hostplane.kernel.store.tables import ReconcileRunRow
+from hostplane.kernel.store.types import utcnow
 from hostplane.reconciler.observe import plan
-from hostplane.store.tables import OperationRow, ReconcileRunRow
-from hostplane.store.types import utcnow
-from hostplane.workflows.recording import describe
-from hostplane.workflows.services import Services, current
 
 log = structlog.get_logger(__name__)
 
 KIND = "reconcile"
+ACTOR = "reconciler"
 SLOT = "reconciler"
 SCHEDULE = "reconcile"
 
@@ -36,43 +46,54 @@ DURATION = Histogram(
 )
 
 
-def record_request(
-    services: Services, *, dry_run: bool, prune: bool, trigger: str, actor: str
-) -> str:
+def record_request(ctx: Any, *, dry_run: bool, prune: bool, trigger: str, actor: str) -> str:
     """The reconcile operation; ConflictError while another reconcile runs."""
-    with services.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work() as uow:
         running = uow.operations.active_for(SLOT)
         if running is not None:
             raise ConflictError(f"reconcile {running.id} is already running: wait for it")
-        op = uow.operations.add(
-            OperationRow(
-                kind=KIND,
-                target_kind="system",
-                target_name=SLOT,
-                target_id=SLOT,
-                status=OperationStatus.PENDING,
-                active_target=SLOT,
-                request_hash="",
-                options={"dry_run": dry_run, "prune": prune, "trigger": trigger},
-                actor=actor,
-            )
+        op = new_operation(
+            uow,
+            kind=KIND,
+            target_kind="system",
+            target_name=SLOT,
+            target_id=SLOT,
+            actor=actor,
+            options={"dry_run": dry_run, "prune": prune, "trigger": trigger},
         )
+        op.active_target = SLOT  # one slot for every reconcile, as it always was
         uow.flush()
         return op.id
 
 
-@DBOS.step()
-def reconcile_plan_step(operation_id: str) -> dict[str, Any]:
-    services = current()
-    started = time.monotonic()
-    with services.store.unit_of_work() as uow:
+@dataclass(frozen=True, slots=True)
+class Planned:
+    findings: tuple[Finding, ...]
+    dry_run: bool
+    prune: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    resource: str
+    result: str
+
+
+def _options(ctx: Any, operation_id: str) -> dict[str, Any]:
+    with ctx.store.unit_of_work() as uow:
         op = uow.operations.get(operation_id)
         assert op is not None
-        options = dict(op.options or {})
         if op.status == OperationStatus.PENDING:
             op.status, op.started_at = OperationStatus.RUNNING, utcnow()
+        return dict(op.options or {})
+
+
+@DBOS.step()
+def reconcile_plan_step(operation_id: str) -> Planned:
+    services = runtime.context()
+    started = time.monotonic()
+    options = _options(services, operation_id)
     found = plan(services)
-    findings = [f.as_dict() | {"step": f.step.value if f.step else None} for f in found.findings]
     tally = counts(found.findings)
     for kind in FindingKind:
         FINDINGS.labels(kind.value).set(tally[kind.value])
@@ -88,53 +109,57 @@ def reconcile_plan_step(operation_id: str) -> dict[str, Any]:
                 )
             )
         run.counts = {**tally, "provider_calls": sum(found.calls.values())}
-        run.findings = [{k: v for k, v in f.items() if k != "step"} for f in findings]
+        run.findings = [f.as_dict() for f in found.findings]
         run.errors = [f"{p}: {why}" for p, why in found.unreachable.items()]
-        dry_run, prune = run.dry_run, run.prune
+        planned = Planned(tuple(found.findings), run.dry_run, run.prune)
     log.info(
         "reconcile.planned",
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         calls=found.calls,
         **tally,
     )
-    return {"findings": findings, "dry_run": dry_run, "prune": prune}
+    return planned
 
 
 @DBOS.step()
-def reconcile_config_step(action: str) -> str:
-    services = current()
-    if action == Action.REGENERATE_TUNNEL:
-        return repair.regenerate_tunnel_config(services).value
-    return repair.regenerate_edge_config(services).value
+def reconcile_config_step(handler: str, action: str) -> str:
+    observer = _observer(handler)
+    return observer.regenerate(runtime.context(), action)
 
 
 @DBOS.step()
-def reconcile_site_step(operation_id: str, site: str, steps: list[str]) -> str:
-    return repair.repair_site(current(), operation_id, site, steps)
+def reconcile_repair_step(operation_id: str, handler: str, target: str, steps: list[str]) -> str:
+    return _observer(handler).repair(runtime.context(), operation_id, target, steps)
 
 
 @DBOS.step()
-def reconcile_prune_step(operation_id: str, finding: dict[str, Any]) -> str:
-    services = current()
-    outcome = repair.prune(services, str(finding["resource"]), finding.get("site"))
+def reconcile_prune_step(operation_id: str, finding: Finding) -> str:
+    services = runtime.context()
+    outcome = _observer(finding.handler).prune(services, finding)
     if not outcome.startswith("skipped"):
         with services.store.unit_of_work() as uow:
             uow.audit.record(
-                actor=repair.ACTOR,
+                actor=ACTOR,
                 action="reconcile.prune",
                 target_kind="resource",
-                target_name=str(finding["resource"]),
+                target_name=finding.resource,
                 decision="allowed",
-                reason=str(finding["detail"]),
+                reason=finding.detail,
                 operation_id=operation_id,
-                snapshot=dict(finding),
+                snapshot=finding.as_dict(),
             )
     return outcome
 
 
+def _observer(handler: str) -> Observer:
+    observer = runtime.registry().kind(handler).observer
+    assert observer is not None, f"kind {handler} observes nothing"
+    return observer
+
+
 @DBOS.step()
-def reconcile_finish_step(operation_id: str, done: list[dict[str, Any]], errors: list[str]) -> str:
-    services = current()
+def reconcile_finish_step(operation_id: str, done: list[Done], errors: list[str]) -> str:
+    services = runtime.context()
     with services.store.unit_of_work() as uow:
         op = uow.operations.get(operation_id)
         run = uow.reconcile_runs.get(operation_id)
@@ -143,8 +168,8 @@ def reconcile_finish_step(operation_id: str, done: list[dict[str, Any]], errors:
             return str(op.status)
         run.finished_at = utcnow()
         run.duration_ms = round((run.finished_at - run.started_at).total_seconds() * 1000, 1)
-        run.repairs = sum(1 for d in done if _did(str(d["result"])))
-        by_resource = {d["resource"]: d["result"] for d in done}
+        run.repairs = sum(1 for d in done if _did(d.result))
+        by_resource = {d.resource: d.result for d in done}
         run.findings = [f | {"result": by_resource.get(f["resource"])} for f in run.findings]
         run.errors = [*run.errors, *errors]
         status = OperationStatus.SUCCEEDED if not errors else OperationStatus.FAILED
@@ -159,35 +184,58 @@ def reconcile_finish_step(operation_id: str, done: list[dict[str, Any]], errors:
 @DBOS.workflow()
 def reconcile(operation_id: str) -> str:
     planned = reconcile_plan_step(operation_id)
-    findings: list[dict[str, Any]] = planned["findings"]
-    done: list[dict[str, Any]] = []
+    done: list[Done] = []
     errors: list[str] = []
-    if not planned["dry_run"]:
-        for action in (Action.REGENERATE_EDGE, Action.REGENERATE_TUNNEL):
-            hits = [f for f in findings if f["action"] == action]
-            if hits:
-                result = _guarded(errors, lambda a=action: reconcile_config_step(a))
-                done += [{"resource": f["resource"], "result": result} for f in hits]
-        by_site: dict[str, list[dict[str, Any]]] = {}
-        for f in findings:
-            if f["action"] == Action.REPAIR and f["site"]:
-                by_site.setdefault(f["site"], []).append(f)
-        for site, hits in sorted(by_site.items()):
-            steps = sorted({str(f["step"]) for f in hits})
-            result = _guarded(
-                errors, lambda s=site, st=steps: reconcile_site_step(operation_id, s, st)
-            )
-            if _did(result):
-                REPAIRS.labels("repair").inc()
-            done += [{"resource": f["resource"], "result": result} for f in hits]
-        if planned["prune"]:
-            for f in findings:
-                if f["action"] == Action.PRUNE:
-                    result = _guarded(errors, lambda f=f: reconcile_prune_step(operation_id, f))
-                    if _did(result):
-                        REPAIRS.labels("prune").inc()
-                    done.append({"resource": f["resource"], "result": result})
+    if not planned.dry_run:
+        done += _regenerate(planned.findings, errors)
+        done += _repair(operation_id, planned.findings, errors)
+        if planned.prune:
+            done += _prune(operation_id, planned.findings, errors)
     return reconcile_finish_step(operation_id, done, errors)
+
+
+def _regenerate(findings: tuple[Finding, ...], errors: list[str]) -> list[Done]:
+    """Each generated config regenerated whole, once, whatever the number of findings."""
+    done: list[Done] = []
+    actions = sorted({(f.handler, f.action) for f in findings if f.action not in _NOT_CONFIG})
+    for handler, action in actions:
+        result = _guarded(errors, lambda h=handler, a=action: reconcile_config_step(h, a))
+        hits = [f for f in findings if (f.handler, f.action) == (handler, action)]
+        done += [Done(f.resource, result) for f in hits]
+    return done
+
+
+_NOT_CONFIG = frozenset({REPAIR, PRUNE, REPORT})
+
+
+def _repair(operation_id: str, findings: tuple[Finding, ...], errors: list[str]) -> list[Done]:
+    """One repair per target, re-running the steps of all its findings at once."""
+    done: list[Done] = []
+    by_target: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        if f.action == REPAIR and f.target:
+            by_target.setdefault((f.handler, f.target), []).append(f)
+    for (handler, target), hits in sorted(by_target.items()):
+        steps = sorted({str(f.step) for f in hits})
+        result = _guarded(
+            errors,
+            lambda h=handler, t=target, st=steps: reconcile_repair_step(operation_id, h, t, st),
+        )
+        if _did(result):
+            REPAIRS.labels("repair").inc()
+        done += [Done(f.resource, result) for f in hits]
+    return done
+
+
+def _prune(operation_id: str, findings: tuple[Finding, ...], errors: list[str]) -> list[Done]:
+    done: list[Done] = []
+    for f in findings:
+        if f.action == PRUNE:
+            result = _guarded(errors, lambda f=f: reconcile_prune_step(operation_id, f))
+            if _did(result):
+                REPAIRS.labels("prune").inc()
+            done.append(Done(f.resource, result))
+    return done
 
 
 def _did(result: str) -> bool:
@@ -205,7 +253,7 @@ def _guarded(errors: list[str], call: Any) -> str:
 
 @DBOS.step()
 def record_scheduled_step() -> str | None:
-    services = current()
+    services = runtime.context()
     try:
         return record_request(
             services,

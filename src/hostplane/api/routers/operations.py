@@ -7,13 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from hostplane.api import schemas, views
-from hostplane.api.deps import ActorDep, ServicesDep
-from hostplane.domain.errors import NotFoundError
+from hostplane.api.deps import ActorDep, ServicesDep, errors
+from hostplane.errors import NotFoundError
 
 router = APIRouter(tags=["operations"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": schemas.ErrorBody} for code in (401, 404, 422)
-}
+ERRORS = errors(401, 404, 422)
 
 
 @router.get("/v1/operations/{operation_id}", responses=ERRORS)

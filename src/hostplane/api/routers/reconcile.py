@@ -7,19 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from hostplane.api import schemas, views
-from hostplane.api.deps import ActorDep, ServicesDep, SubmitterDep
-from hostplane.domain.errors import NotFoundError
-from hostplane.domain.reconcile import counts
+from hostplane.api.deps import ActorDep, ServicesDep, SubmitterDep, errors
+from hostplane.errors import NotFoundError
+from hostplane.kernel.drift import counts
+from hostplane.kernel.store.tables import ReconcileRunRow
 from hostplane.observability import OPERATIONS
 from hostplane.reconciler import run as reconcile_run
 from hostplane.reconciler.observe import plan
-from hostplane.store.tables import ReconcileRunRow
-from hostplane.workflows.services import Services
+from hostplane.services import Services
 
 router = APIRouter(tags=["reconciler"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": schemas.ErrorBody} for code in (401, 404, 409, 422, 503)
-}
+ERRORS = errors(401, 404, 409, 422, 503)
 
 
 @router.get("/v1/drift", responses=ERRORS)

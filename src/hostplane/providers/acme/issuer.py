@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.jwk import JWK, JWKRSA
 
-from hostplane.domain.errors import PermanentError, TemporaryError
+from hostplane.errors import PermanentError, TemporaryError
 
 log = structlog.get_logger(__name__)
 

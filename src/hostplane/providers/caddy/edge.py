@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import structlog
 
-from hostplane.domain.edge import ROUTE_HEADER, EdgeState
 from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.caddy import admin
 from hostplane.providers.caddy.render import render_config, route_ids
+from hostplane.providers.edge import ROUTE_HEADER, EdgeState
 from hostplane.providers.fs import atomic_write, private_dir
 
 log = structlog.get_logger(__name__)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from hostplane.domain.edge import (
+from hostplane.providers.edge import (
     ACME_CHALLENGE_PATH,
     ROUTE_HEADER,
     AcmeChallenge,
     EdgeRoute,
     EdgeState,
 )
-from hostplane.domain.sites import FastCGI, HTTPProxy, StaticFiles, Upstream
+from hostplane.providers.runtime import FastCGI, HTTPProxy, StaticFiles, Upstream
 
 SERVER = "hostplane"
 TLS_SERVER = "hostplane-tls"

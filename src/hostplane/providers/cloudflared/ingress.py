@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from hostplane.domain.domains import normalize_domain
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
+from hostplane.naming import is_hostname
 
 CATCH_ALL = "http_status:404"
 _SERVICE = re.compile(r"^(https?://[^\s/]+(/.*)?|unix:/\S+|http_status:[1-5]\d\d)$")
@@ -71,7 +71,7 @@ def check_ingress(text: str) -> list[str]:
             continue
         if not isinstance(host, str):
             raise ValidationError(f"ingress rule {index} needs a hostname (only the last may not)")
-        if normalize_domain(host, base_domain="invalid") != host:
+        if not is_hostname(host):
             raise ValidationError(f"ingress rule {index} hostname {host!r} is not canonical")
         if host in hostnames:
             raise ValidationError(f"hostname {host} has two ingress rules")

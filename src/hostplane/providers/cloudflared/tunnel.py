@@ -17,7 +17,7 @@ from typing import Any
 import cloudflare
 import structlog
 
-from hostplane.domain.errors import PermanentError, TemporaryError, ValidationError
+from hostplane.errors import PermanentError, TemporaryError, ValidationError
 from hostplane.providers.base import Outcome
 from hostplane.providers.cloudflared.ingress import IngressSettings, check_ingress, render_ingress
 from hostplane.providers.fs import atomic_write

@@ -18,9 +18,9 @@ import dns.rdatatype
 import dns.resolver
 import httpx
 
-from hostplane.domain.dns import DnsAnswer, IPNetwork, parse_networks
-from hostplane.domain.errors import ValidationError
+from hostplane.errors import ValidationError
 from hostplane.providers.base import PermanentError, TemporaryError
+from hostplane.providers.dnscheck.verdict import DnsAnswer, IPNetwork, parse_networks
 from hostplane.providers.fs import atomic_write
 
 

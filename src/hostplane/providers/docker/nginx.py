@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hostplane.domain.sites import SiteType
+from hostplane.providers.runtime import SiteType
 
 SOCKET_DIR = "/run/hostplane"
 SOCKET = f"{SOCKET_DIR}/web.sock"

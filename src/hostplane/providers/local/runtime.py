@@ -18,12 +18,19 @@ from pathlib import Path
 import structlog
 
 from hostplane import naming
-from hostplane.domain.sites import FastCGI, RuntimeKind, SiteSpec, SiteType, StaticFiles, Upstream
 from hostplane.providers.base import Outcome, PermanentError
 from hostplane.providers.fs import atomic_write, ensure_dir
 from hostplane.providers.local import users
 from hostplane.providers.local.fpm import PhpFpmPools
-from hostplane.providers.runtime import SiteSecrets
+from hostplane.providers.runtime import (
+    FastCGI,
+    RuntimeKind,
+    SiteSecrets,
+    SiteSpec,
+    SiteType,
+    StaticFiles,
+    Upstream,
+)
 from hostplane.providers.wordpress import render_wp_config
 
 PLACEHOLDER = """<!doctype html>

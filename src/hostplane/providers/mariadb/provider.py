@@ -1,169 +1,230 @@
-"""Per-site MariaDB databases and users, created and removed idempotently.
+"""Per-site MariaDB databases and users, created and removed idempotently, and only this
+plane's.
 
 Each site gets database `wp_<site>` and user `wp_<site>`@`localhost` with a random password and
 privileges on that one database only. Sites connect through the server's unix socket, so the
 account is bound to `localhost`. Identifiers are validated and quoted; passwords travel only as
 query parameters and never appear in a message or a log line.
+
+Every database this plane creates carries its mark (`COMMENT 'hostplane:<plane id>'`), and the
+ledger on the server (ledger.py) holds its claims on accounts and on names it is creating. A
+database or account that another plane holds, or that nobody marked, is refused by `ensure_*`
+(ForeignResourceError), left alone by `remove_*` (reported ABSENT, with a warning: from this
+plane's side there is nothing of its own to remove, and a destroy or a compensation must be able
+to finish), and never listed by `observe` (see ownership.py for the rules).
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import string
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
 import structlog
 
-from hostplane.domain.errors import ValidationError
-from hostplane.providers.base import Outcome, PermanentError, TemporaryError
+from hostplane.errors import ForeignResourceError
+from hostplane.providers.base import Outcome, PermanentError
+from hostplane.providers.mariadb import identifiers as ids
+from hostplane.providers.mariadb import ledger
+from hostplane.providers.mariadb.connection import (
+    Account,
+    Server,
+    cursor,
+    error_code,
+    error_message,
+    server_socket,
+)
+from hostplane.providers.mariadb.identifiers import ACCOUNT_HOST, generate_password
+from hostplane.providers.mariadb.ownership import Judgement, Kind, Verdict, judge, mark, refusal
+
+__all__ = ["MariaDBProvider", "generate_password"]
 
 log = structlog.get_logger(__name__)
 
-DATABASE_RE = re.compile(r"^[a-z0-9_]{1,64}$")
-USER_RE = re.compile(r"^[a-z0-9_]{1,32}$")
-ACCOUNT_HOST = "localhost"
-# Server gone, unreachable, busy, or a lock that will clear: worth another try.
-TEMPORARY_CODES = frozenset({2002, 2003, 2006, 2013, 1040, 1205, 1213})
-DENIED_CODES = frozenset({1044, 1045, 1227})
-
-
-def generate_password(length: int = 32) -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def _database(name: str) -> str:
-    if not DATABASE_RE.fullmatch(name):
-        raise ValidationError(f"{name!r} is not a valid database name (a-z, 0-9, _; 1-64)")
-    return f"`{name}`"
-
-
-def _user(name: str) -> str:
-    if not USER_RE.fullmatch(name):
-        raise ValidationError(f"{name!r} is not a valid database user name (a-z, 0-9, _; 1-32)")
-    return name
+DB_EXISTS, USER_EXISTS = 1007, 1396
 
 
 class MariaDBProvider:
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mysql", "mariadb"):
-            raise ValidationError(f"site database URL must start with mysql://, not {url!r}")
-        query = parse_qs(parts.query)
-        self._connect_args: dict[str, Any] = {
-            "user": unquote(parts.username or "root"),
-            "password": unquote(parts.password or ""),
-            "charset": "utf8mb4",
-            "autocommit": True,
-            "connect_timeout": 5,
-        }
-        if "unix_socket" in query:
-            self._connect_args["unix_socket"] = query["unix_socket"][0]
-            self.where = f"MariaDB at {query['unix_socket'][0]}"
-        else:
-            self._connect_args["host"] = parts.hostname or "127.0.0.1"
-            self._connect_args["port"] = parts.port or 3306
-            self.where = f"MariaDB at {self._connect_args['host']}:{self._connect_args['port']}"
+    def __init__(self, server: str | Server, *, owner: str, adopt_unmarked: bool = False) -> None:
+        """`server`: a mysql:// URL of the account to use, or a Server that makes one on first
+        use. `owner`: this plane's id, the mark on what it creates. `adopt_unmarked`: only for a
+        store that predates plane ids: an unmarked `wp_*` database or account counts as this
+        plane's, and is marked when it is ensured."""
+        self._server: Server = Account.from_url(server) if isinstance(server, str) else server
+        self.owner = ids.owner(owner)
+        self.adopt_unmarked = adopt_unmarked
+        self._mark = mark(self.owner)
         self._socket: str | None = None
+        self._ledger_ready = False
+        self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return self._server.where
 
     @contextmanager
-    def _cursor(self, **overrides: Any) -> Iterator[Any]:
-        try:
-            conn = pymysql.connect(**{**self._connect_args, **overrides})
-        except pymysql.MySQLError as exc:
-            raise self._error(exc, "connect") from None
-        try:
-            with conn.cursor() as cur:
-                yield cur
-        except pymysql.MySQLError as exc:
-            raise self._error(exc, "query") from None
-        finally:
-            conn.close()
-
-    def _error(self, exc: pymysql.MySQLError, doing: str) -> Exception:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-        if code in TEMPORARY_CODES:
-            return TemporaryError(
-                f"{self.where} is not reachable or busy ({doing})", detail=message
-            )
-        if code in DENIED_CODES:
-            return PermanentError(
-                f"{self.where} refused the control plane's account: give it rights to create "
-                "databases and users (HOSTPLANE_SITE_DB_URL)",
-                detail=message,
-            )
-        return PermanentError(f"{self.where} failed to {doing}", detail=message)
+    def _cursor(self) -> Iterator[Any]:
+        with cursor(self._server.account()) as cur:
+            if not self._ledger_ready:
+                ledger.ensure(cur)  # once per process: Hostplane's own bookkeeping
+                self._ledger_ready = True
+            yield cur
 
     def socket_path(self) -> str:
         if self._socket is None:
-            with self._cursor() as cur:
-                cur.execute("SELECT @@socket")
-                self._socket = str(cur.fetchone()[0])
+            with self._lock:
+                self._socket = self._socket or server_socket(self._server.account())
         return self._socket
 
-    def _exists(self, cur: Any, name: str, user: str) -> tuple[bool, bool]:
-        cur.execute(
-            "SELECT (SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s),"
-            " (SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = %s)",
-            (name, user, ACCOUNT_HOST),
+    def _judge(self, cur: Any, name: str, account: str) -> tuple[Judgement, Judgement]:
+        db, user = ledger.look(cur, name, account, ACCOUNT_HOST)
+        return (
+            judge(db, self.owner, self.adopt_unmarked),
+            judge(user, self.owner, self.adopt_unmarked),
         )
-        db, account = cur.fetchone()
-        return bool(db), bool(account)
+
+    def _refuse_foreign(self, *judgements: Judgement) -> None:
+        for judgement in judgements:
+            if judgement.verdict is Verdict.FOREIGN:
+                reason = refusal(judgement, self.owner, self.where)
+                log.warning(
+                    "mariadb.refused",
+                    resource=judgement.found.label,
+                    holder=judgement.holder,
+                    owner=self.owner,
+                )
+                raise ForeignResourceError(reason)
+
+    def claimable(self, name: str, user: str) -> str | None:
+        """Read-only, one query: None when this plane may create (or already has) database
+        `name` and account `user`; else why not, naming the resource and its owner."""
+        ids.database(name)
+        with self._cursor() as cur:
+            judgements = self._judge(cur, name, ids.user(user))
+        for judgement in judgements:
+            if judgement.verdict is Verdict.FOREIGN:
+                return refusal(judgement, self.owner, self.where)
+        return None
 
     def ensure_database(self, name: str, user: str, password: str) -> Outcome:
-        db_sql, user = _database(name), _user(user)
+        """Claim both names in the ledger, then create what is missing: a crash between the
+        claim and the create converges on the next run. Anything foreign is refused before this
+        plane claims or changes anything."""
+        db_sql, user = ids.database(name), ids.user(user)
         with self._cursor() as cur:
-            had_db, had_user = self._exists(cur, name, user)
-            cur.execute(
-                f"CREATE DATABASE IF NOT EXISTS {db_sql} "
-                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            first = self._judge(cur, name, user)
+            self._refuse_foreign(*first)
+            ledger.claim(
+                cur, self.owner, [(Kind.DATABASE, name, ""), (Kind.USER, user, ACCOUNT_HOST)]
             )
+            db, account = self._judge(cur, name, user)  # another plane may have claimed first
+            self._refuse_foreign(db, account)
+            self._make_database(cur, db, db_sql)
+            self._make_user(cur, account, password)
             cur.execute(
-                "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, ACCOUNT_HOST, password)
+                f"GRANT ALL PRIVILEGES ON {ids.grant_target(name)}.* TO %s@%s",
+                (user, ACCOUNT_HOST),
             )
-            # A retry converges on the stored password even if an earlier run set another.
-            cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, ACCOUNT_HOST, password))
-            cur.execute(f"GRANT ALL PRIVILEGES ON {db_sql}.* TO %s@%s", (user, ACCOUNT_HOST))
-        outcome = Outcome.UNCHANGED if had_db and had_user else Outcome.CREATED
+        for judged in first:
+            if judged.verdict is Verdict.ADOPT:
+                log.info("mariadb.adopted", resource=judged.found.label, owner=self.owner)
+        verdicts = {j.verdict for j in first}
+        outcome = (
+            Outcome.CREATED
+            if Verdict.CREATE in verdicts
+            else Outcome.UPDATED
+            if Verdict.ADOPT in verdicts
+            else Outcome.UNCHANGED
+        )
         log.info("mariadb.ensured", database=name, user=user, outcome=outcome.value)
         return outcome
 
+    def _make_database(self, cur: Any, db: Judgement, db_sql: str) -> None:
+        if db.verdict is Verdict.CREATE:
+            try:
+                cur.execute(
+                    f"CREATE DATABASE {db_sql} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    " COMMENT %s",
+                    (self._mark,),
+                )
+            except pymysql.MySQLError as exc:
+                self._raise_if_appeared(exc, DB_EXISTS, db)
+        elif db.verdict is Verdict.ADOPT:
+            cur.execute(f"ALTER DATABASE {db_sql} COMMENT %s", (self._mark,))
+
+    def _make_user(self, cur: Any, account: Judgement, password: str) -> None:
+        name = account.found.name
+        if account.verdict is Verdict.CREATE:
+            try:
+                cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", (name, ACCOUNT_HOST, password))
+            except pymysql.MySQLError as exc:
+                self._raise_if_appeared(exc, USER_EXISTS, account)
+            return
+        # Ours: a retry converges on the stored password even if an earlier run set another.
+        cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (name, ACCOUNT_HOST, password))
+
+    def _raise_if_appeared(self, exc: pymysql.MySQLError, code: int, judged: Judgement) -> None:
+        """Someone made the resource between this plane's look and its create: not ours."""
+        if error_code(exc) != code:
+            raise exc
+        raise ForeignResourceError(
+            f"{judged.found.label} on {self.where} appeared while control plane {self.owner} "
+            "was creating it: someone else made it; it is left as it is",
+            detail=error_message(exc),
+        )
+
     def remove_database(self, name: str, user: str) -> Outcome:
-        db_sql, user = _database(name), _user(user)
+        ids.database(name)
+        return self._remove(name, ids.user(user))
+
+    def remove_database_only(self, name: str) -> Outcome:
+        ids.database(name)
+        return self._remove(name, None)
+
+    def remove_user(self, user: str) -> Outcome:
+        return self._remove(None, ids.user(user))
+
+    def _remove(self, name: str | None, user: str | None) -> Outcome:
+        """Drop what is this plane's, then release its claims (in that order, so a crash in
+        between leaves a claim to finish with, never an unclaimed leftover)."""
         with self._cursor() as cur:
-            had_db, had_user = self._exists(cur, name, user)
-            cur.execute(f"DROP DATABASE IF EXISTS {db_sql}")
-            cur.execute("DROP USER IF EXISTS %s@%s", (user, ACCOUNT_HOST))
-        outcome = Outcome.DELETED if had_db or had_user else Outcome.ABSENT
+            db, account = self._judge(cur, name or "", user or "")
+            wanted = [j for j, asked in ((db, name), (account, user)) if asked]
+            dropped = [j for j in wanted if j.ours]
+            for judgement in dropped:
+                self._drop(cur, judgement)
+            for judgement in wanted:
+                if judgement.verdict is Verdict.FOREIGN:
+                    log.warning(
+                        "mariadb.left_alone",
+                        resource=judgement.found.label,
+                        holder=judgement.holder,
+                        owner=self.owner,
+                        reason="not this control plane's",
+                    )
+            ledger.release(
+                cur, self.owner, [(j.found.kind, j.found.name, j.found.host) for j in wanted]
+            )
+        outcome = Outcome.DELETED if dropped else Outcome.ABSENT
         log.info("mariadb.removed", database=name, user=user, outcome=outcome.value)
         return outcome
 
-    def remove_database_only(self, name: str) -> Outcome:
-        with self._cursor() as cur:
-            had_db, _ = self._exists(cur, name, "")
-            cur.execute(f"DROP DATABASE IF EXISTS {_database(name)}")
-        return Outcome.DELETED if had_db else Outcome.ABSENT
-
-    def remove_user(self, user: str) -> Outcome:
-        user = _user(user)
-        with self._cursor() as cur:
-            _, had_user = self._exists(cur, "", user)
-            cur.execute("DROP USER IF EXISTS %s@%s", (user, ACCOUNT_HOST))
-        return Outcome.DELETED if had_user else Outcome.ABSENT
+    def _drop(self, cur: Any, judgement: Judgement) -> None:
+        found = judgement.found
+        if found.kind is Kind.DATABASE:
+            cur.execute(f"DROP DATABASE IF EXISTS {ids.database(found.name)}")
+        else:
+            cur.execute("DROP USER IF EXISTS %s@%s", (found.name, found.host))
 
     def check_login(self, user: str, password: str, database: str) -> None:
         """Log in as the site would (through the socket) and run a query in its database."""
-        _database(database)
+        ids.database(database)
         try:
             conn = pymysql.connect(
                 unix_socket=self.socket_path(),
-                user=_user(user),
+                user=ids.user(user),
                 password=password,
                 database=database,
                 connect_timeout=5,
@@ -171,7 +232,7 @@ class MariaDBProvider:
         except pymysql.MySQLError as exc:
             raise PermanentError(
                 f"user {user} cannot use database {database} on {self.where}",
-                detail=str(exc.args[1]) if len(exc.args) > 1 else str(exc),
+                detail=error_message(exc),
             ) from None
         try:
             with conn.cursor() as cur:
@@ -180,17 +241,13 @@ class MariaDBProvider:
             conn.close()
 
     def observe(self, prefix: str = "wp_") -> tuple[frozenset[str], frozenset[str]]:
-        """The databases and users named with `prefix`, in one query."""
-        like = prefix.replace("_", "\\_") + "%"
+        """This plane's databases and users named with `prefix`, in one query: the databases
+        carrying its mark, the accounts it claims that exist. Unmarked ones are never listed,
+        not even with `adopt_unmarked`: one becomes this plane's only when a step ensures it
+        (a live site's), never by being pruned as an orphan."""
         with self._cursor() as cur:
-            cur.execute(
-                "SELECT 'db', SCHEMA_NAME FROM information_schema.SCHEMATA"
-                " WHERE SCHEMA_NAME LIKE %s"
-                " UNION ALL SELECT 'user', User FROM mysql.user WHERE User LIKE %s",
-                (like, like),
-            )
-            rows = cur.fetchall()
+            rows = ledger.observe(cur, self.owner, self._mark, prefix)
         return (
-            frozenset(name for kind, name in rows if kind == "db"),
+            frozenset(name for kind, name in rows if kind == "database"),
             frozenset(name for kind, name in rows if kind == "user"),
         )

@@ -1,0 +1,2 @@
+"""The kernel: the one path every kind goes through (record intent, run a durable saga of
+idempotent steps, confirm, commit, reconcile). It names no kind: it is handed the registry."""

@@ -1,0 +1,166 @@
+"""What a custom domain is (pure): its lifecycle and operations, and what a valid name is, in
+the ASCII form every config is written with.
+
+A domain is normalized with IDNA 2008 + UTS #46 (the mapping browsers use), so `WWW.Exämple.org`
+and `www.xn--exmple-cua.org` are one domain, then checked as letters-digits-hyphen labels. What
+comes out can be written into a Caddy, nginx or YAML file as is: only a-z, 0-9, '-' and '.'.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Mapping
+
+import idna
+
+from hostplane.errors import ValidationError
+from hostplane.kernel.lifecycle import Lifecycle
+
+KIND = "domain"
+PARENT = "site"
+DOMAIN_MAX = 253
+LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class DomainStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    VALIDATING = "VALIDATING"
+    ROUTING = "ROUTING"
+    ACTIVE = "ACTIVE"
+    REMOVING = "REMOVING"
+    REMOVED = "REMOVED"
+    FAILED = "FAILED"
+
+
+D = DomainStatus
+DOMAIN_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    D.PENDING: frozenset({D.VALIDATING, D.REMOVING, D.FAILED}),
+    D.VALIDATING: frozenset({D.ROUTING, D.PENDING, D.FAILED}),
+    D.ROUTING: frozenset({D.ACTIVE, D.FAILED}),
+    D.ACTIVE: frozenset({D.REMOVING, D.FAILED}),
+    D.REMOVING: frozenset({D.REMOVED, D.FAILED}),
+    D.FAILED: frozenset({D.PENDING, D.REMOVING}),
+    D.REMOVED: frozenset(),
+}
+LIFECYCLE = Lifecycle(KIND, DOMAIN_TRANSITIONS)
+LIVE = frozenset(set(DomainStatus) - {D.REMOVED})
+# The states in which the edge (and the tunnel) serve a domain.
+ROUTED = frozenset({D.ROUTING, D.ACTIVE})
+
+
+class DomainOp(enum.StrEnum):
+    ADD = "domain-add"
+    REMOVE = "domain-remove"
+
+
+class Step(enum.StrEnum):
+    DNS = "dns"  # DNS points at the platform (checked again with backoff until it does)
+    ROUTE = "route"  # the edge routes the domain to its site
+    TUNNEL = "tunnel"  # the tunnel carries it (when a tunnel is configured)
+    # The certificate step (name "certificate") is the certificate kind's.
+    CERTIFICATE = "certificate"
+
+
+def normalize_domain(raw: str, *, base_domain: str) -> str:
+    """The domain in lowercase ASCII (punycode), or ValidationError saying what to fix."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationError("domain is empty: give a name such as www.example.org")
+    text = raw.strip()
+    if text.endswith("."):
+        text = text[:-1]  # the root label, as in 'example.org.'
+    if any(
+        ch.isspace() or ch in "/\\:@*?#[]{}()<>\"'`;,|$&=%!^~+" or ord(ch) < 32 or ch == "\x7f"
+        for ch in text
+    ):
+        raise ValidationError(
+            f"{raw!r} is not a domain name: only letters, digits, hyphens and dots are allowed "
+            "(no scheme, port, path, wildcard or spaces)"
+        )
+    try:
+        ascii_name = idna.encode(text, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValidationError(
+            f"{raw!r} is not a valid internationalized domain name: {exc}"
+        ) from exc
+    ascii_name = ascii_name.lower()
+    if len(ascii_name) > DOMAIN_MAX:
+        raise ValidationError(f"{raw!r} is {len(ascii_name)} characters long: the limit is 253")
+    labels = ascii_name.split(".")
+    if len(labels) < 2:
+        raise ValidationError(f"{raw!r} has no dot: give a full name such as www.example.org")
+    for label in labels:
+        if not LABEL_RE.fullmatch(label):
+            raise ValidationError(
+                f"{raw!r} has the label {label!r}: labels are 1-63 letters, digits or hyphens, "
+                "not starting or ending with a hyphen"
+            )
+        if label.startswith("xn--"):
+            try:
+                decoded = idna.decode(label)
+            except (idna.IDNAError, UnicodeError) as exc:
+                raise ValidationError(f"{raw!r} has a broken punycode label {label!r}") from exc
+            _refuse_mixed_scripts(raw, decoded)
+    if labels[-1].isdigit():
+        raise ValidationError(f"{raw!r} looks like an IP address: give a domain name")
+    _refuse_ip(raw, ascii_name)
+    base = base_domain.lower().rstrip(".")
+    if ascii_name == base or ascii_name.endswith("." + base):
+        raise ValidationError(
+            f"{ascii_name} is under the platform's base domain {base}: sites already have "
+            f"<name>.{base}; attach a domain of your own"
+        )
+    return ascii_name
+
+
+# Scripts that may share a label (UTS #39, "highly restrictive"): Japanese, Chinese, Korean
+# with Latin; any other mix is how look-alikes are made (a Cyrillic a, U+0430, in an
+# otherwise Latin 'apple.com').
+ALLOWED_MIXES = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+
+
+def _script(ch: str) -> str | None:
+    """The script of a letter (from its Unicode name); None for digits, hyphens and marks."""
+    if ch.isascii():
+        return "LATIN" if ch.isalpha() else None
+    name = unicodedata.name(ch, "")
+    if not name or name.startswith("COMBINING") or unicodedata.category(ch).startswith("M"):
+        return None
+    if name.startswith("CJK"):
+        return "HAN"
+    if name.startswith("KATAKANA-HIRAGANA"):
+        return "KATAKANA"
+    return name.split(" ")[0]
+
+
+def _refuse_mixed_scripts(raw: str, label: str) -> None:
+    scripts = {s for s in map(_script, label) if s is not None}
+    if len(scripts) <= 1 or any(scripts <= allowed for allowed in ALLOWED_MIXES):
+        return
+    mixed = " and ".join(sorted(s.title() for s in scripts))
+    raise ValidationError(
+        f"{raw!r} mixes scripts in the label {label!r} ({mixed}): such names imitate others "
+        "(Cyrillic \u0430 for Latin a); write each label in one script"
+    )
+
+
+def _refuse_ip(raw: str, name: str) -> None:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return
+    raise ValidationError(f"{raw!r} is an IP address: give a domain name")
+
+
+def display_name(ascii_name: str) -> str:
+    """The Unicode form of a normalized domain, for people."""
+    try:
+        return idna.decode(ascii_name)
+    except (idna.IDNAError, UnicodeError):
+        return ascii_name

@@ -1,0 +1,100 @@
+"""The custom domains' repository."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from hostplane.errors import NotFoundError
+from hostplane.kernel.store.tables import OperationRow
+from hostplane.kernel.store.uow import UnitOfWork
+from hostplane.kinds.domain.model import ROUTED, DomainStatus
+from hostplane.kinds.domain.table import DomainRow
+from hostplane.kinds.site.model import SiteFields
+from hostplane.kinds.site.repo import sites
+from hostplane.kinds.site.table import SiteRow
+
+
+@dataclass(frozen=True, slots=True)
+class DomainTarget:
+    """What a domain's (and its certificate's) steps work on: the domain and its site."""
+
+    domain: DomainRow
+    site: SiteRow
+
+
+def load_target(uow: UnitOfWork, op: OperationRow) -> DomainTarget:
+    domain = domains(uow).get(op.target_id)
+    if domain is None:
+        raise NotFoundError(f"domain of operation {op.id} is gone")
+    site = sites(uow).get(domain.site_id)
+    if site is None:
+        raise NotFoundError(f"site of domain {domain.name} is gone")
+    return DomainTarget(domain, site)
+
+
+class DomainRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: DomainRow) -> DomainRow:
+        self.session.add(row)
+        return row
+
+    def get(self, domain_id: str) -> DomainRow | None:
+        return self.session.get(DomainRow, domain_id)
+
+    def get_live(self, name: str) -> DomainRow | None:
+        stmt = sa.select(DomainRow).where(
+            DomainRow.name == name, DomainRow.status != DomainStatus.REMOVED
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def with_certificates(self) -> Sequence[DomainRow]:
+        stmt = sa.select(DomainRow).where(
+            DomainRow.status == DomainStatus.ACTIVE, DomainRow.cert_source.is_not(None)
+        )
+        return self.session.scalars(stmt.order_by(DomainRow.name)).all()
+
+    def for_site(self, site_id: str, *, live_only: bool = True) -> Sequence[DomainRow]:
+        stmt = sa.select(DomainRow).where(DomainRow.site_id == site_id)
+        if live_only:
+            stmt = stmt.where(DomainRow.status != DomainStatus.REMOVED)
+        return self.session.scalars(stmt.order_by(DomainRow.name)).all()
+
+    def for_sites(self, site_ids: Sequence[str]) -> dict[str, list[DomainRow]]:
+        """Live domains of many sites in one query."""
+        found: dict[str, list[DomainRow]] = {site_id: [] for site_id in site_ids}
+        if not site_ids:
+            return found
+        stmt = (
+            sa.select(DomainRow)
+            .where(DomainRow.site_id.in_(site_ids), DomainRow.status != DomainStatus.REMOVED)
+            .order_by(DomainRow.name)
+        )
+        for row in self.session.scalars(stmt):
+            found[row.site_id].append(row)
+        return found
+
+
+def domains(uow: UnitOfWork) -> DomainRepository:
+    return uow.repo(DomainRepository)
+
+
+def served_domains(uow: UnitOfWork, site_ids: Sequence[str]) -> dict[str, list[DomainRow]]:
+    """Per routed site, the custom domains the edge (and the tunnel) serve for it: those
+    ROUTING or ACTIVE."""
+    return {
+        site_id: [d for d in ds if d.status in ROUTED]
+        for site_id, ds in domains(uow).for_sites(site_ids).items()
+    }
+
+
+def routed_sites_domains(
+    uow: UnitOfWork,
+) -> tuple[Sequence[SiteFields], dict[str, list[DomainRow]]]:
+    routed = sites(uow).routed()
+    return routed, served_domains(uow, [s.id for s in routed])

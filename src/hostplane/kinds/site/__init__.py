@@ -1,0 +1,1 @@
+"""Sites: static, PHP and WordPress, on the local or the Docker runtime."""

@@ -1,0 +1,30 @@
+"""The site kind, as the kernel sees it."""
+
+from __future__ import annotations
+
+from hostplane.kernel.kind import Kind
+from hostplane.kinds.site import api
+from hostplane.kinds.site.lifecycle import SiteSaga
+from hostplane.kinds.site.model import KIND as NAME
+from hostplane.kinds.site.model import LIFECYCLE, SiteOp
+from hostplane.kinds.site.observe import SiteObserver
+from hostplane.kinds.site.restore import on_start
+from hostplane.kinds.site.steps import STEPS
+from hostplane.kinds.site.table import SiteRow
+from hostplane.kinds.site.workflow import destroy_site, provision_site
+
+KIND: Kind[SiteRow] = Kind(
+    name=NAME,
+    lifecycle=LIFECYCLE,
+    table=SiteRow,
+    operations={
+        SiteOp.PROVISION: provision_site,
+        SiteOp.RETRY: provision_site,
+        SiteOp.DESTROY: destroy_site,
+    },
+    saga=SiteSaga(),
+    steps=STEPS,
+    routers=(api.router, api.edge_router),
+    observer=SiteObserver(),
+    on_start=on_start,
+)

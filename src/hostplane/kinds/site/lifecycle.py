@@ -1,0 +1,99 @@
+"""How a site's operations move it through its lifecycle: the saga hooks the kernel calls.
+
+Each runs inside the kernel's transaction for its step and is idempotent: re-run after a crash
+it finds its work done.
+"""
+
+from __future__ import annotations
+
+from hostplane.errors import NotFoundError
+from hostplane.kernel.kind import Plan
+from hostplane.kernel.store.tables import OperationRow
+from hostplane.kernel.store.uow import UnitOfWork
+from hostplane.kernel.transition import transition
+from hostplane.kinds.site.model import (
+    LIFECYCLE,
+    PROVISIONING_OPS,
+    SiteStatus,
+    destroy_plan,
+    provision_plan,
+    site_spec,
+)
+from hostplane.kinds.site.repo import sites
+from hostplane.kinds.site.table import SiteRow
+from hostplane.services import Services
+
+
+def snapshot(site: SiteRow) -> dict[str, object]:
+    return {
+        "id": site.id,
+        "name": site.name,
+        "type": site.type,
+        "runtime": site.runtime,
+        "status": site.status,
+        "routed": site.routed,
+        "created_at": site.created_at.isoformat(),
+    }
+
+
+class SiteSaga:
+    def load(self, uow: UnitOfWork, op: OperationRow) -> SiteRow:
+        site = sites(uow).get(op.target_id)
+        if site is None:
+            raise NotFoundError(f"site {op.target_id} is gone from the state database")
+        return site
+
+    def log_context(self, site: SiteRow) -> dict[str, str]:
+        return {"site": site.name}
+
+    def begin(self, ctx: Services, uow: UnitOfWork, op: OperationRow, site: SiteRow) -> Plan:
+        """Move the site into its working state; the plan for its type and runtime."""
+        provisioning = op.kind in PROVISIONING_OPS
+        target = SiteStatus.PROVISIONING if provisioning else SiteStatus.DESTROYING
+        if site.status != target:
+            transition(
+                uow,
+                LIFECYCLE,
+                site,
+                target,
+                reason=f"{op.kind} started",
+                actor=op.actor,
+                operation_id=op.id,
+            )
+        spec = site_spec(site, ctx.settings)
+        if provisioning:
+            return Plan(tuple(provision_plan(spec)))
+        return Plan(tuple(destroy_plan(spec)), undo=True, failure="destroy stopped at a step")
+
+    def failed(
+        self, ctx: Services, uow: UnitOfWork, op: OperationRow, site: SiteRow, error: str
+    ) -> None:
+        """Nothing of the site changes while its steps are undone: finish says FAILED."""
+
+    def finish(
+        self, ctx: Services, uow: UnitOfWork, op: OperationRow, site: SiteRow, error: str | None
+    ) -> str | None:
+        """ACTIVE or DESTROYED when every step confirmed, else FAILED with the error."""
+        provisioning = op.kind in PROVISIONING_OPS
+        if error is None:
+            target = SiteStatus.ACTIVE if provisioning else SiteStatus.DESTROYED
+            reason = "every step confirmed" if provisioning else "every resource removed"
+        else:
+            target, reason = SiteStatus.FAILED, error
+        site.last_error = error
+        if site.status != target:
+            transition(
+                uow, LIFECYCLE, site, target, reason=reason, actor=op.actor, operation_id=op.id
+            )
+        if target == SiteStatus.DESTROYED:
+            uow.audit.record(
+                actor=op.actor,
+                action="site.destroyed",
+                target_kind="site",
+                target_name=site.name,
+                decision="allowed",
+                reason="destroy finished",
+                operation_id=op.id,
+                snapshot=snapshot(site),
+            )
+        return error

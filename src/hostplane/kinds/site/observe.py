@@ -1,0 +1,99 @@
+"""What the reconciler observes of sites, and what it does about the differences.
+
+Each provider lists what it manages in one batched call (the edge config, a listing per Docker
+object kind, one query for databases and users, one directory scan), never one per site; the
+pure diff (drift.py) classifies every difference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from hostplane.kernel.drift import Finding, Observation, ProviderCalls, ask
+from hostplane.kinds.site import repair
+from hostplane.kinds.site.drift import REGENERATE_EDGE, DesiredSite, Expectations, Observed, diff
+from hostplane.kinds.site.edge import desired_state, regenerate_edge
+from hostplane.kinds.site.model import KIND
+from hostplane.kinds.site.repo import sites
+from hostplane.providers.docker.runtime import DockerRuntime
+from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.providers.runtime import RuntimeKind, SiteType
+from hostplane.services import Services
+
+
+def desired_sites(services: Services) -> tuple[list[DesiredSite], list[str]]:
+    with services.store.unit_of_work() as uow:
+        busy = {op.target_name for op in uow.operations.unfinished() if op.target_kind == KIND}
+        live = [
+            DesiredSite(
+                name=s.name,
+                type=SiteType(s.type),
+                runtime=RuntimeKind(s.runtime),
+                status=s.status,
+                busy=s.name in busy,
+            )
+            for s in sites(uow).live_fields()
+        ]
+        return live, sites(uow).kept_data()
+
+
+def observe_providers(
+    services: Services, calls: ProviderCalls, observation: Observation, in_use: set[RuntimeKind]
+) -> Observed:
+    """Ask every provider once. A runtime no live site uses may be absent from this host (no
+    Docker engine on a machine that only runs local sites): that is not worth a warning."""
+    values: dict[str, Any] = {}
+
+    def edge() -> None:
+        values["edge_in_sync"], values["edge_routes"] = services.edge.in_sync(
+            desired_state(services)
+        )
+
+    def databases() -> None:
+        values["databases"], values["database_users"] = services.databases.observe()
+
+    ask(calls, observation, "edge", edge)
+    ask(calls, observation, "site-databases", databases)
+    local = services.runtimes.get(RuntimeKind.LOCAL)
+    if isinstance(local, LocalRuntime):
+
+        def local_inventory() -> None:
+            values["webroots"], values["pools"] = local.inventory()
+
+        quiet = RuntimeKind.LOCAL not in in_use
+        ask(calls, observation, "local", local_inventory, quiet=quiet)
+    docker = services.runtimes.get(RuntimeKind.DOCKER)
+    if isinstance(docker, DockerRuntime):
+
+        def docker_inventory() -> None:
+            inv = docker.inventory()
+            values["containers"] = inv.containers
+            values["volumes"], values["networks"] = inv.volumes, inv.networks
+
+        quiet = RuntimeKind.DOCKER not in in_use
+        ask(calls, observation, "docker", docker_inventory, 3, quiet=quiet)
+    return Observed(unreachable=dict(observation.unreachable), **values)
+
+
+class SiteObserver:
+    def observe(self, ctx: Services, calls: ProviderCalls) -> Observation:
+        live, kept = desired_sites(ctx)
+        observation = Observation()
+        observed = observe_providers(ctx, calls, observation, {s.runtime for s in live})
+        settings = ctx.settings
+        expect = Expectations(settings.php_image, settings.nginx_image, frozenset(kept))
+        observation.findings = [
+            dataclasses.replace(f, handler=KIND) for f in diff(live, observed, expect)
+        ]
+        return observation
+
+    def regenerate(self, ctx: Services, action: str) -> str:
+        assert action == REGENERATE_EDGE, action
+        return regenerate_edge(ctx).value
+
+    def repair(self, ctx: Services, run_id: str, target: str, steps: list[str]) -> str:
+        return repair.repair_site(ctx, run_id, target, steps)
+
+    def prune(self, ctx: Services, finding: Finding) -> str:
+        return repair.prune(ctx, finding.resource, finding.target)

@@ -1,0 +1,125 @@
+"""Repair: safe drifts fixed by re-running the idempotent steps that own the resource, under
+the site's operation slot (no site is touched by two operations at once); orphans removed
+only when pruning (the reconciler audits each removal)."""
+
+from __future__ import annotations
+
+import structlog
+
+from hostplane import naming
+from hostplane.errors import ConflictError, PermanentError
+from hostplane.kernel.lifecycle import OperationStatus
+from hostplane.kernel.operations import take_repair_slot
+from hostplane.kernel.steps import describe, record_step
+from hostplane.kinds.site.model import KIND, SiteOp, SiteStatus, Step, provision_plan, site_spec
+from hostplane.kinds.site.repo import sites
+from hostplane.kinds.site.steps import BY_NAME
+from hostplane.kinds.site.table import SiteRow
+from hostplane.providers.docker.runtime import DockerRuntime
+from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.providers.runtime import RuntimeKind
+from hostplane.services import Services
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "reconciler"
+
+
+def _repair_operation(services: Services, run_id: str, name: str, steps: list[str]) -> str:
+    """The site's operation slot for this repair: taken now, or resumed after a crash.
+    Returns the operation id; ConflictError when another operation holds the site."""
+    with services.store.unit_of_work() as uow:
+        site = sites(uow).get_live(name)
+        if site is None or site.status != SiteStatus.ACTIVE:
+            raise ConflictError(f"site {name} is no longer ACTIVE")
+        return take_repair_slot(
+            uow,
+            kind=SiteOp.REPAIR,
+            target_kind=KIND,
+            target_name=site.name,
+            target_id=site.id,
+            run_id=run_id,
+            steps=steps,
+            actor=ACTOR,
+        )
+
+
+def repair_site(services: Services, run_id: str, name: str, steps: list[str]) -> str:
+    """Re-run the apply of each step (in provision order), then confirm the site answers."""
+    try:
+        op_id = _repair_operation(services, run_id, name, steps)
+    except ConflictError as exc:
+        log.info("reconcile.repair_skipped", site=name, reason=str(exc))
+        return f"skipped: {exc}"
+    with services.store.unit_of_work() as uow:
+        op = uow.operations.get(op_id)
+        assert op is not None
+        site = sites(uow).get(op.target_id)
+        assert site is not None, f"site of operation {op_id} vanished"
+    wanted = {Step(s) for s in steps}
+    plan = [
+        s
+        for s in provision_plan(site_spec(site, services.settings))
+        if s in wanted or s is Step.CONFIRM
+    ]
+    error = None
+    try:
+        for step in plan:
+            _run(services, op_id, site, step)
+    except Exception as exc:
+        error = describe(exc)
+    _finish(services, op_id, site.id, error)
+    return "repaired" if error is None else f"failed: {error}"
+
+
+def _run(services: Services, op_id: str, site: SiteRow, step: Step) -> None:
+    definition = BY_NAME[step]
+    action = definition.apply
+    assert action is not None
+    record_step(
+        services.store,
+        op_id,
+        step.value,
+        "apply",
+        definition.intent,
+        lambda: action(services, site, {}),
+        definition.retry,
+        site=site.name,
+    )
+
+
+def _finish(services: Services, op_id: str, site_id: str, error: str | None) -> None:
+    with services.store.unit_of_work() as uow:
+        op = uow.operations.get(op_id)
+        assert op is not None
+        if op.finished_at is None:
+            status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
+            uow.operations.finish(op, status, error)
+        row = sites(uow).get(site_id)
+        if row is not None and error is not None:
+            row.last_error = f"repair failed: {error}"
+
+
+def prune(services: Services, resource: str, site: str | None) -> str:
+    """Remove one orphan after checking again that no live site (nor kept data) owns it."""
+    kind, _, name = resource.partition(":")
+    with services.store.unit_of_work() as uow:
+        live = {s.name for s in sites(uow).live_fields()} | set(sites(uow).kept_data())
+    owned_dbs = {naming.site_database(s) for s in live} | {
+        naming.site_database_user(s) for s in live
+    }
+    if (site and site in live) or name in owned_dbs:
+        return "skipped: a live site owns it now"
+    docker = services.runtimes.get(RuntimeKind.DOCKER)
+    local = services.runtimes.get(RuntimeKind.LOCAL)
+    if kind in ("container", "volume", "network") and isinstance(docker, DockerRuntime):
+        outcome = docker.prune(kind, name)
+    elif kind == "database":
+        outcome = services.databases.remove_database_only(name)
+    elif kind == "database-user":
+        outcome = services.databases.remove_user(name)
+    elif kind in ("webroot", "php-pool") and isinstance(local, LocalRuntime):
+        outcome = local.prune(kind, name)
+    else:
+        raise PermanentError(f"no provider here can remove {resource}")
+    return outcome.value

@@ -1,0 +1,119 @@
+"""The sites' repository: reads and adds site rows; the unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from hostplane.errors import NotFoundError
+from hostplane.kernel.store.tables import OperationRow
+from hostplane.kernel.store.types import utcnow
+from hostplane.kernel.store.uow import UnitOfWork
+from hostplane.kinds.site.model import SiteFields, SiteOp, SiteStatus
+from hostplane.kinds.site.table import SiteRow
+
+SITE_FIELDS = (
+    SiteRow.id,
+    SiteRow.name,
+    SiteRow.type,
+    SiteRow.runtime,
+    SiteRow.status,
+    SiteRow.port,
+    SiteRow.admin_email,
+)
+
+
+class SiteRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: SiteRow) -> SiteRow:
+        self.session.add(row)
+        return row
+
+    def get(self, site_id: str) -> SiteRow | None:
+        return self.session.get(SiteRow, site_id)
+
+    def get_live(self, name: str) -> SiteRow | None:
+        stmt = sa.select(SiteRow).where(
+            SiteRow.name == name, SiteRow.status != SiteStatus.DESTROYED
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def get_latest(self, name: str) -> SiteRow | None:
+        """The live site of that name, else the one destroyed last."""
+        live = self.get_live(name)
+        if live is not None:
+            return live
+        stmt = (
+            sa.select(SiteRow)
+            .where(SiteRow.name == name)
+            .order_by(SiteRow.updated_at.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
+    def page(self, *, status: str | None, after: str | None, limit: int) -> Sequence[SiteRow]:
+        stmt = sa.select(SiteRow)
+        if status is None:
+            stmt = stmt.where(SiteRow.status != SiteStatus.DESTROYED)
+        else:
+            stmt = stmt.where(SiteRow.status == status)
+        if after:
+            stmt = stmt.where(SiteRow.name > after)
+        return self.session.scalars(stmt.order_by(SiteRow.name).limit(limit)).all()
+
+    def touch(self, site: SiteRow) -> None:
+        """Bump the site's version: two requests that both touch it cannot both commit, which
+        makes checks across tables (a destroy against a domain add) race-free."""
+        site.updated_at = utcnow()
+
+    def routed(self) -> Sequence[SiteFields]:
+        """The routed sites' fields, without loading ORM objects (thousands per edge render)."""
+        stmt = sa.select(*SITE_FIELDS).where(SiteRow.routed.is_(True)).order_by(SiteRow.name)
+        return self.session.execute(stmt).all()  # type: ignore[return-value]
+
+    def live_fields(self) -> Sequence[SiteFields]:
+        stmt = (
+            sa.select(*SITE_FIELDS)
+            .where(SiteRow.status != SiteStatus.DESTROYED)
+            .order_by(SiteRow.name)
+        )
+        return self.session.execute(stmt).all()  # type: ignore[return-value]
+
+    def kept_data(self) -> list[str]:
+        """Names of destroyed sites whose data was kept (--keep-data) and not taken up by a
+        live site of the same name since: their database, files and volume stay."""
+        stmt = (
+            sa.select(SiteRow.name, OperationRow.options, OperationRow.created_at)
+            .join(OperationRow, OperationRow.target_id == SiteRow.id)
+            .where(SiteRow.status == SiteStatus.DESTROYED, OperationRow.kind == SiteOp.DESTROY)
+            .order_by(OperationRow.created_at)
+        )
+        kept: dict[str, bool] = {}
+        for name, options, _ in self.session.execute(stmt):
+            kept[name] = bool((options or {}).get("keep_data"))
+        live = set(
+            self.session.scalars(
+                sa.select(SiteRow.name).where(SiteRow.status != SiteStatus.DESTROYED)
+            )
+        )
+        return sorted(n for n, k in kept.items() if k and n not in live)
+
+    def live(self) -> Sequence[SiteRow]:
+        stmt = (
+            sa.select(SiteRow).where(SiteRow.status != SiteStatus.DESTROYED).order_by(SiteRow.name)
+        )
+        return self.session.scalars(stmt).all()
+
+    def live_or_404(self, name: str) -> SiteRow:
+        site = self.get_live(name)
+        if site is None:
+            raise NotFoundError(f"no live site is named {name!r}")
+        return site
+
+
+def sites(uow: UnitOfWork) -> SiteRepository:
+    return uow.repo(SiteRepository)

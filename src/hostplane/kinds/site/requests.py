@@ -1,0 +1,213 @@
+"""Recording a site's intent: the site and its operation in one transaction.
+
+Each function validates, writes, and returns what to submit; the caller (API) submits it to
+the workflow engine after the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from hostplane.errors import ConflictError, ValidationError
+from hostplane.kernel import runtime
+from hostplane.kernel.operations import (
+    Submitted,
+    new_operation,
+    refuse_if_busy,
+    replay,
+    request_hash,
+)
+from hostplane.kernel.store.uow import UnitOfWork
+from hostplane.kernel.transition import record_created
+from hostplane.kinds.site import secrets as site_secrets
+from hostplane.kinds.site.lifecycle import snapshot
+from hostplane.kinds.site.model import (
+    DESTROYABLE,
+    KIND,
+    LIFECYCLE,
+    SiteOp,
+    SiteStatus,
+    validate_admin_email,
+    validate_site_name,
+)
+from hostplane.kinds.site.repo import sites
+from hostplane.kinds.site.table import SiteRow
+from hostplane.providers.runtime import RuntimeKind, SiteType
+from hostplane.providers.wordpress import generate_admin_password
+from hostplane.services import Services
+
+# Extension point: before_teardown(uow, site, actor) -> [workflow ids] lets a child kind stop
+# its own work that a site destroy supersedes (a domain only waiting for DNS), or refuse (409).
+BEFORE_TEARDOWN = "site.before_teardown"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    submitted: Submitted
+    admin_password: str | None = None  # WordPress admin password: in this answer, and only here
+
+
+E = TypeVar("E", SiteType, RuntimeKind)
+
+
+def _choice(enum: type[E], value: str, what: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ValidationError(f"{what} {value!r} is unknown: use one of {allowed}") from None
+
+
+def _operation(
+    uow: UnitOfWork,
+    site: SiteRow,
+    kind: SiteOp,
+    actor: str,
+    key: str | None = None,
+    fingerprint: str = "",
+    **options: object,
+) -> Submitted:
+    op = new_operation(
+        uow,
+        kind=kind,
+        target_kind=KIND,
+        target_name=site.name,
+        target_id=site.id,
+        actor=actor,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        options=options,
+    )
+    return Submitted(op.id, op.kind, site.name)
+
+
+def _check_runtime(services: Services, site_type: SiteType, kind: RuntimeKind) -> None:
+    if kind not in services.runtimes:
+        raise ValidationError(f"runtime {kind} is not enabled on this control plane")
+    if site_type not in services.runtimes[kind].supported_types:
+        supported = ", ".join(sorted(services.runtimes[kind].supported_types))
+        raise ValidationError(f"runtime {kind} cannot run {site_type} sites; it runs: {supported}")
+
+
+def create_site(
+    services: Services,
+    *,
+    name: str,
+    type: str,
+    runtime: str | None,
+    admin_email: str | None,
+    actor: str,
+    idempotency_key: str | None,
+) -> Created:
+    name = validate_site_name(name)
+    site_type = _choice(SiteType, type, "type")
+    kind = _choice(RuntimeKind, runtime or services.settings.runtime, "runtime")
+    _check_runtime(services, site_type, kind)
+    if admin_email and site_type is not SiteType.WORDPRESS:
+        raise ValidationError("--admin-email is only for wordpress sites")
+    if admin_email:
+        validate_admin_email(admin_email)
+    fingerprint = request_hash(
+        {"op": "create", "name": name, "type": site_type, "runtime": kind, "email": admin_email}
+    )
+    with services.store.unit_of_work() as uow:
+        replayed = replay(uow, idempotency_key, fingerprint)
+        if replayed:
+            return Created(replayed)
+        existing = sites(uow).get_live(name)
+        if existing is not None:
+            raise ConflictError(f"site {name!r} already exists (status {existing.status})")
+        refuse_if_busy(uow, KIND, name)
+        row = SiteRow(
+            name=name,
+            type=site_type,
+            runtime=kind,
+            status=SiteStatus.CREATED,
+            admin_email=admin_email,
+        )
+        site = sites(uow).add(row)
+        uow.flush()
+        sub = _operation(uow, site, SiteOp.PROVISION, actor, idempotency_key, fingerprint)
+        record_created(
+            uow, LIFECYCLE, site, reason="requested", actor=actor, operation_id=sub.operation_id
+        )
+        return Created(sub, _seal_admin_password(services, uow, site) if admin_email else None)
+
+
+def _seal_admin_password(services: Services, uow: UnitOfWork, site: SiteRow) -> str:
+    """A new WordPress admin password, sealed for the install step (which deletes it once
+    the login works); the request's answer shows it once."""
+    password = generate_admin_password()
+    uow.secrets.put(
+        site_secrets.OWNER, site.id, site_secrets.WP_ADMIN_PASSWORD, services.secrets.seal(password)
+    )
+    return password
+
+
+def destroy_site(
+    services: Services,
+    *,
+    name: str,
+    keep_data: bool,
+    actor: str,
+    idempotency_key: str | None,
+) -> Submitted:
+    fingerprint = request_hash({"op": "destroy", "name": name, "keep_data": keep_data})
+    with services.store.unit_of_work() as uow:
+        replayed = replay(uow, idempotency_key, fingerprint)
+        if replayed:
+            return replayed
+        site = sites(uow).live_or_404(name)
+        refuse_if_busy(uow, KIND, name)
+        if site.status not in DESTROYABLE:
+            raise ConflictError(
+                f"site {name!r} is {site.status}: only ACTIVE or FAILED sites can be destroyed"
+            )
+        cancel = [
+            workflow_id
+            for before in runtime.registry().contributions(BEFORE_TEARDOWN)
+            for workflow_id in before(uow, site, actor)
+        ]
+        sites(uow).touch(site)
+        sub = _operation(
+            uow, site, SiteOp.DESTROY, actor, idempotency_key, fingerprint, keep_data=keep_data
+        )
+        uow.audit.record(
+            actor=actor,
+            action="site.destroy",
+            target_kind=KIND,
+            target_name=name,
+            decision="allowed",
+            reason=f"site is {site.status} with no operation running",
+            operation_id=sub.operation_id,
+            snapshot={**snapshot(site), "keep_data": keep_data},
+        )
+        return Submitted(sub.operation_id, sub.kind, name, cancel=tuple(cancel))
+
+
+def retry_site(services: Services, *, name: str, actor: str) -> Submitted:
+    with services.store.unit_of_work() as uow:
+        site = sites(uow).live_or_404(name)
+        refuse_if_busy(uow, KIND, name)
+        if site.status != SiteStatus.FAILED:
+            raise ConflictError(f"site {name!r} is {site.status}: only FAILED sites are retried")
+        last = uow.operations.latest_for(site.id)
+        if last is not None and last.kind == SiteOp.DESTROY:
+            return _operation(uow, site, SiteOp.DESTROY, actor, **dict(last.options or {}))
+        return _operation(uow, site, SiteOp.RETRY, actor)
+
+
+def audit_refusal(services: Services, *, actor: str, action: str, name: str, reason: str) -> None:
+    """A refused destructive request is audited in its own transaction."""
+    with services.store.unit_of_work() as uow:
+        site = sites(uow).get_latest(name)
+        uow.audit.record(
+            actor=actor,
+            action=action,
+            target_kind=KIND,
+            target_name=name,
+            decision="refused",
+            reason=reason,
+            snapshot=snapshot(site) if site else {},
+        )

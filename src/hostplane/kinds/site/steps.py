@@ -1,0 +1,160 @@
+"""What each step of the site's sagas does, and how it is undone.
+
+A step re-reads the site from the database (a request carries a name, not a
+snapshot) and calls one provider; every action is idempotent.
+"""
+
+from __future__ import annotations
+
+from hostplane import naming
+from hostplane.errors import PermanentError
+from hostplane.kernel import runtime
+from hostplane.kernel.outcome import Outcome
+from hostplane.kernel.steps import Options, StepDef
+from hostplane.kinds.site import secrets as site_secrets
+from hostplane.kinds.site.edge import regenerate_edge
+from hostplane.kinds.site.model import Step, site_spec
+from hostplane.kinds.site.repo import sites
+from hostplane.kinds.site.table import SiteRow
+from hostplane.providers.runtime import SiteSpec, SiteType
+from hostplane.services import Services
+
+SITE_DESTROY_ACTOR = "worker"
+# Extension point: teardown(services, site, actor) -> bool removes a child kind's resources
+# of a site being destroyed, through the child's own steps; True when it removed any.
+TEARDOWN = "site.teardown"
+
+
+def spec_of(services: Services, site: SiteRow) -> SiteSpec:
+    return site_spec(site, services.settings)
+
+
+def _database(services: Services, site: SiteRow, options: Options) -> Outcome:
+    name, user = naming.site_database(site.name), naming.site_database_user(site.name)
+    password = site_secrets.database_password(services, site)
+    outcome = services.databases.ensure_database(name, user, password)
+    services.databases.check_login(user, password, name)
+    return outcome
+
+
+def _remove_database(services: Services, site: SiteRow, options: Options) -> Outcome:
+    if options.get("keep_data"):
+        return Outcome.UNCHANGED  # database, credentials and salts stay for a later restore
+    name, user = naming.site_database(site.name), naming.site_database_user(site.name)
+    outcome = services.databases.remove_database(name, user)
+    site_secrets.delete(services, site.id, *site_secrets.ALL)
+    return outcome
+
+
+def _files(services: Services, site: SiteRow, options: Options) -> Outcome:
+    secrets = site_secrets.site_secrets(services, site) if site.type == SiteType.WORDPRESS else None
+    return services.runtime(site.runtime).ensure_files(spec_of(services, site), secrets)
+
+
+def _remove_files(services: Services, site: SiteRow, options: Options) -> Outcome:
+    if options.get("keep_data"):
+        return Outcome.UNCHANGED
+    return services.runtime(site.runtime).remove_files(spec_of(services, site))
+
+
+def _app(services: Services, site: SiteRow, options: Options) -> Outcome:
+    return services.runtime(site.runtime).ensure_app(spec_of(services, site))
+
+
+def _remove_app(services: Services, site: SiteRow, options: Options) -> Outcome:
+    return services.runtime(site.runtime).remove_app(spec_of(services, site))
+
+
+def _web(services: Services, site: SiteRow, options: Options) -> Outcome:
+    return services.runtime(site.runtime).ensure_web(spec_of(services, site))
+
+
+def _remove_web(services: Services, site: SiteRow, options: Options) -> Outcome:
+    return services.runtime(site.runtime).remove_web(spec_of(services, site))
+
+
+def _set_routed(services: Services, site: SiteRow, routed: bool) -> None:
+    with services.store.unit_of_work() as uow:
+        row = sites(uow).get(site.id)
+        if row is not None and row.routed != routed:
+            row.routed = routed
+
+
+def _edge(services: Services, site: SiteRow, options: Options) -> Outcome:
+    _set_routed(services, site, True)
+    return regenerate_edge(services)
+
+
+def _remove_edge(services: Services, site: SiteRow, options: Options) -> Outcome:
+    _set_routed(services, site, False)
+    outcome = regenerate_edge(services)
+    services.edge.confirm_gone(spec_of(services, site).hostname)
+    return Outcome.DELETED if outcome.changed else Outcome.ABSENT
+
+
+def _confirm(services: Services, site: SiteRow, options: Options) -> Outcome:
+    spec = spec_of(services, site)
+    services.edge.confirm(spec.hostname, naming.edge_route_id(site.name))
+    if spec.type is not SiteType.WORDPRESS:
+        resp = services.edge.get(spec.hostname)
+        if resp.status_code != 200:  # the placeholder page the files step put there
+            raise PermanentError(
+                f"{spec.url}/ answers HTTP {resp.status_code} through the edge, not its page",
+                detail=resp.text[:300],
+            )
+    else:
+        resp = services.edge.get(_visitor_host(spec.url))
+        location = resp.headers.get("location", "")
+        if not (
+            (resp.status_code in (301, 302) and "/wp-admin/install.php" in location)
+            or (resp.status_code == 200 and "wp-content" in resp.text)
+        ):
+            raise PermanentError(
+                f"{spec.url}/ does not answer with WordPress through the edge",
+                detail=f"HTTP {resp.status_code} {location} {resp.text[:300]}".strip(),
+            )
+    return Outcome.UNCHANGED
+
+
+def _visitor_host(url: str) -> str:
+    """The Host header a browser sends for `url` (with the port when it is not 80)."""
+    return url.split("://", 1)[1].rstrip("/")
+
+
+def _install(services: Services, site: SiteRow, options: Options) -> Outcome:
+    """Finish the WordPress install with the admin password made at request time, then
+    forget that password: it was shown once, to whoever asked for the site."""
+    password = site_secrets.get(services, site.id, site_secrets.WP_ADMIN_PASSWORD)
+    if password is None:
+        return Outcome.UNCHANGED  # installed by an earlier run, which then deleted it
+    if not site.admin_email:
+        raise PermanentError(f"site {site.name} has no admin email to install WordPress with")
+    hostname = _visitor_host(spec_of(services, site).url)
+    outcome = services.installer.install(
+        hostname, title=site.name, email=site.admin_email, password=password
+    )
+    services.installer.check_login(hostname, password)
+    site_secrets.delete(services, site.id, site_secrets.WP_ADMIN_PASSWORD)
+    return outcome
+
+
+def _remove_children(services: Services, site: SiteRow, options: Options) -> Outcome:
+    """Every child kind removes what it has of the site (custom domains: route, certificate,
+    tunnel rule; each audited), through its own steps."""
+    removed = False
+    for teardown in runtime.registry().contributions(TEARDOWN):
+        removed |= bool(teardown(services, site, SITE_DESTROY_ACTOR))
+    return Outcome.DELETED if removed else Outcome.ABSENT
+
+
+STEPS: tuple[StepDef[SiteRow], ...] = (
+    StepDef(Step.DOMAINS, None, _remove_children, "the site's custom domains removed"),
+    StepDef(Step.DATABASE, _database, _remove_database, "the site's database and user"),
+    StepDef(Step.FILES, _files, _remove_files, "the site's files in place"),
+    StepDef(Step.APP, _app, _remove_app, "the site's application server running"),
+    StepDef(Step.WEB, _web, _remove_web, "the site's web server serving its files"),
+    StepDef(Step.EDGE, _edge, _remove_edge, "the edge routing the site's hostname"),
+    StepDef(Step.CONFIRM, _confirm, None, "the site answering through the edge"),
+    StepDef(Step.INSTALL, _install, None, "WordPress installed, its admin able to log in"),
+)
+BY_NAME = {step.name: step for step in STEPS}

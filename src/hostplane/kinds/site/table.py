@@ -1,0 +1,41 @@
+"""The sites table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hostplane.kernel.store.tables import Base, Versioned
+from hostplane.kernel.store.types import UTCDateTime, new_id, utcnow
+
+
+class SiteRow(Versioned, Base):
+    __tablename__ = "sites"
+    __mapper_args__ = {"version_id_col": Versioned.version}  # noqa: RUF012
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(63), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    runtime: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    routed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    port: Mapped[int | None] = mapped_column(Integer)
+    admin_email: Mapped[str | None] = mapped_column(String(254))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_sites_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("status != 'DESTROYED'"),
+            postgresql_where=text("status != 'DESTROYED'"),
+        ),
+        Index("ix_sites_status_name", "status", "name"),
+    )

@@ -1,0 +1,227 @@
+"""The composition root: settings, the state store and the providers, built once at start-up
+and handed to the kernel (kernel.runtime.bind) with the registry of kinds."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hostplane.errors import HostplaneError
+from hostplane.kernel.store.db import create_engine, ensure_database_exists, migrate
+from hostplane.kernel.store.uow import Plane, Store
+from hostplane.providers.acme.issuer import AcmeIssuer
+from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
+from hostplane.providers.cloudflared.ingress import IngressSettings
+from hostplane.providers.cloudflared.tunnel import CloudflareDns, CloudflareTunnel, TunnelConfig
+from hostplane.providers.dnscheck.resolver import DnsChecker, cloudflare_ranges, parse_resolvers
+from hostplane.providers.dnscheck.verdict import DnsExpectation, DnsMode, parse_ips
+from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
+from hostplane.providers.local.fpm import PhpFpmPools
+from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.providers.local.users import Owner
+from hostplane.providers.mariadb.admin import ADMIN_SECRET, AdminAccount, Bootstrap
+from hostplane.providers.mariadb.connection import Server
+from hostplane.providers.mariadb.provider import MariaDBProvider
+from hostplane.providers.runtime import RuntimeKind, SiteRuntime
+from hostplane.providers.wordpress import WordPressInstaller
+from hostplane.secretbox import SecretBox, load_secret_box
+from hostplane.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    edge: CaddyEdge
+    runtimes: dict[RuntimeKind, SiteRuntime]
+    secrets: SecretBox
+    databases: MariaDBProvider
+    installer: WordPressInstaller
+    dns: DnsChecker
+    dns_expectation: DnsExpectation
+    acme: AcmeIssuer | None = None
+    tunnel: CloudflareTunnel | None = None
+    edge_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def runtime(self, kind: str) -> SiteRuntime:
+        try:
+            return self.runtimes[RuntimeKind(kind)]
+        except (KeyError, ValueError) as exc:
+            raise HostplaneError(
+                f"runtime {kind!r} is not configured on this control plane"
+            ) from exc
+
+    @property
+    def plane_id(self) -> str:
+        """This control plane's identity: the mark on every external resource it creates."""
+        return self.store.plane_id()
+
+    def close(self) -> None:
+        self.edge.close()
+        self.store.dispose()
+
+
+def open_store(settings: Settings) -> Store:
+    ensure_database_exists(settings.state_database_url)
+    engine = create_engine(settings.state_database_url)
+    migrate(engine)
+    return Store(engine)
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    store = store or open_store(settings)
+    plane = store.plane()
+    port = settings.edge_http_port
+    bind = settings.edge_bind
+    edge_url = f"http://{bind or '127.0.0.1'}:{port}"
+    https = settings.edge_https_port
+    edge = CaddyEdge(
+        CaddyEdgeConfig(
+            admin_url=settings.caddy_admin,
+            http_listen=f"{bind}:{port}",
+            confirm_url=edge_url,
+            state_dir=settings.edge_state_dir,
+            confirm_timeout=settings.edge_confirm_timeout,
+            https_listen=f"{bind}:{https}" if https else None,
+            https_confirm=(bind or "127.0.0.1", https) if https else None,
+        )
+    )
+    pools = PhpFpmPools(
+        settings.php_fpm_binary,
+        run_dir=settings.run_dir / "php-fpm",
+        config_dir=settings.fpm_config_dir,
+        max_children=settings.php_max_children,
+        edge_user=settings.edge_user,
+    )
+    secrets = load_secret_box(settings)
+    databases = site_databases(settings, store, secrets)
+    docker_runtime = DockerRuntime(docker_runtime_config(settings, databases.socket_path, plane))
+    runtimes: dict[RuntimeKind, SiteRuntime] = {
+        RuntimeKind.LOCAL: LocalRuntime(
+            settings.sites_dir,
+            pools,
+            settings.wordpress_source,
+            Owner(plane.id, plane.predates_marks),
+        ),
+        RuntimeKind.DOCKER: docker_runtime,
+    }
+    return Services(
+        settings=settings,
+        store=store,
+        edge=edge,
+        runtimes=runtimes,
+        secrets=secrets,
+        databases=databases,
+        installer=WordPressInstaller(edge_url),
+        dns=DnsChecker(parse_resolvers(settings.dns_resolvers)),
+        dns_expectation=dns_expectation(settings),
+        acme=acme_issuer(settings),
+        tunnel=cloudflare_tunnel(settings, edge_url),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneSecret:
+    """A secret of this control plane, sealed in the state database (admin.SecretSlot)."""
+
+    store: Store
+    box: SecretBox
+    plane_id: str
+    name: str
+    owner_kind: str = "plane"
+
+    def read(self) -> str | None:
+        with self.store.unit_of_work() as uow:
+            sealed = uow.secrets.get(self.owner_kind, self.plane_id, self.name)
+        return self.box.open(sealed) if sealed is not None else None
+
+    def write_new(self, value: str) -> None:
+        """ConflictError (from the commit) when one is stored already: never overwritten."""
+        with self.store.unit_of_work() as uow:
+            uow.secrets.add(self.owner_kind, self.plane_id, self.name, self.box.seal(value))
+
+
+def site_databases(settings: Settings, store: Store, secrets: SecretBox) -> MariaDBProvider:
+    """The site database provider, marked with this plane's id: on the account
+    HOSTPLANE_SITE_DB_URL names, else on Hostplane's own (made on first use)."""
+    plane = store.plane()
+    server: str | Server = settings.site_db_url or AdminAccount(
+        plane.id,
+        PlaneSecret(store, secrets, plane.id, ADMIN_SECRET),
+        Bootstrap(socket=settings.site_db_socket, tcp_port=settings.site_db_port),
+    )
+    return MariaDBProvider(server, owner=plane.id, adopt_unmarked=plane.predates_marks)
+
+
+def docker_runtime_config(
+    settings: Settings, db_socket: Callable[[], str] | None, plane: Plane | None = None
+) -> DockerRuntimeConfig:
+    """The runtime of `plane` (its id on everything it creates; its store's pre-plane-id
+    objects its own when the store predates plane ids). Without a plane: a runtime that only
+    looks at the engine (`hostctl doctor`) and creates, changes and removes nothing."""
+    return DockerRuntimeConfig(
+        docker_host=settings.docker_host,
+        tls_dir=settings.docker_tls_dir,
+        php_image=settings.php_image,
+        nginx_image=settings.nginx_image,
+        memory=settings.container_memory,
+        cpus=settings.container_cpus,
+        run_dir=settings.run_dir / "docker",
+        owner=plane.id if plane is not None else "",
+        db_socket=db_socket,
+        adopt_unmarked=plane is not None and plane.predates_marks,
+    )
+
+
+def acme_issuer(settings: Settings) -> AcmeIssuer | None:
+    if not settings.acme_directory:
+        return None
+    if not settings.edge_https_port:
+        raise HostplaneError(
+            "HOSTPLANE_ACME_DIRECTORY is set but HTTPS is disabled (HOSTPLANE_EDGE_HTTPS_PORT=0)"
+        )
+    return AcmeIssuer(
+        settings.acme_directory,
+        ca_bundle=settings.acme_ca_bundle,
+        email=settings.acme_email,
+        timeout=settings.acme_timeout,
+    )
+
+
+def cloudflare_tunnel(settings: Settings, edge_url: str) -> CloudflareTunnel | None:
+    if not settings.tunnel_id:
+        return None
+    config_path = settings.tunnel_config or settings.data_dir / "cloudflared" / "config.yml"
+    credentials = settings.tunnel_credentials_file or Path(
+        f"/etc/cloudflared/{settings.tunnel_id}.json"
+    )
+    token = settings.cloudflare_api_token
+    return CloudflareTunnel(
+        TunnelConfig(
+            ingress=IngressSettings(settings.tunnel_id, str(credentials), edge_url),
+            config_path=config_path,
+            cloudflared_binary=settings.cloudflared_binary,
+            restart_command=settings.tunnel_restart_command,
+        ),
+        CloudflareDns(token.get_secret_value(), settings.tunnel_id, settings.cloudflare_api_url)
+        if token
+        else None,
+    )
+
+
+def dns_expectation(settings: Settings) -> DnsExpectation:
+    mode = DnsMode(settings.dns_mode)
+    try:
+        ips = parse_ips(settings.public_ips.split(","))
+    except ValueError as exc:
+        raise HostplaneError(f"HOSTPLANE_PUBLIC_IPS is not a list of addresses: {exc}") from exc
+    return DnsExpectation(
+        mode=mode,
+        public_ips=ips,
+        cloudflare_ranges=(
+            cloudflare_ranges(settings.data_dir) if mode is DnsMode.CLOUDFLARE else ()
+        ),
+        allow_private=settings.dns_allow_private,
+    )

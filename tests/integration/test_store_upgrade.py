@@ -1,0 +1,73 @@
+"""A state database made by an earlier release upgrades in place: every row as it was, and the
+plane that finds it knows its resources predate plane marks."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import command
+
+from hostplane.kernel.store.db import alembic_config, create_engine, migrate
+from hostplane.kernel.store.uow import Store
+
+ROWS = {
+    "sites": {
+        "id": "s1",
+        "name": "blog",
+        "type": "wordpress",
+        "runtime": "local",
+        "status": "ACTIVE",
+        "routed": True,
+        "version": 3,
+        "created_at": "2026-11-01 10:00:00.000000",
+        "updated_at": "2026-11-02 10:00:00.000000",
+    },
+    "domains": {
+        "id": "d1",
+        "site_id": "s1",
+        "name": "www.example.org",
+        "status": "ACTIVE",
+        "version": 2,
+        "created_at": "2026-11-01 11:00:00.000000",
+        "updated_at": "2026-11-01 11:00:00.000000",
+    },
+    "operations": {
+        "id": "o1",
+        "kind": "provision",
+        "target_kind": "site",
+        "target_name": "blog",
+        "target_id": "s1",
+        "status": "SUCCEEDED",
+        "options": "{}",
+        "actor": "token:abc",
+        "created_at": "2026-11-01 10:00:00.000000",
+    },
+}
+
+
+def _insert(conn: sa.Connection, table: str, row: dict[str, object]) -> None:
+    columns = ", ".join(row)
+    values = ", ".join(f":{c}" for c in row)
+    conn.execute(sa.text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), row)
+
+
+def _rows(engine: sa.Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as conn:
+        return {t: list(conn.execute(sa.text(f"SELECT * FROM {t} ORDER BY id"))) for t in ROWS}
+
+
+def test_a_store_of_the_previous_release_upgrades_with_no_data_change(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    command.upgrade(alembic_config(engine), "0004")  # the schema the previous release made
+    with engine.begin() as conn:
+        for table, row in ROWS.items():
+            _insert(conn, table, row)
+    before = _rows(engine)
+
+    migrate(engine)
+
+    assert _rows(engine) == before
+    with engine.connect() as conn:
+        heads = {r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))}
+    assert "0004" not in heads
+    plane = Store(engine).plane()
+    assert plane.predates_marks  # it has worked before: its resources carry no plane id
