@@ -3,7 +3,7 @@ SHELL := /bin/sh
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 
-.PHONY: install install-test system-runtime system-test up test lint unit bench images clean
+.PHONY: install install-test system-runtime system-test up test lint unit inprocess bench images clean
 
 install: system-runtime $(VENV)/.synced
 
@@ -39,6 +39,10 @@ test: install-test lint
 unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit
 
+# The workflows in this process: DBOS on SQLite, the real kinds, fake providers (seconds).
+inprocess: $(VENV)/.synced
+	$(VENV)/bin/pytest tests/inprocess
+
 # Container images for the docker runtime, built locally (no registry): debootstrap + import.
 # Targets the engine HOSTPLANE_DOCKER_HOST or DOCKER_HOST names; with neither, this machine's,
 # started first when none answers (scripts/docker-engine.sh).
@@ -48,6 +52,7 @@ images: install-test
 bench: install-test
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/reconcile.py
+	$(VENV)/bin/python bench/data.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ from hostplane.kernel.kind import Kind, Plan, SagaHooks
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.steps import describe, run_recorded, start_record
+from hostplane.kernel.store.db import transient
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import UnitOfWork
@@ -29,6 +30,17 @@ from hostplane.kernel.store.uow import UnitOfWork
 log = structlog.get_logger(__name__)
 
 SUPERSEDED = "superseded"
+# The steps that move an operation and its target (begin, compensating, finish; a domain's
+# DNS check) run outside the saga's error handling: one that fails ends the workflow with its
+# operation unfinished and its target's slot held for good (every later request a 409). A
+# moment without the state database is therefore tried again (0.5 s, doubling: a minute).
+STATE_DB_RETRY: dict[str, Any] = {
+    "retries_allowed": True,
+    "max_attempts": 8,
+    "interval_seconds": 0.5,
+    "backoff_rate": 2.0,
+    "should_retry": transient,
+}
 
 
 def _operation(uow: UnitOfWork, operation_id: str) -> tuple[OperationRow, SagaHooks[Any]]:
@@ -40,7 +52,7 @@ def _operation(uow: UnitOfWork, operation_id: str) -> tuple[OperationRow, SagaHo
     return op, kind.saga
 
 
-@DBOS.step()
+@DBOS.step(**STATE_DB_RETRY)
 def begin_step(operation_id: str) -> Plan:
     """Mark the operation running and let its kind move the resource into its working state;
     the plan it returns is checkpointed, so a resumed workflow runs the same steps."""
@@ -92,7 +104,7 @@ def undo_step(operation_id: str, step: str) -> str:
     return run_step(operation_id, step, "undo").value
 
 
-@DBOS.step()
+@DBOS.step(**STATE_DB_RETRY)
 def compensating_step(operation_id: str, error: str) -> None:
     ctx = runtime.context()
     with ctx.store.unit_of_work() as uow:
@@ -103,7 +115,7 @@ def compensating_step(operation_id: str, error: str) -> None:
         hooks.failed(ctx, uow, op, hooks.load(uow, op), error)
 
 
-@DBOS.step()
+@DBOS.step(**STATE_DB_RETRY)
 def finish_step(operation_id: str, error: str | None) -> str:
     """Commit the end state (the kind's, then the operation's); idempotent."""
     ctx = runtime.context()

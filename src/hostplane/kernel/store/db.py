@@ -18,6 +18,12 @@ KIND_MIGRATIONS = Path(__file__).parents[2] / "kinds"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
+def transient(exc: BaseException) -> bool:
+    """A moment without the database (a dropped connection, a failover, a lock wait that ran
+    out): the same transaction is worth trying again."""
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError))
+
+
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given without a driver."""
     parsed = make_url(url)

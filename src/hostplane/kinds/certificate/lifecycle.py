@@ -14,6 +14,7 @@ from hostplane.kinds.certificate.model import (
     Step,
 )
 from hostplane.kinds.domain.lifecycle import OnDomain
+from hostplane.kinds.domain.model import DomainStatus
 from hostplane.kinds.domain.repo import DomainTarget
 from hostplane.services import Services
 
@@ -39,7 +40,12 @@ class CertificateSaga(OnDomain):
     ) -> str | None:
         if error is not None:
             target.domain.last_error = error
-        elif op.kind == CertificateOp.UPLOAD:  # the old certificate is not needed back
+            return error
+        if target.domain.status == DomainStatus.ACTIVE:
+            # A served domain whose certificate is now in force has no error left (an earlier
+            # renewal's); a domain in another state keeps what explains that state.
+            target.domain.last_error = None
+        if op.kind == CertificateOp.UPLOAD:  # the old certificate is not needed back
             for name in (PREVIOUS_CERT, PREVIOUS_KEY):
                 uow.secrets.delete(OWNER, target.domain.id, name)
         return error

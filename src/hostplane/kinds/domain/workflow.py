@@ -26,7 +26,7 @@ class DnsCheck:
     recheck_max: float
 
 
-@DBOS.step()
+@DBOS.step(**saga.STATE_DB_RETRY)
 def dns_step(operation_id: str) -> DnsCheck:
     services = runtime.context()
     verdicts: list[str] = []

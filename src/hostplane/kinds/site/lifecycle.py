@@ -11,6 +11,7 @@ from hostplane.kernel.kind import Plan
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import transition
+from hostplane.kinds.site import secrets as site_secrets
 from hostplane.kinds.site.model import (
     LIFECYCLE,
     PROVISIONING_OPS,
@@ -86,6 +87,8 @@ class SiteSaga:
                 uow, LIFECYCLE, site, target, reason=reason, actor=op.actor, operation_id=op.id
             )
         if target == SiteStatus.DESTROYED:
+            if not (op.options or {}).get("keep_data"):  # an install that never ran
+                uow.secrets.delete(site_secrets.OWNER, site.id, site_secrets.WP_ADMIN_PASSWORD)
             uow.audit.record(
                 actor=op.actor,
                 action="site.destroyed",

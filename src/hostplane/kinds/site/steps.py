@@ -42,7 +42,9 @@ def _remove_database(services: Services, site: SiteRow, options: Options) -> Out
         return Outcome.UNCHANGED  # database, credentials and salts stay for a later restore
     name, user = naming.site_database(site.name), naming.site_database_user(site.name)
     outcome = services.databases.remove_database(name, user)
-    site_secrets.delete(services, site.id, *site_secrets.ALL)
+    # Not the WordPress admin password: a compensated provision's retry installs with it
+    # (the request showed it once); the install deletes it, a destroy's finish otherwise.
+    site_secrets.delete(services, site.id, site_secrets.DB_PASSWORD, site_secrets.WP_SALTS)
     return outcome
 
 

@@ -1,0 +1,454 @@
+"""Fake providers for the in-process tier: they keep what they hold in memory, record every
+call in one journal (in order) and fail on command.
+
+They stand in for the real systems only where the kernel depends on their behaviour: every
+`ensure_*` / `remove_*` is idempotent and says what it did (an Outcome), the edge's `confirm`
+passes only when the applied state routes the host to the route, `get` answers through the
+applied state with what the runtime behind it serves, the installer needs the edge to serve
+the site. What the real systems do is tested against them (tests/integration, tests/e2e).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from cryptography import x509
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from hostplane.errors import PermanentError, TemporaryError
+from hostplane.kernel.outcome import Outcome
+from hostplane.kernel.store.uow import Store
+from hostplane.providers.acme.issuer import IssuedCertificate, Publish, describe_leaf
+from hostplane.providers.dnscheck.verdict import DnsAnswer
+from hostplane.providers.edge import ACME_CHALLENGE_PATH, EdgeRoute, EdgeState
+from hostplane.providers.runtime import (
+    FastCGI,
+    RuntimeKind,
+    SiteSecrets,
+    SiteSpec,
+    SiteType,
+    StaticFiles,
+    Upstream,
+)
+from hostplane.secretbox import SecretBox
+from hostplane.services import Services, dns_expectation
+from hostplane.settings import Settings
+
+PLATFORM_IP = "203.0.113.10"  # the edge's public address in the tier's settings
+
+
+class Call(NamedTuple):
+    name: str  # provider.method, e.g. "runtime.ensure_files"
+    target: str  # what it was called for: a site, a host, a database
+
+
+@dataclass
+class _Armed:
+    action: Callable[[], None]  # raises (a fault) or waits (a pause)
+    times: int | None  # None: every call
+
+
+class Journal:
+    """Every provider call in order, and what is armed for the next calls (a fault, a
+    pause): it happens after the call is noted, before the fake does anything."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._armed: dict[str, _Armed] = {}
+        self._lock = threading.Lock()
+
+    def fail(self, name: str, error: Callable[[], BaseException], *, times: int | None = 1) -> None:
+        """The next `times` calls of `name` (every call when None) raise `error()`."""
+
+        def fault() -> None:
+            raise error()
+
+        self.when(name, fault, times=times)
+
+    def when(self, name: str, action: Callable[[], None], *, times: int | None = 1) -> None:
+        """The next `times` calls of `name` (every call when None) run `action` first."""
+        with self._lock:
+            self._armed[name] = _Armed(action, times)
+
+    def record(self, name: str, target: str) -> None:
+        """Note the call, then run what is armed for it (the call was attempted)."""
+        with self._lock:
+            self.calls.append(Call(name, target))
+            armed = self._armed.get(name)
+            if armed is None:
+                return
+            if armed.times is not None:
+                armed.times -= 1
+                if armed.times == 0:
+                    del self._armed[name]
+        armed.action()
+
+    def names(self, *prefixes: str) -> list[str]:
+        """The calls' names in order (those starting with one of `prefixes`, if given)."""
+        with self._lock:
+            return [c.name for c in self.calls if not prefixes or c.name.startswith(prefixes)]
+
+    def count(self, name: str, target: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                1 for c in self.calls if c.name == name and (target is None or c.target == target)
+            )
+
+    def index(self, name: str, target: str) -> int:
+        """Where the first call `name` for `target` is in the journal."""
+        with self._lock:
+            return self.calls.index(Call(name, target))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class FakeResponse:
+    """What a visitor gets through the edge (the parts the steps read)."""
+
+    status_code: int
+    text: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Site:
+    type: SiteType
+    files: bool = False
+    app: bool = False
+
+
+class FakeRuntime:
+    """The local runtime in memory: files, a PHP process; the edge serves the files itself."""
+
+    kind = RuntimeKind.LOCAL
+    supported_types = frozenset(SiteType)
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.sites: dict[str, _Site] = {}
+
+    def ensure_files(self, spec: SiteSpec, secrets: SiteSecrets | None) -> Outcome:
+        self.journal.record("runtime.ensure_files", spec.name)
+        if spec.type is SiteType.WORDPRESS and secrets is None:
+            raise PermanentError(f"site {spec.name}: WordPress files need the site's secrets")
+        site = self.sites.setdefault(spec.name, _Site(spec.type))
+        if site.files:
+            return Outcome.UNCHANGED
+        site.files = True
+        return Outcome.CREATED
+
+    def remove_files(self, spec: SiteSpec) -> Outcome:
+        self.journal.record("runtime.remove_files", spec.name)
+        site = self.sites.get(spec.name)
+        if site is None or not site.files:
+            return Outcome.ABSENT
+        site.files = False
+        return Outcome.DELETED
+
+    def ensure_app(self, spec: SiteSpec) -> Outcome:
+        self.journal.record("runtime.ensure_app", spec.name)
+        if spec.type is SiteType.STATIC:
+            return Outcome.UNCHANGED  # static sites have no application process
+        site = self.sites.get(spec.name)
+        if site is None or not site.files:
+            raise PermanentError(f"site {spec.name} has no files: the files step must run first")
+        if site.app:
+            return Outcome.UNCHANGED
+        site.app = True
+        return Outcome.CREATED
+
+    def remove_app(self, spec: SiteSpec) -> Outcome:
+        self.journal.record("runtime.remove_app", spec.name)
+        site = self.sites.get(spec.name)
+        if site is None or not site.app:
+            return Outcome.ABSENT
+        site.app = False
+        return Outcome.DELETED
+
+    def ensure_web(self, spec: SiteSpec) -> Outcome:
+        self.journal.record("runtime.ensure_web", spec.name)
+        return Outcome.UNCHANGED  # the edge serves local sites itself
+
+    def remove_web(self, spec: SiteSpec) -> Outcome:
+        self.journal.record("runtime.remove_web", spec.name)
+        return Outcome.ABSENT
+
+    def upstream(self, spec: SiteSpec) -> Upstream:
+        root = f"/fake/sites/{spec.name}/public"
+        if spec.type is SiteType.STATIC:
+            return StaticFiles(root=root)
+        return FastCGI(root=root, dial=f"unix//fake/run/{spec.name}.sock")
+
+    def answer(self, upstream: Upstream) -> FakeResponse:
+        """What the site behind `upstream` serves, as it is now."""
+        root = getattr(upstream, "root", "")
+        site = self.sites.get(root.removeprefix("/fake/sites/").removesuffix("/public"))
+        if site is None or not site.files:
+            return FakeResponse(404, "no such file")
+        if isinstance(upstream, FastCGI) and not site.app:
+            return FakeResponse(502, "no PHP-FPM behind the socket")
+        if site.type is SiteType.WORDPRESS:
+            return FakeResponse(302, headers={"location": "/wp-admin/install.php"})
+        return FakeResponse(200, "placeholder page")
+
+    def holds(self) -> dict[str, tuple[bool, bool]]:
+        """Per site: (files, app) — what is left on the host."""
+        return {n: (s.files, s.app) for n, s in self.sites.items() if s.files or s.app}
+
+
+class FakeEdge:
+    """The edge in memory: the state last applied, served from the runtime's answers."""
+
+    def __init__(self, journal: Journal, runtime: FakeRuntime) -> None:
+        self.journal = journal
+        self.runtime = runtime
+        self.state: EdgeState | None = None
+
+    def apply(self, state: EdgeState) -> Outcome:
+        self.journal.record("edge.apply", ",".join(sorted(self._hosts(state))))
+        if state == self.state:
+            return Outcome.UNCHANGED
+        outcome = Outcome.CREATED if self.state is None else Outcome.UPDATED
+        self.state = state
+        return outcome
+
+    @staticmethod
+    def _hosts(state: EdgeState | None) -> list[str]:
+        return [host for route in (state.routes if state else ()) for host in route.hosts]
+
+    def hosts(self) -> list[str]:
+        return sorted(self._hosts(self.state))
+
+    def route_for(self, host: str) -> EdgeRoute | None:
+        host = host.rsplit(":", 1)[0]  # a Host header's port does not take part in matching
+        for route in self.state.routes if self.state else ():
+            if host in route.hosts:
+                return route
+        return None
+
+    def serves(self, host: str) -> bool:
+        return self.route_for(host) is not None
+
+    def confirm(self, host: str, route_id: str) -> None:
+        self.journal.record("edge.confirm", host)
+        route = self.route_for(host)
+        if route is None or route.route_id != route_id:
+            served = route.route_id if route else "none"
+            raise PermanentError(f"the edge does not serve {host} from {route_id}", detail=served)
+
+    def confirm_gone(self, host: str) -> None:
+        self.journal.record("edge.confirm_gone", host)
+        route = self.route_for(host)
+        if route is not None:
+            raise PermanentError(f"the edge still answers for {host}", detail=route.route_id)
+
+    def get(self, host: str, path: str = "/") -> FakeResponse:
+        self.journal.record("edge.get", host)
+        if path.startswith(ACME_CHALLENGE_PATH):  # answered by the edge itself, for any host
+            validation = self.challenge(host, path.removeprefix(ACME_CHALLENGE_PATH))
+            return FakeResponse(200, validation) if validation else FakeResponse(404)
+        route = self.route_for(host)
+        if route is None:
+            return FakeResponse(404)
+        return self.runtime.answer(route.upstream)
+
+    def challenge(self, host: str, token: str) -> str | None:
+        for c in self.state.challenges if self.state else ():
+            if (c.host, c.token) == (host, token):
+                return c.validation
+        return None
+
+    def presented(self, host: str) -> str | None:
+        """The fingerprint of the certificate the edge presents for `host`, if any."""
+        for cert in self.state.certificates if self.state else ():
+            if cert.host == host:
+                return describe_leaf(cert.certificate_pem)[1]
+        return None
+
+    def confirm_certificate(self, host: str, fingerprint: str) -> None:
+        self.journal.record("edge.confirm_certificate", host)
+        served = self.presented(host)
+        if served != fingerprint:
+            raise PermanentError(
+                f"the edge does not present the new certificate for {host}",
+                detail=f"served {served or 'no certificate'}, expected {fingerprint}",
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class FakeDatabases:
+    """The site database server in memory: databases with their owner, users' passwords."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.databases: dict[str, str] = {}  # name → user
+        self.users: dict[str, str] = {}  # user → password
+
+    def ensure_database(self, name: str, user: str, password: str) -> Outcome:
+        self.journal.record("databases.ensure_database", name)
+        had = name in self.databases and user in self.users
+        self.databases[name], self.users[user] = user, password  # converges on the password
+        return Outcome.UNCHANGED if had else Outcome.CREATED
+
+    def check_login(self, user: str, password: str, database: str) -> None:
+        self.journal.record("databases.check_login", database)
+        if self.users.get(user) != password or self.databases.get(database) != user:
+            raise PermanentError(f"{user} cannot log in to {database}")
+
+    def remove_database(self, name: str, user: str) -> Outcome:
+        self.journal.record("databases.remove_database", name)
+        had = name in self.databases or user in self.users
+        self.databases.pop(name, None)
+        self.users.pop(user, None)
+        return Outcome.DELETED if had else Outcome.ABSENT
+
+    def socket_path(self) -> str:
+        return "/fake/run/mysqld.sock"
+
+
+class FakeInstaller:
+    """WordPress's installer, reached through the edge: it needs the site served."""
+
+    def __init__(self, journal: Journal, edge: FakeEdge) -> None:
+        self.journal = journal
+        self.edge = edge
+        self.installed: dict[str, str] = {}  # host → admin password
+
+    def install(self, host: str, *, title: str, email: str, password: str) -> Outcome:
+        self.journal.record("installer.install", host)
+        if not self.edge.serves(host):
+            raise TemporaryError(f"WordPress at {host} did not answer", detail="no route")
+        if host in self.installed:
+            return Outcome.UNCHANGED
+        self.installed[host] = password
+        return Outcome.CREATED
+
+    def check_login(self, host: str, password: str) -> None:
+        self.journal.record("installer.check_login", host)
+        if self.installed.get(host) != password:
+            raise PermanentError(f"WordPress at {host} refused the admin login")
+
+
+class FakeDns:
+    """Resolvers in memory: a name answers the addresses it was pointed at, or nothing."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.answers: dict[str, tuple[str, ...]] = {}
+
+    def point(self, name: str, *addresses: str) -> None:
+        self.answers[name] = addresses or (PLATFORM_IP,)
+
+    def lookup(self, name: str) -> DnsAnswer:
+        self.journal.record("dns.lookup", name)
+        return DnsAnswer(name=name, addresses=self.answers.get(name, ()))
+
+
+def self_signed(host: str, days: int = 90) -> tuple[str, str]:
+    """(certificate PEM, key PEM) of a fresh certificate naming `host`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+class FakeAcme:
+    """An ACME CA that validates over HTTP-01 through the edge, as a real one does: the
+    challenge must be served when it looks, and what it issues names the domain."""
+
+    def __init__(self, journal: Journal, edge: FakeEdge) -> None:
+        self.journal = journal
+        self.edge = edge
+        self.issued: list[str] = []  # fingerprints, in order
+
+    def issue(self, account_key_pem: str, domain: str, publish: Publish) -> IssuedCertificate:
+        self.journal.record("acme.issue", domain)
+        token = secrets.token_urlsafe(16)
+        validation = f"{token}.{secrets.token_urlsafe(8)}"
+        publish(token, validation)
+        if self.edge.challenge(domain, token) != validation:
+            raise PermanentError(f"the CA could not validate {domain}", detail="HTTP-01: 404")
+        self.journal.record("acme.finalize", domain)  # the order, validated, is finalized
+        cert_pem, key_pem = self_signed(domain)
+        not_after, fingerprint, _ = describe_leaf(cert_pem)
+        self.issued.append(fingerprint)
+        return IssuedCertificate(cert_pem, key_pem, not_after, fingerprint)
+
+
+@dataclass
+class FakeWorld:
+    """The fakes behind one Services, and their journal."""
+
+    journal: Journal
+    runtime: FakeRuntime
+    edge: FakeEdge
+    databases: FakeDatabases
+    installer: FakeInstaller
+    dns: FakeDns
+    acme: FakeAcme | None
+    services: Services
+
+    def state(self) -> tuple[object, ...]:
+        """What the fakes hold (compare it before and after)."""
+        return (
+            self.runtime.holds(),
+            self.edge.state,
+            dict(self.databases.databases),
+            dict(self.databases.users),
+            dict(self.installer.installed),
+        )
+
+
+def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeWorld:
+    """The composition root with every provider a fake (an ACME CA if asked; no tunnel)."""
+    journal = Journal()
+    runtime = FakeRuntime(journal)
+    edge = FakeEdge(journal, runtime)
+    databases = FakeDatabases(journal)
+    installer = FakeInstaller(journal, edge)
+    dns = FakeDns(journal)
+    ca = FakeAcme(journal, edge) if acme else None
+    # Services names the real providers' classes (only the runtime has a Protocol): the
+    # fakes have their methods, the ones the kinds' steps call.
+    services = Services(
+        settings=settings,
+        store=store,
+        edge=edge,
+        runtimes={RuntimeKind.LOCAL: runtime},
+        secrets=SecretBox(Fernet.generate_key()),
+        databases=databases,
+        installer=installer,
+        dns=dns,
+        dns_expectation=dns_expectation(settings),
+        acme=ca,
+    )
+    return FakeWorld(journal, runtime, edge, databases, installer, dns, ca, services)
