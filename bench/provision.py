@@ -36,6 +36,7 @@ from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfi
 from hostplane.providers.edge import EdgeRoute, EdgeState  # noqa: E402
 from hostplane.providers.local.fpm import PhpFpmPools  # noqa: E402
 from hostplane.providers.local.runtime import LocalRuntime  # noqa: E402
+from hostplane.providers.local.users import Owner  # noqa: E402
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password  # noqa: E402
 from hostplane.providers.runtime import RuntimeKind, SiteRuntime, SiteSecrets, SiteSpec, SiteType  # noqa: E402  # noqa: E402
 from hostplane.providers.wordpress import (  # noqa: E402
@@ -102,7 +103,12 @@ class Raw:
         self.db = MariaDBProvider(db_url, owner="hpbenchraw")  # the raw path, a plane of its own
         pools = PhpFpmPools("php-fpm8.2", root / "run" / "php-fpm", root / "php-fpm", 5)
         self.runtimes: dict[str, SiteRuntime] = {
-            "local": LocalRuntime(root / "sites", pools, Path("/usr/share/wordpress")),
+            "local": LocalRuntime(
+                root / "sites",
+                pools,
+                Path("/usr/share/wordpress"),
+                Owner(f"bench{uuid.uuid4().hex[:6]}"),
+            ),
             "docker": DockerRuntime(
                 DockerRuntimeConfig(
                     docker_host=docker_host,

@@ -20,6 +20,7 @@ from hostplane.providers.dnscheck.verdict import DnsExpectation, DnsMode, parse_
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
 from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.local.runtime import LocalRuntime
+from hostplane.providers.local.users import Owner
 from hostplane.providers.mariadb.admin import ADMIN_SECRET, AdminAccount, Bootstrap
 from hostplane.providers.mariadb.connection import Server
 from hostplane.providers.mariadb.provider import MariaDBProvider
@@ -70,6 +71,8 @@ def open_store(settings: Settings) -> Store:
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
+    store = store or open_store(settings)
+    plane = store.plane()
     port = settings.edge_http_port
     bind = settings.edge_bind
     edge_url = f"http://{bind or '127.0.0.1'}:{port}"
@@ -79,7 +82,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             admin_url=settings.caddy_admin,
             http_listen=f"{bind}:{port}",
             confirm_url=edge_url,
-            state_dir=settings.data_dir / "edge",
+            state_dir=settings.edge_state_dir,
             confirm_timeout=settings.edge_confirm_timeout,
             https_listen=f"{bind}:{https}" if https else None,
             https_confirm=(bind or "127.0.0.1", https) if https else None,
@@ -88,17 +91,20 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     pools = PhpFpmPools(
         settings.php_fpm_binary,
         run_dir=settings.run_dir / "php-fpm",
-        config_dir=settings.data_dir / "php-fpm",
+        config_dir=settings.fpm_config_dir,
         max_children=settings.php_max_children,
+        edge_user=settings.edge_user,
     )
-    store = store or open_store(settings)
     secrets = load_secret_box(settings)
     databases = site_databases(settings, store, secrets)
-    docker_runtime = DockerRuntime(
-        docker_runtime_config(settings, databases.socket_path, store.plane())
-    )
+    docker_runtime = DockerRuntime(docker_runtime_config(settings, databases.socket_path, plane))
     runtimes: dict[RuntimeKind, SiteRuntime] = {
-        RuntimeKind.LOCAL: LocalRuntime(settings.sites_dir, pools, settings.wordpress_source),
+        RuntimeKind.LOCAL: LocalRuntime(
+            settings.sites_dir,
+            pools,
+            settings.wordpress_source,
+            Owner(plane.id, plane.predates_marks),
+        ),
         RuntimeKind.DOCKER: docker_runtime,
     }
     return Services(

@@ -56,12 +56,24 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     api_tokens: str | None = None
 
+    # Where sites' files and sockets live: outside the data directory, which is the control
+    # plane's alone (0700), so that sites' users and the edge reach them whatever its mode.
+    sites_dir: Path = Path("/srv/hostplane/sites")  # webroots
+    run_dir: Path = Path("/run/hostplane")  # sockets: PHP-FPM pools, Docker sites, the edge's admin
+    edge_dir: Path = Path("/var/lib/hostplane-edge")  # the managed Caddy's own state (its user's)
+
     edge: Literal["caddy"] = "caddy"
     edge_http_port: int = Field(default=80, ge=1, le=65535)
     edge_bind: str = ""
+    # An operator's own Caddy: http://host:port or unix:///path/to/admin.sock. Unset: the
+    # control plane runs Caddy itself, as edge_user, with its admin API on a private socket.
     caddy_admin_url: str | None = None
-    caddy_admin_listen: str = "127.0.0.1:2019"
+    caddy_admin_listen: str | None = None  # gone: refused with a message saying why
     caddy_binary: str = "caddy"
+    edge_user: str = "caddy"  # the managed Caddy runs as this user (created if missing)
+    # Stop the managed Caddy when the control plane exits (`hostctl up --stop-edge`); by
+    # default it keeps serving and the next start adopts it.
+    edge_stop_on_exit: bool = False
     edge_confirm_timeout: float = 10.0
 
     runtime: Literal["local", "docker"] = "local"
@@ -145,6 +157,35 @@ class Settings(BaseSettings):
             return value
         raise ValueError("use fewer than 60 seconds or a whole number of minutes")
 
+    @field_validator("caddy_admin_listen")
+    @classmethod
+    def _admin_listen_is_gone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        raise ValueError(
+            "the managed Caddy's admin API is now a private unix socket under "
+            "HOSTPLANE_RUN_DIR (edge/admin.sock), never TCP: unset it (for a Caddy of your "
+            "own, set HOSTPLANE_CADDY_ADMIN_URL)"
+        )
+
+    @field_validator("caddy_admin_url")
+    @classmethod
+    def _admin_url_is_http_or_unix(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.startswith(("http://", "https://", "unix:///")):
+            return value
+        raise ValueError(
+            "use http://HOST:PORT or unix:///absolute/path/to/admin.sock for Caddy's admin API"
+        )
+
+    @field_validator("sites_dir", "run_dir", "edge_dir", "data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError(f"use an absolute path, not {str(value)!r}")
+        return value
+
     @field_validator("base_domain")
     @classmethod
     def _base_domain_is_a_name(cls, value: str) -> str:
@@ -195,13 +236,20 @@ class Settings(BaseSettings):
         return f"{base}/{name}_workflows{sep}{query}"
 
     @property
-    def sites_dir(self) -> Path:
-        return self.data_dir / "sites"
+    def edge_state_dir(self) -> Path:
+        """The control plane's own records about the edge (pid file, log, last config that
+        loaded): private, like the rest of the data directory."""
+        return self.data_dir / "edge"
 
     @property
-    def run_dir(self) -> Path:
-        """Sockets and pid files of the processes the control plane starts for sites."""
-        return self.data_dir / "run"
+    def caddy_admin_socket(self) -> Path:
+        """The managed Caddy's admin API, in a directory only root and the edge user enter."""
+        return self.run_dir / "edge" / "admin.sock"
+
+    @property
+    def fpm_config_dir(self) -> Path:
+        """PHP-FPM masters' configs and logs: read by the masters, which run as root."""
+        return self.data_dir / "php-fpm"
 
     @property
     def secret_key_file(self) -> Path:
@@ -226,7 +274,8 @@ class Settings(BaseSettings):
 
     @property
     def caddy_admin(self) -> str:
-        return (self.caddy_admin_url or f"http://{self.caddy_admin_listen}").rstrip("/")
+        """Where Caddy's admin API is: http(s)://… or unix:///… (the managed Caddy's socket)."""
+        return (self.caddy_admin_url or f"unix://{self.caddy_admin_socket}").rstrip("/")
 
     def configured_tokens(self) -> list[str]:
         """Tokens from HOSTPLANE_API_TOKENS (comma-separated); each checked, none may be empty."""

@@ -3,6 +3,7 @@ on demand — the test's way to make the edge stall or refuse, in front of a rea
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import http.client
 import http.server
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from typing import Any
 import httpx
 
 from hostplane import naming
+from hostplane.providers.caddy.admin import admin_client
 from tests.services import terminate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,28 +46,71 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_gone(pid: int, what: str, timeout: float = 20) -> None:
+    """Until `pid` has exited (a zombie nobody reaps counts as exited)."""
+
+    def gone() -> bool:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        return stat.rpartition(")")[2].split()[0] == "Z"
+
+    wait_for(gone, what, timeout)
+
+
+def host_tmpdir(prefix: str = "hostplane-host-") -> Path:
+    """A directory for what sites' users and the edge must reach (webroots, sockets, the
+    edge's state), 0755 like /srv and /run on a real host, removed when the tests end.
+
+    Not under pytest's temporary directory: every pytest session that starts (another
+    worktree's, say) makes /tmp/pytest-of-<user> 0700 again, which would lock them out."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 @dataclass
 class ControlPlane:
+    """`data_dir` is made 0700, as the control plane makes it; what sites and the edge must
+    reach (webroots, sockets, the edge's own state) lives in a `host_dir` of its own, the
+    only tree open to other users (each control plane has its own)."""
+
     data_dir: Path
     database_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     api_port: int = field(default_factory=free_port)
     edge_port: int = field(default_factory=free_port)
-    admin_port: int = field(default_factory=free_port)
     https_port: int = field(default_factory=free_port)
     command: str = "up"  # or "api": API only, operations wait in the queue for a worker
     proc: subprocess.Popen[bytes] | None = None
+    host_dir: Path = field(default_factory=host_tmpdir)
+
+    @property
+    def sites_dir(self) -> Path:
+        return self.host_dir / "sites"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.host_dir / "run"
+
+    @property
+    def edge_dir(self) -> Path:
+        return self.host_dir / "edge"
 
     @property
     def env(self) -> dict[str, str]:
         env = {
             **os.environ,
             "HOSTPLANE_DATA_DIR": str(self.data_dir),
+            "HOSTPLANE_SITES_DIR": str(self.sites_dir),
+            "HOSTPLANE_RUN_DIR": str(self.run_dir),
+            "HOSTPLANE_EDGE_DIR": str(self.edge_dir),
             "HOSTPLANE_LISTEN": f"127.0.0.1:{self.api_port}",
             "HOSTPLANE_EDGE_HTTP_PORT": str(self.edge_port),
             "HOSTPLANE_EDGE_BIND": "127.0.0.1",
             "HOSTPLANE_EDGE_HTTPS_PORT": str(self.https_port),
-            "HOSTPLANE_CADDY_ADMIN_LISTEN": f"127.0.0.1:{self.admin_port}",
             "HOSTPLANE_LOG_FORMAT": "json",
             # Tests that want the scheduled reconcile turn it on; the rest break things on
             # purpose and must not have them repaired behind their back.
@@ -86,30 +132,34 @@ class ControlPlane:
     @property
     def caddy_admin_url(self) -> str:
         return self.extra_env.get(
-            "HOSTPLANE_CADDY_ADMIN_URL", f"http://127.0.0.1:{self.admin_port}"
+            "HOSTPLANE_CADDY_ADMIN_URL", f"unix://{self.run_dir / 'edge' / 'admin.sock'}"
         )
+
+    def caddy_admin(self) -> httpx.Client:
+        """A client of the edge's admin API (the managed Caddy's socket: as root)."""
+        return admin_client(self.caddy_admin_url)
+
+    @property
+    def edge_pid_file(self) -> Path:
+        return self.data_dir / "edge" / "caddy.pid"
+
+    def edge_pid(self) -> int | None:
+        """The managed Caddy's pid, if one runs."""
+        try:
+            pid = int(self.edge_pid_file.read_text().strip())
+            alive = b"caddy" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (ValueError, FileNotFoundError):
+            return None
+        return pid if alive else None
 
     @property
     def log_path(self) -> Path:
         return self.data_dir.parent / f"{self.data_dir.name}-hostctl.log"
 
-    def start(self, timeout: float = 30.0) -> ControlPlane:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        # pytest's temporary directories are 0700; sites' PHP users must reach their files.
-        for parent in (self.data_dir, *self.data_dir.parents):
-            if parent == Path("/tmp"):
-                break
-            parent.chmod(parent.stat().st_mode | 0o001)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [HOSTCTL, self.command],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+    def start(self, *args: str, timeout: float = 30.0) -> ControlPlane:
+        """`hostctl <command> [args]`, once its API answers."""
+        self.prepare()
+        self.proc = self.launch(*args)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -122,6 +172,25 @@ class ControlPlane:
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"hostctl up did not become healthy:\n{self.log_tail()}")
+
+    def prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data_dir.chmod(0o700)
+
+    def launch(self, *args: str) -> subprocess.Popen[bytes]:
+        """`hostctl <command> [args]` in the background, logging to `log_path`."""
+        log = self.log_path.open("ab")
+        try:
+            return subprocess.Popen(
+                [HOSTCTL, self.command, *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
 
     def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
         """A separate `hostctl worker` on the same data directory and databases; `env`
@@ -145,26 +214,31 @@ class ControlPlane:
         except FileNotFoundError:
             return "(no log)"
 
-    def stop(self) -> None:
+    def stop(self, *, edge: bool = True) -> None:
+        """SIGTERM the control plane; with `edge`, stop its Caddy too, which outlives the
+        control plane by design (the next start adopts it): a test must not leak it."""
         terminate(self.proc, timeout=20)
         self.proc = None
-        # A control plane killed with SIGKILL leaves its Caddy running (sites keep being
-        # served; the next start replaces it). A test that ends there must not leak it.
-        pid_file = self.data_dir / "edge" / "caddy.pid"
-        with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
-            pid = int(pid_file.read_text().strip())
-            if b"caddy" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGTERM)
+        if edge:
+            self.stop_edge()
+
+    def stop_edge(self) -> None:
+        pid = self.edge_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        wait_gone(pid, f"the edge (pid {pid}) to stop")
 
     def clean_host(self) -> None:
         """What sites a test left behind outside its temporary directory: PHP-FPM masters
         (they outlive the control plane by design) and the sites' system users."""
-        for pid_file in (self.data_dir / "run" / "php-fpm").glob("*.pid"):
+        for pid_file in (self.run_dir / "php-fpm").glob("*.pid"):
             with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
                 os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)  # workers go too
         sites = {p.stem for p in (self.data_dir / "php-fpm").glob("*.conf")}
-        if (self.data_dir / "sites").exists():
-            sites |= {p.name for p in (self.data_dir / "sites").iterdir()}
+        if self.sites_dir.exists():
+            sites |= {p.name for p in self.sites_dir.iterdir()}
         for site in sites:
             user = naming.site_system_user(site)
             subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
@@ -201,7 +275,8 @@ class ControlPlane:
         return httpx.get(f"http://127.0.0.1:{self.edge_port}{path}", headers={"Host": host})
 
     def caddy_config(self) -> dict[str, Any]:
-        body = httpx.get(f"{self.caddy_admin_url}/config/").json()
+        with self.caddy_admin() as client:
+            body = client.get("/config/").json()
         return body if isinstance(body, dict) else {}
 
     def wait_operation(self, op_id: str, timeout: float = 60) -> dict[str, Any]:

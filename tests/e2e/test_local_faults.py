@@ -210,7 +210,7 @@ def test_sigkill_inside_the_files_step_converges_after_restart(rig):
 def test_sigkill_inside_the_confirm_step_converges_after_restart(rig):
     name = f"kill-conf-{uuid.uuid4().hex[:4]}"
     frozen: list[int] = []
-    pid_file = rig.cp.data_dir / "run" / "php-fpm" / f"{name}.pid"
+    pid_file = rig.cp.run_dir / "php-fpm" / f"{name}.pid"
 
     def freeze_php() -> None:  # the confirm request waits on a PHP-FPM that cannot answer
         pid = int(pid_file.read_text())
@@ -282,7 +282,7 @@ def test_sigkill_inside_the_app_undo_of_destroy_converges_after_restart(rig):
     name = f"kdes-app-{uuid.uuid4().hex[:4]}"
     assert rig.cp.wait_operation(_create(rig, name))["status"] == "SUCCEEDED"
     frozen: list[int] = []
-    pid_file = rig.cp.data_dir / "run" / "php-fpm" / f"{name}.pid"
+    pid_file = rig.cp.run_dir / "php-fpm" / f"{name}.pid"
 
     def freeze_php() -> None:  # the app undo then waits for a master that cannot stop
         pid = int(pid_file.read_text())

@@ -47,7 +47,7 @@ def test_create_serves_the_site_through_caddy_and_destroy_leaves_no_trace(contro
     page = cp.edge_get(f"{name}.localhost")
     assert page.status_code == 200
     assert f"<h1>{name}</h1>" in page.text
-    webroot = cp.data_dir / "sites" / name
+    webroot = cp.sites_dir / name
     assert (webroot / "public" / "index.html").is_file()
     assert any(name in i for i in _route_ids(cp))
 
@@ -220,7 +220,8 @@ def test_regenerate_rebuilds_the_edge_from_the_database_alone(control_plane):
     assert cp.edge_get(f"{name}.localhost").status_code == 200
     # Wipe Caddy's routes behind the control plane's back.
     empty = {"admin": cp.caddy_config()["admin"], "apps": {}}
-    assert httpx.post(f"{cp.caddy_admin_url}/load", json=empty).status_code == 200
+    with cp.caddy_admin() as admin:
+        assert admin.post("/load", json=empty).status_code == 200
     with contextlib.suppress(httpx.ConnectError):  # no HTTP server at all is wiped too
         assert cp.edge_get(f"{name}.localhost").status_code != 200
 

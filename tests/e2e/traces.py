@@ -53,16 +53,16 @@ def system_user_exists(site: str) -> bool:
 
 
 def fpm_running(cp: ControlPlane, site: str) -> bool:
-    pid_file = cp.data_dir / "run" / "php-fpm" / f"{site}.pid"
+    pid_file = cp.run_dir / "php-fpm" / f"{site}.pid"
     if not pid_file.exists():
         return False
     return Path(f"/proc/{pid_file.read_text().strip()}").exists()
 
 
 def assert_no_trace(cp: ControlPlane, mariadb_server, site: str) -> None:
-    assert not (cp.data_dir / "sites" / site).exists()
+    assert not (cp.sites_dir / site).exists()
     assert not (cp.data_dir / "php-fpm" / f"{site}.conf").exists()
-    assert not (cp.data_dir / "run" / "php-fpm" / f"{site}.sock").exists()
+    assert not (cp.run_dir / "php-fpm" / f"{site}.sock").exists()
     assert not fpm_running(cp, site)
     assert not system_user_exists(site)
     assert db_traces(mariadb_server, site) == ([], [])

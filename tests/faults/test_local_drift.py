@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pymysql
 import pytest
 
@@ -95,7 +94,8 @@ def test_edge_config_edited_by_hand_is_regenerated(cp):
     the missing routes; reconcile regenerates the edge; the sites serve again."""
     config = cp.caddy_config()
     config["apps"]["http"]["servers"]["hostplane"]["routes"] = []
-    httpx.post(f"{cp.caddy_admin_url}/load", json=config).raise_for_status()
+    with cp.caddy_admin() as admin:
+        admin.post("/load", json=config).raise_for_status()
     assert "x-hostplane-route" not in cp.edge_get("stat.localhost").headers
     found = {(f["kind"], f["resource"], f["action"]) for f in _drift(cp)}
     assert ("missing", "edge-route:site-stat", "regenerate-edge") in found
@@ -107,7 +107,7 @@ def test_edge_config_edited_by_hand_is_regenerated(cp):
 def test_a_php_master_killed_by_hand_is_restarted(cp):
     """Broke: SIGKILL to php1's PHP-FPM master (and its workers). Verified: drift says the
     pool is not running; reconcile restarts it through the site's own step; php1 serves."""
-    pid = int((cp.data_dir / "run" / "php-fpm" / "php1.pid").read_text().strip())
+    pid = int((cp.run_dir / "php-fpm" / "php1.pid").read_text().strip())
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), "the master to die")
     found = _drift(cp)
@@ -182,7 +182,7 @@ def test_a_site_database_dropped_by_hand_is_recreated_empty(cp, own_mariadb):
 def test_a_webroot_deleted_by_hand_is_recreated(cp):
     """Broke: rm -r of the static site's directory. Verified: drift reports it missing;
     reconcile re-runs the files step; the site serves its page again."""
-    shutil.rmtree(cp.data_dir / "sites" / "stat")
+    shutil.rmtree(cp.sites_dir / "stat")
     assert cp.edge_get("stat.localhost").status_code == 404
     assert [(f["kind"], f["resource"]) for f in _drift(cp)] == [("missing", "webroot:stat")]
     _reconcile(cp)
@@ -201,7 +201,7 @@ def test_orphans_are_reported_then_pruned_with_audit_and_unmarked_things_untouch
     drift lists this plane's as orphaned; a plain reconcile removes nothing; --prune removes
     them, each audited with its snapshot; the unmarked ones stay, untouched."""
     ghost = f"ghost{uuid.uuid4().hex[:4]}"
-    (cp.data_dir / "sites" / ghost / "public").mkdir(parents=True)
+    (cp.sites_dir / ghost / "public").mkdir(parents=True)
     mine = MariaDBProvider(own_mariadb.url, owner=_plane_id(cp))
     assert mine.ensure_database(f"wp_{ghost}", f"wp_{ghost}", "x" * 20).changed
     hand = f"wp_{ghost}hand"
@@ -216,11 +216,11 @@ def test_orphans_are_reported_then_pruned_with_audit_and_unmarked_things_untouch
 
     kept = _reconcile(cp)
     assert {f["resource"] for f in kept} == expected and all(f["result"] is None for f in kept)
-    assert (cp.data_dir / "sites" / ghost).exists()
+    assert (cp.sites_dir / ghost).exists()
 
     pruned = _reconcile(cp, "--prune")
     assert {f["result"] for f in pruned} == {"deleted"}
-    assert not (cp.data_dir / "sites" / ghost).exists()
+    assert not (cp.sites_dir / ghost).exists()
     with cp.api() as api:
         audit = api.get("/v1/audit", params={"limit": 50}).json()["items"]
     prunes = {a["target"]: a for a in audit if a["action"] == "reconcile.prune"}
@@ -247,7 +247,7 @@ def test_data_kept_on_purpose_is_not_an_orphan(cp):
     assert cp.cli("site", "destroy", "keep1", "--keep-data", "--wait").returncode == 0
     assert _drift(cp) == []
     assert _reconcile(cp, "--prune") == []
-    assert (cp.data_dir / "sites" / "keep1").exists()
+    assert (cp.sites_dir / "keep1").exists()
 
 
 def test_the_scheduled_reconcile_repairs_without_being_asked(own_mariadb, tmp_path):
@@ -262,7 +262,7 @@ def test_the_scheduled_reconcile_repairs_without_being_asked(own_mariadb, tmp_pa
     ).start()
     try:
         assert plane.cli("site", "create", "sched", "--type", "php", "--wait").returncode == 0
-        pid_file = plane.data_dir / "run" / "php-fpm" / "sched.pid"
+        pid_file = plane.run_dir / "php-fpm" / "sched.pid"
         pid = int(pid_file.read_text().strip())
         os.kill(pid, signal.SIGKILL)
         wait_for(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from hostplane.errors import ValidationError
 from hostplane.providers.caddy.render import NOT_FOUND_BODY, render_config, route_ids
 from hostplane.providers.edge import (
     ROUTE_HEADER,
@@ -95,3 +98,54 @@ def test_acme_challenges_come_before_every_route_and_answer_only_their_token():
     assert first["handle"][0]["body"] == "tok-EN_1.thumb"
     assert route_ids(config) == ["site-a"]  # challenges are not routes of sites
     assert "tls" not in config["apps"]  # no certificate yet
+
+
+def _site_routes(route: EdgeRoute) -> list[dict]:
+    return _render([route])["apps"]["http"]["servers"]["hostplane"]["routes"]
+
+
+def test_denied_paths_answer_404_before_the_upstream_with_everything_below_them():
+    upstream = FastCGI("/srv/wp", "unix//run/wp.sock")
+    route = EdgeRoute(
+        "site-wp",
+        ("wp.localhost",),
+        upstream,
+        denied_paths=("/wp-admin/install.php", "/wp-admin/setup-config.php/"),
+    )
+    first = _site_routes(route)[0]
+    assert first["handle"][0]["response"]["set"] == {ROUTE_HEADER: ["site-wp"]}
+    (guard,) = first["handle"][1:]
+    deny, rest = guard["routes"]
+    assert deny["match"] == [
+        {
+            "path": [
+                "/wp-admin/install.php",
+                "/wp-admin/install.php/",
+                "/wp-admin/install.php/*",
+                "/wp-admin/setup-config.php",
+                "/wp-admin/setup-config.php/",
+                "/wp-admin/setup-config.php/*",
+            ]
+        }
+    ]
+    assert deny["handle"][0]["status_code"] == 404 and deny["terminal"] is True
+    plain = _site_routes(EdgeRoute("site-wp", ("wp.localhost",), upstream))[0]
+    assert rest == {"handle": plain["handle"][1:]}  # then exactly what the route did before
+
+
+def test_maintenance_answers_503_and_never_names_the_upstream():
+    route = EdgeRoute("site-m", ("m.localhost",), HTTPProxy("unix//run/m.sock"), maintenance=True)
+    first = _site_routes(route)[0]
+    assert first["match"] == [{"host": ["m.localhost"]}]
+    handlers = first["handle"]
+    assert [h["handler"] for h in handlers] == ["headers", "static_response"]
+    assert handlers[1]["status_code"] == 503
+    assert "maintenance" in handlers[1]["body"].lower()
+    assert handlers[1]["headers"]["Retry-After"] == ["300"]
+    assert "unix//run/m.sock" not in str(_render([route]))
+
+
+def test_a_denied_path_must_be_an_absolute_path_without_wildcards():
+    for bad in ("wp-admin/install.php", "/wp-admin/*", "/", ""):
+        with pytest.raises(ValidationError, match="absolute path"):
+            EdgeRoute("site-x", ("x.localhost",), StaticFiles("/srv/x"), denied_paths=(bad,))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hostplane.errors import ValidationError
@@ -56,3 +58,34 @@ def test_configured_empty_token_is_refused():
 def test_bad_base_domain_is_refused():
     with pytest.raises(ValueError, match="base domain"):
         Settings(base_domain="not a domain")
+
+
+def test_sites_and_sockets_live_outside_the_data_directory(monkeypatch):
+    for var in ("HOSTPLANE_DATA_DIR", "HOSTPLANE_SITES_DIR", "HOSTPLANE_RUN_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    s = Settings.load()
+    assert s.sites_dir == Path("/srv/hostplane/sites")
+    assert s.run_dir == Path("/run/hostplane")
+    assert s.caddy_admin == "unix:///run/hostplane/edge/admin.sock"
+    assert s.managed_caddy and not s.edge_stop_on_exit
+
+
+def test_an_external_caddy_is_reached_over_http_or_a_unix_socket():
+    assert Settings(caddy_admin_url="unix:///run/caddy/admin.sock").caddy_admin == (
+        "unix:///run/caddy/admin.sock"
+    )
+    assert Settings(caddy_admin_url="http://127.0.0.1:2019/").caddy_admin == (
+        "http://127.0.0.1:2019"
+    )
+    with pytest.raises(ValueError, match=r"unix:///absolute/path"):
+        Settings(caddy_admin_url="127.0.0.1:2019")
+
+
+def test_the_old_tcp_admin_listen_setting_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="private unix socket"):
+        Settings(caddy_admin_listen="127.0.0.1:2019")
+
+
+def test_directories_must_be_absolute():
+    with pytest.raises(ValueError, match="absolute path"):
+        Settings(sites_dir="srv/sites")

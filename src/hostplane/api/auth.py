@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 
 from fastapi import HTTPException, Request, status
@@ -21,13 +22,16 @@ def server_tokens(settings: Settings, *, create: bool) -> list[str]:
     if configured:
         return configured
     token = read_token_file(settings.token_file)
+    path = settings.token_file
     if token is None and create:
         token = secrets.token_urlsafe(32)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path = settings.token_file
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(token + "\n")
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(token + "\n")
+    elif token is not None and create and path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # an older install's file: only the control plane may read it
     if token is None:
         raise RuntimeError(
             "no API token: set HOSTPLANE_API_TOKENS or run hostctl up to create "

@@ -13,6 +13,7 @@ import httpx
 import sqlalchemy as sa
 
 from hostplane.errors import HostplaneError
+from hostplane.providers.caddy.admin import admin_client
 from hostplane.providers.docker.runtime import DockerRuntime
 from hostplane.providers.mariadb.admin import (
     ADMIN_SECRET,
@@ -55,8 +56,28 @@ def _http(url: str, what: str) -> None:
 
 
 def _edge(settings: Settings) -> str:
-    _http(f"{settings.caddy_admin}/config/", "Caddy's admin API")
-    return f"Caddy admin API at {settings.caddy_admin} answers"
+    url = settings.caddy_admin
+    try:
+        with admin_client(url, timeout=3) as client:
+            client.get("/config/").raise_for_status()
+    except httpx.HTTPError as exc:
+        raise HostplaneError(f"Caddy's admin API at {url} does not answer: {exc}") from None
+    return f"Caddy admin API at {url} answers"
+
+
+def _layout(settings: Settings) -> str:
+    """The state is private; the directories sites need are reachable by them."""
+    problems = []
+    for path in (settings.data_dir, settings.edge_state_dir, settings.fpm_config_dir):
+        if path.exists() and path.stat().st_mode & 0o077:
+            problems.append(f"{path} is {oct(path.stat().st_mode & 0o777)}: run chmod 700 {path}")
+    for path in (settings.sites_dir, settings.run_dir):
+        closed = [d for d in (path, *path.parents) if d.exists() and not d.stat().st_mode & 1]
+        if closed:
+            problems.append(f"sites and the edge cannot reach {path}: chmod o+x {closed[-1]}")
+    if problems:
+        raise HostplaneError("; ".join(problems))
+    return f"state private in {settings.data_dir}; sites in {settings.sites_dir}"
 
 
 def _api(settings: Settings) -> str:
@@ -167,6 +188,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("workflow database", lambda: _database(settings.workflow_db_url), True),
         ("api", lambda: _api(settings), True),
         ("edge", lambda: _edge(settings), True),
+        ("layout", lambda: _layout(settings), True),
         ("site databases", lambda: _site_databases(settings), True),
         ("site database root", lambda: _site_db_root(settings), False),
         ("local runtime", lambda: _php_fpm(settings), settings.runtime == "local"),

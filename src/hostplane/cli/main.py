@@ -50,8 +50,20 @@ def _serve(ctx: typer.Context, *, api: bool, work: bool) -> None:
 
 
 @app.command()
-def up(ctx: typer.Context) -> None:
+def up(
+    ctx: typer.Context,
+    stop_edge: Annotated[
+        bool,
+        typer.Option(
+            "--stop-edge",
+            help="Stop the edge (Caddy) when exiting; by default it keeps serving the sites "
+            "and the next start adopts it (HOSTPLANE_EDGE_STOP_ON_EXIT).",
+        ),
+    ] = False,
+) -> None:
     """Run the whole control plane (API, worker, edge) in the foreground."""
+    if stop_edge:
+        ctx.obj = ctx.obj.model_copy(update={"edge_stop_on_exit": True})
     _serve(ctx, api=True, work=True)
 
 

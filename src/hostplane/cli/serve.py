@@ -18,7 +18,8 @@ from hostplane.kernel.kind import Registry
 from hostplane.kernel.metrics import ResourceCollector
 from hostplane.kernel.workers import WorkerHeartbeat
 from hostplane.observability import configure_logging
-from hostplane.providers.caddy.process import CaddyProcess
+from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
+from hostplane.providers.fs import private_dir
 from hostplane.reconciler import run as reconcile_run
 from hostplane.registry import registry
 from hostplane.services import Services, build_services
@@ -29,7 +30,7 @@ log = structlog.get_logger(__name__)
 
 def serve(settings: Settings, *, api: bool, work: bool) -> None:
     configure_logging(settings.log_format, settings.log_level)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # the state, keys and token: the control plane's alone
     tokens = server_tokens(settings, create=True)
     failpoints.configure(settings.failpoints, settings.data_dir)
     services = build_services(settings)
@@ -51,9 +52,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     )
     try:
         if work and settings.managed_caddy:
-            caddy = CaddyProcess(
-                settings.caddy_binary, settings.data_dir / "edge", settings.caddy_admin_listen
-            )
+            caddy = CaddyProcess(edge_process_config(settings))
             caddy.start(on_restart=lambda: _on_start(services, kinds))
         if heartbeat is not None:
             heartbeat.register()
@@ -72,9 +71,33 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         if heartbeat is not None:
             heartbeat.stop()
         engine.shutdown()
-        if caddy is not None:
-            caddy.stop()
+        _leave_edge(caddy, settings)
         services.close()
+
+
+def _leave_edge(caddy: CaddyProcess | None, settings: Settings) -> None:
+    """The edge outlives the control plane (the next start adopts it) unless told otherwise."""
+    if caddy is None:
+        return
+    if settings.edge_stop_on_exit:
+        caddy.stop()
+    else:
+        caddy.detach()
+
+
+def edge_process_config(settings: Settings) -> EdgeProcessConfig:
+    bind = settings.edge_bind
+    ports = [(bind, settings.edge_http_port, "HOSTPLANE_EDGE_HTTP_PORT")]
+    if settings.edge_https_port:
+        ports.append((bind, settings.edge_https_port, "HOSTPLANE_EDGE_HTTPS_PORT"))
+    return EdgeProcessConfig(
+        binary=settings.caddy_binary,
+        state_dir=settings.edge_state_dir,
+        edge_dir=settings.edge_dir,
+        admin_socket=settings.caddy_admin_socket,
+        user=settings.edge_user,
+        ports=tuple(ports),
+    )
 
 
 def _engine(
@@ -105,7 +128,7 @@ def _on_start(services: Services, registry: Registry) -> None:
 
 def _serve_api(settings: Settings, app: object) -> None:
     # uvicorn re-raises SIGTERM after its graceful stop; make that a clean exit so the
-    # caller's `finally` stops the engine and Caddy.
+    # caller's `finally` stops the engine and leaves (or stops) the edge.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     host, _, port = settings.listen.rpartition(":")
     log.info("api.listening", url=f"http://{settings.listen}", data_dir=str(settings.data_dir))

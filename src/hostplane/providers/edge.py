@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hostplane.errors import ValidationError
 from hostplane.providers.runtime import Upstream
 
 ROUTE_HEADER = "X-Hostplane-Route"
@@ -12,11 +13,26 @@ ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
 
 @dataclass(frozen=True, slots=True)
 class EdgeRoute:
-    """Requests for any of `hosts` go to `upstream`; answers carry ROUTE_HEADER: route_id."""
+    """Requests for any of `hosts` go to `upstream`; answers carry ROUTE_HEADER: route_id.
+
+    `denied_paths` (e.g. "/wp-admin/install.php") are answered 404 by the edge itself, with
+    anything below them ("/wp-admin/install.php/x") and whatever their letter case. In
+    `maintenance`, every request is answered 503 with a plain maintenance page and none
+    reaches the upstream (ACME challenges for the hosts are still answered)."""
 
     route_id: str
     hosts: tuple[str, ...]
     upstream: Upstream
+    denied_paths: tuple[str, ...] = ()
+    maintenance: bool = False
+
+    def __post_init__(self) -> None:
+        for path in self.denied_paths:
+            if not path.startswith("/") or "*" in path or path.rstrip("/") == "":
+                raise ValidationError(
+                    f"denied path {path!r} must be an absolute path such as "
+                    "'/wp-admin/install.php', without wildcards"
+                )
 
 
 @dataclass(frozen=True, slots=True)

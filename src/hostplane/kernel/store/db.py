@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).parent / "migrations"
 # A kind keeps its own migrations in kinds/<kind>/migrations/versions, chained to the kernel's.
 KIND_MIGRATIONS = Path(__file__).parents[2] / "kinds"
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def transient(exc: BaseException) -> bool:
@@ -35,8 +37,8 @@ def create_engine(url: str) -> sa.Engine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:":
+            private_sqlite_file(Path(parsed.database))
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -44,6 +46,20 @@ def create_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def private_sqlite_file(path: Path) -> None:
+    """A SQLite database 0600 (in a directory made 0700 if it is missing), before SQLite opens
+    it: SQLite gives its -wal, -shm and journal files the database file's mode. Files of an
+    older install that were made 0644 are tightened too. (`hostctl up` makes the data
+    directory itself 0700.)"""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    path.chmod(0o600)
+    for suffix in SQLITE_SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -103,7 +119,7 @@ def tune_sqlite_workflow_database(url: str) -> None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return
     path = str(Path(parsed.database).resolve())
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite_file(Path(path))
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
 

@@ -16,16 +16,17 @@ import structlog
 
 from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
+from hostplane.providers.caddy import admin
 from hostplane.providers.caddy.render import render_config, route_ids
 from hostplane.providers.edge import ROUTE_HEADER, EdgeState
-from hostplane.providers.fs import atomic_write
+from hostplane.providers.fs import atomic_write, private_dir
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class CaddyEdgeConfig:
-    admin_url: str  # http://127.0.0.1:2019
+    admin_url: str  # unix:///run/hostplane/edge/admin.sock, or http://127.0.0.1:2019
     http_listen: str  # ":80" or "127.0.0.1:18080"
     confirm_url: str  # http://127.0.0.1:80 — where this host reaches the edge
     state_dir: Path  # keeps the last config that loaded
@@ -37,12 +38,12 @@ class CaddyEdgeConfig:
 class CaddyEdge:
     def __init__(self, config: CaddyEdgeConfig) -> None:
         self.config = config
-        self._admin = http_clients.client(base_url=config.admin_url, timeout=10.0)
+        self._admin = admin.admin_client(config.admin_url, timeout=10.0)
         self._http = http_clients.client(timeout=5.0, follow_redirects=False)
 
     @property
     def admin_listen(self) -> str:
-        return httpx.URL(self.config.admin_url).netloc.decode()
+        return admin.listen_address(self.config.admin_url)
 
     @property
     def last_good_path(self) -> Path:
@@ -100,6 +101,7 @@ class CaddyEdge:
                 "Caddy refused the generated config; the previous one stays in force",
                 detail=resp.text.strip(),
             )
+        private_dir(self.config.state_dir)
         atomic_write(self.last_good_path, body, mode=0o600)
         log.info(
             "edge.loaded",

@@ -17,6 +17,13 @@ SERVER = "hostplane"
 TLS_SERVER = "hostplane-tls"
 CHALLENGE_ID_PREFIX = "acme-"
 NOT_FOUND_BODY = "no site is configured for this host\n"
+DENIED_BODY = "not found\n"
+MAINTENANCE_BODY = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Down for maintenance</title></head>
+<body><h1>Down for maintenance</h1><p>This site is being repaired. Please come back later.</p>
+</body></html>
+"""
+MAINTENANCE_HEADERS = {"Retry-After": ["300"], "Cache-Control": ["no-store"]}
 
 JSON = dict[str, Any]
 
@@ -80,9 +87,51 @@ def _route(route: EdgeRoute, id_prefix: str = "") -> JSON:
         "match": [{"host": list(route.hosts)}],
         "handle": [
             {"handler": "headers", "response": {"set": {ROUTE_HEADER: [route.route_id]}}},
-            *_handlers(route.upstream),
+            *_guarded(route),
         ],
         "terminal": True,
+    }
+
+
+def _guarded(route: EdgeRoute) -> list[JSON]:
+    """The upstream's handlers behind the route's own rules: in maintenance nothing reaches
+    it; denied paths (and anything below them) are answered 404 before it is asked."""
+    if route.maintenance:
+        return [_static(503, MAINTENANCE_BODY, "text/html; charset=utf-8", MAINTENANCE_HEADERS)]
+    if not route.denied_paths:
+        return _handlers(route.upstream)
+    patterns = sorted({p for path in route.denied_paths for p in denied_patterns(path)})
+    return [
+        {
+            "handler": "subroute",
+            "routes": [
+                {
+                    "match": [{"path": patterns}],
+                    "handle": [_static(404, DENIED_BODY, "text/plain; charset=utf-8")],
+                    "terminal": True,
+                },
+                {"handle": _handlers(route.upstream)},
+            ],
+        }
+    ]
+
+
+def denied_patterns(path: str) -> list[str]:
+    """Caddy path patterns for a denied path: itself, with or without a trailing slash, and
+    everything below it (PHP runs `/x.php/anything` as /x.php). Caddy matches paths
+    case-insensitively, after decoding them."""
+    base = path.rstrip("/")
+    return [base, f"{base}/", f"{base}/*"]
+
+
+def _static(
+    status: int, body: str, content_type: str, headers: dict[str, list[str]] | None = None
+) -> JSON:
+    return {
+        "handler": "static_response",
+        "status_code": status,
+        "body": body,
+        "headers": {"Content-Type": [content_type], **(headers or {})},
     }
 
 
@@ -137,16 +186,7 @@ def _php_fastcgi(up: FastCGI) -> list[JSON]:
 
 
 def _not_found() -> JSON:
-    return {
-        "handle": [
-            {
-                "handler": "static_response",
-                "status_code": 404,
-                "body": NOT_FOUND_BODY,
-                "headers": {"Content-Type": ["text/plain; charset=utf-8"]},
-            }
-        ]
-    }
+    return {"handle": [_static(404, NOT_FOUND_BODY, "text/plain; charset=utf-8")]}
 
 
 def route_ids(config: JSON) -> list[str]:

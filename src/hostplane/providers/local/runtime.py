@@ -1,8 +1,10 @@
 """The local runtime: sites as directories on this host.
 
 Static sites are served by the edge itself. PHP and WordPress sites get a system user of their
-own, a webroot whose code belongs to root (only `wp-content` and `tmp` are the site's), and a
-PHP-FPM master running as that user; the edge speaks FastCGI to its socket.
+own (marked as this control plane's), a webroot whose code belongs to root (only `wp-content`
+and `tmp` are the site's), and a PHP-FPM master running as that user; the edge speaks FastCGI
+to its socket. Sites' directories live outside the control plane's data directory, so that
+one can be 0700 whatever the sites are.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import structlog
 
 from hostplane import naming
 from hostplane.providers.base import Outcome, PermanentError
-from hostplane.providers.fs import atomic_write
+from hostplane.providers.fs import atomic_write, ensure_dir
 from hostplane.providers.local import users
 from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.runtime import (
@@ -52,10 +54,13 @@ class LocalRuntime:
     kind = RuntimeKind.LOCAL
     supported_types = frozenset({SiteType.STATIC, SiteType.PHP, SiteType.WORDPRESS})
 
-    def __init__(self, sites_dir: Path, pools: PhpFpmPools, wordpress_source: Path) -> None:
+    def __init__(
+        self, sites_dir: Path, pools: PhpFpmPools, wordpress_source: Path, owner: users.Owner
+    ) -> None:
         self.sites_dir = sites_dir
         self.pools = pools
         self.wordpress_source = wordpress_source
+        self.owner = owner  # the mark on the system users it makes, and the only ones it takes
 
     def site_root(self, site: str) -> Path:
         return self.sites_dir / naming.site_dir(site)
@@ -68,8 +73,7 @@ class LocalRuntime:
     def ensure_files(self, spec: SiteSpec, secrets: SiteSecrets | None) -> Outcome:
         root = self.webroot(spec.name)
         created = not root.exists()
-        self.sites_dir.mkdir(parents=True, exist_ok=True)
-        self.sites_dir.chmod(0o755)
+        ensure_dir(self.sites_dir, 0o755)
         if spec.type is SiteType.STATIC:
             root.mkdir(parents=True, exist_ok=True)
             self.site_root(spec.name).chmod(0o755)
@@ -84,8 +88,7 @@ class LocalRuntime:
     def _ensure_php_files(self, spec: SiteSpec, secrets: SiteSecrets | None) -> bool:
         user = naming.site_system_user(spec.name)
         site_root = self.site_root(spec.name)
-        _check_searchable(self.sites_dir)
-        changed = users.ensure_user(user, site_root).changed
+        changed = users.ensure_user(user, site_root, owner=self.owner, site=spec.name).changed
         uid, gid = users.ids(user)
         site_root.mkdir(parents=True, exist_ok=True)
         site_root.chmod(0o755)
@@ -108,7 +111,7 @@ class LocalRuntime:
         content = root / "wp-content"
         for sub in (content, content / "uploads"):
             sub.mkdir(exist_ok=True)
-            os.chown(sub, uid, gid)
+            os.chown(sub, uid, gid, follow_symlinks=False)
         config = render_wp_config(secrets, site_url=spec.url, db_host=secrets.db_host)
         target = root / "wp-config.php"
         if not target.exists() or target.read_text() != config:
@@ -152,7 +155,8 @@ class LocalRuntime:
             shutil.rmtree(root)
             log.info("files.removed", site_root=str(root))
         shutil.rmtree(root.with_name(f"{root.name}.partial"), ignore_errors=True)
-        user_gone = users.remove_user(naming.site_system_user(spec.name)).changed
+        user = naming.site_system_user(spec.name)
+        user_gone = users.remove_user(user, owner=self.owner, site=spec.name).changed
         return Outcome.DELETED if present or user_gone else Outcome.ABSENT
 
     # processes ------------------------------------------------------------
@@ -206,16 +210,6 @@ class LocalRuntime:
                 p.name for p in self.sites_dir.iterdir() if p.is_dir() and "." not in p.name
             )
         return dirs | self.pools.managed()
-
-
-def _check_searchable(directory: Path) -> None:
-    """A site's PHP runs as its own user, which must be able to reach its webroot."""
-    for parent in (directory, *directory.parents):
-        if parent.exists() and not parent.stat().st_mode & 0o001:
-            raise PermanentError(
-                f"{parent} is not searchable by other users, so a site's PHP user cannot reach "
-                f"its files: run `chmod o+x {parent}` or choose another HOSTPLANE_DATA_DIR"
-            )
 
 
 def _write_if_missing(path: Path, content: str) -> bool:

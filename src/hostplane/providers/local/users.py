@@ -1,21 +1,59 @@
-"""One system user (and its group) per local PHP site: its PHP-FPM pool runs as that user."""
+"""One system user (and its group) per local PHP site: its PHP-FPM pool runs as that user.
+
+Every user Hostplane makes carries its owner in the GECOS field: `hostplane plane=<id>
+site=<name>`. A user of the same name without this plane's mark is never adopted, changed or
+removed; only a plane whose store predates plane ids takes Hostplane's older, unmarked users
+(`hp-<site>`) as its own, and marks them.
+"""
 
 from __future__ import annotations
 
 import pwd
+import re
 import subprocess
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
+from hostplane.providers.local.processes import end_processes
 
 log = structlog.get_logger(__name__)
 
 # useradd/userdel lock /etc/passwd themselves and fail when another holds it: serialize ours.
 _lock = threading.Lock()
 NOLOGIN = "/usr/sbin/nologin"
+LEGACY_PREFIX = "hp-"  # how Hostplane named sites' users before it marked them
+MARK = re.compile(r"^hostplane plane=(?P<plane>\S+) site=(?P<site>\S+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The control plane that owns the users it makes. `predates_marks`: its store had sites
+    before planes had ids, so its older users carry no mark (and only then are they its)."""
+
+    plane_id: str
+    predates_marks: bool = False
+
+    def mark(self, site: str) -> str:
+        return f"hostplane plane={self.plane_id} site={site}"
+
+
+def judge(user: str, gecos: str, owner: Owner, site: str) -> str | None:
+    """None when the existing `user` is `owner`'s for `site`; else why it is not. Pure."""
+    found = MARK.match(gecos.strip())
+    if found is not None:
+        if found["plane"] != owner.plane_id:
+            return f"belongs to another Hostplane control plane ({found['plane']})"
+        if found["site"] != site:
+            return f"belongs to site {found['site']} of this control plane"
+        return None
+    if owner.predates_marks and user.startswith(LEGACY_PREFIX) and not gecos.strip():
+        return None  # made by this plane before users were marked
+    what = f"GECOS {gecos.strip()!r}" if gecos.strip() else "no owner mark"
+    return f"is not Hostplane's ({what})"
 
 
 def exists(user: str) -> bool:
@@ -31,38 +69,78 @@ def ids(user: str) -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def ensure_user(user: str, home: Path) -> Outcome:
+def ensure_user(user: str, home: Path, *, owner: Owner, site: str) -> Outcome:
+    """The site's user exists and carries `owner`'s mark; a user of that name that is not
+    `owner`'s is refused and left as it is."""
     with _lock:
-        if exists(user):
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            entry = None
+        if entry is not None:
+            refusal = judge(user, entry.pw_gecos, owner, site)
+            if refusal is not None:
+                raise PermanentError(
+                    f"system user {user} already exists and {refusal}: Hostplane will not use "
+                    "or change it; remove or rename that user, or give the site another name"
+                )
+            if entry.pw_gecos.strip() != owner.mark(site):
+                _run(["usermod", "--comment", owner.mark(site), user], f"mark system user {user}")
+                log.info("system_user.marked", user=user, plane=owner.plane_id)
+                return Outcome.UPDATED
             return Outcome.UNCHANGED
-        _run(
-            [
-                "useradd",
-                "--system",
-                "--user-group",
-                "--no-create-home",
-                "--home-dir",
-                str(home),
-                "--shell",
-                NOLOGIN,
-                user,
-            ],
-            f"create system user {user}",
-        )
-    log.info("system_user.created", user=user)
+        _useradd(user, home, owner.mark(site))
+    log.info("system_user.created", user=user, plane=owner.plane_id)
     return Outcome.CREATED
 
 
-def remove_user(user: str) -> Outcome:
+def remove_user(user: str, *, owner: Owner, site: str) -> Outcome:
+    """End every process of the site's user, then remove the user; a user that is not
+    `owner`'s is left alone (and so are its processes)."""
     with _lock:
-        if not exists(user):
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
             return Outcome.ABSENT
-        # Nothing of the site may outlive it (a PHP worker orphaned by a killed master, say);
-        # userdel refuses while the user has processes.
-        subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True, timeout=10)
+        refusal = judge(user, entry.pw_gecos, owner, site)
+        if refusal is not None:
+            log.warning("system_user.not_ours", user=user, reason=refusal)
+            return Outcome.ABSENT
+        # Nothing of the site may outlive it (a PHP worker orphaned by a killed master, a
+        # process someone started as the user); userdel refuses while the user has any.
+        ended = end_processes(entry.pw_uid, user)
         _run(["userdel", user], f"remove system user {user}")
-    log.info("system_user.removed", user=user)
+    log.info("system_user.removed", user=user, processes_ended=ended)
     return Outcome.DELETED
+
+
+def ensure_service_user(user: str, home: Path, comment: str) -> Outcome:
+    """A system user for a service Hostplane runs (the edge), made if it is missing."""
+    with _lock:
+        if exists(user):
+            return Outcome.UNCHANGED
+        _useradd(user, home, comment)
+    log.info("system_user.created", user=user, comment=comment)
+    return Outcome.CREATED
+
+
+def _useradd(user: str, home: Path, comment: str) -> None:
+    _run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            str(home),
+            "--shell",
+            NOLOGIN,
+            "--comment",
+            comment,
+            user,
+        ],
+        f"create system user {user}",
+    )
 
 
 def _run(argv: list[str], what: str) -> None:
@@ -75,6 +153,6 @@ def _run(argv: list[str], what: str) -> None:
     if result.returncode == 0:
         return
     message = result.stderr.strip() or result.stdout.strip()
-    if "lock" in message:  # another tool holds /etc/passwd for a moment
+    if "lock" in message or "currently used by process" in message:
         raise TemporaryError(f"cannot {what} now", detail=message)
     raise PermanentError(f"cannot {what}", detail=message)
