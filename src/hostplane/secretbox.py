@@ -7,6 +7,8 @@ control plane (API, workers) must share it: with a shared PostgreSQL, set HOSTPL
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from hostplane.settings import Settings
 
 class SecretBox:
     def __init__(self, key: bytes) -> None:
+        self._key = key
         try:
             self._fernet = Fernet(key)
         except ValueError as exc:
@@ -29,6 +32,11 @@ class SecretBox:
 
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def derive(self, purpose: str) -> str:
+        """A secret for `purpose`, the same in every process of this plane (they share the key),
+        never stored: HMAC-SHA256 of the purpose under the key."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).hexdigest()
 
     def open(self, ciphertext: str) -> str:
         try:

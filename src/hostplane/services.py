@@ -29,6 +29,8 @@ from hostplane.providers.wordpress import WordPressInstaller
 from hostplane.secretbox import SecretBox, load_secret_box
 from hostplane.settings import Settings
 
+INSTALLER_PURPOSE = "wordpress-installer"
+
 
 @dataclass
 class Services:
@@ -114,7 +116,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         runtimes=runtimes,
         secrets=secrets,
         databases=databases,
-        installer=WordPressInstaller(edge_url),
+        installer=WordPressInstaller(edge_url, installer_key=secrets.derive(INSTALLER_PURPOSE)),
         dns=DnsChecker(parse_resolvers(settings.dns_resolvers)),
         dns_expectation=dns_expectation(settings),
         acme=acme_issuer(settings),

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from hostplane import naming
 from hostplane.errors import PermanentError, TemporaryError
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import Store
@@ -261,7 +262,24 @@ class FakeEdge:
         route = self.route_for(host)
         if route is None:
             return FakeResponse(404)
+        if route.maintenance:
+            return FakeResponse(503, "Down for maintenance")
         return self.runtime.answer(route.upstream)
+
+    def in_sync(self, state: EdgeState) -> tuple[bool, frozenset[str]]:
+        """Whether the edge serves exactly `state` (one read), and the route ids it serves."""
+        self.journal.record("edge.in_sync", "config")
+        ids = frozenset(r.route_id for r in (self.state.routes if self.state else ()))
+        return self.state == state, ids
+
+    def reaches_installer(self, host: str, key: str | None) -> bool:
+        """Whether a request for the host's installer gets through: routed, not in maintenance,
+        and not denied (unless it carries the route's installer key)."""
+        route = self.route_for(host)
+        if route is None or route.maintenance:
+            return False
+        denied = any(p.startswith("/wp-admin/install.php") for p in route.denied_paths)
+        return not denied or (key is not None and key == route.installer_key)
 
     def challenge(self, host: str, token: str) -> str | None:
         for c in self.state.challenges if self.state else ():
@@ -296,6 +314,7 @@ class FakeDatabases:
         self.journal = journal
         self.databases: dict[str, str] = {}  # name → user
         self.users: dict[str, str] = {}  # user → password
+        self.tables: set[str] = set()  # databases holding tables (an installed WordPress)
 
     def ensure_database(self, name: str, user: str, password: str) -> Outcome:
         self.journal.record("databases.ensure_database", name)
@@ -313,7 +332,19 @@ class FakeDatabases:
         had = name in self.databases or user in self.users
         self.databases.pop(name, None)
         self.users.pop(user, None)
+        self.tables.discard(name)
         return Outcome.DELETED if had else Outcome.ABSENT
+
+    def observe(self) -> tuple[frozenset[str], frozenset[str]]:
+        return frozenset(self.databases), frozenset(self.users)
+
+    def populated(self) -> frozenset[str]:
+        return frozenset(self.tables & set(self.databases))
+
+    def lose(self, name: str) -> None:
+        """Someone dropped the database by hand: its tables and data are gone."""
+        self.databases.pop(name, None)
+        self.tables.discard(name)
 
     def socket_path(self) -> str:
         return "/fake/run/mysqld.sock"
@@ -322,23 +353,33 @@ class FakeDatabases:
 class FakeInstaller:
     """WordPress's installer, reached through the edge: it needs the site served."""
 
-    def __init__(self, journal: Journal, edge: FakeEdge) -> None:
+    installer_key = "fake-installer-key"
+
+    def __init__(self, journal: Journal, edge: FakeEdge, databases: FakeDatabases) -> None:
         self.journal = journal
         self.edge = edge
+        self.databases = databases
         self.installed: dict[str, str] = {}  # host → admin password
+
+    @staticmethod
+    def _database(host: str) -> str:
+        return naming.site_database(host.split(".", 1)[0])
 
     def install(self, host: str, *, title: str, email: str, password: str) -> Outcome:
         self.journal.record("installer.install", host)
-        if not self.edge.serves(host):
+        if not self.edge.reaches_installer(host, self.installer_key):
             raise TemporaryError(f"WordPress at {host} did not answer", detail="no route")
-        if host in self.installed:
-            return Outcome.UNCHANGED
+        db = self._database(host)
+        if db in self.databases.populated():
+            return Outcome.UNCHANGED  # "Already Installed"
+        self.databases.tables.add(db)
         self.installed[host] = password
         return Outcome.CREATED
 
     def check_login(self, host: str, password: str) -> None:
         self.journal.record("installer.check_login", host)
-        if self.installed.get(host) != password:
+        populated = self._database(host) in self.databases.populated()
+        if not populated or self.installed.get(host) != password:
             raise PermanentError(f"WordPress at {host} refused the admin login")
 
 
@@ -434,7 +475,7 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
     runtime = FakeRuntime(journal)
     edge = FakeEdge(journal, runtime)
     databases = FakeDatabases(journal)
-    installer = FakeInstaller(journal, edge)
+    installer = FakeInstaller(journal, edge, databases)
     dns = FakeDns(journal)
     ca = FakeAcme(journal, edge) if acme else None
     # Services names the real providers' classes (only the runtime has a Protocol): the

@@ -23,12 +23,14 @@ from hostplane.kernel.store.tables import (
     AuditEventRow,
     OperationRow,
     OperationStepRow,
+    ReconcileRunRow,
     StatusEventRow,
 )
 from hostplane.kernel.store.uow import Store
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.repo import sites
 from hostplane.kinds.site.table import SiteRow
+from hostplane.reconciler import run as reconcile_run
 from hostplane.settings import Settings
 from tests.inprocess.fakes import FakeWorld
 
@@ -116,6 +118,7 @@ class Plane:
         self.registry = registry
         runtime.bind(registry, world.services)
         self.engine = WorkflowEngine(settings, store, registry)
+        self.engine.register(reconcile_run.KIND, reconcile_run.reconcile)
         self.engine.launch()
 
     # Running -------------------------------------------------------------
@@ -128,6 +131,18 @@ class Plane:
 
     def run(self, sub: Submitted, timeout: float = 10.0) -> Any:
         return self.wait(self.submit(sub), timeout)
+
+    def reconcile(self, *, dry_run: bool = False, prune: bool = False) -> ReconcileRunRow:
+        """A reconcile run to its end, as `hostctl reconcile` asks for one; its run record."""
+        op_id = reconcile_run.record_request(
+            self.services, dry_run=dry_run, prune=prune, trigger="request", actor="test"
+        )
+        self.engine.submit(op_id, reconcile_run.KIND)
+        self.wait(op_id)
+        with self.store.unit_of_work() as uow:
+            run = uow.reconcile_runs.get(op_id)
+            assert run is not None
+            return run
 
     def run_until_crash(self, sub: Submitted) -> None:
         """Run the operation's workflow here, in the test's thread, until a Crash kills it."""

@@ -100,7 +100,7 @@ def test_orphans_are_marked_resources_of_no_live_site_and_only_pruned():
         "webroot:gone",
         "php-pool:gone",
     }  # the kept site's data is not an orphan
-    assert counts(found) == {"missing": 0, "drifted": 0, "orphaned": 8}
+    assert counts(found) == {"missing": 0, "drifted": 0, "orphaned": 8, "lost": 0}
 
 
 def test_sites_at_work_failed_or_provisioning_are_neither_missing_nor_orphaned():

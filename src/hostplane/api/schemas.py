@@ -98,7 +98,7 @@ class ErrorBody(BaseModel):
 
 
 class FindingView(BaseModel):
-    kind: Literal["missing", "drifted", "orphaned"]
+    kind: Literal["missing", "drifted", "orphaned", "lost"]
     resource: str = Field(description="<type>:<name>, e.g. container:php_blog")
     site: str | None
     detail: str

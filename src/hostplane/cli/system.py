@@ -20,7 +20,7 @@ def install(app: typer.Typer) -> None:
         app.command()(command)
 
 
-SYMBOL = {"missing": "+", "drifted": "~", "orphaned": "-"}
+SYMBOL = {"missing": "+", "drifted": "~", "orphaned": "-", "lost": "!"}
 
 
 def _print_plan(findings: list[dict[str, Any]], *, heading: str, done: bool) -> None:
@@ -36,7 +36,7 @@ def _print_plan(findings: list[dict[str, Any]], *, heading: str, done: bool) -> 
     tally = {k: sum(1 for f in findings if f["kind"] == k) for k in SYMBOL}
     typer.echo(
         f"\nPlan: {tally['missing']} to recreate, {tally['drifted']} to repair, "
-        f"{tally['orphaned']} orphaned."
+        f"{tally['orphaned']} orphaned, {tally['lost']} lost (the operator decides)."
     )
 
 

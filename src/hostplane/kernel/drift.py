@@ -2,7 +2,9 @@
 for `ask`, which runs a kind's listing and records whether the provider answered.
 
 Missing: the database says it should exist and it does not. Drifted: it exists but is wrong.
-Orphaned: it carries this plane's marks but nothing live in the database is behind it. Each
+Orphaned: it carries this plane's marks but nothing live in the database is behind it. Lost:
+it held data that is gone; recreating it empty would hide the loss (and open an installed
+application's installer), so it is reported and the operator decides. Each
 kind observes its own resources (a few batched provider calls, never one per resource),
 classifies the differences and repairs them; the reconciler loops over the kinds.
 """
@@ -25,6 +27,7 @@ class FindingKind(enum.StrEnum):
     MISSING = "missing"
     DRIFTED = "drifted"
     ORPHANED = "orphaned"
+    LOST = "lost"  # what the database says existed held data that is gone: never recreated empty
 
 
 REPAIR = "repair"  # re-run the steps that own the resource (idempotent), under its slot
@@ -103,8 +106,9 @@ class Observer(Protocol):
         """Desired against observed, every difference a Finding; changes nothing."""
         ...
 
-    def regenerate(self, ctx: Any, action: str) -> str:
-        """Run one config action (regenerate a generated file whole); its outcome."""
+    def act(self, ctx: Any, action: str, targets: list[str]) -> str:
+        """Run one of the kind's own actions, once for all its findings (regenerate a generated
+        file whole; put these sites into maintenance): its outcome."""
         ...
 
     def repair(self, ctx: Any, run_id: str, target: str, steps: list[str]) -> str:

@@ -9,6 +9,7 @@ from hostplane.providers.runtime import Upstream
 
 ROUTE_HEADER = "X-Hostplane-Route"
 ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
+INSTALLER_HEADER = "X-Hostplane-Installer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +17,8 @@ class EdgeRoute:
     """Requests for any of `hosts` go to `upstream`; answers carry ROUTE_HEADER: route_id.
 
     `denied_paths` (e.g. "/wp-admin/install.php") are answered 404 by the edge itself, with
-    anything below them ("/wp-admin/install.php/x") and whatever their letter case. In
+    anything below them ("/wp-admin/install.php/x") and whatever their letter case, except to
+    a request carrying INSTALLER_HEADER with `installer_key` (the control plane's own). In
     `maintenance`, every request is answered 503 with a plain maintenance page and none
     reaches the upstream (ACME challenges for the hosts are still answered)."""
 
@@ -25,6 +27,7 @@ class EdgeRoute:
     upstream: Upstream
     denied_paths: tuple[str, ...] = ()
     maintenance: bool = False
+    installer_key: str | None = None
 
     def __post_init__(self) -> None:
         for path in self.denied_paths:

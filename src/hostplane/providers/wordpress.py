@@ -15,6 +15,7 @@ import structlog
 
 from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
+from hostplane.providers.edge import INSTALLER_HEADER
 from hostplane.providers.runtime import SiteSecrets
 
 log = structlog.get_logger(__name__)
@@ -75,16 +76,20 @@ def render_wp_config(secrets_: SiteSecrets, *, site_url: str, db_host: str) -> s
 class WordPressInstaller:
     """Finishes a WordPress install through the edge, as a browser would, and proves the login."""
 
-    def __init__(self, edge_url: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, edge_url: str, timeout: float = 30.0, installer_key: str | None = None
+    ) -> None:
         self.edge_url = edge_url.rstrip("/")
         self.timeout = timeout
+        # The edge refuses the installer to everyone but a request carrying this key.
+        self.installer_key = installer_key
 
-    def _client(self, host: str) -> httpx.Client:
+    def _client(self, host: str, *, installer: bool = False) -> httpx.Client:
+        headers = {"Host": host}
+        if installer and self.installer_key:
+            headers[INSTALLER_HEADER] = self.installer_key
         return http_clients.client(
-            base_url=self.edge_url,
-            headers={"Host": host},
-            timeout=self.timeout,
-            follow_redirects=False,
+            base_url=self.edge_url, headers=headers, timeout=self.timeout, follow_redirects=False
         )
 
     def install(self, host: str, *, title: str, email: str, password: str) -> Outcome:
@@ -99,7 +104,7 @@ class WordPressInstaller:
             "language": "",
         }
         try:
-            with self._client(host) as web:
+            with self._client(host, installer=True) as web:
                 resp = web.post("/wp-admin/install.php?step=2", data=form)
         except httpx.HTTPError as exc:
             raise TemporaryError(f"WordPress at {host} did not answer", detail=str(exc)) from exc

@@ -122,9 +122,8 @@ def reconcile_plan_step(operation_id: str) -> Planned:
 
 
 @DBOS.step()
-def reconcile_config_step(handler: str, action: str) -> str:
-    observer = _observer(handler)
-    return observer.regenerate(runtime.context(), action)
+def reconcile_action_step(handler: str, action: str, targets: list[str]) -> str:
+    return _observer(handler).act(runtime.context(), action, targets)
 
 
 @DBOS.step()
@@ -187,25 +186,29 @@ def reconcile(operation_id: str) -> str:
     done: list[Done] = []
     errors: list[str] = []
     if not planned.dry_run:
-        done += _regenerate(planned.findings, errors)
+        done += _act(planned.findings, errors)
         done += _repair(operation_id, planned.findings, errors)
         if planned.prune:
             done += _prune(operation_id, planned.findings, errors)
     return reconcile_finish_step(operation_id, done, errors)
 
 
-def _regenerate(findings: tuple[Finding, ...], errors: list[str]) -> list[Done]:
-    """Each generated config regenerated whole, once, whatever the number of findings."""
+def _act(findings: tuple[Finding, ...], errors: list[str]) -> list[Done]:
+    """Each kind's own actions, each once for all its findings (a generated config regenerated
+    whole, whatever the number of findings)."""
     done: list[Done] = []
-    actions = sorted({(f.handler, f.action) for f in findings if f.action not in _NOT_CONFIG})
+    actions = sorted({(f.handler, f.action) for f in findings if f.action not in _GENERIC})
     for handler, action in actions:
-        result = _guarded(errors, lambda h=handler, a=action: reconcile_config_step(h, a))
         hits = [f for f in findings if (f.handler, f.action) == (handler, action)]
+        targets = sorted({f.target for f in hits if f.target})
+        result = _guarded(
+            errors, lambda h=handler, a=action, t=targets: reconcile_action_step(h, a, t)
+        )
         done += [Done(f.resource, result) for f in hits]
     return done
 
 
-_NOT_CONFIG = frozenset({REPAIR, PRUNE, REPORT})
+_GENERIC = frozenset({REPAIR, PRUNE, REPORT})
 
 
 def _repair(operation_id: str, findings: tuple[Finding, ...], errors: list[str]) -> list[Done]:

@@ -41,7 +41,7 @@ class DomainObserver:
             )
         return observation
 
-    def regenerate(self, ctx: Services, action: str) -> str:
+    def act(self, ctx: Services, action: str, targets: list[str]) -> str:
         assert action == REGENERATE_TUNNEL, action
         if ctx.tunnel is None:
             return "unchanged"

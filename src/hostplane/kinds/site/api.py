@@ -153,6 +153,20 @@ def retry_site(
     return _accepted(response, services, submitter, sub)
 
 
+@router.post("/{name}/reinstall", status_code=202, responses=ERRORS)
+def reinstall_site(
+    name: SiteName,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    actor: ActorDep,
+) -> views.Accepted:
+    """Install WordPress afresh on a site whose data was lost (in maintenance): 202 and a new
+    admin password, shown once."""
+    created = requests.reinstall_site(services, name=name, actor=actor)
+    return _accepted(response, services, submitter, created.submitted, created.admin_password)
+
+
 @edge_router.post("/v1/edge/regenerate", responses=errors(401, 503))
 def regenerate(services: ServicesDep, actor: ActorDep) -> views.RegenerateResult:
     """Rebuild the whole edge config from the database alone and load it."""

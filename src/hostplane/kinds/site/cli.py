@@ -26,6 +26,7 @@ TARGET = {
     SiteOp.PROVISION: SiteStatus.ACTIVE,
     SiteOp.RETRY: SiteStatus.ACTIVE,
     SiteOp.DESTROY: SiteStatus.DESTROYED,
+    SiteOp.REINSTALL: SiteStatus.ACTIVE,
 }
 
 
@@ -174,6 +175,23 @@ def site_retry(
 
     def go(client: ApiClient) -> None:
         accepted = client.post(f"/v1/sites/{name}/retry")
+        _finish(client, accepted, wait, timeout, as_json)
+
+    run(ctx, go)
+
+
+@site_app.command("reinstall")
+def site_reinstall(
+    ctx: typer.Context,
+    name: str,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Install WordPress afresh on a site whose data was lost: prints a new admin password."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.post(f"/v1/sites/{name}/reinstall")
         _finish(client, accepted, wait, timeout, as_json)
 
     run(ctx, go)

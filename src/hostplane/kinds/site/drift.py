@@ -13,13 +13,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hostplane import naming
-from hostplane.kernel.drift import PRUNE, REPAIR, Finding, FindingKind
+from hostplane.kernel.drift import PRUNE, REPAIR, REPORT, Finding, FindingKind
 from hostplane.kinds.site.model import Step
 from hostplane.providers.docker.runtime import ObservedContainer
 from hostplane.providers.runtime import RuntimeKind, SiteType
 
 REGENERATE_EDGE = "regenerate-edge"
-MISSING, DRIFTED = FindingKind.MISSING, FindingKind.DRIFTED
+# A site whose installed WordPress lost its database is put in maintenance (the edge answers
+# 503); one whose WordPress was installed by its operator has its installer closed.
+MAINTENANCE = "maintenance"
+RESUME = "resume"  # its data is back (restored by the operator): served again
+CLOSE_INSTALLER = "close-installer"
+MISSING, DRIFTED, LOST = FindingKind.MISSING, FindingKind.DRIFTED, FindingKind.LOST
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,8 @@ class DesiredSite:
     runtime: RuntimeKind
     status: str  # ACTIVE sites must have everything; others are in flux or failed
     busy: bool = False  # an operation is at work on it
+    installed: bool = False  # WordPress installed: its database holds data that counts
+    maintenance: bool = False  # already answered with a maintenance page
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,7 @@ class Observed:
     networks: Mapping[str, str] | None = None
     databases: frozenset[str] | None = None
     database_users: frozenset[str] | None = None
+    populated: frozenset[str] | None = None  # databases holding at least one table
     webroots: frozenset[str] | None = None  # local site directories (site names)
     pools: Mapping[str, bool] | None = None  # local PHP-FPM pool → master running
     unreachable: Mapping[str, str] = field(default_factory=dict)  # provider → why
@@ -80,9 +88,7 @@ def _site_findings(site: DesiredSite, observed: Observed, expect: Expectations) 
     name = site.name
     if site.type is SiteType.WORDPRESS and observed.databases is not None:
         db, user = naming.site_database(name), naming.site_database_user(name)
-        if db not in observed.databases:
-            detail = "the site's database is gone: recreated empty"
-            found.append(_finding(MISSING, f"database:{db}", name, detail, Step.DATABASE))
+        found += _database_findings(site, db, observed)
         if observed.database_users is not None and user not in observed.database_users:
             detail = "the site's database user is gone"
             found.append(_finding(MISSING, f"database-user:{user}", name, detail, Step.DATABASE))
@@ -91,6 +97,36 @@ def _site_findings(site: DesiredSite, observed: Observed, expect: Expectations) 
     else:
         found += _docker_findings(site, observed, expect)
     return found
+
+
+def _database_findings(site: DesiredSite, db: str, observed: Observed) -> list[Finding]:
+    """A WordPress database that is gone, or empty: recreated empty while nothing was installed
+    in it; lost data once WordPress was installed (the site goes into maintenance, nothing is
+    recreated). Tables in the database of a site not known as installed: its operator installed
+    it, and its installer is closed from then on."""
+    assert observed.databases is not None
+    name, resource = site.name, f"database:{db}"
+    gone = db not in observed.databases
+    empty = not gone and observed.populated is not None and db not in observed.populated
+    if site.installed and (gone or empty):
+        what = "is gone" if gone else "is empty"
+        action = REPORT if site.maintenance else MAINTENANCE
+        detail = (
+            f"the installed WordPress's database {what}: lost data, never recreated empty; the "
+            "site answers with a maintenance page until it is restored or reinstalled "
+            f"(hostctl site reinstall {name})"
+        )
+        return [Finding(LOST, resource, name, detail, action)]
+    if site.maintenance and not gone and not empty and observed.populated is not None:
+        detail = "the site's database holds data again (restored): the site is served again"
+        return [Finding(DRIFTED, f"maintenance:{name}", name, detail, RESUME)]
+    if gone:
+        detail = "the site's database is gone: recreated empty (WordPress was never installed)"
+        return [_finding(MISSING, resource, name, detail, Step.DATABASE)]
+    if not site.installed and observed.populated is not None and db in observed.populated:
+        detail = "WordPress was installed by its operator: its installer is closed at the edge"
+        return [Finding(DRIFTED, f"wordpress:{name}", name, detail, CLOSE_INSTALLER)]
+    return []
 
 
 def _local_findings(site: DesiredSite, observed: Observed) -> list[Finding]:

@@ -16,7 +16,7 @@ from hostplane import naming
 from hostplane.kernel import runtime
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import UnitOfWork
-from hostplane.kinds.site.model import SiteFields, site_spec
+from hostplane.kinds.site.model import INSTALLER_PATHS, SiteFields, installer_closed, site_spec
 from hostplane.kinds.site.repo import sites
 from hostplane.providers.edge import AcmeChallenge, EdgeCertificate, EdgeRoute, EdgeState
 from hostplane.services import Services
@@ -51,11 +51,15 @@ def desired_state(services: Services) -> EdgeState:
     routes = []
     for site in draft.sites:
         spec = site_spec(site, services.settings)
+        closed = installer_closed(site)
         routes.append(
             EdgeRoute(
                 route_id=naming.edge_route_id(site.name),
                 hosts=(spec.hostname, *draft.extra_hosts.get(site.id, ())),
                 upstream=services.runtime(site.runtime).upstream(spec),
+                denied_paths=INSTALLER_PATHS if closed else (),
+                maintenance=site.maintenance is not None,
+                installer_key=services.installer.installer_key if closed else None,
             )
         )
     return EdgeState(tuple(routes), tuple(draft.certificates), tuple(draft.challenges))

@@ -11,7 +11,7 @@ from hostplane.kinds.site.observe import SiteObserver
 from hostplane.kinds.site.restore import on_start
 from hostplane.kinds.site.steps import STEPS
 from hostplane.kinds.site.table import SiteRow
-from hostplane.kinds.site.workflow import destroy_site, provision_site
+from hostplane.kinds.site.workflow import destroy_site, provision_site, reinstall_site
 
 KIND: Kind[SiteRow] = Kind(
     name=NAME,
@@ -21,6 +21,7 @@ KIND: Kind[SiteRow] = Kind(
         SiteOp.PROVISION: provision_site,
         SiteOp.RETRY: provision_site,
         SiteOp.DESTROY: destroy_site,
+        SiteOp.REINSTALL: reinstall_site,
     },
     saga=SiteSaga(),
     steps=STEPS,

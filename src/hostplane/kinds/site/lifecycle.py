@@ -15,9 +15,11 @@ from hostplane.kinds.site import secrets as site_secrets
 from hostplane.kinds.site.model import (
     LIFECYCLE,
     PROVISIONING_OPS,
+    SiteOp,
     SiteStatus,
     destroy_plan,
     provision_plan,
+    reinstall_plan,
     site_spec,
 )
 from hostplane.kinds.site.repo import sites
@@ -49,6 +51,11 @@ class SiteSaga:
 
     def begin(self, ctx: Services, uow: UnitOfWork, op: OperationRow, site: SiteRow) -> Plan:
         """Move the site into its working state; the plan for its type and runtime."""
+        if op.kind == SiteOp.REINSTALL:
+            # It stays ACTIVE; the edge leaves maintenance at the edge step. A failure is not
+            # undone (that would unroute the site): it goes back into maintenance.
+            site.maintenance = None
+            return Plan(reinstall_plan(), compensate=False, failure="reinstall stopped")
         provisioning = op.kind in PROVISIONING_OPS
         target = SiteStatus.PROVISIONING if provisioning else SiteStatus.DESTROYING
         if site.status != target:
@@ -75,6 +82,11 @@ class SiteSaga:
         self, ctx: Services, uow: UnitOfWork, op: OperationRow, site: SiteRow, error: str | None
     ) -> str | None:
         """ACTIVE or DESTROYED when every step confirmed, else FAILED with the error."""
+        if op.kind == SiteOp.REINSTALL:
+            site.last_error = error
+            if error is not None:
+                site.maintenance = f"the reinstall failed: {error}"
+            return error
         provisioning = op.kind in PROVISIONING_OPS
         if error is None:
             target = SiteStatus.ACTIVE if provisioning else SiteStatus.DESTROYED

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Protocol
 
 from hostplane.errors import ValidationError
@@ -51,6 +52,7 @@ class SiteOp(enum.StrEnum):
     PROVISION = "provision"
     RETRY = "retry"  # a FAILED provision run again
     DESTROY = "destroy"
+    REINSTALL = "reinstall"  # WordPress installed afresh on a site whose data was lost
     REPAIR = "repair"  # a reconcile re-running steps (run by the reconcile's workflow)
 
 
@@ -169,6 +171,19 @@ class SiteFields(Protocol):
     status: str
     port: int | None
     admin_email: str | None
+    installed_at: datetime | None
+    maintenance: str | None
+
+
+# WordPress's installer and its first-run setup: never served to anyone for a site whose
+# install is Hostplane's (made with an admin email) or done (seen installed).
+INSTALLER_PATHS = ("/wp-admin/install.php", "/wp-admin/setup-config.php")
+
+
+def installer_closed(site: SiteFields) -> bool:
+    return site.type == SiteType.WORDPRESS and (
+        site.admin_email is not None or site.installed_at is not None
+    )
 
 
 def site_spec(site: SiteFields, settings: Settings) -> SiteSpec:
@@ -203,6 +218,12 @@ def provision_plan(spec: SiteSpec) -> tuple[Step, ...]:
 def undoable(step: Step) -> bool:
     """Steps that leave something behind which destroy or compensation must remove."""
     return step not in (Step.CONFIRM, Step.INSTALL)
+
+
+def reinstall_plan() -> tuple[Step, ...]:
+    """A WordPress whose data was lost, installed afresh: its database (empty), the edge out of
+    maintenance, WordPress answering, the install with a new admin password."""
+    return (Step.DATABASE, Step.EDGE, Step.CONFIRM, Step.INSTALL)
 
 
 def destroy_plan(spec: SiteSpec) -> tuple[Step, ...]:

@@ -12,7 +12,16 @@ from typing import Any
 
 from hostplane.kernel.drift import Finding, Observation, ProviderCalls, ask
 from hostplane.kinds.site import repair
-from hostplane.kinds.site.drift import REGENERATE_EDGE, DesiredSite, Expectations, Observed, diff
+from hostplane.kinds.site.drift import (
+    CLOSE_INSTALLER,
+    MAINTENANCE,
+    REGENERATE_EDGE,
+    RESUME,
+    DesiredSite,
+    Expectations,
+    Observed,
+    diff,
+)
 from hostplane.kinds.site.edge import desired_state, regenerate_edge
 from hostplane.kinds.site.model import KIND
 from hostplane.kinds.site.repo import sites
@@ -32,6 +41,8 @@ def desired_sites(services: Services) -> tuple[list[DesiredSite], list[str]]:
                 runtime=RuntimeKind(s.runtime),
                 status=s.status,
                 busy=s.name in busy,
+                installed=s.installed_at is not None,
+                maintenance=s.maintenance is not None,
             )
             for s in sites(uow).live_fields()
         ]
@@ -52,9 +63,10 @@ def observe_providers(
 
     def databases() -> None:
         values["databases"], values["database_users"] = services.databases.observe()
+        values["populated"] = services.databases.populated()
 
     ask(calls, observation, "edge", edge)
-    ask(calls, observation, "site-databases", databases)
+    ask(calls, observation, "site-databases", databases, 2)
     local = services.runtimes.get(RuntimeKind.LOCAL)
     if isinstance(local, LocalRuntime):
 
@@ -88,8 +100,15 @@ class SiteObserver:
         ]
         return observation
 
-    def regenerate(self, ctx: Services, action: str) -> str:
-        assert action == REGENERATE_EDGE, action
+    def act(self, ctx: Services, action: str, targets: list[str]) -> str:
+        if action == MAINTENANCE:
+            repair.enter_maintenance(ctx, targets)
+        elif action == RESUME:
+            repair.leave_maintenance(ctx, targets)
+        elif action == CLOSE_INSTALLER:
+            repair.close_installers(ctx, targets)
+        else:
+            assert action == REGENERATE_EDGE, action
         return regenerate_edge(ctx).value
 
     def repair(self, ctx: Services, run_id: str, target: str, steps: list[str]) -> str:

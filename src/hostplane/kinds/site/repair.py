@@ -11,6 +11,7 @@ from hostplane.errors import ConflictError, PermanentError
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
 from hostplane.kernel.steps import describe, record_step
+from hostplane.kernel.store.types import utcnow
 from hostplane.kinds.site.model import KIND, SiteOp, SiteStatus, Step, provision_plan, site_spec
 from hostplane.kinds.site.repo import sites
 from hostplane.kinds.site.steps import BY_NAME
@@ -98,6 +99,47 @@ def _finish(services: Services, op_id: str, site_id: str, error: str | None) -> 
         row = sites(uow).get(site_id)
         if row is not None and error is not None:
             row.last_error = f"repair failed: {error}"
+
+
+def enter_maintenance(services: Services, names: list[str]) -> None:
+    """These installed WordPress sites lost their data: the edge answers them with a
+    maintenance page (never their installer) until they are restored or reinstalled."""
+    reason = "the database of the installed WordPress is gone or empty"
+    with services.store.unit_of_work() as uow:
+        for name in names:
+            site = sites(uow).get_live(name)
+            if site is None or site.maintenance is not None:
+                continue
+            site.maintenance = reason
+            uow.audit.record(
+                actor=ACTOR,
+                action="site.maintenance",
+                target_kind=KIND,
+                target_name=name,
+                decision="allowed",
+                reason=reason,
+                snapshot={"site": name, "installed_at": str(site.installed_at)},
+            )
+            log.warning("site.lost_data", site=name, reason=reason)
+
+
+def leave_maintenance(services: Services, names: list[str]) -> None:
+    """These sites' data is back (restored by their operator): they are served again."""
+    with services.store.unit_of_work() as uow:
+        for name in names:
+            site = sites(uow).get_live(name)
+            if site is not None and site.maintenance is not None:
+                site.maintenance = None
+                log.info("site.restored", site=name)
+
+
+def close_installers(services: Services, names: list[str]) -> None:
+    """These WordPress sites were installed by their operators: their installer is closed."""
+    with services.store.unit_of_work() as uow:
+        for name in names:
+            site = sites(uow).get_live(name)
+            if site is not None and site.installed_at is None:
+                site.installed_at = utcnow()
 
 
 def prune(services: Services, resource: str, site: str | None) -> str:

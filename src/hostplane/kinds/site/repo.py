@@ -22,6 +22,8 @@ SITE_FIELDS = (
     SiteRow.status,
     SiteRow.port,
     SiteRow.admin_email,
+    SiteRow.installed_at,
+    SiteRow.maintenance,
 )
 
 

@@ -198,6 +198,33 @@ def retry_site(services: Services, *, name: str, actor: str) -> Submitted:
         return _operation(uow, site, SiteOp.RETRY, actor)
 
 
+def reinstall_site(services: Services, *, name: str, actor: str) -> Created:
+    """A fresh WordPress install on a site whose data was lost (in maintenance): an empty
+    database, a new admin password shown once. A site with its data is never reinstalled."""
+    with services.store.unit_of_work() as uow:
+        site = sites(uow).live_or_404(name)
+        refuse_if_busy(uow, KIND, name)
+        if site.type != SiteType.WORDPRESS or site.maintenance is None:
+            raise ConflictError(
+                f"site {name!r} is not a WordPress site whose data was lost (in maintenance): "
+                "only those are reinstalled"
+            )
+        if not site.admin_email:
+            raise ConflictError(f"site {name!r} has no admin email to install WordPress with")
+        sub = _operation(uow, site, SiteOp.REINSTALL, actor)
+        uow.audit.record(
+            actor=actor,
+            action="site.reinstall",
+            target_kind=KIND,
+            target_name=name,
+            decision="allowed",
+            reason=f"in maintenance: {site.maintenance}",
+            operation_id=sub.operation_id,
+            snapshot=snapshot(site),
+        )
+        return Created(sub, _seal_admin_password(services, uow, site))
+
+
 def audit_refusal(services: Services, *, actor: str, action: str, name: str, reason: str) -> None:
     """A refused destructive request is audited in its own transaction."""
     with services.store.unit_of_work() as uow:

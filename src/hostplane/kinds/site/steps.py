@@ -11,6 +11,7 @@ from hostplane.errors import PermanentError
 from hostplane.kernel import runtime
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.steps import Options, StepDef
+from hostplane.kernel.store.types import utcnow
 from hostplane.kinds.site import secrets as site_secrets
 from hostplane.kinds.site.edge import regenerate_edge
 from hostplane.kinds.site.model import Step, site_spec
@@ -136,7 +137,11 @@ def _install(services: Services, site: SiteRow, options: Options) -> Outcome:
         hostname, title=site.name, email=site.admin_email, password=password
     )
     services.installer.check_login(hostname, password)
-    site_secrets.delete(services, site.id, site_secrets.WP_ADMIN_PASSWORD)
+    with services.store.unit_of_work() as uow:
+        row = sites(uow).get(site.id)
+        if row is not None and row.installed_at is None:
+            row.installed_at = utcnow()  # from now on its database holds data that counts
+        uow.secrets.delete(site_secrets.OWNER, site.id, site_secrets.WP_ADMIN_PASSWORD)
     return outcome
 
 

@@ -21,3 +21,9 @@ def provision_site(operation_id: str) -> str:
 def destroy_site(operation_id: str) -> str:
     """Undo every step of the provision plan (children first), stopping at a failure."""
     return saga.run(operation_id)
+
+
+@DBOS.workflow()
+def reinstall_site(operation_id: str) -> str:
+    """WordPress installed afresh on a site whose data was lost; a failure is not undone."""
+    return saga.run(operation_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 from hostplane.providers.edge import (
     ACME_CHALLENGE_PATH,
+    INSTALLER_HEADER,
     ROUTE_HEADER,
     AcmeChallenge,
     EdgeRoute,
@@ -106,7 +107,7 @@ def _guarded(route: EdgeRoute) -> list[JSON]:
             "handler": "subroute",
             "routes": [
                 {
-                    "match": [{"path": patterns}],
+                    "match": [_denied_match(patterns, route.installer_key)],
                     "handle": [_static(404, DENIED_BODY, "text/plain; charset=utf-8")],
                     "terminal": True,
                 },
@@ -114,6 +115,12 @@ def _guarded(route: EdgeRoute) -> list[JSON]:
             ],
         }
     ]
+
+
+def _denied_match(patterns: list[str], installer_key: str | None) -> JSON:
+    if installer_key is None:
+        return {"path": patterns}
+    return {"path": patterns, "not": [{"header": {INSTALLER_HEADER: [installer_key]}}]}
 
 
 def denied_patterns(path: str) -> list[str]:
