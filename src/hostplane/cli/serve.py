@@ -19,9 +19,10 @@ from hostplane.kernel.metrics import ResourceCollector
 from hostplane.kernel.workers import WorkerHeartbeat
 from hostplane.observability import configure_logging
 from hostplane.providers.caddy.process import CaddyProcess
+from hostplane.providers.powerdns.process import PdnsProcess
 from hostplane.reconciler import run as reconcile_run
 from hostplane.registry import registry
-from hostplane.services import Services, build_services
+from hostplane.services import Services, build_services, powerdns_process
 from hostplane.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -37,6 +38,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     runtime.bind(kinds, services)
     REGISTRY.register(ResourceCollector(services.store, kinds))
     caddy: CaddyProcess | None = None
+    pdns: PdnsProcess | None = None
     engine = _engine(settings, services, kinds, work=work)
     heartbeat = (
         WorkerHeartbeat(
@@ -55,6 +57,9 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
                 settings.caddy_binary, settings.data_dir / "edge", settings.caddy_admin_listen
             )
             caddy.start(on_restart=lambda: _on_start(services, kinds))
+        if work and settings.managed_powerdns:  # outlives the plane: stop() only detaches
+            pdns = powerdns_process(settings)
+            pdns.start()
         if heartbeat is not None:
             heartbeat.register()
         engine.launch()
@@ -74,6 +79,8 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         engine.shutdown()
         if caddy is not None:
             caddy.stop()
+        if pdns is not None:
+            pdns.stop()
         services.close()
 
 
