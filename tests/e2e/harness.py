@@ -52,6 +52,8 @@ class ControlPlane:
     edge_port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
     https_port: int = field(default_factory=free_port)
+    dns_port: int = field(default_factory=free_port)  # its PowerDNS's, UDP and TCP
+    pdns_api_port: int = field(default_factory=free_port)
     command: str = "up"  # or "api": API only, operations wait in the queue for a worker
     proc: subprocess.Popen[bytes] | None = None
 
@@ -65,6 +67,8 @@ class ControlPlane:
             "HOSTPLANE_EDGE_BIND": "127.0.0.1",
             "HOSTPLANE_EDGE_HTTPS_PORT": str(self.https_port),
             "HOSTPLANE_CADDY_ADMIN_LISTEN": f"127.0.0.1:{self.admin_port}",
+            "HOSTPLANE_DNS_PORT": str(self.dns_port),
+            "HOSTPLANE_PDNS_API_LISTEN": f"127.0.0.1:{self.pdns_api_port}",
             "HOSTPLANE_LOG_FORMAT": "json",
             # Tests that want the scheduled reconcile turn it on; the rest break things on
             # purpose and must not have them repaired behind their back.
@@ -154,6 +158,17 @@ class ControlPlane:
         with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
             pid = int(pid_file.read_text().strip())
             if b"caddy" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
+        self.stop_powerdns()
+
+    def stop_powerdns(self) -> None:
+        """Its PowerDNS outlives the control plane by design (DNS must not drop while the
+        plane restarts); a test that ends must not leak it."""
+        pid_file = self.data_dir / "powerdns" / "server.pid"
+        with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"pdns_server" in cmdline and str(self.data_dir).encode() in cmdline:
                 os.kill(pid, signal.SIGTERM)
 
     def clean_host(self) -> None:

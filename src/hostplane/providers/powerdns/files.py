@@ -21,6 +21,7 @@ import os
 import pwd
 import secrets
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +101,8 @@ def api_key(root: Path) -> str:
         return existing
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = Layout(root).key_file
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, name = tempfile.mkstemp(dir=root, prefix=f".{path.name}.")  # 0600
+    tmp = Path(name)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_urlsafe(32))
         fh.flush()

@@ -242,8 +242,8 @@ class RRsetDiff:
 def diff(desired: Iterable[RRset], observed: Iterable[RRset]) -> RRsetDiff:
     """Missing, drifted and extra RRsets. Both sides are compared in this provider's spelling;
     a SOA whose serial alone differs (PowerDNS bumps it on every change) is not drift."""
-    want = {item.key: _normal(item) for item in desired}
-    have = {item.key: _normal(item) for item in observed}
+    want = {n.key: n for n in map(_normal, desired)}
+    have = {n.key: n for n in map(_normal, observed)}
     missing = tuple(sorted(want[k] for k in want.keys() - have.keys()))
     extra = tuple(sorted(have[k] for k in have.keys() - want.keys()))
     drifted = tuple(
