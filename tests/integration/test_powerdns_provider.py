@@ -5,6 +5,7 @@ server each seeing only their own)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import dns.message
@@ -218,10 +219,11 @@ def test_two_planes_on_one_server_see_only_their_own_zones(powerdns):
     second.ensure_zone(theirs, NAMESERVERS, HOSTMASTER, 300)
     first.apply_rrsets(mine, [Replace(r.rrset(mine, f"www.{mine}", "A", 60, ["192.0.2.1"]))])
 
-    assert mine in {z.name for z in first.zones()} and theirs not in {z.name for z in first.zones()}
-    assert theirs in {z.name for z in second.zones()} and mine not in {z.name for z in second.zones()}
+    firsts, seconds = {z.name for z in first.zones()}, {z.name for z in second.zones()}
+    assert mine in firsts and theirs not in firsts
+    assert theirs in seconds and mine not in seconds
     assert mine in first.observe() and mine not in second.observe()
-    with pytest.raises(ForeignResourceError, match=f"account '{first.owner}'"):
+    with pytest.raises(ForeignResourceError, match=re.escape(f"account '{first.owner}'")):
         second.ensure_zone(mine, NAMESERVERS, HOSTMASTER, 300)
     with pytest.raises(ForeignResourceError):
         second.remove_zone(mine)
@@ -257,7 +259,7 @@ def test_export_is_the_zone_as_a_bind_zone_file(provider, zone):
 
 def test_a_wrong_key_is_permanent_and_a_silent_server_temporary(powerdns):
     wrong = PowerDnsApi(f"http://127.0.0.1:{powerdns.api_port}", "not-the-key", owner="hpx")
-    with pytest.raises(PermanentError, match="refused the API key.*HOSTPLANE_PDNS_API_KEY"):
+    with pytest.raises(PermanentError, match=r"refused the API key.*HOSTPLANE_PDNS_API_KEY"):
         wrong.zones()
     nobody = PowerDnsApi(f"http://127.0.0.1:{free_port()}", API_KEY, owner="hpx", timeout=2)
     with pytest.raises(TemporaryError, match="does not answer"):
