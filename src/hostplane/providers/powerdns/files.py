@@ -178,6 +178,8 @@ def prepare(config: PdnsConfig, key: str) -> bool:
     os.chown(config.root, -1, gid)
     config.root.chmod(0o750 if user else 0o700)
     layout.db_dir.mkdir(mode=0o700, exist_ok=True)
+    if user:
+        check_reachable(config.root, user[1])
     if not layout.database.exists():
         load_schema(layout.database, config.schema)
     if user:
@@ -187,6 +189,19 @@ def prepare(config: PdnsConfig, key: str) -> bool:
     os.chown(layout.config, -1, gid)
     _rotate(layout.log)
     return changed
+
+
+def check_reachable(root: Path, gid: int) -> None:
+    """The pdns user must be able to walk down to its database: every parent searchable."""
+    for parent in root.parents:
+        mode = parent.stat()
+        if mode.st_mode & 0o001 or (mode.st_gid == gid and mode.st_mode & 0o010):
+            continue
+        raise PermanentError(
+            f"{parent} is not searchable by other users, so PowerDNS (running as "
+            f"{SERVICE_USER}) cannot reach its database under {root}: run `chmod o+x "
+            f"{parent}` or choose another HOSTPLANE_DATA_DIR"
+        )
 
 
 def load_schema(database: Path, schema: Path) -> None:
