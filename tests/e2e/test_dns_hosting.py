@@ -36,9 +36,7 @@ def test_up_runs_powerdns_that_answers_zones_made_through_the_provider(tmp_path)
         key = (cp.data_dir / "powerdns" / "api-key").read_text().strip()
         zones = PowerDnsApi(f"http://127.0.0.1:{cp.pdns_api_port}", key, owner=_plane_id(cp))
         defaults = Settings()
-        zones.ensure_zone(
-            "example.test", defaults.zone_nameservers, defaults.zone_hostmaster, 300
-        )
+        zones.ensure_zone("example.test", defaults.zone_nameservers, defaults.zone_hostmaster, 300)
         www = r.rrset("example.test", "www.example.test", "A", 60, ["192.0.2.80"])
         zones.apply_rrsets("example.test", [Replace(www)])
         assert _a(cp, "www.example.test.") == {"192.0.2.80"}
