@@ -23,7 +23,7 @@ from hostplane.providers.mariadb.admin import (
 )
 from hostplane.providers.mariadb.connection import Account, server_socket
 from hostplane.providers.powerdns import dnsprobe
-from hostplane.providers.powerdns.client import ApiClient
+from hostplane.providers.powerdns.client import server_url
 from hostplane.providers.powerdns.files import read_api_key
 from hostplane.secretbox import load_secret_box
 from hostplane.services import docker_runtime_config
@@ -78,11 +78,17 @@ def _pdns_key(settings: Settings) -> str:
 
 def _dns(settings: Settings) -> str:
     """PowerDNS's API answers with the key, and its DNS port answers for a zone it has."""
-    client = ApiClient(settings.pdns_api, _pdns_key(settings), timeout=3)
+    url = f"{server_url(settings.pdns_api)}/zones"
     try:
-        zones = [str(z["name"]) for z in client.call("GET", "/zones", what="listing zones").json()]
-    finally:
-        client.close()
+        response = httpx.get(url, headers={"X-API-Key": _pdns_key(settings)}, timeout=3)
+    except httpx.HTTPError as exc:
+        raise HostplaneError(
+            f"PowerDNS's API at {settings.pdns_api} does not answer: {exc}"
+        ) from None
+    if response.status_code in (401, 403):
+        raise HostplaneError(f"PowerDNS at {settings.pdns_api} refuses the API key")
+    response.raise_for_status()
+    zones = [str(zone["name"]) for zone in response.json()]
     if settings.managed_powerdns:
         host = dnsprobe.reachable_address(settings.dns_bind_addresses[0])
     else:

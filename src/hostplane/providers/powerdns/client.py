@@ -67,13 +67,6 @@ class ApiClient:
             ) from None
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         if response.is_success or response.status_code in set(accept):
-            log.debug(
-                "powerdns.call",
-                method=method,
-                path=path,
-                status=response.status_code,
-                elapsed_ms=elapsed_ms,
-            )
             return response
         error = refusal(response, what, self.url)
         log.warning(
