@@ -4,11 +4,13 @@ restarted plane adopts the same server; `hostctl doctor` checks it (issue 16, it
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 
 import dns.message
 import dns.query
 import dns.rdatatype
+import pytest
 
 from hostplane.providers.powerdns import rrsets as r
 from hostplane.providers.powerdns.api import PowerDnsApi
@@ -57,5 +59,23 @@ def test_up_runs_powerdns_that_answers_zones_made_through_the_provider(tmp_path)
         assert _a(cp, "www.example.test.") == {"192.0.2.80"}
         zones.close()
     finally:
+        cp.stop()
+        cp.clean_host()
+
+
+def test_up_refuses_to_start_beside_a_stranger_on_its_dns_port(tmp_path):
+    cp = ControlPlane(tmp_path / "data")
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.1", cp.dns_port))
+    try:
+        with pytest.raises(RuntimeError, match="hostctl up exited 1") as failed:
+            cp.start()
+        assert f"127.0.0.1:{cp.dns_port} (DNS (UDP) of Hostplane's PowerDNS) is in use" in str(
+            failed.value
+        )
+        assert not (cp.data_dir / "powerdns" / "server.pid").exists()
+        assert stranger.getsockname() == ("127.0.0.1", cp.dns_port)  # left alone
+    finally:
+        stranger.close()
         cp.stop()
         cp.clean_host()
