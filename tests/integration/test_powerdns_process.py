@@ -209,3 +209,9 @@ def test_a_missing_binary_says_what_to_install(config, started):
     broken = PdnsConfig(**{**_fields(config), "binary": "/nonexistent/pdns_server"})
     with pytest.raises(PermanentError, match="install Debian's pdns-server"):
         _start(broken, started)
+
+
+def test_an_address_this_host_does_not_have_is_named_with_the_setting(config, started):
+    elsewhere = PdnsConfig(**{**_fields(config), "dns_addresses": ("192.0.2.53",)})
+    with pytest.raises(PermanentError, match=r"192\.0\.2\.53 is not an address of this host"):
+        _start(elsewhere, started)
