@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import uuid
+from pathlib import Path
 
 import dns.message
 import dns.query
@@ -19,11 +21,20 @@ from hostplane.providers.powerdns.rrsets import Replace
 from hostplane.settings import Settings
 from tests.e2e.harness import ControlPlane
 from tests.services import terminate
+from tests.services_pdns import API_KEY
 
 
 def _plane_id(cp: ControlPlane) -> str:
     with sqlite3.connect(cp.data_dir / "state.sqlite3") as conn:
         return str(conn.execute("SELECT plane_id FROM plane").fetchone()[0])
+
+
+def _powerdns_of(cp: ControlPlane) -> list[int]:
+    """pids of every pdns_server whose config directory is this control plane's."""
+    mine = f"--config-dir={cp.data_dir / 'powerdns'}"
+    argvs = {int(p.name): command_line(int(p.name)) for p in Path("/proc").iterdir()
+             if p.name.isdigit()}  # fmt: skip
+    return [pid for pid, argv in argvs.items() if argv and mine in argv]
 
 
 def _a(cp: ControlPlane, name: str) -> set[str]:
@@ -54,7 +65,7 @@ def test_up_runs_powerdns_that_answers_zones_made_through_the_provider(tmp_path)
         assert _a(cp, "www.example.test.") == {"192.0.2.80"}
 
         cp.start()
-        assert int((cp.data_dir / "powerdns" / "server.pid").read_text()) == pid
+        assert _powerdns_of(cp) == [pid]
         assert "powerdns.adopted" in cp.log_tail(200)
         assert _a(cp, "www.example.test.") == {"192.0.2.80"}
         zones.close()
@@ -77,5 +88,25 @@ def test_up_refuses_to_start_beside_a_stranger_on_its_dns_port(tmp_path):
         assert stranger.getsockname() == ("127.0.0.1", cp.dns_port)  # left alone
     finally:
         stranger.close()
+        cp.stop()
+        cp.clean_host()
+
+
+def test_up_with_an_existing_powerdns_starts_none_and_doctor_checks_that_one(tmp_path, powerdns):
+    zone = f"ext{uuid.uuid4().hex[:8]}.test"
+    powerdns.zone(zone)
+    env = {
+        "HOSTPLANE_PDNS_API_URL": f"http://127.0.0.1:{powerdns.api_port}",
+        "HOSTPLANE_PDNS_API_KEY": API_KEY,
+        "HOSTPLANE_DNS_PORT": str(powerdns.dns_port),
+    }
+    cp = ControlPlane(tmp_path / "data", extra_env=env).start()
+    try:
+        assert not (cp.data_dir / "powerdns" / "server.pid").exists()
+        assert _powerdns_of(cp) == []
+        doctor = cp.cli("doctor")
+        (line,) = [x for x in doctor.stdout.splitlines() if x[5:].startswith("dns:")]
+        assert line.startswith("ok") and f"127.0.0.1:{powerdns.api_port}" in line, line
+    finally:
         cp.stop()
         cp.clean_host()
