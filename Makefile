@@ -52,6 +52,7 @@ images: install-test
 bench: install-test
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/reconcile.py
+	$(VENV)/bin/python bench/data.py
 	$(VENV)/bin/python bench/dns.py
 
 clean:

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures_mariadb",
     "tests.fixtures_docker",
     "tests.fixtures_pdns",
+    "tests.fixtures_redis",
 ]
 
 

@@ -15,6 +15,7 @@ from hostplane.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.mariadb import identifiers as ids
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password
+from tests.fixtures_mariadb import root_connection
 from tests.services import free_port
 
 
@@ -158,3 +159,17 @@ def test_every_site_name_gives_identifiers_the_provider_accepts(name):
     assert ids.grant_target(naming.site_database(name)).count("\\_") == naming.site_database(
         name
     ).count("_")
+
+
+def test_populated_lists_this_planes_databases_that_hold_tables(provider, mariadb_server):
+    empty, full = f"wp_e{uuid.uuid4().hex[:6]}", f"wp_f{uuid.uuid4().hex[:6]}"
+    for name in (empty, full):
+        provider.ensure_database(name, name, "pw-" + uuid.uuid4().hex)
+    with root_connection(mariadb_server) as conn:
+        conn.cursor().execute(f"CREATE TABLE `{full}`.wp_options (id INT)")
+    try:
+        found = provider.populated()
+        assert full in found and empty not in found
+    finally:
+        for name in (empty, full):
+            provider.remove_database(name, name)

@@ -24,6 +24,11 @@ class SiteRow(Versioned, Base):
     port: Mapped[int | None] = mapped_column(Integer)
     admin_email: Mapped[str | None] = mapped_column(String(254))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # WordPress installed (by its install step, or seen with its tables by a reconcile): from
+    # then on its installer is never served, and a lost database is lost data, not a repair.
+    installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the edge answers the site with a maintenance page (its data was lost), or None.
+    maintenance: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

@@ -251,3 +251,16 @@ class MariaDBProvider:
             frozenset(name for kind, name in rows if kind == "database"),
             frozenset(name for kind, name in rows if kind == "user"),
         )
+
+    def populated(self, prefix: str = "wp_") -> frozenset[str]:
+        """Which of this plane's databases named with `prefix` hold at least one table, in one
+        query: an installed application's database that is empty has lost its data."""
+        like = prefix.replace("_", "\\_") + "%"
+        with self._cursor() as cur:
+            cur.execute(
+                "SELECT s.SCHEMA_NAME FROM information_schema.SCHEMATA s"
+                " WHERE s.SCHEMA_NAME LIKE %s AND s.SCHEMA_COMMENT = %s AND EXISTS"
+                " (SELECT 1 FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME)",
+                (like, self._mark),
+            )
+            return frozenset(str(row[0]) for row in cur.fetchall())

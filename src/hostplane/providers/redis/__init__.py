@@ -1,0 +1,1 @@
+"""Caches: one Redis instance per cache, supervised, and its ACL users."""
