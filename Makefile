@@ -53,6 +53,7 @@ bench: install-test
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/reconcile.py
 	$(VENV)/bin/python bench/data.py
+	$(VENV)/bin/python bench/dns.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

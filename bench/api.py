@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[0] = str(REPO)  # not bench/, where dns.py would shadow dnspython
 
 from tests.services import PostgresDatabases, PrivatePostgres, free_port  # noqa: E402
 

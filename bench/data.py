@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[0] = str(REPO)  # not bench/, where dns.py would shadow dnspython
 
 from tests.fixtures_redis import connect  # noqa: E402
 

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[0] = str(REPO)  # not bench/, where dns.py would shadow dnspython
 
 from tests.e2e.harness import CaddyServer, ControlPlane, free_port  # noqa: E402
 from tests.services_docker import PrivateDockerd, ensure_images  # noqa: E402

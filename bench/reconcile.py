@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[0] = str(REPO)  # not bench/, where dns.py would shadow dnspython
 
 from tests.e2e.harness import CaddyServer, free_port  # noqa: E402
 from tests.services_mariadb import PrivateMariaDB  # noqa: E402

@@ -4,8 +4,9 @@
 #            with HOSTPLANE_RUNTIME=docker also the Docker engine and what `make images` uses
 #   test     runtime + the servers and tools the test suite starts privately
 # Services are never started on their default ports by the install: a policy-rc.d is put in place
-# for the duration of the apt run, and a packaged Caddy service is stopped and disabled, because
-# `hostctl up` runs and supervises its own Caddy on the edge port.
+# for the duration of the apt run, and the packaged Caddy and PowerDNS services are stopped and
+# disabled, because `hostctl up` runs and supervises its own Caddy on the edge port and its own
+# pdns_server (sqlite3 backend in the data directory) on the DNS port.
 set -eu
 
 profile="${1:-runtime}"
@@ -14,9 +15,9 @@ profile="${1:-runtime}"
 # wordpress's dependency on a web server; Hostplane's edge is Caddy.
 runtime_packages="caddy sqlite3 ca-certificates curl python3-venv \
   php8.2-fpm php php8.2-mysql nginx wordpress wordpress-theme-twentytwentythree \
-  mariadb-server mariadb-client redis-server redis-tools"
+  mariadb-server mariadb-client redis-server redis-tools pdns-server pdns-backend-sqlite3"
 docker_packages="docker.io debootstrap"
-test_packages="postgresql $docker_packages busybox-static pdns-server pdns-backend-sqlite3 openssl pebble"
+test_packages="postgresql $docker_packages busybox-static openssl pebble"
 if [ "${HOSTPLANE_RUNTIME:-local}" = docker ]; then
   runtime_packages="$runtime_packages $docker_packages"
 fi
@@ -59,5 +60,5 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl disable --now caddy.service nginx.service >/dev/null 2>&1 || true
+  systemctl disable --now caddy.service nginx.service pdns.service >/dev/null 2>&1 || true
 fi

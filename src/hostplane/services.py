@@ -24,6 +24,11 @@ from hostplane.providers.local.users import Owner
 from hostplane.providers.mariadb.admin import ADMIN_SECRET, AdminAccount, Bootstrap
 from hostplane.providers.mariadb.connection import Server
 from hostplane.providers.mariadb.provider import MariaDBProvider
+from hostplane.providers.powerdns import files as pdns_files
+from hostplane.providers.powerdns.api import PowerDnsApi
+from hostplane.providers.powerdns.content import Soa
+from hostplane.providers.powerdns.process import PdnsProcess
+from hostplane.providers.powerdns.rrsets import SOA_EXPIRE, SOA_REFRESH, SOA_RETRY
 from hostplane.providers.runtime import RuntimeKind, SiteRuntime
 from hostplane.providers.wordpress import WordPressInstaller
 from hostplane.secretbox import SecretBox, load_secret_box
@@ -45,6 +50,7 @@ class Services:
     dns_expectation: DnsExpectation
     acme: AcmeIssuer | None = None
     tunnel: CloudflareTunnel | None = None
+    zones: PowerDnsApi | None = None  # DNS hosting; None only in test worlds without it
     edge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def runtime(self, kind: str) -> SiteRuntime:
@@ -62,6 +68,8 @@ class Services:
 
     def close(self) -> None:
         self.edge.close()
+        if self.zones is not None:
+            self.zones.close()
         self.store.dispose()
 
 
@@ -121,6 +129,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         dns_expectation=dns_expectation(settings),
         acme=acme_issuer(settings),
         tunnel=cloudflare_tunnel(settings, edge_url),
+        zones=powerdns_api(settings, store.plane().id),
     )
 
 
@@ -175,6 +184,38 @@ def docker_runtime_config(
         db_socket=db_socket,
         adopt_unmarked=plane is not None and plane.predates_marks,
     )
+
+
+def powerdns_api(settings: Settings, owner: str) -> PowerDnsApi:
+    """The DNS zones provider, as `owner`: on HOSTPLANE_PDNS_API_URL, else on Hostplane's own
+    PowerDNS (its key generated on first use into <data dir>/powerdns/api-key, 0600)."""
+    key = settings.pdns_api_key
+    secret = key.get_secret_value() if key is not None else pdns_files.api_key(settings.pdns_dir)
+    return PowerDnsApi(settings.pdns_api, secret, owner=owner)
+
+
+def powerdns_process(settings: Settings) -> PdnsProcess:
+    """The pdns_server a worker runs when no PowerDNS is configured."""
+    host, _, port = settings.pdns_api_listen.rpartition(":")
+    soa = Soa(
+        settings.zone_nameservers[0],
+        settings.zone_hostmaster,
+        0,
+        SOA_REFRESH,
+        SOA_RETRY,
+        SOA_EXPIRE,
+        settings.dns_negative_ttl,
+    )
+    config = pdns_files.PdnsConfig(
+        root=settings.pdns_dir,
+        dns_addresses=settings.dns_bind_addresses,
+        dns_port=settings.dns_port,
+        api_host=host.strip("[]"),
+        api_port=int(port),
+        default_soa=soa.content,
+        binary=settings.pdns_binary,
+    )
+    return PdnsProcess(config)
 
 
 def acme_issuer(settings: Settings) -> AcmeIssuer | None:

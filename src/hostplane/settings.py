@@ -6,16 +6,17 @@ Values come from HOSTPLANE_* environment variables, then an optional TOML file
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hostplane.errors import ValidationError
-from hostplane.naming import is_dns_label
+from hostplane.naming import is_dns_label, is_hostname
 
 WELL_KNOWN_TOKENS = frozenset(
     {
@@ -122,6 +123,24 @@ class Settings(BaseSettings):
     cloudflare_api_token: SecretStr | None = None
     cloudflare_api_url: str | None = None  # the API's base URL; Cloudflare's own when unset
 
+    # DNS hosting on PowerDNS. With pdns_api_url unset the worker runs its own pdns_server
+    # (gsqlite3 in <data dir>/powerdns, its API on pdns_api_listen, loopback only, with a key
+    # generated into <data dir>/powerdns/api-key; DNS on dns_bind:dns_port).
+    # pdns_api_url and pdns_api_key: an existing server instead (then nothing is started).
+    dns_port: int = Field(default=53, ge=1, le=65535)
+    dns_bind: str = "127.0.0.1"  # comma-separated addresses DNS is answered on
+    pdns_api_url: str | None = None  # e.g. http://127.0.0.1:8081
+    pdns_api_key: SecretStr | None = Field(default=None, validate_default=True)
+    pdns_api_listen: str = "127.0.0.1:8081"
+    pdns_binary: str = "pdns_server"
+    # Every hosted zone's NS and SOA: comma-separated name server FQDNs (ns1.<base domain> when
+    # empty; the first is the SOA's primary) and the hostmaster's address (hostmaster@<base
+    # domain> when empty); the TTL of records, SOA and NS, and of negative answers.
+    dns_nameservers: str = ""
+    dns_hostmaster: str = ""
+    dns_default_ttl: int = Field(default=3600, ge=1, le=2**31 - 1)
+    dns_negative_ttl: int = Field(default=300, ge=1, le=86400)
+
     # Docker runtime.
     docker_host: str | None = None
     docker_tls_dir: str | None = None
@@ -195,6 +214,77 @@ class Settings(BaseSettings):
             raise ValueError(
                 "base domain must be a DNS name such as 'localhost' or 'hosting.example.org'"
             )
+        return value
+
+    @field_validator("dns_bind")
+    @classmethod
+    def _dns_bind_is_addresses(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",")]
+        try:
+            return ", ".join(str(ipaddress.ip_address(part)) for part in parts)
+        except ValueError:
+            raise ValueError(
+                "must be one or more IP addresses, comma-separated, e.g. 127.0.0.1 or 0.0.0.0"
+            ) from None
+
+    @field_validator("pdns_api_listen")
+    @classmethod
+    def _pdns_api_on_loopback(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        try:
+            loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(
+                "must be a loopback address and port such as 127.0.0.1:8081: PowerDNS's API "
+                "must not be reachable from other hosts"
+            )
+        return value.strip()
+
+    @field_validator("pdns_api_url")
+    @classmethod
+    def _pdns_api_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must be the server's API URL, e.g. http://127.0.0.1:8081")
+        return value.strip().rstrip("/") if value else None
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _nameservers_are_names(cls, value: str) -> str:
+        names = [_fqdn(part) for part in value.split(",") if part.strip()]
+        if value.strip() and not names:
+            raise ValueError("give one or more name server names, e.g. ns1.example.com")
+        for name in names:
+            if not is_hostname(name.rstrip(".")) or name.endswith(".invalid."):
+                raise ValueError(f"{name!r} is not a name server's host name (ns1.example.com)")
+        return ",".join(names)
+
+    @field_validator("dns_hostmaster")
+    @classmethod
+    def _hostmaster_is_an_address(cls, value: str) -> str:
+        local, at, domain = value.strip().rpartition("@")
+        if not value.strip():
+            return ""
+        if not at:
+            local, _, domain = value.strip().partition(".")
+        if not is_dns_label(local.lower()) or not is_hostname(domain.rstrip(".").lower()):
+            raise ValueError(
+                "must be an address such as hostmaster@example.com (no dot before the @: a "
+                "SOA record cannot carry one portably)"
+            )
+        return f"{local.lower()}@{domain.rstrip('.').lower()}"
+
+    @field_validator("pdns_api_key")
+    @classmethod
+    def _pdns_key_with_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if (info.data.get("pdns_api_url") is None) != (value is None):
+            raise ValueError(
+                "HOSTPLANE_PDNS_API_URL and HOSTPLANE_PDNS_API_KEY go together: set both to "
+                "use an existing PowerDNS, or neither to let Hostplane run its own"
+            )
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is empty: give the api-key of the PowerDNS server")
         return value
 
     @classmethod
@@ -277,6 +367,37 @@ class Settings(BaseSettings):
         """Where Caddy's admin API is: http(s)://… or unix:///… (the managed Caddy's socket)."""
         return (self.caddy_admin_url or f"unix://{self.caddy_admin_socket}").rstrip("/")
 
+    @property
+    def managed_powerdns(self) -> bool:
+        return self.pdns_api_url is None
+
+    @property
+    def pdns_api(self) -> str:
+        """The PowerDNS API's base URL: the configured server's or Hostplane's own."""
+        return self.pdns_api_url or f"http://{self.pdns_api_listen}"
+
+    @property
+    def pdns_dir(self) -> Path:
+        return self.data_dir / "powerdns"
+
+    @property
+    def dns_bind_addresses(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.dns_bind.split(","))
+
+    @property
+    def zone_nameservers(self) -> tuple[str, ...]:
+        """Every hosted zone's NS (the first is the SOA's primary), absolute."""
+        if self.dns_nameservers:
+            return tuple(self.dns_nameservers.split(","))
+        return (f"ns1.{self.base_domain}.",)
+
+    @property
+    def zone_hostmaster(self) -> str:
+        """The SOA's mailbox as a name: hostmaster@example.com is hostmaster.example.com."""
+        address = self.dns_hostmaster or f"hostmaster@{self.base_domain}"
+        local, _, domain = address.partition("@")
+        return f"{local}.{domain}."
+
     def configured_tokens(self) -> list[str]:
         """Tokens from HOSTPLANE_API_TOKENS (comma-separated); each checked, none may be empty."""
         if self.api_tokens is None:
@@ -299,6 +420,10 @@ def check_token(token: str) -> None:
         raise ValidationError(
             f"an API token has {len(token)} characters: use at least {MIN_TOKEN_LENGTH} random ones"
         )
+
+
+def _fqdn(name: str) -> str:
+    return name.strip().rstrip(".").lower() + "."
 
 
 def _env_path(name: str) -> Path | None:

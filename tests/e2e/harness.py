@@ -83,6 +83,8 @@ class ControlPlane:
     api_port: int = field(default_factory=free_port)
     edge_port: int = field(default_factory=free_port)
     https_port: int = field(default_factory=free_port)
+    dns_port: int = field(default_factory=free_port)  # its PowerDNS's, UDP and TCP
+    pdns_api_port: int = field(default_factory=free_port)
     command: str = "up"  # or "api": API only, operations wait in the queue for a worker
     proc: subprocess.Popen[bytes] | None = None
     host_dir: Path = field(default_factory=host_tmpdir)
@@ -111,6 +113,8 @@ class ControlPlane:
             "HOSTPLANE_EDGE_HTTP_PORT": str(self.edge_port),
             "HOSTPLANE_EDGE_BIND": "127.0.0.1",
             "HOSTPLANE_EDGE_HTTPS_PORT": str(self.https_port),
+            "HOSTPLANE_DNS_PORT": str(self.dns_port),
+            "HOSTPLANE_PDNS_API_LISTEN": f"127.0.0.1:{self.pdns_api_port}",
             "HOSTPLANE_LOG_FORMAT": "json",
             # Tests that want the scheduled reconcile turn it on; the rest break things on
             # purpose and must not have them repaired behind their back.
@@ -221,6 +225,7 @@ class ControlPlane:
         self.proc = None
         if edge:
             self.stop_edge()
+        self.stop_powerdns()
 
     def stop_edge(self) -> None:
         pid = self.edge_pid()
@@ -229,6 +234,16 @@ class ControlPlane:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         wait_gone(pid, f"the edge (pid {pid}) to stop")
+
+    def stop_powerdns(self) -> None:
+        """Its PowerDNS outlives the control plane by design (DNS must not drop while the
+        plane restarts); a test that ends must not leak it."""
+        pid_file = self.data_dir / "powerdns" / "server.pid"
+        with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"pdns_server" in cmdline and str(self.data_dir).encode() in cmdline:
+                os.kill(pid, signal.SIGTERM)
 
     def clean_host(self) -> None:
         """What sites a test left behind outside its temporary directory: PHP-FPM masters

@@ -21,6 +21,7 @@ def test_doctor_says_ok_for_each_dependency_then_names_what_is_broken(mariadb_se
             "api",
             "edge",
             "layout",
+            "dns",
             "site databases",
             "site database root",
             "local runtime",

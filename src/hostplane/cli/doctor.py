@@ -23,6 +23,9 @@ from hostplane.providers.mariadb.admin import (
     root_open_over_tcp,
 )
 from hostplane.providers.mariadb.connection import Account, server_socket
+from hostplane.providers.powerdns import dnsprobe
+from hostplane.providers.powerdns.client import server_url
+from hostplane.providers.powerdns.files import read_api_key
 from hostplane.secretbox import load_secret_box
 from hostplane.services import docker_runtime_config
 from hostplane.settings import Settings
@@ -83,6 +86,46 @@ def _layout(settings: Settings) -> str:
 def _api(settings: Settings) -> str:
     _http(f"{settings.client_api_url}/healthz", "the control plane's API")
     return f"{settings.client_api_url} is healthy"
+
+
+def _pdns_key(settings: Settings) -> str:
+    if settings.pdns_api_key is not None:
+        return settings.pdns_api_key.get_secret_value()
+    key = read_api_key(settings.pdns_dir)
+    if key is None:
+        raise HostplaneError(f"no PowerDNS API key in {settings.pdns_dir} yet: run `hostctl up`")
+    return key
+
+
+def _dns(settings: Settings) -> str:
+    """PowerDNS's API answers with the key, and its DNS port answers for a zone it has."""
+    url = f"{server_url(settings.pdns_api)}/zones"
+    try:
+        response = httpx.get(url, headers={"X-API-Key": _pdns_key(settings)}, timeout=3)
+    except httpx.HTTPError as exc:
+        raise HostplaneError(
+            f"PowerDNS's API at {settings.pdns_api} does not answer: {exc}"
+        ) from None
+    if response.status_code in (401, 403):
+        raise HostplaneError(f"PowerDNS at {settings.pdns_api} refuses the API key")
+    response.raise_for_status()
+    zones = [str(zone["name"]) for zone in response.json()]
+    if settings.managed_powerdns:
+        host = dnsprobe.reachable_address(settings.dns_bind_addresses[0])
+    else:
+        host = httpx.URL(settings.pdns_api).host
+    where = f"{host}:{settings.dns_port}"
+    if not zones:
+        if not dnsprobe.answers(host, settings.dns_port, timeout=2):
+            raise HostplaneError(f"PowerDNS's API answers but nothing answers DNS at {where}")
+        return f"PowerDNS API at {settings.pdns_api} answers; DNS at {where} answers (no zone yet)"
+    problem = dnsprobe.serves_zone(host, settings.dns_port, zones[0])
+    if problem is not None:
+        raise HostplaneError(f"PowerDNS's API answers but {problem}")
+    return (
+        f"PowerDNS API at {settings.pdns_api} answers ({len(zones)} zones); "
+        f"DNS at {where} answers {zones[0]} SOA with authority"
+    )
 
 
 def _site_databases(settings: Settings) -> str:
@@ -189,6 +232,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("api", lambda: _api(settings), True),
         ("edge", lambda: _edge(settings), True),
         ("layout", lambda: _layout(settings), True),
+        ("dns", lambda: _dns(settings), True),
         ("site databases", lambda: _site_databases(settings), True),
         ("site database root", lambda: _site_db_root(settings), False),
         ("local runtime", lambda: _php_fpm(settings), settings.runtime == "local"),

@@ -20,9 +20,10 @@ from hostplane.kernel.workers import WorkerHeartbeat
 from hostplane.observability import configure_logging
 from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
 from hostplane.providers.fs import private_dir
+from hostplane.providers.powerdns.process import PdnsProcess
 from hostplane.reconciler import run as reconcile_run
 from hostplane.registry import registry
-from hostplane.services import Services, build_services
+from hostplane.services import Services, build_services, powerdns_process
 from hostplane.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -38,6 +39,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     runtime.bind(kinds, services)
     REGISTRY.register(ResourceCollector(services.store, kinds))
     caddy: CaddyProcess | None = None
+    pdns: PdnsProcess | None = None
     engine = _engine(settings, services, kinds, work=work)
     heartbeat = (
         WorkerHeartbeat(
@@ -54,6 +56,9 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         if work and settings.managed_caddy:
             caddy = CaddyProcess(edge_process_config(settings))
             caddy.start(on_restart=lambda: _on_start(services, kinds))
+        if work and settings.managed_powerdns:  # outlives the plane: stop() only detaches
+            pdns = powerdns_process(settings)
+            pdns.start()
         if heartbeat is not None:
             heartbeat.register()
         engine.launch()
@@ -72,6 +77,8 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
             heartbeat.stop()
         engine.shutdown()
         _leave_edge(caddy, settings)
+        if pdns is not None:
+            pdns.stop()
         services.close()
 
 
