@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     sites_dir: Path = Path("/srv/hostplane/sites")  # webroots
     run_dir: Path = Path("/run/hostplane")  # sockets: PHP-FPM pools, Docker sites, the edge's admin
     edge_dir: Path = Path("/var/lib/hostplane-edge")  # the managed Caddy's own state (its user's)
+    dns_dir: Path = Path("/var/lib/hostplane-dns")  # the managed PowerDNS's own (its user reads)
 
     edge: Literal["caddy"] = "caddy"
     edge_http_port: int = Field(default=80, ge=1, le=65535)
@@ -198,7 +199,7 @@ class Settings(BaseSettings):
             "use http://HOST:PORT or unix:///absolute/path/to/admin.sock for Caddy's admin API"
         )
 
-    @field_validator("sites_dir", "run_dir", "edge_dir", "data_dir")
+    @field_validator("sites_dir", "run_dir", "edge_dir", "dns_dir", "data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         if not value.is_absolute():
@@ -378,7 +379,9 @@ class Settings(BaseSettings):
 
     @property
     def pdns_dir(self) -> Path:
-        return self.data_dir / "powerdns"
+        """Outside the private data directory: PowerDNS runs as its own user and must reach
+        its database (the API key in it stays root's, 0600)."""
+        return self.dns_dir
 
     @property
     def dns_bind_addresses(self) -> tuple[str, ...]:

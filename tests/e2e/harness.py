@@ -102,6 +102,10 @@ class ControlPlane:
         return self.host_dir / "edge"
 
     @property
+    def dns_dir(self) -> Path:
+        return self.host_dir / "dns"
+
+    @property
     def env(self) -> dict[str, str]:
         env = {
             **os.environ,
@@ -109,6 +113,7 @@ class ControlPlane:
             "HOSTPLANE_SITES_DIR": str(self.sites_dir),
             "HOSTPLANE_RUN_DIR": str(self.run_dir),
             "HOSTPLANE_EDGE_DIR": str(self.edge_dir),
+            "HOSTPLANE_DNS_DIR": str(self.dns_dir),
             "HOSTPLANE_LISTEN": f"127.0.0.1:{self.api_port}",
             "HOSTPLANE_EDGE_HTTP_PORT": str(self.edge_port),
             "HOSTPLANE_EDGE_BIND": "127.0.0.1",
@@ -238,11 +243,11 @@ class ControlPlane:
     def stop_powerdns(self) -> None:
         """Its PowerDNS outlives the control plane by design (DNS must not drop while the
         plane restarts); a test that ends must not leak it."""
-        pid_file = self.data_dir / "powerdns" / "server.pid"
+        pid_file = self.dns_dir / "server.pid"
         with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
             pid = int(pid_file.read_text().strip())
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"pdns_server" in cmdline and str(self.data_dir).encode() in cmdline:
+            if b"pdns_server" in cmdline and str(self.dns_dir).encode() in cmdline:
                 os.kill(pid, signal.SIGTERM)
 
     def clean_host(self) -> None:

@@ -31,7 +31,7 @@ def _plane_id(cp: ControlPlane) -> str:
 
 def _powerdns_of(cp: ControlPlane) -> list[int]:
     """pids of every pdns_server whose config directory is this control plane's."""
-    mine = f"--config-dir={cp.data_dir / 'powerdns'}"
+    mine = f"--config-dir={cp.dns_dir}"
     argvs = {int(p.name): command_line(int(p.name)) for p in Path("/proc").iterdir()
              if p.name.isdigit()}  # fmt: skip
     return [pid for pid, argv in argvs.items() if argv and mine in argv]
@@ -46,7 +46,7 @@ def _a(cp: ControlPlane, name: str) -> set[str]:
 def test_up_runs_powerdns_that_answers_zones_made_through_the_provider(tmp_path):
     cp = ControlPlane(tmp_path / "data").start()
     try:
-        key = (cp.data_dir / "powerdns" / "api-key").read_text().strip()
+        key = (cp.dns_dir / "api-key").read_text().strip()
         zones = PowerDnsApi(f"http://127.0.0.1:{cp.pdns_api_port}", key, owner=_plane_id(cp))
         defaults = Settings()
         zones.ensure_zone("example.test", defaults.zone_nameservers, defaults.zone_hostmaster, 300)
@@ -58,7 +58,7 @@ def test_up_runs_powerdns_that_answers_zones_made_through_the_provider(tmp_path)
         (line,) = [x for x in doctor.stdout.splitlines() if x[5:].startswith("dns:")]
         assert line.startswith("ok") and "example.test. SOA with authority" in line, line
 
-        pid = int((cp.data_dir / "powerdns" / "server.pid").read_text())
+        pid = int((cp.dns_dir / "server.pid").read_text())
         terminate(cp.proc)  # SIGTERM: the control plane stops, its PowerDNS does not
         cp.proc = None
         assert command_line(pid) is not None
@@ -84,7 +84,7 @@ def test_up_refuses_to_start_beside_a_stranger_on_its_dns_port(tmp_path):
         assert f"127.0.0.1:{cp.dns_port} (DNS (UDP) of Hostplane's PowerDNS) is in use" in str(
             failed.value
         )
-        assert not (cp.data_dir / "powerdns" / "server.pid").exists()
+        assert not (cp.dns_dir / "server.pid").exists()
         assert stranger.getsockname() == ("127.0.0.1", cp.dns_port)  # left alone
     finally:
         stranger.close()
@@ -102,7 +102,7 @@ def test_up_with_an_existing_powerdns_starts_none_and_doctor_checks_that_one(tmp
     }
     cp = ControlPlane(tmp_path / "data", extra_env=env).start()
     try:
-        assert not (cp.data_dir / "powerdns" / "server.pid").exists()
+        assert not (cp.dns_dir / "server.pid").exists()
         assert _powerdns_of(cp) == []
         doctor = cp.cli("doctor")
         (line,) = [x for x in doctor.stdout.splitlines() if x[5:].startswith("dns:")]
