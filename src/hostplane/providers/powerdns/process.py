@@ -265,6 +265,16 @@ def _bind_error(exc: OSError, host: str, port: int, what: str) -> Exception:
     return PermanentError(f"{address} ({what}) cannot be bound: {exc.strerror}")
 
 
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie (its files, sockets included, are closed by then). An empty command
+    line is not enough: the kernel releases a process's memory before its files."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
 def _end(pid: int, proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
@@ -272,7 +282,7 @@ def _end(pid: int, proc: subprocess.Popen[bytes] | None, grace: float = 10.0) ->
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             return
-        if proc is None and command_line(pid) is None:
+        if proc is None and _exited(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
