@@ -172,12 +172,7 @@ def site_retry(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a FAILED site's last operation again."""
-
-    def go(client: ApiClient) -> None:
-        accepted = client.post(f"/v1/sites/{name}/retry")
-        _finish(client, accepted, wait, timeout, as_json)
-
-    run(ctx, go)
+    _post(ctx, f"/v1/sites/{name}/retry", wait, timeout, as_json)
 
 
 @site_app.command("reinstall")
@@ -189,12 +184,11 @@ def site_reinstall(
     as_json: JsonOpt = False,
 ) -> None:
     """Install WordPress afresh on a site whose data was lost: prints a new admin password."""
+    _post(ctx, f"/v1/sites/{name}/reinstall", wait, timeout, as_json)
 
-    def go(client: ApiClient) -> None:
-        accepted = client.post(f"/v1/sites/{name}/reinstall")
-        _finish(client, accepted, wait, timeout, as_json)
 
-    run(ctx, go)
+def _post(ctx: typer.Context, path: str, wait: bool, timeout: float, as_json: bool) -> None:
+    run(ctx, lambda client: _finish(client, client.post(path), wait, timeout, as_json))
 
 
 def regenerate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
