@@ -21,6 +21,7 @@ from pathlib import Path
 import structlog
 
 from hostplane import naming
+from hostplane.providers import procfs
 from hostplane.providers.base import Outcome, PermanentError
 from hostplane.providers.fs import atomic_write, ensure_dir, private_dir
 
@@ -314,8 +315,4 @@ def _stop(pid: int, timeout: float = 10.0) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"  # a zombie has exited already
+    return procfs.alive(pid)

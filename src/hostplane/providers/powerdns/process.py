@@ -24,7 +24,7 @@ import httpx
 import structlog
 
 from hostplane.errors import ForeignResourceError, PermanentError
-from hostplane.providers import http_clients
+from hostplane.providers import http_clients, procfs
 from hostplane.providers.fs import atomic_write
 from hostplane.providers.powerdns import dnsprobe, files
 from hostplane.providers.powerdns.client import API_PATH
@@ -233,14 +233,32 @@ def _api_answers(api: httpx.Client, url: str) -> bool:
 
 
 def _check_free(host: str, port: int, kind: socket.SocketKind, what: str) -> None:
+    """Nothing listens there. TCP is asked by connecting: a bind test would also fail on the
+    TIME_WAIT connections our own server left a moment ago (the kernel refuses to reuse
+    them unless both sockets asked for it). UDP has no such state: a bind test is exact."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, kind) as probe:
         if kind == socket.SOCK_STREAM:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is free
+            probe.settimeout(1.0)
+            if probe.connect_ex((host, port)) == 0:
+                raise _bind_error(OSError(errno.EADDRINUSE, "listening"), host, port, what)
+            _check_bindable(host, port, family, what)
+            return
         try:
             probe.bind((host, port))
         except OSError as exc:
             raise _bind_error(exc, host, port, what) from None
+
+
+def _check_bindable(host: str, port: int, family: socket.AddressFamily, what: str) -> None:
+    """An address this host has, a port we may bind (EADDRINUSE from TIME_WAIT is fine)."""
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise _bind_error(exc, host, port, what) from None
 
 
 def _bind_error(exc: OSError, host: str, port: int, what: str) -> Exception:
@@ -265,16 +283,6 @@ def _bind_error(exc: OSError, host: str, port: int, what: str) -> Exception:
     return PermanentError(f"{address} ({what}) cannot be bound: {exc.strerror}")
 
 
-def _exited(pid: int) -> bool:
-    """Gone, or a zombie (its files, sockets included, are closed by then). An empty command
-    line is not enough: the kernel releases a process's memory before its files."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
-
-
 def _end(pid: int, proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
@@ -282,7 +290,7 @@ def _end(pid: int, proc: subprocess.Popen[bytes] | None, grace: float = 10.0) ->
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             return
-        if proc is None and _exited(pid):
+        if proc is None and procfs.exited(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):

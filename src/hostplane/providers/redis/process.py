@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hostplane.errors import PermanentError
+from hostplane.providers import procfs
 
 # What a tenant's process sees of the control plane's environment: nothing but these.
 CHILD_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
@@ -128,11 +129,7 @@ def spawn(
 def alive(pid: int, child: subprocess.Popen[bytes] | None = None) -> bool:
     if child is not None and child.pid == pid:
         return child.poll() is None
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state != "Z"
+    return procfs.alive(pid)
 
 
 def stop(pid: int, child: subprocess.Popen[bytes] | None = None, timeout: float = 10.0) -> None:
