@@ -139,6 +139,9 @@ class KeyRepository:
         self.session.add(row)
         return row
 
+    def get(self, key_id: str) -> SshKeyRow | None:
+        return self.session.get(SshKeyRow, key_id)
+
     def of(self, tenant_id: str) -> Sequence[SshKeyRow]:
         stmt = sa.select(SshKeyRow).where(SshKeyRow.tenant_id == tenant_id)
         return self.session.scalars(stmt.order_by(SshKeyRow.created_at, SshKeyRow.id)).all()

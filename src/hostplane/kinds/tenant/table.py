@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hostplane.kernel.store.tables import Base, Versioned
 from hostplane.kernel.store.types import UTCDateTime, new_id, utcnow
@@ -35,6 +35,7 @@ class TenantRow(Versioned, Base):
     name: Mapped[str] = mapped_column(String(63), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), nullable=False, index=True)
+    plan: Mapped[PlanRow] = relationship(lazy="joined")
     # A tenant made for a site created without one (or for a site of a store that predates
     # tenants): that site's name.
     made_for: Mapped[str | None] = mapped_column(String(63))

@@ -72,6 +72,11 @@ class LocalRuntime:
     def webroot(self, spec: SiteSpec) -> Path:
         return self.site_root(spec) / "public"
 
+    def moved_in(self, spec: SiteSpec) -> bool:
+        """Whether the site is still where an older release kept it (not yet in its home)."""
+        legacy = self.legacy_dir / naming.site_dir(spec.name)
+        return legacy.is_dir() and not self.site_root(spec).exists()
+
     # files ----------------------------------------------------------------
 
     def ensure_files(self, spec: SiteSpec, secrets: SiteSecrets | None) -> Outcome:

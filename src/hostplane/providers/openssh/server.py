@@ -75,6 +75,21 @@ class SftpServer:
                 log.info("sftp.reloaded", pid=pid, users=len(state.users))
         return Outcome.UPDATED if changed else Outcome.UNCHANGED
 
+    def in_sync(self, state: SftpState) -> bool:
+        """Whether the config and every keys file are the ones `state` renders (one read each)."""
+        config = render_config(self.layout, self.config.bind, self.config.port, state.users)
+        try:
+            if self.layout.config.read_text() != config:
+                return False
+            present = {p.name for p in self.layout.keys_dir.iterdir() if not p.name.startswith(".")}
+            if present != {u.user for u in state.users}:
+                return False
+            return all(
+                (self.layout.keys_dir / u.user).read_text() == render_keys(u) for u in state.users
+            )
+        except FileNotFoundError:
+            return False
+
     def _prepare(self) -> None:
         ensure_dir(self.config.root, 0o711, (0, 0))  # users pass through to their keys file
         ensure_dir(self.layout.keys_dir, 0o711, (0, 0))
@@ -128,7 +143,7 @@ class SftpServer:
         return None
 
     def _is_ours(self, pid: int) -> bool:
-        argv = command_line(pid)
+        argv = command_line(pid) or []
         return bool(argv) and argv[0] == self.config.binary and str(self.layout.config) in argv
 
     def start(self, timeout: float = 10.0) -> None:
