@@ -6,7 +6,7 @@ from hostplane.kernel.kind import Kind
 from hostplane.kinds.site import api, tenancy
 from hostplane.kinds.site.lifecycle import SiteSaga
 from hostplane.kinds.site.model import KIND as NAME
-from hostplane.kinds.site.model import LIFECYCLE, SiteOp
+from hostplane.kinds.site.model import LIFECYCLE, PARENT, SiteOp
 from hostplane.kinds.site.observe import SiteObserver
 from hostplane.kinds.site.restore import on_start
 from hostplane.kinds.site.steps import STEPS
@@ -16,6 +16,7 @@ from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, OWNED, SUSPENSION, TEA
 
 KIND: Kind[SiteRow] = Kind(
     name=NAME,
+    parent=PARENT,
     lifecycle=LIFECYCLE,
     table=SiteRow,
     operations={

@@ -20,8 +20,9 @@ from hostplane.providers.openssh.config import SftpState, SftpUser
 from hostplane.services import Services
 
 ACTOR = "worker"
-# Tenants that may log in over SFTP (a suspended one may not, whatever its status says yet).
-SFTP_STATUSES = frozenset({TenantStatus.PROVISIONING, TenantStatus.ACTIVE})
+# Tenants that may log in over SFTP, unless they are to be suspended (`suspension` decides:
+# an unsuspension lets the tenant in before its status says ACTIVE again).
+SFTP_STATUSES = frozenset({TenantStatus.PROVISIONING, TenantStatus.ACTIVE, TenantStatus.SUSPENDED})
 
 
 def account_of(tenant: TenantRow) -> Account:
