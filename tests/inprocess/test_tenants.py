@@ -201,6 +201,5 @@ def test_a_tenant_scope_never_reaches_another_tenants_site(plane: Plane):
     ):
         with pytest.raises(NotFoundError, match="no live site is named 'shop'"):
             call()
-    with plane.store.unit_of_work() as uow:
-        with pytest.raises(NotFoundError):
-            tenants(uow).live_or_404("acme", other.id)
+    with plane.store.unit_of_work() as uow, pytest.raises(NotFoundError):
+        tenants(uow).live_or_404("acme", other.id)
