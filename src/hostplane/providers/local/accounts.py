@@ -81,6 +81,7 @@ class TenantAccounts:
         outcome = users.ensure_user(
             account.user, home, owner=self.owner, site=account.made_for, tenant=account.tenant
         )
+        unlocked = users.unlock_for_keys(account.user).changed
         uid, gid = users.ids(account.user)
         created = not home.exists()
         ensure_dir(self.homes_dir, HOMES_MODE, (0, 0))
@@ -91,8 +92,8 @@ class TenantAccounts:
             ensure_dir(home / entry.path, entry.mode, owner)
         if created:
             log.info("tenant_home.created", tenant=account.tenant, home=str(home))
-        if outcome is Outcome.UNCHANGED and created:
-            return Outcome.CREATED
+        if outcome is Outcome.UNCHANGED and (created or unlocked):
+            return Outcome.CREATED if created else Outcome.UPDATED
         return outcome
 
     def exists(self, account: Account) -> bool:

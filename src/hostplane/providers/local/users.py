@@ -111,6 +111,20 @@ def ensure_user(
     return Outcome.CREATED
 
 
+def unlock_for_keys(user: str) -> Outcome:
+    """No password, but not locked: OpenSSH (without PAM) refuses a locked account ('!', as
+    useradd makes them) even to its keys; '*' lets keys in and no password ever matches."""
+    with _lock:
+        for line in Path("/etc/shadow").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name == user:
+                if rest.split(":", 1)[0] == "*":
+                    return Outcome.UNCHANGED
+                _run(["usermod", "--password", "*", user], f"unlock system user {user} for keys")
+                return Outcome.UPDATED
+    raise PermanentError(f"system user {user} has no entry in /etc/shadow")
+
+
 def marked_users(owner: Owner) -> dict[str, str]:
     """This plane's users, in one read of the user database: user → 'tenant:<name>' or
     'site:<name>'."""

@@ -143,8 +143,16 @@ class SftpServer:
         return None
 
     def _is_ours(self, pid: int) -> bool:
+        """This sshd binary (/proc/<pid>/exe) with this config in its command line (sshd
+        rewrites its title, "sshd: /usr/sbin/sshd -D -f <config> ... [listener]", so the
+        config is looked for in the whole line)."""
         argv = command_line(pid) or []
-        return bool(argv) and argv[0] == self.config.binary and str(self.layout.config) in argv
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return False
+        binary = os.path.realpath(self.config.binary)
+        return exe == binary and f"-f {self.layout.config}" in " ".join(argv)
 
     def start(self, timeout: float = 10.0) -> None:
         """Adopt our running sshd or start one (the config must be applied); keep it running."""
