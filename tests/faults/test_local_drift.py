@@ -277,3 +277,44 @@ def test_the_scheduled_reconcile_repairs_without_being_asked(own_mariadb, tmp_pa
     finally:
         plane.stop()
         plane.clean_host()
+
+
+def test_a_lost_database_of_an_installed_wordpress_is_never_an_open_installer(cp, own_mariadb):
+    """Broke: DROP DATABASE of an installed WordPress (made with an admin email, so installed
+    through the real edge with the control plane's installer key). Verified: its installer
+    is never served (404, before and after); drift reports lost data, not a missing database;
+    reconcile puts the site in maintenance (503) and recreates nothing; `site reinstall`
+    installs it afresh with a new admin password that logs in; then nothing is left to do."""
+    from hostplane.providers.wordpress import WordPressInstaller
+
+    host = f"wp2.localhost:{cp.edge_port}"
+    with cp.api() as api:
+        made = api.post(
+            "/v1/sites", json={"name": "wp2", "type": "wordpress", "admin_email": "me@example.org"}
+        ).json()
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    for path in ("/wp-admin/install.php", "/wp-admin/install.php?step=2", "/WP-ADMIN/install.php"):
+        assert cp.edge_get(host, path).status_code == 404, path
+    db = naming.site_database("wp2")
+    with _mariadb(own_mariadb) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE `{db}`")
+    assert [(f["kind"], f["resource"], f["action"]) for f in _drift(cp)] == [
+        ("lost", f"database:{db}", "maintenance")
+    ]
+    _reconcile(cp)
+    assert cp.edge_get(host).status_code == 503
+    assert cp.edge_get(host, "/wp-admin/install.php").status_code == 503
+    with _mariadb(own_mariadb) as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE %s", (db,))
+        assert cur.fetchall() == ()  # nothing recreated empty behind the operator's back
+    assert [(f["kind"], f["action"]) for f in _drift(cp)] == [("lost", "report")]
+
+    with cp.api() as api:
+        again = api.post("/v1/sites/wp2/reinstall").json()
+    assert cp.wait_operation(again["operation"]["id"])["status"] == "SUCCEEDED"
+    password = again["admin"]["password"]
+    assert password != made["admin"]["password"]
+    WordPressInstaller(f"http://127.0.0.1:{cp.edge_port}").check_login(host, password)
+    assert cp.edge_get(host, "/wp-admin/install.php").status_code == 404
+    assert cp.cli("site", "destroy", "wp2", "--wait").returncode == 0
+    _converged(cp)
