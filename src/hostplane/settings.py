@@ -17,32 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hostplane.errors import ValidationError
 from hostplane.naming import is_dns_label, is_hostname
-
-WELL_KNOWN_TOKENS = frozenset(
-    {
-        "changeme",
-        "change-me",
-        "change_me",
-        "secret",
-        "password",
-        "passw0rd",
-        "token",
-        "admin",
-        "test",
-        "testing",
-        "hostplane",
-        "default",
-        "letmein",
-        "12345678",
-        "123456789",
-        "1234567890",
-        "qwerty",
-        "example",
-        "apitoken",
-        "api-token",
-    }
-)
-MIN_TOKEN_LENGTH = 16
+from hostplane.tokens import check_token
 
 
 class Settings(BaseSettings):
@@ -411,31 +386,10 @@ class Settings(BaseSettings):
         return tokens
 
 
-def check_token(token: str) -> None:
-    """Refuse tokens that protect nothing: empty, short or well known."""
-    if not token.strip():
-        raise ValidationError("an API token is empty: set a random one or leave it unset")
-    if token.strip().lower() in WELL_KNOWN_TOKENS:
-        raise ValidationError(
-            "an API token is a well-known word: use a random one (hostctl up makes one if unset)"
-        )
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ValidationError(
-            f"an API token has {len(token)} characters: use at least {MIN_TOKEN_LENGTH} random ones"
-        )
-
-
-def _fqdn(name: str) -> str:
-    return name.strip().rstrip(".").lower() + "."
-
-
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
 
 
-def read_token_file(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except FileNotFoundError:
-        return None
+def _fqdn(name: str) -> str:
+    return name.strip().rstrip(".").lower() + "."

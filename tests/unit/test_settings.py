@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from hostplane.errors import ValidationError
-from hostplane.settings import Settings, check_token
+from hostplane.settings import Settings
+from hostplane.tokens import check_token
 
 
 def test_defaults(monkeypatch):

@@ -9,7 +9,8 @@ import secrets
 
 from fastapi import HTTPException, Request, status
 
-from hostplane.settings import Settings, check_token, read_token_file
+from hostplane.settings import Settings
+from hostplane.tokens import check_token, read_token_file
 
 
 def fingerprint(token: str) -> str:

@@ -7,7 +7,8 @@ from typing import Any, NoReturn
 import httpx
 import typer
 
-from hostplane.settings import Settings, read_token_file
+from hostplane.settings import Settings
+from hostplane.tokens import read_token_file
 
 
 class CliError(Exception):
