@@ -80,24 +80,29 @@ def open_store(settings: Settings) -> Store:
     return Store(engine)
 
 
-def build_services(settings: Settings, store: Store | None = None) -> Services:
-    store = store or open_store(settings)
-    plane = store.plane()
-    port = settings.edge_http_port
-    bind = settings.edge_bind
-    edge_url = f"http://{bind or '127.0.0.1'}:{port}"
-    https = settings.edge_https_port
-    edge = CaddyEdge(
+def edge_url(settings: Settings) -> str:
+    """Where this host reaches the edge's HTTP server."""
+    return f"http://{settings.edge_bind or '127.0.0.1'}:{settings.edge_http_port}"
+
+
+def caddy_edge(settings: Settings) -> CaddyEdge:
+    port, bind, https = settings.edge_http_port, settings.edge_bind, settings.edge_https_port
+    return CaddyEdge(
         CaddyEdgeConfig(
             admin_url=settings.caddy_admin,
             http_listen=f"{bind}:{port}",
-            confirm_url=edge_url,
+            confirm_url=edge_url(settings),
             state_dir=settings.edge_state_dir,
             confirm_timeout=settings.edge_confirm_timeout,
             https_listen=f"{bind}:{https}" if https else None,
             https_confirm=(bind or "127.0.0.1", https) if https else None,
         )
     )
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    store = store or open_store(settings)
+    plane = store.plane()
     pools = PhpFpmPools(
         settings.php_fpm_binary,
         run_dir=settings.run_dir / "php-fpm",
@@ -117,19 +122,20 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         ),
         RuntimeKind.DOCKER: docker_runtime,
     }
+    key = secrets.derive(INSTALLER_PURPOSE)
     return Services(
         settings=settings,
         store=store,
-        edge=edge,
+        edge=caddy_edge(settings),
         runtimes=runtimes,
         secrets=secrets,
         databases=databases,
-        installer=WordPressInstaller(edge_url, installer_key=secrets.derive(INSTALLER_PURPOSE)),
+        installer=WordPressInstaller(edge_url(settings), installer_key=key),
         dns=DnsChecker(parse_resolvers(settings.dns_resolvers)),
         dns_expectation=dns_expectation(settings),
         acme=acme_issuer(settings),
-        tunnel=cloudflare_tunnel(settings, edge_url),
-        zones=powerdns_api(settings, store.plane().id),
+        tunnel=cloudflare_tunnel(settings, edge_url(settings)),
+        zones=powerdns_api(settings, plane.id),
     )
 
 
