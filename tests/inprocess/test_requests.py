@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostplane.errors import ConflictError, ValidationError
+from hostplane.errors import ConflictError
 from hostplane.kernel.operations import new_operation
 from tests.inprocess.helpers import create_site, destroy_site, retry_site
 from tests.inprocess.plane import Failpoints, Plane
@@ -73,7 +73,7 @@ def test_an_idempotency_key_answers_the_first_operation_again(plane: Plane):
     plane.submit(again.submitted)  # the API submits only what is new
     assert len(plane.world.journal.calls) == calls
     assert len(plane.operations()) == 1
-    with pytest.raises(ValidationError, match="already used for a different request"):
+    with pytest.raises(ConflictError, match="already used for a different request"):
         create_site(plane.services, type="static", key="k-1")
 
     destroy = destroy_site(plane.services, key="k-2")

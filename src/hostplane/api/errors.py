@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hostplane.api.schemas import PATTERN_HINTS
+from hostplane.api.schemas import EXTRA_HINTS, PATTERN_HINTS, UNION_TAGS
 from hostplane.errors import (
     ConflictError,
     HostplaneError,
@@ -46,11 +46,16 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            where = ".".join(
+                str(p) for p in err.get("loc", ()) if p != "body" and p not in UNION_TAGS
+            )
             msg = str(err.get("msg", "invalid"))
             pattern = (err.get("ctx") or {}).get("pattern")
             if err.get("type") == "string_pattern_mismatch" and pattern in PATTERN_HINTS:
                 msg = f"must be {PATTERN_HINTS[pattern]}"
+            field = str(err.get("loc", ("",))[-1])
+            if err.get("type") == "extra_forbidden" and field in EXTRA_HINTS:
+                msg = EXTRA_HINTS[field]
             problems.append(f"{where}: {msg}" if where else msg)
         message = "; ".join(str(p) for p in problems) or "the request is not valid"
         return JSONResponse(error_body(422, message), status_code=422)

@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Pattern → what it means, for error messages that say what to fix (see api.errors).
 PATTERN_HINTS: dict[str, str] = {}
+# Tags of request bodies that are a union of models (one per type): not a field, so they are
+# left out of an error's location.
+UNION_TAGS: set[str] = set()
+# A field one body of such a union has and another lacks → what to say when it is given there.
+EXTRA_HINTS: dict[str, str] = {}
 
 
 def hinted(pattern: str, hint: str) -> str:

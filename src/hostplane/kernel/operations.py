@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hostplane.errors import ConflictError, ValidationError
+from hostplane.errors import ConflictError
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.types import utcnow
@@ -49,7 +49,7 @@ def replay(uow: UnitOfWork, key: str | None, fingerprint: str) -> Submitted | No
     if op is None:
         return None
     if op.request_hash != fingerprint:
-        raise ValidationError(
+        raise ConflictError(
             f"Idempotency-Key {key!r} was already used for a different request: use a new key"
         )
     return Submitted(op.id, op.kind, op.target_name, new=False)

@@ -8,7 +8,7 @@ from hostplane.api.deps import ActorDep, ServicesDep, SubmitterDep, errors
 from hostplane.errors import ConflictError
 from hostplane.kinds.certificate import requests, views
 from hostplane.kinds.domain.api import DomainName, accepted, view
-from hostplane.kinds.domain.model import normalize_domain
+from hostplane.kinds.domain.model import named_domain
 from hostplane.kinds.domain.views import DomainAccepted
 from hostplane.kinds.site.api import SiteName
 
@@ -49,7 +49,7 @@ def served_certificate(
         raise ConflictError(
             "HTTPS is off at this edge (HOSTPLANE_EDGE_HTTPS_PORT=0): it presents no certificate"
         )
-    ascii_name = normalize_domain(domain, base_domain=services.settings.base_domain)
+    ascii_name = named_domain(domain, base_domain=services.settings.base_domain)
     stored = view(services, name, ascii_name).certificate
     expected = stored.fingerprint if stored else None
     served = services.edge.served_certificate(ascii_name)

@@ -16,7 +16,7 @@ from hostplane.kinds.certificate.model import (
 )
 from hostplane.kinds.domain.lifecycle import snapshot
 from hostplane.kinds.domain.model import KIND as DOMAIN
-from hostplane.kinds.domain.model import normalize_domain
+from hostplane.kinds.domain.model import named_domain
 from hostplane.kinds.domain.repo import domains
 from hostplane.kinds.domain.requests import live_domain_of, new_domain_operation
 from hostplane.kinds.site.repo import sites
@@ -54,7 +54,7 @@ def upload_certificate(
 ) -> Submitted:
     """Accept an operator's certificate for the domain: checked now (chain, key, name,
     validity), sealed at once, installed at the edge by the operation."""
-    name = normalize_domain(domain, base_domain=services.settings.base_domain)
+    name = named_domain(domain, base_domain=services.settings.base_domain)
     fingerprint = check_upload(name, certificate_pem, key_pem)
     with services.store.unit_of_work() as uow:
         site = sites(uow).live_or_404(site_name)

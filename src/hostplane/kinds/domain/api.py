@@ -10,7 +10,7 @@ from hostplane.api.deps import ActorDep, ServicesDep, SubmitterDep, errors, subm
 from hostplane.errors import NotFoundError
 from hostplane.kernel.operations import Submitted
 from hostplane.kinds.domain import requests, views
-from hostplane.kinds.domain.model import display_name, normalize_domain
+from hostplane.kinds.domain.model import display_name, named_domain
 from hostplane.kinds.domain.repo import domains
 from hostplane.kinds.site.api import SiteName
 from hostplane.kinds.site.repo import sites
@@ -95,7 +95,7 @@ def list_domains(name: SiteName, services: ServicesDep, actor: ActorDep) -> view
 def show_domain(
     name: SiteName, domain: DomainName, services: ServicesDep, actor: ActorDep
 ) -> views.DomainView:
-    ascii_name = normalize_domain(domain, base_domain=services.settings.base_domain)
+    ascii_name = named_domain(domain, base_domain=services.settings.base_domain)
     return view(services, name, ascii_name)
 
 
@@ -106,7 +106,7 @@ def check_dns(
     """What DNS says for `domain` against what the platform expects. Changes nothing."""
     with services.store.unit_of_work() as uow:
         sites(uow).live_or_404(name)
-    ascii_name = normalize_domain(domain, base_domain=services.settings.base_domain)
+    ascii_name = named_domain(domain, base_domain=services.settings.base_domain)
     verdict = evaluate(services.dns.lookup(ascii_name), services.dns_expectation)
     return views.DnsCheckView(
         domain=ascii_name,

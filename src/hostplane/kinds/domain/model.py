@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import idna
 
-from hostplane.errors import ValidationError
+from hostplane.errors import NotFoundError, ValidationError
 from hostplane.kernel.lifecycle import Lifecycle
 
 KIND = "domain"
@@ -62,6 +62,18 @@ class Step(enum.StrEnum):
     TUNNEL = "tunnel"  # the tunnel carries it (when a tunnel is configured)
     # The certificate step (name "certificate") is the certificate kind's.
     CERTIFICATE = "certificate"
+
+
+# What a domain's text may hold, as published in the API's schema: at least two labels, none of
+# the characters of a URL, a port or a path. JSON Schema cannot say the rest (IDNA and UTS #46
+# mapping, punycode that decodes, scripts not mixed, not the base domain): normalize_domain does.
+DOMAIN_TEXT_PATTERN = (
+    r"^[^\s/\\:@*?#\[\]{}()<>\"'`;,|$&=%!^~+.]+(\.[^\s/\\:@*?#\[\]{}()<>\"'`;,|$&=%!^~+.]+)+\.?$"
+)
+DOMAIN_TEXT_HINT = (
+    "a domain name such as www.example.org (letters, digits, hyphens and dots; no scheme, "
+    "port, path or spaces)"
+)
 
 
 def normalize_domain(raw: str, *, base_domain: str) -> str:
@@ -148,6 +160,15 @@ def _refuse_mixed_scripts(raw: str, label: str) -> None:
         f"{raw!r} mixes scripts in the label {label!r} ({mixed}): such names imitate others "
         "(Cyrillic \u0430 for Latin a); write each label in one script"
     )
+
+
+def named_domain(raw: str, *, base_domain: str) -> str:
+    """The domain a request names (in its path) to look it up: a name that cannot be a domain
+    names none (404, saying why), where a domain given to be added is invalid input (422)."""
+    try:
+        return normalize_domain(raw, base_domain=base_domain)
+    except ValidationError as exc:
+        raise NotFoundError(f"no domain is named {raw!r}: {exc}") from None
 
 
 def _refuse_ip(raw: str, name: str) -> None:

@@ -15,7 +15,14 @@ from hostplane.kernel.operations import Submitted, new_operation, refuse_if_busy
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import record_created, transition
 from hostplane.kinds.domain.lifecycle import snapshot
-from hostplane.kinds.domain.model import KIND, LIFECYCLE, DomainOp, DomainStatus, normalize_domain
+from hostplane.kinds.domain.model import (
+    KIND,
+    LIFECYCLE,
+    DomainOp,
+    DomainStatus,
+    named_domain,
+    normalize_domain,
+)
 from hostplane.kinds.domain.repo import domains
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.model import KIND as SITE
@@ -118,7 +125,7 @@ def add_domain(services: Services, *, site_name: str, domain: str, actor: str) -
 
 
 def remove_domain(services: Services, *, site_name: str, domain: str, actor: str) -> Submitted:
-    name = normalize_domain(domain, base_domain=services.settings.base_domain)
+    name = named_domain(domain, base_domain=services.settings.base_domain)
     with services.store.unit_of_work() as uow:
         site = sites(uow).live_or_404(site_name)
         row = live_domain_of(uow, site, name)

@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hostplane.api.schemas import OperationRef, RequestBody
+from hostplane.api.schemas import OperationRef, RequestBody, hinted
 from hostplane.api.views import operation_ref
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
-from hostplane.kinds.domain.model import display_name
+from hostplane.kinds.domain.model import DOMAIN_TEXT_HINT, DOMAIN_TEXT_PATTERN, display_name
 from hostplane.kinds.domain.repo import domains
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.table import SiteRow
@@ -37,7 +37,13 @@ class DomainView(BaseModel):
 
 
 class DomainAdd(RequestBody):
-    domain: str = Field(min_length=1, max_length=300, examples=["www.example.org"])
+    domain: str = Field(
+        min_length=1,
+        max_length=300,
+        pattern=hinted(DOMAIN_TEXT_PATTERN, DOMAIN_TEXT_HINT),
+        description=DOMAIN_TEXT_HINT,
+        examples=["www.example.org"],
+    )
 
 
 class DomainAccepted(BaseModel):

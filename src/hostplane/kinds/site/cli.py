@@ -81,7 +81,8 @@ def site_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a site."""
-    body = {"name": name, "type": type, "runtime": runtime, "admin_email": admin_email}
+    given = {"name": name, "type": type, "runtime": runtime, "admin_email": admin_email}
+    body = {k: v for k, v in given.items() if v is not None}
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
 
     def go(client: ApiClient) -> None:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
-from hostplane.api.schemas import EventView, OperationRef, RequestBody, hinted
+from hostplane.api.schemas import (
+    EXTRA_HINTS,
+    UNION_TAGS,
+    EventView,
+    OperationRef,
+    RequestBody,
+    hinted,
+)
 from hostplane.api.views import event_views, operation_ref
 from hostplane.kernel.store.tables import OperationRow, StatusEventRow
 from hostplane.kinds.site.model import (
@@ -33,10 +40,25 @@ LABEL_PATTERN = hinted(SITE_LABEL_PATTERN, "a DNS label: 1-63 lowercase letters,
 EMAIL_PATTERN = hinted(ADMIN_EMAIL_PATTERN, ADMIN_EMAIL_HINT)
 
 
-class SiteCreate(RequestBody):
+class _SiteCreate(RequestBody):
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN, description=SITE_NAME_HINT)
-    type: SiteTypeName = "static"
     runtime: RuntimeName | None = None
+
+
+class PlainSiteCreate(_SiteCreate):
+    """A static or PHP site (static when no type is given)."""
+
+    type: Literal["static", "php"] = "static"
+
+    @property
+    def admin_email(self) -> None:
+        return None
+
+
+class WordPressSiteCreate(_SiteCreate):
+    """A WordPress site; with an admin email, Hostplane finishes its install."""
+
+    type: Literal["wordpress"]
     admin_email: str | None = Field(
         default=None,
         min_length=ADMIN_EMAIL_LENGTH[0],
@@ -44,6 +66,20 @@ class SiteCreate(RequestBody):
         pattern=EMAIL_PATTERN,
         description=ADMIN_EMAIL_HINT,
     )
+
+
+def _site_create_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "wordpress" if kind == "wordpress" else "plain"
+
+
+# One body per type, so that the schema itself says an admin email is for WordPress only.
+SiteCreate = Annotated[
+    Annotated[PlainSiteCreate, Tag("plain")] | Annotated[WordPressSiteCreate, Tag("wordpress")],
+    Discriminator(_site_create_tag),
+]
+UNION_TAGS.update({"plain", "wordpress"})
+EXTRA_HINTS["admin_email"] = "only a WordPress site takes an admin email (type wordpress)"
 
 
 class AdminCredentials(BaseModel):
