@@ -343,9 +343,9 @@ def test_destroying_a_site_removes_its_domains_first(cp, powerdns, cloudflare, z
 def test_bad_domain_requests_are_clear_4xx(cp):
     with cp.api() as api:
         for body, code, expect in [
-            ({"domain": "exa mple.org"}, 422, "not a domain name"),
+            ({"domain": "exa mple.org"}, 422, "must be a domain name such as www.example.org"),
             ({"domain": "www.shop.localhost"}, 422, "under the platform's base domain"),
-            ({"domain": "a..b.org"}, 422, "label"),
+            ({"domain": "a..b.org"}, 422, "must be a domain name"),
             ({"domain": "x" * 64 + ".org"}, 422, "label"),
             ({"domain": "www.example.org", "extra": 1}, 422, "extra"),
         ]:
