@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     run_dir: Path = Path("/run/hostplane")  # sockets: PHP-FPM pools, Docker sites, the edge's admin
     edge_dir: Path = Path("/var/lib/hostplane-edge")  # the managed Caddy's own state (its user's)
     dns_dir: Path = Path("/var/lib/hostplane-dns")  # the managed PowerDNS's own (its user reads)
+    # Tenants' homes (each the tenant's SFTP chroot: this path and its parents must be root's
+    # and writable by no one else, OpenSSH's rule).
+    homes_dir: Path = Path("/srv/hostplane/tenants")
+    # The SFTP server Hostplane runs (OpenSSH's sshd, its config generated from the database,
+    # kept with its host keys in sftp_dir): on sftp_bind:sftp_port; 0: none is run.
+    sftp_port: int = Field(default=2222, ge=0, le=65535)
+    sftp_bind: str = "127.0.0.1"
+    sftp_dir: Path = Path("/var/lib/hostplane-sftp")
+    sshd_binary: str = "/usr/sbin/sshd"
 
     edge: Literal["caddy"] = "caddy"
     edge_http_port: int = Field(default=80, ge=1, le=65535)
@@ -174,7 +183,9 @@ class Settings(BaseSettings):
             "use http://HOST:PORT or unix:///absolute/path/to/admin.sock for Caddy's admin API"
         )
 
-    @field_validator("sites_dir", "run_dir", "edge_dir", "dns_dir", "data_dir")
+    @field_validator(
+        "sites_dir", "run_dir", "edge_dir", "dns_dir", "data_dir", "homes_dir", "sftp_dir"
+    )
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         if not value.is_absolute():
@@ -202,6 +213,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be one or more IP addresses, comma-separated, e.g. 127.0.0.1 or 0.0.0.0"
             ) from None
+
+    @field_validator("sftp_bind")
+    @classmethod
+    def _sftp_bind_is_an_address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError("must be one IP address, e.g. 127.0.0.1 or 0.0.0.0") from None
 
     @field_validator("pdns_api_listen")
     @classmethod

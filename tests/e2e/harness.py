@@ -82,6 +82,17 @@ def _remove_host_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def host_rootdir(prefix: str = "hostplane-test-") -> Path:
+    """A directory for tenants' homes and the SFTP server's files: OpenSSH wants a chroot and
+    its keys files under directories that only root can write, which /tmp is not."""
+    base = Path("/srv/hostplane-test")
+    base.mkdir(mode=0o755, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    path.chmod(0o755)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 @dataclass
 class ControlPlane:
     """`data_dir` is made 0700, as the control plane makes it; what sites and the edge must
@@ -99,6 +110,16 @@ class ControlPlane:
     command: str = "up"  # or "api": API only, operations wait in the queue for a worker
     proc: subprocess.Popen[bytes] | None = None
     host_dir: Path = field(default_factory=host_tmpdir)
+    root_dir: Path = field(default_factory=host_rootdir)
+    sftp_port: int = field(default_factory=free_port)
+
+    @property
+    def homes_dir(self) -> Path:
+        return self.root_dir / "tenants"
+
+    @property
+    def sftp_dir(self) -> Path:
+        return self.root_dir / "sftp"
 
     @property
     def sites_dir(self) -> Path:
@@ -125,6 +146,9 @@ class ControlPlane:
             "HOSTPLANE_RUN_DIR": str(self.run_dir),
             "HOSTPLANE_EDGE_DIR": str(self.edge_dir),
             "HOSTPLANE_DNS_DIR": str(self.dns_dir),
+            "HOSTPLANE_HOMES_DIR": str(self.homes_dir),
+            "HOSTPLANE_SFTP_DIR": str(self.sftp_dir),
+            "HOSTPLANE_SFTP_PORT": str(self.sftp_port),
             "HOSTPLANE_LISTEN": f"127.0.0.1:{self.api_port}",
             "HOSTPLANE_EDGE_HTTP_PORT": str(self.edge_port),
             "HOSTPLANE_EDGE_BIND": "127.0.0.1",
@@ -242,6 +266,15 @@ class ControlPlane:
         if edge:
             self.stop_edge()
         self.stop_powerdns()
+        self.stop_sftp()
+
+    def stop_sftp(self) -> None:
+        """Its sshd outlives the control plane like the edge; a test that ends must not leak
+        it."""
+        with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
+            pid = int((self.sftp_dir / "sshd.pid").read_text().strip())
+            if str(self.sftp_dir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
 
     def stop_edge(self) -> None:
         pid = self.edge_pid()
@@ -270,6 +303,8 @@ class ControlPlane:
         sites = {p.stem for p in (self.data_dir / "php-fpm").glob("*.conf")}
         if self.sites_dir.exists():
             sites |= {p.name for p in self.sites_dir.iterdir()}
+        if self.homes_dir.exists():  # tenants' users are hp-<tenant>, as sites' were
+            sites |= {p.name for p in self.homes_dir.iterdir()}
         for site in sites:
             user = naming.site_system_user(site)
             subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)

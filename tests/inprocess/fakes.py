@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 from cryptography import x509
@@ -29,7 +30,9 @@ from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import Store
 from hostplane.providers.acme.issuer import IssuedCertificate, Publish, describe_leaf
 from hostplane.providers.dnscheck.verdict import DnsAnswer
-from hostplane.providers.edge import ACME_CHALLENGE_PATH, EdgeRoute, EdgeState
+from hostplane.providers.edge import ACME_CHALLENGE_PATH, SUSPENDED, EdgeRoute, EdgeState
+from hostplane.providers.local.accounts import Account
+from hostplane.providers.openssh.config import SftpState
 from hostplane.providers.runtime import (
     FastCGI,
     RuntimeKind,
@@ -208,6 +211,69 @@ class FakeRuntime:
         return {n: (s.files, s.app) for n, s in self.sites.items() if s.files or s.app}
 
 
+class FakeAccounts:
+    """Tenants' accounts in memory: a user and home per tenant, and its live processes."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.homes: set[str] = set()
+        self.processes: dict[str, int] = {}  # tenant → processes of its user
+        self.homes_dir = Path("/fake/homes")
+
+    def home(self, tenant: str) -> Path:
+        return self.homes_dir / tenant
+
+    def ensure(self, account: Account) -> Outcome:
+        self.journal.record("accounts.ensure", account.tenant)
+        if account.tenant in self.homes:
+            return Outcome.UNCHANGED
+        self.homes.add(account.tenant)
+        return Outcome.CREATED
+
+    def exists(self, account: Account) -> bool:
+        return account.tenant in self.homes
+
+    def end_processes(self, account: Account) -> int:
+        self.journal.record("accounts.end_processes", account.tenant)
+        return self.processes.pop(account.tenant, 0)
+
+    def remove(self, account: Account) -> Outcome:
+        self.journal.record("accounts.remove", account.tenant)
+        if account.tenant not in self.homes:
+            return Outcome.ABSENT
+        self.homes.discard(account.tenant)
+        return Outcome.DELETED
+
+    def inventory(self) -> tuple[frozenset[str], dict[str, str]]:
+        return frozenset(self.homes), {
+            naming.site_system_user(t): f"tenant:{t}" for t in self.homes
+        }
+
+    def disk_usage(self, account: Account) -> int:
+        return 0
+
+
+class FakeSftp:
+    """The SFTP server in memory: the state last applied (who may log in, with which keys)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.state: SftpState | None = None
+
+    def apply(self, state: SftpState) -> Outcome:
+        self.journal.record("sftp.apply", ",".join(u.user for u in state.users))
+        if state == self.state:
+            return Outcome.UNCHANGED
+        self.state = state
+        return Outcome.UPDATED
+
+    def in_sync(self, state: SftpState) -> bool:
+        return state == self.state
+
+    def users(self) -> list[str]:
+        return sorted(u.user for u in (self.state.users if self.state else ()))
+
+
 class FakeEdge:
     """The edge in memory: the state last applied, served from the runtime's answers."""
 
@@ -262,6 +328,8 @@ class FakeEdge:
         route = self.route_for(host)
         if route is None:
             return FakeResponse(404)
+        if route.maintenance and route.maintenance_reason == SUSPENDED:
+            return FakeResponse(503, "Suspended")
         if route.maintenance:
             return FakeResponse(503, "Down for maintenance")
         return self.runtime.answer(route.upstream)
@@ -457,6 +525,8 @@ class FakeWorld:
     dns: FakeDns
     acme: FakeAcme | None
     services: Services
+    accounts: FakeAccounts
+    sftp: FakeSftp
 
     def state(self) -> tuple[object, ...]:
         """What the fakes hold (compare it before and after)."""
@@ -478,6 +548,8 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
     installer = FakeInstaller(journal, edge, databases)
     dns = FakeDns(journal)
     ca = FakeAcme(journal, edge) if acme else None
+    accounts = FakeAccounts(journal)
+    sftp = FakeSftp(journal)
     # Services names the real providers' classes (only the runtime has a Protocol): the
     # fakes have their methods, the ones the kinds' steps call.
     services = Services(
@@ -491,5 +563,9 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
         dns=dns,
         dns_expectation=dns_expectation(settings),
         acme=ca,
+        accounts=accounts,  # type: ignore[arg-type]
+        sftp=sftp,  # type: ignore[arg-type]
     )
-    return FakeWorld(journal, runtime, edge, databases, installer, dns, ca, services)
+    return FakeWorld(
+        journal, runtime, edge, databases, installer, dns, ca, services, accounts, sftp
+    )

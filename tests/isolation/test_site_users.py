@@ -31,7 +31,8 @@ def test_site_users_carry_this_planes_mark(hosted: Hosted):
     plane = _plane_id(hosted)
     for site in (hosted.php, hosted.wordpress):
         gecos = pwd.getpwnam(naming.site_system_user(site)).pw_gecos
-        assert gecos == f"hostplane plane={plane} site={site}"
+        # the user of the tenant made for the site, named after it (hp-<site>, as before)
+        assert gecos == f"hostplane plane={plane} tenant={site}"
 
 
 def test_destroy_ends_processes_hostplane_did_not_start_then_removes_the_user(hosted: Hosted):

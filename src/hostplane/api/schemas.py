@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +21,16 @@ def hinted(pattern: str, hint: str) -> str:
     """`pattern`, remembered with its meaning for the 422 answer that quotes it."""
     PATTERN_HINTS[pattern] = hint
     return pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls (api.auth): `actor` (for events and the audit log); `scope`, the id of the
+    tenant a scoped token belongs to (None: the operator), and that tenant's name."""
+
+    actor: str
+    scope: str | None = None
+    scope_name: str | None = None
 
 
 class RequestBody(BaseModel):

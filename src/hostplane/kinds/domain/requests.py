@@ -35,6 +35,7 @@ from hostplane.services import Services
 def new_domain_operation(
     uow: UnitOfWork, domain: DomainRow, kind: str, actor: str, site: str, **options: object
 ) -> Submitted:
+    owner = sites(uow).get(domain.site_id)
     op = new_operation(
         uow,
         kind=kind,
@@ -43,6 +44,7 @@ def new_domain_operation(
         target_id=domain.id,
         actor=actor,
         options={"site": site, **options},
+        scope=owner.tenant_id if owner else None,
     )
     return Submitted(op.id, op.kind, domain.name)
 
@@ -85,10 +87,12 @@ def before_site_teardown(uow: UnitOfWork, site: SiteRow, actor: str) -> list[str
     return supersede_pending_adds(uow, list(domains(uow).for_site(site.id)), actor)
 
 
-def add_domain(services: Services, *, site_name: str, domain: str, actor: str) -> Submitted:
+def add_domain(
+    services: Services, *, site_name: str, domain: str, actor: str, scope: str | None = None
+) -> Submitted:
     name = normalize_domain(domain, base_domain=services.settings.base_domain)
     with services.store.unit_of_work() as uow:
-        site = sites(uow).live_or_404(site_name)
+        site = sites(uow).live_or_404(site_name, scope)
         existing = domains(uow).get_live(name)
         if existing is not None and existing.site_id != site.id:
             owner = sites(uow).get(existing.site_id)
@@ -124,10 +128,12 @@ def add_domain(services: Services, *, site_name: str, domain: str, actor: str) -
         return sub
 
 
-def remove_domain(services: Services, *, site_name: str, domain: str, actor: str) -> Submitted:
+def remove_domain(
+    services: Services, *, site_name: str, domain: str, actor: str, scope: str | None = None
+) -> Submitted:
     name = named_domain(domain, base_domain=services.settings.base_domain)
     with services.store.unit_of_work() as uow:
-        site = sites(uow).live_or_404(site_name)
+        site = sites(uow).live_or_404(site_name, scope)
         row = live_domain_of(uow, site, name)
         active = uow.operations.active_for(slot(KIND, name))
         if row.status == DomainStatus.REMOVING and active is not None:
@@ -155,5 +161,6 @@ def remove_domain(services: Services, *, site_name: str, domain: str, actor: str
             reason=f"requested for site {site.name}",
             operation_id=sub.operation_id,
             snapshot=snapshot(row, site.name),
+            scope=site.tenant_id,
         )
         return Submitted(sub.operation_id, sub.kind, name, cancel=tuple(cancel))

@@ -75,13 +75,22 @@ def site_create(
     type: Annotated[str, typer.Option("--type", help="static, php or wordpress")] = "static",
     runtime: Annotated[str | None, typer.Option(help="local or docker")] = None,
     admin_email: Annotated[str | None, typer.Option(help="finish the WordPress install")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="its owner (default: a tenant of its own)")
+    ] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key header")] = None,
     wait: WaitOpt = False,
     timeout: TimeoutOpt = 300.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a site."""
-    given = {"name": name, "type": type, "runtime": runtime, "admin_email": admin_email}
+    given = {
+        "name": name,
+        "tenant": tenant,
+        "type": type,
+        "runtime": runtime,
+        "admin_email": admin_email,
+    }
     body = {k: v for k, v in given.items() if v is not None}
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
 
@@ -96,6 +105,7 @@ def site_create(
 def site_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="only sites in this status")] = None,
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's sites")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List sites (all pages)."""
@@ -104,7 +114,7 @@ def site_list(
         items: list[dict[str, Any]] = []
         after = None
         while True:
-            page = client.get("/v1/sites", status=status, after=after, limit=500)
+            page = client.get("/v1/sites", status=status, after=after, limit=500, tenant=tenant)
             items += page["items"]
             after = page["next"]
             if not after:
@@ -112,9 +122,10 @@ def site_list(
         if as_json:
             print_json(items)
             return
-        table = Table("name", "type", "runtime", "status", "updated")
+        table = Table("name", "tenant", "type", "runtime", "status", "updated")
         for s in items:
-            table.add_row(s["name"], s["type"], s["runtime"], s["status"], s["updated_at"])
+            row = (s["name"], s["tenant"] or "-", s["type"], s["runtime"], s["status"])
+            table.add_row(*row, s["updated_at"])
         console.print(table)
 
     run(ctx, go)
@@ -130,8 +141,8 @@ def site_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
             print_json(site)
             return
         console.print(
-            f"[bold]{site['name']}[/] ({site['type']}, {site['runtime']}) "
-            f"{site['status']} — http://{site['hostname']}/"
+            f"[bold]{site['name']}[/] ({site['type']}, {site['runtime']}) of tenant "
+            f"{site['tenant']} {site['status']} — http://{site['hostname']}/"
         )
         if site["last_error"]:
             console.print(f"[red]last error:[/] {site['last_error']}")
