@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # Pattern → what it means, for error messages that say what to fix (see api.errors).
 PATTERN_HINTS: dict[str, str] = {}
@@ -31,6 +31,15 @@ class Caller:
     actor: str
     scope: str | None = None
     scope_name: str | None = None
+
+
+def _whole_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer of a request body: JSON has one number type and JSON Schema's "integer" is any
+# number without a fraction, so 3.0 is 3; 3.5, "3" and true stay refused (strict).
+JsonInt = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class RequestBody(BaseModel):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from hostplane.api.schemas import EventView, OperationRef, RequestBody, hinted
+from hostplane.api.schemas import EventView, JsonInt, OperationRef, RequestBody, hinted
 from hostplane.api.views import event_views, operation_ref
 from hostplane.kernel.store.tables import OperationRow, StatusEventRow
 from hostplane.kinds.tenant.model import (
@@ -25,6 +25,16 @@ NAME_PATTERN = hinted(TENANT_NAME_PATTERN, TENANT_NAME_HINT)
 LABEL_PATTERN = hinted(TENANT_LABEL_PATTERN, "1-32 lowercase letters, digits, hyphens")
 PLAN_PATTERN = hinted(PLAN_NAME_PATTERN, PLAN_NAME_HINT)
 Count = Field(ge=0, le=LIMIT_MAX)
+# A public key's syntax, as published in the API's schema: one line of an algorithm, a base64
+# blob and an optional comment. JSON Schema cannot say the blob decodes to a key of that
+# algorithm: openssh.config.parse_public_key does (422 saying why).
+KEY_PATTERN = hinted(
+    r"^\s*(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521))[ \t]+[A-Za-z0-9+/]+={0,3}"
+    r"([ \t][^\x00-\x08\x0a-\x1f]*)?\s*$",
+    "one OpenSSH public key line such as 'ssh-ed25519 AAAA... me@laptop' (algorithms: "
+    "ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-ed25519, ssh-rsa; no "
+    "options before the key)",
+)
 
 
 class TenantCreate(RequestBody):
@@ -43,16 +53,18 @@ class Unsuspension(RequestBody):
 
 
 class KeyAdd(RequestBody):
-    public_key: str = Field(min_length=16, max_length=16384, examples=["ssh-ed25519 AAAA... me"])
+    public_key: str = Field(
+        min_length=16, max_length=16384, pattern=KEY_PATTERN, examples=["ssh-ed25519 AAAA... me"]
+    )
 
 
 class PlanBody(RequestBody):
     name: str = Field(min_length=1, max_length=32, pattern=PLAN_PATTERN)
-    sites: int = Count
-    databases: int = Count
-    caches: int = Count
-    disk_mb: int = Count
-    php_workers: int = Field(ge=1, le=200)
+    sites: JsonInt = Count
+    databases: JsonInt = Count
+    caches: JsonInt = Count
+    disk_mb: JsonInt = Count
+    php_workers: JsonInt = Field(ge=1, le=200)
 
 
 class PlanChange(RequestBody):
