@@ -9,6 +9,14 @@ import pytest
 
 from hostplane.kernel.store.db import create_engine, migrate
 from hostplane.kernel.store.uow import Store
+from tests import leftovers
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Clear what an earlier run on this host left when it was killed before its teardown."""
+    for what in leftovers.sweep():
+        print(f"removed, left by an earlier test run: {what}")
+
 
 pytest_plugins = [
     "tests.fixtures_services",

@@ -26,6 +26,7 @@ import httpx
 
 from hostplane import naming
 from hostplane.providers.caddy.admin import admin_client
+from tests import leftovers
 from tests.services import terminate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,6 +68,7 @@ def host_tmpdir(prefix: str = "hostplane-host-") -> Path:
     worktree's, say) makes /tmp/pytest-of-<user> 0700 again, which would lock them out."""
     path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     path.chmod(0o755)
+    leftovers.claim(path)  # a later run clears what is left here if this one is killed
     atexit.register(_remove_host_dir, path)
     return path
 
