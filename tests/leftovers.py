@@ -1,14 +1,18 @@
 """What an earlier test run left on this host when it was stopped before its teardown (a
-session that ended mid-run, a SIGKILL): sites' system users made by its control planes, and
-the processes still running from its host directories (edges, PowerDNS, PHP-FPM masters).
-Left there, they break the next run: a same-named site meets a user marked by a plane that no
-longer exists and is refused, as it must be.
+session that ended mid-run, a SIGKILL): the system users made by its control planes (sites'
+users of older releases, tenants' users), and the processes still running from its test
+directories (edges, PowerDNS, PHP-FPM masters, the SFTP server's sshd). Left there, they break
+the next run: a same-named site or tenant meets a user marked by a plane that no longer exists
+and is refused, as it must be.
 
-Each host directory (tests/e2e/harness.py: host_tmpdir) records the test process that made it.
-A directory is abandoned once that process is gone, or the directory itself is; only what is
-rooted in an abandoned directory is removed, so a run going on beside this one (another
-worktree's) keeps everything of its own, and nothing outside the tests' directories (a real
-plane's users live under /srv/hostplane) is ever looked at.
+The tests' directories are of two kinds (tests/e2e/harness.py): host directories in /tmp
+(host_tmpdir: webroots, sockets, the edge's state) and root directories in /srv/hostplane-test
+(host_rootdir: tenants' homes, the SFTP server's files, which OpenSSH wants under directories
+only root can write). Each records the test process that made it. A directory is abandoned once
+that process is gone, or the directory itself is; only what is rooted in an abandoned directory
+is removed, so a run going on beside this one (another worktree's) keeps everything of its own,
+and nothing outside the tests' directories (a real plane's users live under /srv/hostplane) is
+ever looked at.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pathlib import Path
 from hostplane.providers.local.processes import end_processes
 from hostplane.providers.local.users import MARK
 
-HOST_DIR_PREFIX = "/tmp/hostplane-host-"
+# The tests' host directories (host_tmpdir), then their root directories (host_rootdir).
+TEST_DIR_PREFIXES = ("/tmp/hostplane-host-", "/srv/hostplane-test/hostplane-test-")
 OWNER_FILE = ".test-process"
 
 
@@ -42,11 +47,21 @@ def claim(host_dir: Path) -> None:
 
 
 def host_dir_of(path: str) -> Path | None:
-    """The tests' host directory `path` lies in, if any. Pure."""
-    if not path.startswith(HOST_DIR_PREFIX):
-        return None
-    name = path[len("/tmp/") :].split("/", 1)[0]
-    return Path("/tmp") / name
+    """The test directory (of either kind) `path` lies in, if any. Pure."""
+    for prefix in TEST_DIR_PREFIXES:
+        if path.startswith(prefix):
+            parent = prefix.rsplit("/", 1)[0]
+            return Path(parent) / path[len(parent) + 1 :].split("/", 1)[0]
+    return None
+
+
+def test_dirs() -> list[Path]:
+    """Every test directory of either kind on this host."""
+    found: list[Path] = []
+    for prefix in TEST_DIR_PREFIXES:
+        parent, _, stem = prefix.rpartition("/")
+        found += Path(parent).glob(f"{stem}*")
+    return found
 
 
 def is_abandoned(exists: bool, owner: str | None, owner_now: str | None) -> bool:
@@ -72,9 +87,11 @@ def abandoned(host_dir: Path) -> bool:
 
 
 def sweep() -> list[str]:
-    """Remove what abandoned host directories left; returns what was removed."""
+    """Remove what abandoned test directories left; returns what was removed. A user is
+    removed only if its home lies in one and it carries Hostplane's mark (users.MARK: a
+    tenant's or, of an older release, a site's)."""
     removed: list[str] = []
-    for host_dir in Path("/tmp").glob(f"{Path(HOST_DIR_PREFIX).name}*"):
+    for host_dir in test_dirs():
         if abandoned(host_dir):
             removed += _end_processes_of(host_dir)
     for entry in pwd.getpwall():
@@ -84,7 +101,7 @@ def sweep() -> list[str]:
         end_processes(entry.pw_uid, entry.pw_name)
         subprocess.run(["userdel", entry.pw_name], capture_output=True, check=False)
         removed.append(f"user {entry.pw_name}")
-    for host_dir in Path("/tmp").glob(f"{Path(HOST_DIR_PREFIX).name}*"):
+    for host_dir in test_dirs():
         if abandoned(host_dir):
             shutil.rmtree(host_dir, ignore_errors=True)
             removed.append(f"directory {host_dir}")
@@ -92,14 +109,16 @@ def sweep() -> list[str]:
 
 
 def _end_processes_of(host_dir: Path) -> list[str]:
-    """PHP-FPM masters (by their pid files in the host directory), then whatever names the
-    directory on its command line (the edge, PowerDNS)."""
+    """PHP-FPM masters and the SFTP server's sshd (by their pid files in the directory), then
+    whatever names the directory on its command line (the edge, PowerDNS, an sshd whose pid
+    file is gone: its title names its config, `sshd: /usr/sbin/sshd -D -f <dir>/sftp/...`)."""
     pids = set()
-    for pid_file in host_dir.glob("run/php-fpm/*.pid"):
-        with contextlib.suppress(OSError, ValueError):
-            pid = int(pid_file.read_text().strip())
-            if b"php-fpm" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                pids.add(pid)
+    for pattern, binary in (("run/php-fpm/*.pid", b"php-fpm"), ("sftp/sshd.pid", b"sshd")):
+        for pid_file in host_dir.glob(pattern):
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(pid_file.read_text().strip())
+                if binary in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    pids.add(pid)
     marker = f"{host_dir}/".encode()
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError, ValueError):

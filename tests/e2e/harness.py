@@ -91,6 +91,7 @@ def host_rootdir(prefix: str = "hostplane-test-") -> Path:
     base.mkdir(mode=0o755, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     path.chmod(0o755)
+    leftovers.claim(path)  # a later run clears what is left here if this one is killed
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 

@@ -15,6 +15,17 @@ def test_only_paths_in_the_tests_host_directories_are_considered():
     assert host_dir_of("/home/hostplane-host-x") is None
 
 
+def test_paths_in_the_tests_root_directories_are_considered_too():
+    """Tenants' homes and the SFTP server's files are in /srv/hostplane-test/hostplane-test-*."""
+    root = Path("/srv/hostplane-test/hostplane-test-cd34")
+    assert host_dir_of(f"{root}/tenants/acme") == root
+    assert host_dir_of(f"{root}/sftp/sshd_config") == root
+    assert host_dir_of(str(root)) == root
+    assert host_dir_of("/srv/hostplane-test/other/tenants/acme") is None
+    assert host_dir_of("/srv/hostplane/tenants/acme") is None  # a real plane's tenant
+    assert host_dir_of("/srv/hostplane-test") is None
+
+
 def test_a_directory_is_abandoned_when_it_or_its_test_process_is_gone():
     assert is_abandoned(False, None, None)  # gone: nobody can be using it
     assert is_abandoned(True, "123 456", None)  # its process is gone
