@@ -26,6 +26,7 @@ import httpx
 
 from hostplane import naming
 from hostplane.providers.caddy.admin import admin_client
+from hostplane.providers.local.runtime import SITES_FOLDER
 from tests import leftovers
 from tests.services import terminate
 
@@ -126,7 +127,15 @@ class ControlPlane:
 
     @property
     def sites_dir(self) -> Path:
+        """Where sites lived before tenants (HOSTPLANE_SITES_DIR): a site's files are now in
+        its tenant's home (`site_dir`); an older release's are moved from here."""
         return self.host_dir / "sites"
+
+    def site_dir(self, site: str, tenant: str | None = None) -> Path:
+        """Where the local runtime keeps `site`'s files: `<homes dir>/<tenant>/web/<site>`
+        (LocalRuntime.site_root); a site created without a tenant is in the home of the
+        tenant made for it, named after the site."""
+        return self.homes_dir / (tenant or site) / SITES_FOLDER / site
 
     @property
     def run_dir(self) -> Path:

@@ -98,7 +98,7 @@ def test_destroy_killed_at_a_step_converges(tmp_path, stop, step, point):
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "undo")
-    assert not (cp.sites_dir / "k").exists()
+    assert not cp.site_dir("k").exists()
     assert cp.edge_get("k.localhost").status_code == 404
     _no_drift(cp)
 
@@ -163,7 +163,7 @@ def test_a_reconcile_killed_inside_a_repair_resumes_it(tmp_path, stop):
     cp.stop()
     cp.extra_env["HOSTPLANE_FAILPOINTS"] = "files.apply.after=kill"
     cp.start()
-    shutil.rmtree(cp.sites_dir / "k")
+    shutil.rmtree(cp.site_dir("k"))
     try:
         with cp.api() as api:
             api.post("/v1/reconcile", json={})
@@ -195,7 +195,7 @@ def test_a_provider_failing_at_a_step_is_compensated_and_retry_succeeds(tmp_path
         op = api.get(site["operation"]["url"]).json()
     assert site["status"] == "FAILED"
     undone = [s["name"] for s in op["steps"] if s["phase"] == "undo" and s["status"] == "succeeded"]
-    assert "files" in undone and not (cp.sites_dir / "f").exists()
+    assert "files" in undone and not cp.site_dir("f").exists()
     assert cp.edge_get("f.localhost").status_code == 404
     _no_drift(cp)
     retried = cp.cli("site", "retry", "f", "--wait")
