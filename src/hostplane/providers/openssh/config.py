@@ -88,7 +88,7 @@ def render_config(layout: SftpLayout, bind: str, port: int, users: Sequence[Sftp
         f"Port {port}",
         f"ListenAddress {bind}",
         f"HostKey {_path(layout.host_key)}",
-        f"PidFile {_path(layout.pid_file)}",
+        "PidFile none",  # the plane keeps it (server.py): a reload would remove sshd's own
         f"AuthorizedKeysFile {_path(layout.keys_dir)}/%u",
         "AuthorizedKeysCommand none",
         "PubkeyAuthentication yes",

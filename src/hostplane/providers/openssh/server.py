@@ -5,6 +5,16 @@ restarted if it dies, left running when the control plane stops (`stop()` only s
 watching; `terminate()` ends it). Anything else on its address is a stranger: the start fails
 naming the address. A changed config is checked (`sshd -t`) before it replaces the old one;
 a running sshd then reloads it (SIGHUP) and keeps its sessions.
+
+The plane never loses track of the sshd it started. On SIGHUP sshd re-executes itself: same
+pid, but its listener is closed until the new image binds again, and an sshd writing its own
+pid file removes it meanwhile (then writes it after binding). A watcher that took that window
+for an exit started a second sshd, whose pid it wrote over the first's; the one that lost the
+race for the port exited, and when it was the new one the serving sshd was named nowhere: a
+stranger on the plane's own port ever after, left running when the plane stopped. So sshd
+writes no pid file (`PidFile none`): the plane writes it, remembers the pid it started or
+adopted (a reload keeps it), writes the file again if it is lost, and restarts only an sshd
+seen gone twice, holding the lock a reload is sent under.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from hostplane.providers.powerdns.process import command_line
 log = structlog.get_logger(__name__)
 
 WATCH_INTERVAL = 0.5
+GONE_RECHECK = 0.2  # seconds before a missing sshd is looked for again, then restarted
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,7 @@ class SftpServer:
         self.layout = SftpLayout(config.root)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None  # the sshd this server started or adopted
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -135,11 +147,22 @@ class SftpServer:
     # The process ---------------------------------------------------------
 
     def running_pid(self) -> int | None:
-        """Our sshd: the pid in its pid file if that is this binary with this config."""
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            pid = int(self.layout.pid_file.read_text().strip())
-            if self._is_ours(pid):
+        """Our sshd: the one this server started or adopted, else the one its pid file names
+        (an earlier plane's), if that is this binary with this config. The pid file is
+        written again when it does not name the sshd this server knows."""
+        recorded = self._recorded_pid()
+        for pid in (self._pid, recorded):
+            if pid is not None and self._is_ours(pid):
+                if pid != recorded:
+                    atomic_write(self.layout.pid_file, f"{pid}\n", mode=0o644)
+                    log.info("sftp.pid_file_restored", pid=pid)
+                self._pid = pid
                 return pid
+        return None
+
+    def _recorded_pid(self) -> int | None:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            return int(self.layout.pid_file.read_text().strip())
         return None
 
     def _is_ours(self, pid: int) -> bool:
@@ -176,6 +199,7 @@ class SftpServer:
                 os.kill(pid, signal.SIGTERM)
             if self._proc is not None and self._proc.pid == pid:
                 self._proc.wait(timeout=10)
+        self._pid = None
         self.layout.pid_file.unlink(missing_ok=True)
 
     def _ensure_running(self, timeout: float) -> None:
@@ -186,10 +210,19 @@ class SftpServer:
             log.info("sftp.adopted", pid=pid, port=self.config.port)
             return
         _check_free(self.config.bind, self.config.port)
-        self._spawn()
-        self._wait_ready(timeout)
+        proc = self._spawn()
+        try:
+            self._wait_ready(timeout)
+        except PermanentError:
+            # Not serving: ended, so that no sshd runs that the pid file does not name.
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+            self._proc = self._pid = None
+            self.layout.pid_file.unlink(missing_ok=True)
+            raise
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> subprocess.Popen[bytes]:
         argv = [self.config.binary, "-D", "-f", str(self.layout.config), "-E", str(self.layout.log)]
         self._proc = subprocess.Popen(
             argv,
@@ -198,8 +231,11 @@ class SftpServer:
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # not in the control plane's process group
         )
+        # Recorded at once: a plane killed before it serves leaves it to the next to adopt.
+        self._pid = self._proc.pid
         atomic_write(self.layout.pid_file, f"{self._proc.pid}\n", mode=0o644)
         log.info("sftp.started", pid=self._proc.pid, port=self.config.port)
+        return self._proc
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -221,16 +257,19 @@ class SftpServer:
         while not self._stop.wait(WATCH_INTERVAL):
             if self._proc is not None and self._proc.poll() is not None:
                 self._proc = None
-            if self.running_pid() is not None:
+            if self.running_pid() is not None or self._stop.wait(GONE_RECHECK):
                 continue
-            log.warning(
-                "sftp.exited",
-                log=self.layout.log.read_text()[-300:] if self.layout.log.exists() else "",
-            )
-            try:
-                self._ensure_running(10.0)
-            except Exception as exc:  # keep watching; the next round tries again
-                log.error("sftp.restart_failed", error=str(exc))
+            with self._lock:  # not while a reload is being sent
+                if self._stop.is_set() or self.running_pid() is not None:
+                    continue
+                log.warning(
+                    "sftp.exited",
+                    log=self.layout.log.read_text()[-300:] if self.layout.log.exists() else "",
+                )
+                try:
+                    self._ensure_running(10.0)
+                except Exception as exc:  # keep watching; the next round tries again
+                    log.error("sftp.restart_failed", error=str(exc))
 
 
 def _check_free(host: str, port: int) -> None:
