@@ -90,13 +90,18 @@ def sweep() -> list[str]:
     """Remove what abandoned test directories left; returns what was removed. A user is
     removed only if its home lies in one and it carries Hostplane's mark (users.MARK: a
     tenant's or, of an older release, a site's)."""
-    removed: list[str] = []
+    pids: set[int] = set()
     for host_dir in test_dirs():
         if abandoned(host_dir):
-            removed += _end_processes_of(host_dir)
+            pids |= _pid_file_processes(host_dir)
+    pids |= _processes_naming_abandoned_dirs()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    removed = [f"process {pid}" for pid in sorted(pids)]
     for entry in pwd.getpwall():
-        host_dir = host_dir_of(entry.pw_dir)
-        if host_dir is None or not MARK.match(entry.pw_gecos.strip()) or not abandoned(host_dir):
+        home_in = host_dir_of(entry.pw_dir)
+        if home_in is None or not MARK.match(entry.pw_gecos.strip()) or not abandoned(home_in):
             continue
         end_processes(entry.pw_uid, entry.pw_name)
         subprocess.run(["userdel", entry.pw_name], capture_output=True, check=False)
@@ -108,10 +113,8 @@ def sweep() -> list[str]:
     return removed
 
 
-def _end_processes_of(host_dir: Path) -> list[str]:
-    """PHP-FPM masters and the SFTP server's sshd (by their pid files in the directory), then
-    whatever names the directory on its command line (the edge, PowerDNS, an sshd whose pid
-    file is gone: its title names its config, `sshd: /usr/sbin/sshd -D -f <dir>/sftp/...`)."""
+def _pid_file_processes(host_dir: Path) -> set[int]:
+    """PHP-FPM masters and the SFTP server's sshd, by their pid files in the directory."""
     pids = set()
     for pattern, binary in (("run/php-fpm/*.pid", b"php-fpm"), ("sftp/sshd.pid", b"sshd")):
         for pid_file in host_dir.glob(pattern):
@@ -119,12 +122,33 @@ def _end_processes_of(host_dir: Path) -> list[str]:
                 pid = int(pid_file.read_text().strip())
                 if binary in Path(f"/proc/{pid}/cmdline").read_bytes():
                     pids.add(pid)
-    marker = f"{host_dir}/".encode()
+    return pids
+
+
+def dirs_named(cmdline: str) -> set[Path]:
+    """The test directories a command line names (its arguments split on NULs and blanks: an
+    sshd's title is one argument, `sshd: /usr/sbin/sshd -D -f <dir>/sftp/sshd_config ...`).
+    Pure."""
+    found = set()
+    for word in cmdline.replace("\0", " ").split():
+        for prefix in TEST_DIR_PREFIXES:
+            at = word.find(prefix)
+            if at >= 0 and (host_dir := host_dir_of(word[at:])) is not None:
+                found.add(host_dir)
+    return found
+
+
+def _processes_naming_abandoned_dirs() -> set[int]:
+    """Whatever names an abandoned test directory on its command line, one that is gone
+    included (the edge, PowerDNS, an sshd whose directory was removed under it)."""
+    pids, verdicts = set(), {}
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError, ValueError):
-            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes():
-                pids.add(int(proc.name))
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return [f"process {pid}" for pid in sorted(pids)]
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            for host_dir in dirs_named((proc / "cmdline").read_bytes().decode(errors="replace")):
+                if host_dir not in verdicts:
+                    verdicts[host_dir] = abandoned(host_dir)
+                if verdicts[host_dir]:
+                    pids.add(int(proc.name))
+    return pids

@@ -5,6 +5,7 @@ leaves a run that is still going, and everything outside the tests' directories,
 from __future__ import annotations
 
 import pwd
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -107,6 +108,10 @@ def test_a_killed_runs_users_and_processes_are_cleared_and_a_live_runs_kept(two_
     )
     edge = _named(f"caddy run --config {dead}/edge/caddy-boot.json")
     sshd = _named(f"sshd: /usr/sbin/sshd -D -f {dead_root}/sftp/sshd_config [listener]")
+    # An sshd the killed run lost track of, whose directory its exit removed: named, gone.
+    gone_root = host_rootdir()
+    shutil.rmtree(gone_root)
+    lost = _named(f"sshd: /usr/sbin/sshd -D -f {gone_root}/sftp/sshd_config [listener]")
     wait_for(lambda: processes_of(uid)[0], "the orphan to run as the site's user")
     wait_for(lambda: processes_of(tenant_uid)[0], "the orphan to run as the tenant's user")
 
@@ -119,6 +124,7 @@ def test_a_killed_runs_users_and_processes_are_cleared_and_a_live_runs_kept(two_
         (tenant_orphan, "the tenant user's process"),
         (edge, "the killed run's edge"),
         (sshd, "the killed run's sshd"),
+        (lost, "the sshd of a directory that is gone"),
     ):
         wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), f"{what} to end")
     assert not dead.exists() and not dead_root.exists()
