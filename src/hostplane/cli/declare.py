@@ -268,7 +268,7 @@ def _check(spec: Field, node: Node) -> str | None:
     if not isinstance(node, ScalarNode) or value is None:
         return f"{spec.name} must be {expected}, not {_describe(node)}"
     if type(value) is not spec.type:  # bool is no int here, nor 1 a string
-        quote = f" (quote it: '{node.value}')" if spec.type is str else ""
+        quote = f" (quote it: '{node.value}')" if spec.type is str and not spec.choices else ""
         return f"{spec.name} must be {expected}, not {_describe(node)}{quote}"
     if spec.choices and value not in spec.choices:
         return f"{spec.name} must be one of {', '.join(spec.choices)}, not {value!r}"
