@@ -205,3 +205,11 @@ def test_each_kind_observes_through_the_api_views():
         "site beta-home": None,
         "domain WWW.Bücher.test": domain("www.xn--bcher-kva.test"),
     }
+
+
+def test_a_problem_with_a_value_names_the_values_line():
+    text = "tenants:\n  - name: acme\n    sites:\n      - name: shop\n\n        type: php\n"
+    assert diff({"site shop": site("shop", "acme")}, text)[1] == [
+        "6: site shop: type static -> php cannot be changed by apply (a new site of another "
+        "type, or hostctl site destroy first)"
+    ]

@@ -63,7 +63,8 @@ class Section:
 
 @dataclass(eq=False)
 class Item:
-    """One entry of a section, its values checked (defaults filled in), where it was."""
+    """One entry of a section, its values checked (defaults filled in), where it was (and
+    where each value given was)."""
 
     section: Section
     values: dict[str, Any]
@@ -71,6 +72,7 @@ class Item:
     line: int
     parent: Item | None = None
     children: list[Item] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -84,8 +86,9 @@ class Item:
     def value(self, key: str) -> Any:
         return self.values.get(key)
 
-    def problem(self, message: str) -> Problem:
-        return Problem(self.line, f"{self.label}: {message}")
+    def problem(self, message: str, key: str | None = None) -> Problem:
+        """A problem of the item, at the line of its value `key` when the file gave it."""
+        return Problem(self.lines.get(key or "", self.line), f"{self.label}: {message}")
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ class _Parser:
         known = [f.name for f in section.fields] + [s.key for s in nested]
         self.sections_of(found, known, f"in {label}")
         values: dict[str, Any] = {}
+        lines: dict[str, int] = {}
         given = set()
         valid = True
         for spec in section.fields:
@@ -242,8 +246,9 @@ class _Parser:
                 valid = False
             else:
                 values[spec.name] = _value(value_node)
+                lines[spec.name] = _line(value_node)
                 given.add(spec.name)
-        item = Item(section, values, frozenset(given), _line(node), parent)
+        item = Item(section, values, frozenset(given), _line(node), parent, lines=lines)
         key = (section.key, item.name)
         if valid and key in self.seen:
             self.fail(node, f"{item.label} is already at line {self.seen[key]}")

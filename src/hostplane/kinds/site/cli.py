@@ -245,7 +245,8 @@ def _diff_site(item: Item, current: Mapping[str, Any] | None) -> list[Action | P
             problems.append(
                 item.problem(
                     f"{key} {current[key]} -> {value} cannot be changed by apply "
-                    f"(a new site of another {key}, or hostctl site destroy first)"
+                    f"(a new site of another {key}, or hostctl site destroy first)",
+                    key,
                 )
             )
     status = current["status"]

@@ -390,7 +390,8 @@ def _diff_tenant(item: Item, current: Mapping[str, Any] | None) -> list[Action |
     if plan is None or current["plan"] == plan:
         return []  # no plan in the file: whichever it is on stays
     summary = f"update tenant {name}: plan {current['plan']} -> {plan}"
-    return [Action(summary, "PUT", f"{path}/plan", {"plan": plan}, item.line, False)]
+    line = item.lines.get("plan", item.line)
+    return [Action(summary, "PUT", f"{path}/plan", {"plan": plan}, line, False)]
 
 
 def _limit(name: str, minimum: int = 0, maximum: int = LIMIT_MAX) -> Field:
