@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from hostplane.cli.apply import sections
-from hostplane.cli.declare import Field, Section, check_sections, parse
+from hostplane.cli.declare import Field, Section, check_sections
+from hostplane.cli.seedfile import parse
 
 SEED = """\
 plans:

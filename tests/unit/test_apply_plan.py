@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hostplane.cli.apply import sections
-from hostplane.cli.declare import Item, parse, plan
+from hostplane.cli.declare import Item, plan
+from hostplane.cli.seedfile import parse
 
 SEED = """\
 tenants:

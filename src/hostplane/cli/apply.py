@@ -1,8 +1,9 @@
 """hostctl apply -f FILE: create or update what a YAML file describes, through the API.
 
 The sections of the file are the kinds' (each kind's cli module lists its `APPLY_SECTIONS`,
-found through the registry): this module reads the file, asks the API what exists, prints the
-plan (cli/declare.py makes it) and runs it in order, each change awaited before the next.
+found through the registry): this module reads the file (cli/seedfile.py checks it), asks the
+API what exists, prints the plan (cli/declare.py makes it) and runs it in order, each change
+awaited before the next.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from hostplane.cli.client import ApiClient, CliError, fail
-from hostplane.cli.declare import Action, Item, Problem, Section, check_sections, parse, plan
+from hostplane.cli.declare import Action, Item, Problem, Section, check_sections, plan
 from hostplane.cli.follow import wait_quietly
 from hostplane.cli.output import JsonOpt, client, print_json
 from hostplane.registry import KINDS
@@ -124,6 +125,8 @@ def apply(
         text = typer.get_text_stream("stdin").read() if str(file) == "-" else file.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
+    from hostplane.cli.seedfile import parse  # yaml loaded only here, not at every start
+
     known = sections()
     document = parse(text, known)
     if document.problems:
