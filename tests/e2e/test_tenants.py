@@ -189,6 +189,33 @@ def test_a_tenants_token_sees_and_changes_only_its_own(cp: ControlPlane, world):
         assert created.status_code == 404
 
 
+def test_a_name_below_another_tenants_registrable_domain_is_refused(cp: ControlPlane, world):
+    import httpx
+
+    held, wanted = f"www.ex{TAG}.test", f"shop.ex{TAG}.test"
+    with (
+        cp.api() as operator,
+        httpx.Client(
+            base_url=cp.api_url, headers={"Authorization": f"Bearer {world['token']}"}
+        ) as tenant_a,
+    ):
+        assert (
+            operator.post(f"/v1/sites/{SITE_B}/domains", json={"domain": held}).status_code == 202
+        )
+        refused = tenant_a.post(f"/v1/sites/{SITE_A}/domains", json={"domain": wanted})
+        assert refused.status_code == 409, refused.text
+        message = refused.json()["message"]
+        assert "belongs to another tenant" in message and B not in message and SITE_B not in message
+        told = operator.post(f"/v1/sites/{SITE_A}/domains", json={"domain": wanted})
+        assert told.status_code == 409 and B in told.json()["message"]  # the operator is told who
+        removal = operator.delete(f"/v1/sites/{SITE_B}/domains/{held}")
+        assert cp.wait_operation(removal.json()["operation"]["id"])["status"] == "SUCCEEDED"
+        added = tenant_a.post(f"/v1/sites/{SITE_A}/domains", json={"domain": wanted})
+        assert added.status_code == 202, added.text
+        removal = operator.delete(f"/v1/sites/{SITE_A}/domains/{wanted}")
+        assert cp.wait_operation(removal.json()["operation"]["id"])["status"] == "SUCCEEDED"
+
+
 def test_suspension_serves_suspended_stops_php_refuses_sftp_and_comes_back(cp, world):
     ok(cp.cli("tenant", "suspend", A, "--reason", "unpaid invoice", "--wait"))
     for site in (SITE_A, PHP_A):

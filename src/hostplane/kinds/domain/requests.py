@@ -22,6 +22,7 @@ from hostplane.kinds.domain.model import (
     DomainStatus,
     named_domain,
     normalize_domain,
+    registrable_domain,
 )
 from hostplane.kinds.domain.repo import domains
 from hostplane.kinds.domain.table import DomainRow
@@ -87,12 +88,36 @@ def before_site_teardown(uow: UnitOfWork, site: SiteRow, actor: str) -> list[str
     return supersede_pending_adds(uow, list(domains(uow).for_site(site.id)), actor)
 
 
+def refuse_if_another_tenants(
+    uow: UnitOfWork, site: SiteRow, name: str, registrable: str, scope: str | None
+) -> None:
+    """A registrable domain and every name below it belong to one tenant: the first to bind
+    one of them (409 naming the rule; a tenant's token is not told who holds it)."""
+    holder = domains(uow).held_below(registrable, site.tenant_id)
+    if holder is None:
+        return
+    owner = sites(uow).get(holder.site_id)
+    whose = (
+        "another tenant"
+        if scope is not None or owner is None
+        else f"tenant {owner.tenant_name!r} (its site {owner.name!r} has {holder.name})"
+    )
+    raise ConflictError(
+        f"domain {name} is below {registrable}, which belongs to {whose}: a registrable "
+        "domain and every name below it belong to one tenant"
+    )
+
+
 def add_domain(
     services: Services, *, site_name: str, domain: str, actor: str, scope: str | None = None
 ) -> Submitted:
     name = normalize_domain(domain, base_domain=services.settings.base_domain)
+    registrable = registrable_domain(name)
     with services.store.unit_of_work() as uow:
+        # Two tenants binding names below one registrable domain at once: one waits here.
+        uow.lock(f"{KIND}.owner:{registrable}")
         site = sites(uow).live_or_404(site_name, scope)
+        refuse_if_another_tenants(uow, site, name, registrable, scope)
         existing = domains(uow).get_live(name)
         if existing is not None and existing.site_id != site.id:
             owner = sites(uow).get(existing.site_id)

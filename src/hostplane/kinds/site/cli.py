@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from hostplane.cli.client import ApiClient, fail
+from hostplane.cli.declare import Action, Field, Get, Item, Problem, Section
 from hostplane.cli.follow import follow
 from hostplane.cli.output import (
     JsonOpt,
@@ -19,7 +21,7 @@ from hostplane.cli.output import (
     resource_line,
     run,
 )
-from hostplane.kinds.site.model import SiteOp, SiteStatus
+from hostplane.kinds.site.model import SiteOp, SiteStatus, validate_site_name
 
 site_app = typer.Typer(no_args_is_help=True, help="Create, inspect and destroy sites.")
 TARGET = {
@@ -214,3 +216,62 @@ def regenerate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             typer.echo(f"edge {result['outcome']}: {result['routes']} routes")
 
     run(ctx, go)
+
+
+# --- hostctl apply: the `sites` of a tenant -------------------------------------------------
+
+
+def observe_site(get: Get, name: str) -> dict[str, Any] | None:
+    """A site's view, None when there is none (a destroyed site is none: its name is free)."""
+    site: dict[str, Any] | None = get(f"/v1/sites/{name}")
+    return None if site is None or site["status"] == SiteStatus.DESTROYED else site
+
+
+def _diff_site(item: Item, current: Mapping[str, Any] | None) -> list[Action | Problem]:
+    name, tenant = item.name, item.parent.name if item.parent else None
+    wanted = {"type": item.value("type"), "runtime": item.value("runtime")}
+    if current is None:
+        body = {"name": name, "tenant": tenant, **{k: v for k, v in wanted.items() if v}}
+        summary = f"create site {name} ({wanted['type']}, tenant {tenant})"
+        path = f"/v1/sites/{name}"
+        return [Action(summary, "POST", "/v1/sites", body, item.line, expect=(path, "ACTIVE"))]
+    problems: list[Action | Problem] = []
+    if current["tenant"] != tenant:
+        problems.append(
+            item.problem(f"belongs to tenant {current['tenant']}: apply does not move sites")
+        )
+    for key, value in wanted.items():
+        if value is not None and value != current[key]:
+            problems.append(
+                item.problem(
+                    f"{key} {current[key]} -> {value} cannot be changed by apply "
+                    f"(a new site of another {key}, or hostctl site destroy first)",
+                    key,
+                )
+            )
+    status = current["status"]
+    if status == SiteStatus.FAILED:
+        problems.append(
+            item.problem(
+                f"is FAILED ({current.get('last_error') or 'no error recorded'}): "
+                f"run hostctl site retry {name}, then apply again"
+            )
+        )
+    elif status != SiteStatus.ACTIVE:
+        problems.append(item.problem(f"is {status}: apply again once its operation has ended"))
+    return problems
+
+
+SITES = Section(
+    key="sites",
+    noun="site",
+    parent="tenants",
+    fields=(
+        Field("name", required=True, check=validate_site_name),
+        Field("type", default="static", choices=("static", "php", "wordpress")),
+        Field("runtime", choices=("local", "docker")),
+    ),
+    observe=lambda get, item: observe_site(get, item.name),
+    diff=_diff_site,
+)
+APPLY_SECTIONS = (SITES,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ import typer
 from rich.table import Table
 
 from hostplane.cli.client import ApiClient, fail
+from hostplane.cli.declare import Action, Field, Get, Item, Problem, Section
 from hostplane.cli.follow import follow
 from hostplane.cli.output import (
     JsonOpt,
@@ -19,7 +21,13 @@ from hostplane.cli.output import (
     print_json,
     run,
 )
-from hostplane.kinds.tenant.model import TenantOp, TenantStatus
+from hostplane.kinds.tenant.model import (
+    LIMIT_MAX,
+    TenantOp,
+    TenantStatus,
+    validate_plan_name,
+    validate_tenant_name,
+)
 
 tenant_app = typer.Typer(no_args_is_help=True, help="Tenants: the owners of sites.")
 key_app = typer.Typer(no_args_is_help=True, help="A tenant's SSH keys (SFTP).")
@@ -334,3 +342,84 @@ def token_list(
 def token_revoke(ctx: typer.Context, token_id: str) -> None:
     run(ctx, lambda c: c.delete(f"/v1/tokens/{token_id}"))
     typer.echo(f"token {token_id} revoked")
+
+
+# --- hostctl apply: the `plans` and `tenants` sections --------------------------------------
+
+LIMIT_FIELDS = ("sites", "databases", "caches", "disk_mb", "php_workers")
+
+
+def _observe_plan(get: Get, item: Item) -> dict[str, Any] | None:
+    plans = get("/v1/plans") or {"items": []}
+    return next((p for p in plans["items"] if p["name"] == item.name), None)
+
+
+def _diff_plan(item: Item, current: Mapping[str, Any] | None) -> list[Action | Problem]:
+    body = {"name": item.name, **{k: item.value(k) for k in LIMIT_FIELDS}}
+    if current is None:
+        return [Action(f"create plan {item.name}", "POST", "/v1/plans", body, item.line, False)]
+    changed = [f"{k} {current[k]} -> {body[k]}" for k in LIMIT_FIELDS if current[k] != body[k]]
+    if not changed:
+        return []
+    summary = f"update plan {item.name}: {', '.join(changed)}"
+    return [Action(summary, "PUT", f"/v1/plans/{item.name}", body, item.line, False)]
+
+
+def _observe_tenant(get: Get, item: Item) -> dict[str, Any] | None:
+    tenant: dict[str, Any] | None = get(f"/v1/tenants/{item.name}")
+    return tenant
+
+
+def _diff_tenant(item: Item, current: Mapping[str, Any] | None) -> list[Action | Problem]:
+    name, plan = item.name, item.value("plan")
+    path = f"/v1/tenants/{name}"
+    if current is None:
+        summary = f"create tenant {name}" + (f" on plan {plan}" if plan else "")
+        body = {"name": name, "plan": plan}
+        return [Action(summary, "POST", "/v1/tenants", body, item.line, expect=(path, "ACTIVE"))]
+    status = current["status"]
+    if status == TenantStatus.FAILED:
+        return [
+            item.problem(
+                f"is FAILED ({current.get('last_error') or 'no error recorded'}): "
+                f"run hostctl tenant retry {name}, then apply again"
+            )
+        ]
+    if status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
+        return [item.problem(f"is {status}: apply again once its operation has ended")]
+    if plan is None or current["plan"] == plan:
+        return []  # no plan in the file: whichever it is on stays
+    summary = f"update tenant {name}: plan {current['plan']} -> {plan}"
+    line = item.lines.get("plan", item.line)
+    return [Action(summary, "PUT", f"{path}/plan", {"plan": plan}, line, False)]
+
+
+def _limit(name: str, minimum: int = 0, maximum: int = LIMIT_MAX) -> Field:
+    return Field(name, int, required=True, minimum=minimum, maximum=maximum)
+
+
+PLANS = Section(
+    key="plans",
+    noun="plan",
+    fields=(
+        Field("name", required=True, check=validate_plan_name),
+        _limit("sites"),
+        _limit("databases"),
+        _limit("caches"),
+        _limit("disk_mb"),
+        _limit("php_workers", 1, 200),
+    ),
+    observe=_observe_plan,
+    diff=_diff_plan,
+)
+TENANTS = Section(
+    key="tenants",
+    noun="tenant",
+    fields=(
+        Field("name", required=True, check=validate_tenant_name),
+        Field("plan", check=validate_plan_name),
+    ),
+    observe=_observe_tenant,
+    diff=_diff_tenant,
+)
+APPLY_SECTIONS = (PLANS, TENANTS)
