@@ -92,6 +92,11 @@ def run_backend(backend: str, url: str | None, sites: int, requests: int) -> dic
     env = {
         **os.environ,
         "HOSTPLANE_DATA_DIR": str(data_dir),
+        # Everything else the plane would keep in the host's own directories stays private too.
+        "HOSTPLANE_SITES_DIR": str(data_dir / "sites"),
+        "HOSTPLANE_RUN_DIR": str(data_dir / "run"),
+        "HOSTPLANE_EDGE_DIR": str(data_dir / "edge"),
+        "HOSTPLANE_DNS_DIR": str(data_dir / "dns"),
         "HOSTPLANE_DATABASE_URL": state_url,
         "HOSTPLANE_LISTEN": f"127.0.0.1:{port}",
         "HOSTPLANE_LOG_FORMAT": "json",

@@ -119,6 +119,10 @@ def run(size: int, mariadb: PrivateMariaDB) -> dict[str, Any]:
         docker_sites = [f"d{i:05d}" for i in range(size - size // 2)]
         settings = Settings.load(
             data_dir=data_dir,
+            sites_dir=data_dir / "sites",
+            run_dir=data_dir / "run",
+            edge_dir=data_dir / "edge",
+            dns_dir=data_dir / "dns",
             caddy_admin_url=caddy.admin_url,
             edge_http_port=free_port(),
             edge_bind="127.0.0.1",
