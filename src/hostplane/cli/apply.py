@@ -121,10 +121,7 @@ def apply(
     timeout: Annotated[float, typer.Option(help="Seconds each change is awaited at most.")] = 600.0,
     as_json: JsonOpt = False,
 ) -> None:
-    try:
-        text = typer.get_text_stream("stdin").read() if str(file) == "-" else file.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
+    text = _read(file)
     from hostplane.cli.seedfile import parse  # yaml loaded only here, not at every start
 
     known = sections()
@@ -144,13 +141,32 @@ def apply(
         print_json({"changes": []}) if as_json else typer.echo("nothing to change")
         return
     if dry_run:
-        if as_json:
-            print_json({"dry_run": True, "changes": [a.as_json() for a in actions]})
-            return
-        typer.echo(f"{len(actions)} to change (dry run: nothing changed):")
-        for action in actions:
-            typer.echo(f"  {action.summary}")
+        _print_dry_run(actions, as_json)
         return
+    _run_actions(api, file, actions, wait, timeout, as_json)
+
+
+def _read(file: Path) -> str:
+    """The file's text ('-': standard input's); exits non-zero if it cannot be read."""
+    try:
+        return typer.get_text_stream("stdin").read() if str(file) == "-" else file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _print_dry_run(actions: list[Action], as_json: bool) -> None:
+    if as_json:
+        print_json({"dry_run": True, "changes": [a.as_json() for a in actions]})
+        return
+    typer.echo(f"{len(actions)} to change (dry run: nothing changed):")
+    for action in actions:
+        typer.echo(f"  {action.summary}")
+
+
+def _run_actions(
+    api: ApiClient, file: Path, actions: list[Action], wait: bool, timeout: float, as_json: bool
+) -> None:
+    """Each action in order, awaited (unless not wait); the first that fails stops the rest."""
     done: list[dict[str, Any]] = []
     for action in actions:
         try:

@@ -43,17 +43,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     pdns: PdnsProcess | None = None
     daemons: list[Daemon] = []
     engine = _engine(settings, services, kinds, work=work)
-    heartbeat = (
-        WorkerHeartbeat(
-            services.store,
-            settings.executor_id,
-            interval=settings.worker_heartbeat_interval,
-            dead_after=settings.worker_dead_after,
-            recover=engine.recover_executor,
-        )
-        if work
-        else None
-    )
+    heartbeat = _heartbeat(settings, services, engine) if work else None
     try:
         if work and settings.managed_caddy:
             caddy = CaddyProcess(edge_process_config(settings))
@@ -85,6 +75,17 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         for daemon in daemons:  # they outlive the plane: only watching stops
             daemon.stop()
         services.close()
+
+
+def _heartbeat(settings: Settings, services: Services, engine: WorkflowEngine) -> WorkerHeartbeat:
+    """This worker's liveness in the workflow database; a dead one's workflows are recovered."""
+    return WorkerHeartbeat(
+        services.store,
+        settings.executor_id,
+        interval=settings.worker_heartbeat_interval,
+        dead_after=settings.worker_dead_after,
+        recover=engine.recover_executor,
+    )
 
 
 def _leave_edge(caddy: CaddyProcess | None, settings: Settings) -> None:

@@ -37,6 +37,7 @@ from hostplane.kinds.tenant.model import KIND as TENANT
 from hostplane.kinds.tenant.model import Limit
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.tenant.requests import check_usage, tenant_for_site
+from hostplane.kinds.tenant.table import TenantRow
 from hostplane.providers.runtime import RuntimeKind, SiteType
 from hostplane.providers.wordpress import generate_admin_password
 from hostplane.services import Services
@@ -108,14 +109,7 @@ def create_site(
 ) -> Created:
     """A site in `tenant` (ACTIVE, with room for one more site in its plan), or, without one,
     in the tenant named after the site (made for it if there is none)."""
-    name = validate_site_name(name)
-    site_type = _choice(SiteType, type, "type")
-    kind = _choice(RuntimeKind, runtime or services.settings.runtime, "runtime")
-    _check_runtime(services, site_type, kind)
-    if admin_email and site_type is not SiteType.WORDPRESS:
-        raise ValidationError("--admin-email is only for wordpress sites")
-    if admin_email:
-        validate_admin_email(admin_email)
+    name, site_type, kind = _checked_request(services, name, type, runtime, admin_email)
     fingerprint = request_hash(
         {
             "op": "create",
@@ -134,10 +128,7 @@ def create_site(
         if existing is not None:
             raise ConflictError(f"site {name!r} already exists (status {existing.status})")
         refuse_if_busy(uow, KIND, name)
-        owner = tenant_for_site(uow, tenant=tenant, site=name, actor=actor)
-        refuse_if_busy(uow, TENANT, owner.name, label=f"tenant {owner.name!r}")
-        check_usage(uow, owner, Limit.SITES, len(sites(uow).of_tenant(owner.id)))
-        tenants(uow).touch(owner)  # a delete of the tenant racing this cannot also commit
+        owner = _owner_with_room(uow, tenant=tenant, site=name, actor=actor)
         row = SiteRow(
             name=name,
             type=site_type,
@@ -154,6 +145,31 @@ def create_site(
             uow, LIFECYCLE, site, reason="requested", actor=actor, operation_id=sub.operation_id
         )
         return Created(sub, _seal_admin_password(services, uow, site) if admin_email else None)
+
+
+def _checked_request(
+    services: Services, name: str, type: str, runtime: str | None, admin_email: str | None
+) -> tuple[str, SiteType, RuntimeKind]:
+    """The request's name, type and runtime (the plane's default if none), checked; an admin
+    email only for a wordpress site, and a valid one."""
+    name = validate_site_name(name)
+    site_type = _choice(SiteType, type, "type")
+    kind = _choice(RuntimeKind, runtime or services.settings.runtime, "runtime")
+    _check_runtime(services, site_type, kind)
+    if admin_email and site_type is not SiteType.WORDPRESS:
+        raise ValidationError("--admin-email is only for wordpress sites")
+    if admin_email:
+        validate_admin_email(admin_email)
+    return name, site_type, kind
+
+
+def _owner_with_room(uow: UnitOfWork, *, tenant: str | None, site: str, actor: str) -> TenantRow:
+    """The site's tenant (see tenant_for_site), not busy and with room for one more site."""
+    owner = tenant_for_site(uow, tenant=tenant, site=site, actor=actor)
+    refuse_if_busy(uow, TENANT, owner.name, label=f"tenant {owner.name!r}")
+    check_usage(uow, owner, Limit.SITES, len(sites(uow).of_tenant(owner.id)))
+    tenants(uow).touch(owner)  # a delete of the tenant racing this cannot also commit
+    return owner
 
 
 def _seal_admin_password(services: Services, uow: UnitOfWork, site: SiteRow) -> str:

@@ -1,4 +1,5 @@
-"""hostctl tenant …, hostctl tenant key …, hostctl plan …, hostctl token …"""
+"""hostctl tenant …, hostctl tenant key …; hostctl plan … (plan_cli.py) and hostctl token …
+(token_cli.py) are added here too."""
 
 from __future__ import annotations
 
@@ -22,17 +23,16 @@ from hostplane.cli.output import (
     run,
 )
 from hostplane.kinds.tenant.model import (
-    LIMIT_MAX,
     TenantOp,
     TenantStatus,
     validate_plan_name,
     validate_tenant_name,
 )
+from hostplane.kinds.tenant.plan_cli import PLANS, plan_app
+from hostplane.kinds.tenant.token_cli import token_app
 
 tenant_app = typer.Typer(no_args_is_help=True, help="Tenants: the owners of sites.")
 key_app = typer.Typer(no_args_is_help=True, help="A tenant's SSH keys (SFTP).")
-plan_app = typer.Typer(no_args_is_help=True, help="Plans: the limits of tenants.")
-token_app = typer.Typer(no_args_is_help=True, help="API tokens scoped to one tenant.")
 tenant_app.add_typer(key_app, name="key")
 TARGET = {
     TenantOp.CREATE: TenantStatus.ACTIVE,
@@ -238,131 +238,7 @@ def key_remove(
     run(ctx, go)
 
 
-def _plan_body(
-    name: str, sites: int, databases: int, caches: int, disk_mb: int, php_workers: int
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "sites": sites,
-        "databases": databases,
-        "caches": caches,
-        "disk_mb": disk_mb,
-        "php_workers": php_workers,
-    }
-
-
-@plan_app.command("create")
-def plan_create(
-    ctx: typer.Context,
-    name: str,
-    sites: Annotated[int, typer.Option("--sites", min=0)],
-    databases: Annotated[int, typer.Option("--databases", min=0)],
-    caches: Annotated[int, typer.Option("--caches", min=0)],
-    disk_mb: Annotated[int, typer.Option("--disk-mb", min=0)],
-    php_workers: Annotated[int, typer.Option("--php-workers", min=1, max=200)],
-    update: Annotated[bool, typer.Option(help="change an existing plan's limits")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Create a plan (or, with --update, change one)."""
-    body = _plan_body(name, sites, databases, caches, disk_mb, php_workers)
-    plan = run(
-        ctx,
-        lambda c: (
-            c.request("PUT", f"/v1/plans/{name}", json=body)
-            if update
-            else c.post("/v1/plans", body)
-        ),
-    )
-    print_json(plan) if as_json else typer.echo(f"plan {plan['name']} saved")
-
-
-@plan_app.command("list")
-def plan_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    plans = run(ctx, lambda c: c.get("/v1/plans"))["items"]
-    if as_json:
-        print_json(plans)
-        return
-    table = Table("name", "sites", "databases", "caches", "disk MB", "PHP workers", "tenants")
-    for p in plans:
-        table.add_row(
-            *(
-                str(p[k])
-                for k in (
-                    "name",
-                    "sites",
-                    "databases",
-                    "caches",
-                    "disk_mb",
-                    "php_workers",
-                    "tenants",
-                )
-            )
-        )
-    console.print(table)
-
-
-@plan_app.command("assign")
-def plan_assign(ctx: typer.Context, tenant: str, plan: str) -> None:
-    """Move a tenant to a plan."""
-    run(ctx, lambda c: c.request("PUT", f"/v1/tenants/{tenant}/plan", json={"plan": plan}))
-    typer.echo(f"tenant {tenant} is on plan {plan}")
-
-
-@token_app.command("create")
-def token_create(
-    ctx: typer.Context,
-    tenant: Annotated[str, typer.Option("--tenant", help="the tenant it is scoped to")],
-    name: Annotated[str, typer.Option(help="to tell it apart")] = "token",
-    as_json: JsonOpt = False,
-) -> None:
-    """Issue a token that sees and changes only the tenant's resources; shown once."""
-    token = run(ctx, lambda c: c.post("/v1/tokens", {"tenant": tenant, "name": name}))
-    if as_json:
-        print_json(token)
-    else:
-        typer.echo(f"token {token['id']} for tenant {tenant} (shown only now): {token['token']}")
-
-
-@token_app.command("list")
-def token_list(
-    ctx: typer.Context,
-    tenant: Annotated[str | None, typer.Option(help="only this tenant's")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    tokens = run(ctx, lambda c: c.get("/v1/tokens", tenant=tenant))["items"]
-    if as_json:
-        print_json(tokens)
-        return
-    for t in tokens:
-        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
-        typer.echo(f"{t['id']}  {t['tenant']}  {t['name']}  {t['prefix']}…  {state}")
-
-
-@token_app.command("revoke")
-def token_revoke(ctx: typer.Context, token_id: str) -> None:
-    run(ctx, lambda c: c.delete(f"/v1/tokens/{token_id}"))
-    typer.echo(f"token {token_id} revoked")
-
-
-# --- hostctl apply: the `plans` and `tenants` sections --------------------------------------
-
-LIMIT_FIELDS = ("sites", "databases", "caches", "disk_mb", "php_workers")
-
-
-def _observe_plan(get: Get, item: Item) -> dict[str, Any] | None:
-    plans = get("/v1/plans") or {"items": []}
-    return next((p for p in plans["items"] if p["name"] == item.name), None)
-
-
-def _diff_plan(item: Item, current: Mapping[str, Any] | None) -> list[Action | Problem]:
-    body = {"name": item.name, **{k: item.value(k) for k in LIMIT_FIELDS}}
-    if current is None:
-        return [Action(f"create plan {item.name}", "POST", "/v1/plans", body, item.line, False)]
-    changed = [f"{k} {current[k]} -> {body[k]}" for k in LIMIT_FIELDS if current[k] != body[k]]
-    if not changed:
-        return []
-    summary = f"update plan {item.name}: {', '.join(changed)}"
-    return [Action(summary, "PUT", f"/v1/plans/{item.name}", body, item.line, False)]
+# --- hostctl apply: the `tenants` section (the `plans` one is plan_cli.py's) ----------------
 
 
 def _observe_tenant(get: Get, item: Item) -> dict[str, Any] | None:
@@ -394,24 +270,6 @@ def _diff_tenant(item: Item, current: Mapping[str, Any] | None) -> list[Action |
     return [Action(summary, "PUT", f"{path}/plan", {"plan": plan}, line, False)]
 
 
-def _limit(name: str, minimum: int = 0, maximum: int = LIMIT_MAX) -> Field:
-    return Field(name, int, required=True, minimum=minimum, maximum=maximum)
-
-
-PLANS = Section(
-    key="plans",
-    noun="plan",
-    fields=(
-        Field("name", required=True, check=validate_plan_name),
-        _limit("sites"),
-        _limit("databases"),
-        _limit("caches"),
-        _limit("disk_mb"),
-        _limit("php_workers", 1, 200),
-    ),
-    observe=_observe_plan,
-    diff=_diff_plan,
-)
 TENANTS = Section(
     key="tenants",
     noun="tenant",
