@@ -41,7 +41,6 @@ TARGET = {
     TenantOp.UNSUSPEND: TenantStatus.ACTIVE,
     TenantOp.DELETE: TenantStatus.DELETED,
 }
-LimitOpt = Annotated[int, typer.Option(min=0, max=1_000_000)]
 
 
 def install(app: typer.Typer) -> None:
