@@ -18,6 +18,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         print(f"removed, left by an earlier test run: {what}")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _control_planes_cleaned() -> Iterator[None]:
+    """Every control plane a test module made is stopped (with its edge, PowerDNS and sshd)
+    and its system users removed when the module ends, whatever its own teardown did: a
+    tenant's user outlives its sites, and a leftover user of one plane refuses the next
+    plane's site of that name."""
+    from tests.e2e import harness
+
+    first = len(harness.PLANES)
+    yield
+    for plane in harness.PLANES[first:]:
+        plane.stop()
+        plane.clean_host()
+    del harness.PLANES[first:]
+
+
 pytest_plugins = [
     "tests.fixtures_services",
     "tests.fixtures_mariadb",

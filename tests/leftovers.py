@@ -23,6 +23,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from hostplane.providers.local.processes import end_processes
@@ -99,17 +100,25 @@ def sweep() -> list[str]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     removed = [f"process {pid}" for pid in sorted(pids)]
-    for entry in pwd.getpwall():
-        home_in = host_dir_of(entry.pw_dir)
-        if home_in is None or not MARK.match(entry.pw_gecos.strip()) or not abandoned(home_in):
-            continue
-        end_processes(entry.pw_uid, entry.pw_name)
-        subprocess.run(["userdel", entry.pw_name], capture_output=True, check=False)
-        removed.append(f"user {entry.pw_name}")
+    removed += remove_users(abandoned)
     for host_dir in test_dirs():
         if abandoned(host_dir):
             shutil.rmtree(host_dir, ignore_errors=True)
             removed.append(f"directory {host_dir}")
+    return removed
+
+
+def remove_users(chosen: Callable[[Path], bool]) -> list[str]:
+    """End the processes of, then remove, every user carrying Hostplane's mark whose home lies
+    in a test directory that `chosen` picks; returns what was removed."""
+    removed = []
+    for entry in pwd.getpwall():
+        home_in = host_dir_of(entry.pw_dir)
+        if home_in is None or not MARK.match(entry.pw_gecos.strip()) or not chosen(home_in):
+            continue
+        end_processes(entry.pw_uid, entry.pw_name)
+        subprocess.run(["userdel", entry.pw_name], capture_output=True, check=False)
+        removed.append(f"user {entry.pw_name}")
     return removed
 
 

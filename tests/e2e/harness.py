@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 
-from hostplane import naming
 from hostplane.providers.caddy.admin import admin_client
 from hostplane.providers.local.runtime import SITES_FOLDER
 from tests import leftovers
@@ -97,6 +96,10 @@ def host_rootdir(prefix: str = "hostplane-test-") -> Path:
     return path
 
 
+# Every control plane made, for the clean-up at the end of each test module (tests/conftest.py).
+PLANES: list[ControlPlane] = []
+
+
 @dataclass
 class ControlPlane:
     """`data_dir` is made 0700, as the control plane makes it; what sites and the edge must
@@ -116,6 +119,9 @@ class ControlPlane:
     host_dir: Path = field(default_factory=host_tmpdir)
     root_dir: Path = field(default_factory=host_rootdir)
     sftp_port: int = field(default_factory=free_port)
+
+    def __post_init__(self) -> None:
+        PLANES.append(self)  # stopped and cleaned at the end of its test module (conftest)
 
     @property
     def homes_dir(self) -> Path:
@@ -312,15 +318,10 @@ class ControlPlane:
         for pid_file in (self.run_dir / "php-fpm").glob("*.pid"):
             with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
                 os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)  # workers go too
-        sites = {p.stem for p in (self.data_dir / "php-fpm").glob("*.conf")}
-        if self.sites_dir.exists():
-            sites |= {p.name for p in self.sites_dir.iterdir()}
-        if self.homes_dir.exists():  # tenants' users are hp-<tenant>, as sites' were
-            sites |= {p.name for p in self.homes_dir.iterdir()}
-        for site in sites:
-            user = naming.site_system_user(site)
-            subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
-            subprocess.run(["userdel", user], capture_output=True)
+        # Tenants outlive their sites (a destroyed site leaves its tenant's user): every user
+        # of this plane's, found by its home in this plane's directories.
+        mine = {self.host_dir, self.root_dir}
+        leftovers.remove_users(lambda home_in: home_in in mine)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind runs."""
