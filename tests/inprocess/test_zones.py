@@ -267,7 +267,9 @@ def test_a_tenant_cascade_deletes_its_zones(plane: Plane, acme_id: str):
     assert zone(plane).status == "DELETED" and plane.world.zones.held == {}
 
 
-def test_the_reconciler_repairs_rrsets_changed_by_hand_and_reports_orphans(plane: Plane, acme_id: str):
+def test_the_reconciler_repairs_rrsets_changed_by_hand_and_reports_orphans(
+    plane: Plane, acme_id: str
+):
     assert plane.run(create(plane)) == "SUCCEEDED"
     www = f"www.{ZONE}."
     assert plane.run(put(plane, www, "A", ["192.0.2.1"])) == "SUCCEEDED"
