@@ -164,3 +164,30 @@ def test_the_reconciler_finds_what_was_changed_or_deleted_by_hand():
         ("orphaned", "rrset:x.example.com. A", "report"),
     }
     assert all(f.target == ZONE for f in found)
+
+
+def test_a_tenants_zones_in_an_apply_file_are_created_or_checked():
+    from hostplane.cli.apply import sections
+    from hostplane.cli.declare import plan
+    from hostplane.cli.seedfile import parse
+
+    text = "tenants:\n  - name: acme\n    zones: [example.com, {name: Bad_Name.com}]\n"
+    doc = parse(text, sections())
+    assert [p.message for p in doc.problems] == [
+        "zone Bad_Name.com: zone name 'Bad_Name.com' has an underscore: give a full domain "
+        "name such as example.com: two or more labels of letters, digits and hyphens, not "
+        "under the platform's base domain"
+    ]
+    good = parse("tenants:\n  - name: acme\n    zones: [example.com]\n", sections())
+    assert good.problems == []
+    (tenant, zone) = sorted(good.items, key=lambda i: i.section.key)
+    current = {tenant: {"name": "acme", "status": "ACTIVE", "plan": "default"}, zone: None}
+    actions, problems = plan(good.items, current, sections())
+    assert problems == []
+    assert [(a.method, a.path, a.body) for a in actions] == [
+        ("POST", "/v1/zones", {"name": "example.com", "tenant": "acme"})
+    ]
+    other = {**current, zone: {"name": "example.com", "tenant": "beta", "status": "ACTIVE"}}
+    assert [p.message for p in plan(good.items, other, sections())[1]] == [
+        "zone example.com: belongs to tenant beta: apply does not move zones"
+    ]

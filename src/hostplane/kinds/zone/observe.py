@@ -9,7 +9,16 @@ from __future__ import annotations
 import structlog
 
 from hostplane.errors import ConflictError
-from hostplane.kernel.drift import Finding, FindingKind, Observation, ProviderCalls, ask
+from hostplane.kernel.drift import (
+    PRUNE,
+    REPAIR,
+    REPORT,
+    Finding,
+    FindingKind,
+    Observation,
+    ProviderCalls,
+    ask,
+)
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
 from hostplane.kernel.steps import describe, record_step
@@ -28,7 +37,7 @@ PROVIDER = "powerdns"
 def _finding(
     kind: FindingKind, resource: str, zone: str | None, detail: str, action: str
 ) -> Finding:
-    step = Step.RESTORE if action == "repair" else None
+    step = Step.RESTORE if action == REPAIR else None
     return Finding(kind, resource, zone, detail, action, step=step, handler=KIND)
 
 
@@ -44,7 +53,7 @@ def findings_of_zone(
     found: list[Finding] = []
     own = [i for i in observed if not is_platform(i, fqdn)]
     theirs = [i for i in observed if is_platform(i, fqdn)]
-    for result, action in ((diff(desired, own), "repair"), (diff(platform, theirs), "repair")):
+    for result, action in ((diff(desired, own), REPAIR), (diff(platform, theirs), REPAIR)):
         for item in result.missing:
             found.append(
                 _finding(
@@ -72,7 +81,7 @@ def findings_of_zone(
                 f"rrset:{item.name} {item.type}",
                 zone,
                 f"PowerDNS has {_show(item)}, which the database does not (made by hand?)",
-                "report",
+                REPORT,
             )
         )
     return found
@@ -103,7 +112,7 @@ class ZoneObserver:
                         f"zone:{zone}",
                         zone,
                         "the zone is ACTIVE in the database and absent from PowerDNS",
-                        "repair",
+                        REPAIR,
                     )
                 )
                 continue
@@ -123,7 +132,7 @@ class ZoneObserver:
                         f"zone:{fqdn.rstrip('.')}",
                         None,
                         "a zone marked as this plane's on PowerDNS that no live zone is behind",
-                        "prune",
+                        PRUNE,
                     )
                 )
         return observation
