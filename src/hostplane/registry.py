@@ -19,6 +19,7 @@ KINDS = (
     "hostplane.kinds.site",
     "hostplane.kinds.domain",
     "hostplane.kinds.certificate",
+    "hostplane.kinds.zone",
 )
 
 

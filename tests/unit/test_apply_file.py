@@ -72,7 +72,7 @@ def test_unknown_keys_are_errors_with_their_line_and_the_known_keys():
         """
     ) == [
         "1: unknown key 'tenantz' at the top (known: plans, tenants)",
-        "4: unknown key 'sitez' in tenant acme (known: name, plan, sites)",
+        "4: unknown key 'sitez' in tenant acme (known: name, plan, sites, zones)",
         "7: unknown key 'colour' in site shop (known: name, type, runtime, domains)",
         "9: unknown key 'ttl' in domain www.acme.test (known: name)",
     ]
@@ -174,6 +174,7 @@ def test_every_kinds_sections_are_found_through_the_registry_parents_first():
         ("tenants", None),
         ("sites", "tenants"),
         ("domains", "sites"),
+        ("zones", "tenants"),
     ]
 
 
@@ -190,16 +191,16 @@ def test_a_section_under_an_unknown_or_later_section_is_refused():
 
 def test_a_later_kinds_section_is_one_more_entry():
     """What a kind that comes later does: declare its section, nested under a tenant."""
-    zones = Section(
-        key="zones",
-        noun="zone",
+    databases = Section(
+        key="databases",
+        noun="database",
         fields=(Field("name", required=True), Field("ttl", int, default=3600, minimum=60)),
         observe=lambda get, item: None,
         diff=lambda item, current: [],
         parent="tenants",
     )
-    text = "tenants:\n  - name: acme\n    zones:\n      - {name: acme.test, ttl: 5}\n"
-    assert [p.message for p in parse(text, [*sections(), zones]).problems] == [
-        "zone acme.test: ttl must be at least 60, not 5"
+    text = "tenants:\n  - name: acme\n    databases:\n      - {name: acme.test, ttl: 5}\n"
+    assert [p.message for p in parse(text, [*sections(), databases]).problems] == [
+        "database acme.test: ttl must be at least 60, not 5"
     ]
-    assert parse(text, sections()).problems[0].message.startswith("unknown key 'zones'")
+    assert parse(text, sections()).problems[0].message.startswith("unknown key 'databases'")
