@@ -149,13 +149,16 @@ def dirs_named(cmdline: str) -> set[Path]:
 
 def _processes_naming_abandoned_dirs() -> set[int]:
     """Whatever names an abandoned test directory on its command line, one that is gone
-    included (the edge, PowerDNS, an sshd whose directory was removed under it)."""
+    included (the edge, PowerDNS, an sshd whose directory was removed under it), or in its
+    environment (a control plane: `hostctl up` with HOSTPLANE_RUN_DIR there, whose reconciler
+    would make its sites' users again)."""
     pids, verdicts = set(), {}
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError, ValueError):
             if not proc.name.isdigit() or int(proc.name) == os.getpid():
                 continue
-            for host_dir in dirs_named((proc / "cmdline").read_bytes().decode(errors="replace")):
+            named = (proc / "cmdline").read_bytes() + b"\0" + (proc / "environ").read_bytes()
+            for host_dir in dirs_named(named.decode(errors="replace")):
                 if host_dir not in verdicts:
                     verdicts[host_dir] = abandoned(host_dir)
                 if verdicts[host_dir]:
