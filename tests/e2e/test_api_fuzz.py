@@ -33,7 +33,17 @@ CHECKS = (
 # decode to a key of its algorithm): their schema publishes the syntax, and a body that passes
 # it but not those rules is refused with 422 saying why. Every other operation is held to
 # positive_data_acceptance too.
-SEMANTIC_BODIES = frozenset({"POST /v1/sites/{name}/domains", "POST /v1/tenants/{name}/ssh-keys"})
+SEMANTIC_BODIES = frozenset(
+    {
+        "POST /v1/sites/{name}/domains",
+        "POST /v1/tenants/{name}/ssh-keys",
+        # A zone's name: a domain's rules (IDNA, labels, not under the base domain). A record:
+        # its content's syntax per type, its name inside the zone, CNAME exclusivity.
+        "POST /v1/zones",
+        "PUT /v1/zones/{zone}/records/{name}/{rtype}",
+        "DELETE /v1/zones/{zone}/records/{name}/{rtype}",
+    }
+)
 
 
 def test_no_generated_request_gives_a_server_error(tmp_path):

@@ -18,7 +18,7 @@ from hostplane.providers.powerdns.content import SUPPORTED_TYPES
 from hostplane.providers.powerdns.rrsets import MAX_TTL, RRset
 
 # What a URL path may hold: the rules themselves are the model's (422 saying what to fix).
-ZONE_PATTERN = hinted(r"^[A-Za-z0-9._-]+\.?$", ZONE_NAME_HINT)
+ZONE_PATTERN = hinted(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+\.?$", ZONE_NAME_HINT)
 TENANT_PATTERN = hinted(TENANT_LABEL_PATTERN, "1-32 lowercase letters, digits, hyphens")
 RECORD_NAME_PATTERN = hinted(
     r"^(@|[A-Za-z0-9*._-]+\.?)$",
