@@ -159,7 +159,7 @@ def test_an_unknown_key_is_an_error_with_its_line(cp: ControlPlane, tmp_path: Pa
     refused = cp.cli("apply", "-f", str(bad))
     assert refused.returncode != 0
     assert refused.stderr.strip() == (
-        f"error: {bad}:6: unknown key 'sitez' in tenant {A} (known: name, plan, sites)"
+        f"error: {bad}:6: unknown key 'sitez' in tenant {A} (known: name, plan, sites, zones)"
     )
 
 
