@@ -18,6 +18,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         print(f"removed, left by an earlier test run: {what}")
 
 
+@pytest.fixture(autouse=True)
+def _stopped_control_planes_cleaned() -> Iterator[None]:
+    """After each test, the system users of the control planes it made (not a module's) and
+    left stopped are removed: the next test's plane may use the same site names."""
+    from tests.e2e import harness
+
+    before = {id(plane) for plane in harness.PLANES}
+    yield
+    for plane in [p for p in harness.PLANES if id(p) not in before and not p.running]:
+        plane.clean_host()
+        harness.PLANES.remove(plane)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _control_planes_cleaned() -> Iterator[None]:
     """Every control plane a test module made is stopped (with its edge, PowerDNS and sshd)
@@ -26,12 +39,11 @@ def _control_planes_cleaned() -> Iterator[None]:
     plane's site of that name."""
     from tests.e2e import harness
 
-    first = len(harness.PLANES)
     yield
-    for plane in harness.PLANES[first:]:
+    for plane in harness.PLANES:  # those of earlier modules were cleaned at their end
         plane.stop()
         plane.clean_host()
-    del harness.PLANES[first:]
+    harness.PLANES.clear()
 
 
 pytest_plugins = [

@@ -120,6 +120,10 @@ class ControlPlane:
     root_dir: Path = field(default_factory=host_rootdir)
     sftp_port: int = field(default_factory=free_port)
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def __post_init__(self) -> None:
         PLANES.append(self)  # stopped and cleaned at the end of its test module (conftest)
 
