@@ -33,4 +33,3 @@ def control_plane(
         yield cp
     finally:
         cp.stop()
-        cp.clean_host()  # every site's tenant has a system user, which destroying it leaves

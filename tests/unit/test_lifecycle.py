@@ -11,10 +11,8 @@ from hostplane.kinds.domain.model import LIFECYCLE as DOMAIN
 from hostplane.kinds.domain.model import DomainStatus
 from hostplane.kinds.site.model import LIFECYCLE as SITE
 from hostplane.kinds.site.model import SiteStatus
-from hostplane.kinds.tenant.model import LIFECYCLE as TENANT
-from hostplane.kinds.tenant.model import TenantStatus
 
-S, D, T = SiteStatus, DomainStatus, TenantStatus
+S, D = SiteStatus, DomainStatus
 
 EXPECTED = {
     "site": {
@@ -39,22 +37,9 @@ EXPECTED = {
         (D.FAILED, D.REMOVING),
         *((live, D.FAILED) for live in (D.PENDING, D.VALIDATING, D.ROUTING, D.ACTIVE, D.REMOVING)),
     },
-    "tenant": {
-        (T.PENDING, T.PROVISIONING),
-        (T.PROVISIONING, T.ACTIVE),
-        (T.PROVISIONING, T.FAILED),
-        (T.ACTIVE, T.SUSPENDED),
-        (T.SUSPENDED, T.ACTIVE),
-        (T.ACTIVE, T.DELETING),
-        (T.SUSPENDED, T.DELETING),
-        (T.DELETING, T.DELETED),
-        (T.DELETING, T.FAILED),
-        (T.FAILED, T.PROVISIONING),
-        (T.FAILED, T.DELETING),
-    },
 }
-STATES = {"site": list(S), "domain": list(D), "tenant": list(T)}
-LIFECYCLES = {"site": SITE, "domain": DOMAIN, "tenant": TENANT}
+STATES = {"site": list(S), "domain": list(D)}
+LIFECYCLES = {"site": SITE, "domain": DOMAIN}
 ALL_PAIRS = [
     (kind, a, b) for kind, states in STATES.items() for a, b in itertools.product(states, states)
 ]
@@ -71,7 +56,7 @@ def test_every_pair_is_allowed_exactly_when_the_design_says(kind, current, targe
         assert str(target) in str(err.value)
 
 
-@pytest.mark.parametrize("kind", ["site", "domain", "tenant"])
+@pytest.mark.parametrize("kind", ["site", "domain"])
 def test_tables_hold_nothing_beyond_the_design(kind):
     actual = {(a, b) for a, targets in LIFECYCLES[kind].table.items() for b in targets}
     assert actual == EXPECTED[kind]

@@ -24,7 +24,6 @@ STATUS = {
 }
 CODES = {
     401: "unauthorized",
-    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",

@@ -35,7 +35,6 @@ def snapshot(site: SiteRow) -> dict[str, object]:
         "runtime": site.runtime,
         "status": site.status,
         "routed": site.routed,
-        "tenant": site.tenant_name,
         "created_at": site.created_at.isoformat(),
     }
 
@@ -111,6 +110,5 @@ class SiteSaga:
                 reason="destroy finished",
                 operation_id=op.id,
                 snapshot=snapshot(site),
-                scope=site.tenant_id,
             )
         return error

@@ -1,1 +1,0 @@
-"""DNS zones and their records (RRsets), hosted on PowerDNS: a zone belongs to a tenant."""

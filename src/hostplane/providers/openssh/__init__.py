@@ -1,1 +1,0 @@
-"""OpenSSH sshd as the tenants' SFTP server: its whole config generated from the database."""
