@@ -27,14 +27,6 @@ def _site_user(home: Path) -> str:
     return user
 
 
-def _exists(user: str) -> bool:
-    try:
-        pwd.getpwnam(user)
-    except KeyError:
-        return False
-    return True
-
-
 def _detached(command: str) -> int:
     shell = subprocess.run(
         ["sh", "-c", f"{command} >/dev/null 2>&1 </dev/null & echo $!"],
@@ -71,9 +63,9 @@ def test_a_killed_runs_users_and_processes_are_cleared_and_a_live_runs_kept(two_
 
     removed = leftovers.sweep()
 
-    assert f"user {dead_user}" in removed and not _exists(dead_user)
+    assert f"user {dead_user}" in removed and not users.exists(dead_user)
     wait_for(lambda: not Path(f"/proc/{orphan}").exists(), "the site user's process to end")
     wait_for(lambda: not Path(f"/proc/{edge}").exists(), "the killed run's edge to end")
     assert not dead.exists()
-    assert _exists(live_user) and live.exists()  # this run's own: untouched
+    assert users.exists(live_user) and live.exists()  # this run's own: untouched
     assert leftovers.sweep() == []  # nothing more to do
