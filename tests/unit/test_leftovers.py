@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.leftovers import host_dir_of, is_abandoned
+from tests.leftovers import dirs_named, host_dir_of, is_abandoned
 
 
 def test_only_paths_in_the_tests_host_directories_are_considered():
@@ -15,9 +15,42 @@ def test_only_paths_in_the_tests_host_directories_are_considered():
     assert host_dir_of("/home/hostplane-host-x") is None
 
 
+def test_paths_in_the_tests_root_directories_are_considered_too():
+    """Tenants' homes and the SFTP server's files are in /srv/hostplane-test/hostplane-test-*."""
+    root = Path("/srv/hostplane-test/hostplane-test-cd34")
+    assert host_dir_of(f"{root}/tenants/acme") == root
+    assert host_dir_of(f"{root}/sftp/sshd_config") == root
+    assert host_dir_of(str(root)) == root
+    assert host_dir_of("/srv/hostplane-test/other/tenants/acme") is None
+    assert host_dir_of("/srv/hostplane/tenants/acme") is None  # a real plane's tenant
+    assert host_dir_of("/srv/hostplane-test") is None
+
+
 def test_a_directory_is_abandoned_when_it_or_its_test_process_is_gone():
     assert is_abandoned(False, None, None)  # gone: nobody can be using it
     assert is_abandoned(True, "123 456", None)  # its process is gone
     assert is_abandoned(True, "123 456", "123 999")  # its pid now names another process
     assert not is_abandoned(True, "123 456", "123 456")  # its run goes on
     assert not is_abandoned(True, None, None)  # no record: an older harness's, left alone
+
+
+def test_the_test_directories_a_command_line_names_are_found():
+    root, host = "/srv/hostplane-test/hostplane-test-cd34", "/tmp/hostplane-host-ab12"
+    sshd = f"sshd: /usr/sbin/sshd -D -f {root}/sftp/sshd_config -E {root}/sftp/sshd.log [listener]"
+    assert dirs_named(sshd) == {Path(root)}
+    assert dirs_named(f"caddy\0run\0--config={host}/edge/caddy-boot.json") == {Path(host)}
+    assert dirs_named(f"pdns_server\0--config-dir={host}\0--socket-dir={root}/x") == {
+        Path(host),
+        Path(root),
+    }
+    assert dirs_named("sshd: /usr/sbin/sshd -D [listener]") == set()  # the host's own sshd
+    assert dirs_named("sleep 300 /srv/hostplane/tenants/acme") == set()
+
+
+def test_both_of_hostplanes_user_marks_are_known_and_nothing_else():
+    from tests.leftovers import MARK
+
+    assert MARK.match("hostplane plane=hp0123456789ab site=blog")
+    assert MARK.match("hostplane plane=hp0123456789ab tenant=acme")
+    assert not MARK.match("hostplane")
+    assert not MARK.match("Debian caddy user")
