@@ -34,6 +34,9 @@ def docker_engine() -> Iterator[DockerEngine]:
         ensure_images(host)
         client = docker.DockerClient(base_url=host, timeout=60)
         if daemon is not None:
+            # Its data root is this run's alone (an exclusive lock) and outlives runs for its
+            # images: a run killed before its end left its planes' objects there.
+            _remove_leftovers(client)
             yield DockerEngine(host, client, daemon.tls_host, str(daemon.client_cert_dir), daemon)
         else:
             yield DockerEngine(host, client)
