@@ -41,17 +41,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     caddy: CaddyProcess | None = None
     pdns: PdnsProcess | None = None
     engine = _engine(settings, services, kinds, work=work)
-    heartbeat = (
-        WorkerHeartbeat(
-            services.store,
-            settings.executor_id,
-            interval=settings.worker_heartbeat_interval,
-            dead_after=settings.worker_dead_after,
-            recover=engine.recover_executor,
-        )
-        if work
-        else None
-    )
+    heartbeat = _heartbeat(settings, services, engine) if work else None
     try:
         if work and settings.managed_caddy:
             caddy = CaddyProcess(edge_process_config(settings))
@@ -80,6 +70,16 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         if pdns is not None:
             pdns.stop()
         services.close()
+
+
+def _heartbeat(settings: Settings, services: Services, engine: WorkflowEngine) -> WorkerHeartbeat:
+    return WorkerHeartbeat(
+        services.store,
+        settings.executor_id,
+        interval=settings.worker_heartbeat_interval,
+        dead_after=settings.worker_dead_after,
+        recover=engine.recover_executor,
+    )
 
 
 def _leave_edge(caddy: CaddyProcess | None, settings: Settings) -> None:
