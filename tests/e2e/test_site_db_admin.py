@@ -60,7 +60,7 @@ def test_a_provision_on_hostplanes_own_account_never_shows_its_password(debian_d
         secret = password.encode()
         assert secret not in log + created.stdout.encode() + created.stderr.encode()
         # The state, and the sites' files beside it (webroots, sockets, the edge's own).
-        everything = [*cp.data_dir.rglob("*"), *cp.host_dir.rglob("*")]
+        everything = [*cp.data_dir.rglob("*"), *cp.host_dir.rglob("*"), *cp.root_dir.rglob("*")]
         files = [p for p in everything if p.is_file() and not p.is_socket()]
         assert any(p.name == "wp-config.php" for p in files)
         assert [p for p in files if secret in p.read_bytes()] == []
