@@ -15,7 +15,8 @@ profile="${1:-runtime}"
 # wordpress's dependency on a web server; Hostplane's edge is Caddy.
 runtime_packages="caddy sqlite3 ca-certificates curl python3-venv \
   php8.2-fpm php php8.2-mysql nginx wordpress wordpress-theme-twentytwentythree \
-  mariadb-server mariadb-client redis-server redis-tools pdns-server pdns-backend-sqlite3"
+  mariadb-server mariadb-client redis-server redis-tools pdns-server pdns-backend-sqlite3 \
+  openssh-server"
 docker_packages="docker.io debootstrap"
 test_packages="postgresql $docker_packages busybox-static openssl pebble"
 if [ "${HOSTPLANE_RUNTIME:-local}" = docker ]; then

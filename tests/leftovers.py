@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import re
 import shutil
 import signal
 import subprocess
@@ -28,11 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hostplane.providers.local.processes import end_processes
+from hostplane.providers.local.users import MARK
 
-# Hostplane's marks on the users it makes: a site's, or (from tenants on) a tenant's.
-MARK = re.compile(r"^hostplane plane=\S+ (site|tenant)=\S+$")
-# The tests' host directories (host_tmpdir), then their root directories (host_rootdir, made by
-# the suites of releases with tenants: their leftovers are cleared too).
+# The tests' host directories (host_tmpdir), then their root directories (host_rootdir).
 TEST_DIR_PREFIXES = ("/tmp/hostplane-host-", "/srv/hostplane-test/hostplane-test-")
 OWNER_FILE = ".test-process"
 
@@ -92,8 +89,8 @@ def abandoned(host_dir: Path) -> bool:
 
 def sweep() -> list[str]:
     """Remove what abandoned test directories left; returns what was removed. A user is
-    removed only if its home lies in one and it carries Hostplane's mark (MARK: a
-    tenant's or a site's)."""
+    removed only if its home lies in one and it carries Hostplane's mark (users.MARK: a
+    tenant's or, of an older release, a site's)."""
     pids: set[int] = set()
     for host_dir in test_dirs():
         if abandoned(host_dir):

@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from hostplane.kernel.kind import Registry
 
 KINDS = (
+    "hostplane.kinds.tenant",
     "hostplane.kinds.site",
     "hostplane.kinds.domain",
     "hostplane.kinds.certificate",
+    "hostplane.kinds.zone",
 )
 
 

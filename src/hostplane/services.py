@@ -18,12 +18,14 @@ from hostplane.providers.cloudflared.tunnel import CloudflareDns, CloudflareTunn
 from hostplane.providers.dnscheck.resolver import DnsChecker, cloudflare_ranges, parse_resolvers
 from hostplane.providers.dnscheck.verdict import DnsExpectation, DnsMode, parse_ips
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
+from hostplane.providers.local.accounts import TenantAccounts
 from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.local.runtime import LocalRuntime
 from hostplane.providers.local.users import Owner
 from hostplane.providers.mariadb.admin import ADMIN_SECRET, AdminAccount, Bootstrap
 from hostplane.providers.mariadb.connection import Server
 from hostplane.providers.mariadb.provider import MariaDBProvider
+from hostplane.providers.openssh.server import SftpConfig, SftpServer
 from hostplane.providers.powerdns import files as pdns_files
 from hostplane.providers.powerdns.api import PowerDnsApi
 from hostplane.providers.powerdns.content import Soa
@@ -51,6 +53,8 @@ class Services:
     acme: AcmeIssuer | None = None
     tunnel: CloudflareTunnel | None = None
     zones: PowerDnsApi | None = None  # DNS hosting; None only in test worlds without it
+    accounts: TenantAccounts | None = None  # tenants' users and homes on this host
+    sftp: SftpServer | None = None  # the tenants' SFTP server (None: HOSTPLANE_SFTP_PORT=0)
     edge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def runtime(self, kind: str) -> SiteRuntime:
@@ -113,12 +117,11 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     secrets = load_secret_box(settings)
     databases = site_databases(settings, store, secrets)
     docker_runtime = DockerRuntime(docker_runtime_config(settings, databases.socket_path, plane))
+    owner = Owner(plane.id, plane.predates_marks)
+    accounts = TenantAccounts(settings.homes_dir, owner)
     runtimes: dict[RuntimeKind, SiteRuntime] = {
         RuntimeKind.LOCAL: LocalRuntime(
-            settings.sites_dir,
-            pools,
-            settings.wordpress_source,
-            Owner(plane.id, plane.predates_marks),
+            settings.sites_dir, pools, settings.wordpress_source, owner, accounts
         ),
         RuntimeKind.DOCKER: docker_runtime,
     }
@@ -136,6 +139,21 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         acme=acme_issuer(settings),
         tunnel=cloudflare_tunnel(settings, edge_url(settings)),
         zones=powerdns_api(settings, plane.id),
+        accounts=accounts,
+        sftp=sftp_server(settings),
+    )
+
+
+def sftp_server(settings: Settings) -> SftpServer | None:
+    if not settings.sftp_port:
+        return None
+    return SftpServer(
+        SftpConfig(
+            root=settings.sftp_dir,
+            bind=settings.sftp_bind,
+            port=settings.sftp_port,
+            binary=settings.sshd_binary,
+        )
     )
 
 

@@ -6,7 +6,6 @@ Values come from HOSTPLANE_* environment variables, then an optional TOML file
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -15,8 +14,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hostplane import settings_checks as checks
 from hostplane.errors import ValidationError
-from hostplane.naming import is_dns_label, is_hostname
 from hostplane.tokens import check_token
 
 
@@ -38,6 +37,15 @@ class Settings(BaseSettings):
     run_dir: Path = Path("/run/hostplane")  # sockets: PHP-FPM pools, Docker sites, the edge's admin
     edge_dir: Path = Path("/var/lib/hostplane-edge")  # the managed Caddy's own state (its user's)
     dns_dir: Path = Path("/var/lib/hostplane-dns")  # the managed PowerDNS's own (its user reads)
+    # Tenants' homes (each the tenant's SFTP chroot: this path and its parents must be root's
+    # and writable by no one else, OpenSSH's rule).
+    homes_dir: Path = Path("/srv/hostplane/tenants")
+    # The SFTP server Hostplane runs (OpenSSH's sshd, its config generated from the database,
+    # kept with its host keys in sftp_dir): on sftp_bind:sftp_port; 0: none is run.
+    sftp_port: int = Field(default=2222, ge=0, le=65535)
+    sftp_bind: str = "127.0.0.1"
+    sftp_dir: Path = Path("/var/lib/hostplane-sftp")
+    sshd_binary: str = "/usr/sbin/sshd"
 
     edge: Literal["caddy"] = "caddy"
     edge_http_port: int = Field(default=80, ge=1, le=65535)
@@ -174,7 +182,9 @@ class Settings(BaseSettings):
             "use http://HOST:PORT or unix:///absolute/path/to/admin.sock for Caddy's admin API"
         )
 
-    @field_validator("sites_dir", "run_dir", "edge_dir", "dns_dir", "data_dir")
+    @field_validator(
+        "sites_dir", "run_dir", "edge_dir", "dns_dir", "data_dir", "homes_dir", "sftp_dir"
+    )
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         if not value.is_absolute():
@@ -184,39 +194,22 @@ class Settings(BaseSettings):
     @field_validator("base_domain")
     @classmethod
     def _base_domain_is_a_name(cls, value: str) -> str:
-        value = value.strip().rstrip(".").lower()
-        labels = value.split(".")
-        if not value or len(value) > 200 or any(not is_dns_label(part) for part in labels):
-            raise ValueError(
-                "base domain must be a DNS name such as 'localhost' or 'hosting.example.org'"
-            )
-        return value
+        return checks.base_domain(value)
 
     @field_validator("dns_bind")
     @classmethod
     def _dns_bind_is_addresses(cls, value: str) -> str:
-        parts = [part.strip() for part in value.split(",")]
-        try:
-            return ", ".join(str(ipaddress.ip_address(part)) for part in parts)
-        except ValueError:
-            raise ValueError(
-                "must be one or more IP addresses, comma-separated, e.g. 127.0.0.1 or 0.0.0.0"
-            ) from None
+        return checks.dns_bind(value)
+
+    @field_validator("sftp_bind")
+    @classmethod
+    def _sftp_bind_is_an_address(cls, value: str) -> str:
+        return checks.sftp_bind(value)
 
     @field_validator("pdns_api_listen")
     @classmethod
     def _pdns_api_on_loopback(cls, value: str) -> str:
-        host, _, port = value.strip().rpartition(":")
-        try:
-            loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ValueError(
-                "must be a loopback address and port such as 127.0.0.1:8081: PowerDNS's API "
-                "must not be reachable from other hosts"
-            )
-        return value.strip()
+        return checks.pdns_api_listen(value)
 
     @field_validator("pdns_api_url")
     @classmethod
@@ -228,28 +221,12 @@ class Settings(BaseSettings):
     @field_validator("dns_nameservers")
     @classmethod
     def _nameservers_are_names(cls, value: str) -> str:
-        names = [_fqdn(part) for part in value.split(",") if part.strip()]
-        if value.strip() and not names:
-            raise ValueError("give one or more name server names, e.g. ns1.example.com")
-        for name in names:
-            if not is_hostname(name.rstrip(".")) or name.endswith(".invalid."):
-                raise ValueError(f"{name!r} is not a name server's host name (ns1.example.com)")
-        return ",".join(names)
+        return checks.nameservers(value)
 
     @field_validator("dns_hostmaster")
     @classmethod
     def _hostmaster_is_an_address(cls, value: str) -> str:
-        local, at, domain = value.strip().rpartition("@")
-        if not value.strip():
-            return ""
-        if not at:
-            local, _, domain = value.strip().partition(".")
-        if not is_dns_label(local.lower()) or not is_hostname(domain.rstrip(".").lower()):
-            raise ValueError(
-                "must be an address such as hostmaster@example.com (no dot before the @: a "
-                "SOA record cannot carry one portably)"
-            )
-        return f"{local.lower()}@{domain.rstrip('.').lower()}"
+        return checks.hostmaster(value)
 
     @field_validator("pdns_api_key")
     @classmethod
@@ -389,7 +366,3 @@ class Settings(BaseSettings):
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
-
-
-def _fqdn(name: str) -> str:
-    return name.strip().rstrip(".").lower() + "."

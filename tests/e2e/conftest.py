@@ -33,3 +33,4 @@ def control_plane(
         yield cp
     finally:
         cp.stop()
+        cp.clean_host()  # every site's tenant has a system user, which destroying it leaves

@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from hostplane import naming
 from hostplane.providers.caddy.admin import admin_client
+from hostplane.providers.local.runtime import SITES_FOLDER
 from tests import leftovers
 from tests.services import terminate
 
@@ -84,6 +84,22 @@ def _remove_host_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def host_rootdir(prefix: str = "hostplane-test-") -> Path:
+    """A directory for tenants' homes and the SFTP server's files: OpenSSH wants a chroot and
+    its keys files under directories that only root can write, which /tmp is not."""
+    base = Path("/srv/hostplane-test")
+    base.mkdir(mode=0o755, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    path.chmod(0o755)
+    leftovers.claim(path)  # a later run clears what is left here if this one is killed
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+# Every control plane made, for the clean-up at the end of each test module (tests/conftest.py).
+PLANES: list[ControlPlane] = []
+
+
 @dataclass
 class ControlPlane:
     """`data_dir` is made 0700, as the control plane makes it; what sites and the edge must
@@ -101,10 +117,35 @@ class ControlPlane:
     command: str = "up"  # or "api": API only, operations wait in the queue for a worker
     proc: subprocess.Popen[bytes] | None = None
     host_dir: Path = field(default_factory=host_tmpdir)
+    root_dir: Path = field(default_factory=host_rootdir)
+    sftp_port: int = field(default_factory=free_port)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def __post_init__(self) -> None:
+        PLANES.append(self)  # stopped and cleaned at the end of its test module (conftest)
+
+    @property
+    def homes_dir(self) -> Path:
+        return self.root_dir / "tenants"
+
+    @property
+    def sftp_dir(self) -> Path:
+        return self.root_dir / "sftp"
 
     @property
     def sites_dir(self) -> Path:
+        """Where sites lived before tenants (HOSTPLANE_SITES_DIR): a site's files are now in
+        its tenant's home (`site_dir`); an older release's are moved from here."""
         return self.host_dir / "sites"
+
+    def site_dir(self, site: str, tenant: str | None = None) -> Path:
+        """Where the local runtime keeps `site`'s files: `<homes dir>/<tenant>/web/<site>`
+        (LocalRuntime.site_root); a site created without a tenant is in the home of the
+        tenant made for it, named after the site."""
+        return self.homes_dir / (tenant or site) / SITES_FOLDER / site
 
     @property
     def run_dir(self) -> Path:
@@ -127,6 +168,9 @@ class ControlPlane:
             "HOSTPLANE_RUN_DIR": str(self.run_dir),
             "HOSTPLANE_EDGE_DIR": str(self.edge_dir),
             "HOSTPLANE_DNS_DIR": str(self.dns_dir),
+            "HOSTPLANE_HOMES_DIR": str(self.homes_dir),
+            "HOSTPLANE_SFTP_DIR": str(self.sftp_dir),
+            "HOSTPLANE_SFTP_PORT": str(self.sftp_port),
             "HOSTPLANE_LISTEN": f"127.0.0.1:{self.api_port}",
             "HOSTPLANE_EDGE_HTTP_PORT": str(self.edge_port),
             "HOSTPLANE_EDGE_BIND": "127.0.0.1",
@@ -244,6 +288,15 @@ class ControlPlane:
         if edge:
             self.stop_edge()
         self.stop_powerdns()
+        self.stop_sftp()
+
+    def stop_sftp(self) -> None:
+        """Its sshd outlives the control plane like the edge; a test that ends must not leak
+        it."""
+        with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
+            pid = int((self.sftp_dir / "sshd.pid").read_text().strip())
+            if str(self.sftp_dir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
 
     def stop_edge(self) -> None:
         pid = self.edge_pid()
@@ -269,13 +322,10 @@ class ControlPlane:
         for pid_file in (self.run_dir / "php-fpm").glob("*.pid"):
             with contextlib.suppress(ValueError, ProcessLookupError, FileNotFoundError):
                 os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)  # workers go too
-        sites = {p.stem for p in (self.data_dir / "php-fpm").glob("*.conf")}
-        if self.sites_dir.exists():
-            sites |= {p.name for p in self.sites_dir.iterdir()}
-        for site in sites:
-            user = naming.site_system_user(site)
-            subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
-            subprocess.run(["userdel", user], capture_output=True)
+        # Tenants outlive their sites (a destroyed site leaves its tenant's user): every user
+        # of this plane's, found by its home in this plane's directories.
+        mine = {self.host_dir, self.root_dir}
+        leftovers.remove_users(lambda home_in: home_in in mine)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind runs."""

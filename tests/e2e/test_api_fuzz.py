@@ -29,10 +29,21 @@ CHECKS = (
     negative_data_rejection,
 )
 # A domain to add is checked beyond what JSON Schema can say (IDNA and UTS #46 mapping,
-# punycode that decodes, one script per label): its schema publishes the syntax, and a name
-# that passes it but not those rules is refused with 422 saying why. Every other operation is
-# held to positive_data_acceptance too.
-SEMANTIC_BODIES = frozenset({"POST /v1/sites/{name}/domains"})
+# punycode that decodes, one script per label), and so is a tenant's SSH key (its blob must
+# decode to a key of its algorithm): their schema publishes the syntax, and a body that passes
+# it but not those rules is refused with 422 saying why. Every other operation is held to
+# positive_data_acceptance too.
+SEMANTIC_BODIES = frozenset(
+    {
+        "POST /v1/sites/{name}/domains",
+        "POST /v1/tenants/{name}/ssh-keys",
+        # A zone's name: a domain's rules (IDNA, labels, not under the base domain). A record:
+        # its content's syntax per type, its name inside the zone, CNAME exclusivity.
+        "POST /v1/zones",
+        "PUT /v1/zones/{zone}/records/{name}/{rtype}",
+        "DELETE /v1/zones/{zone}/records/{name}/{rtype}",
+    }
+)
 
 
 def test_no_generated_request_gives_a_server_error(tmp_path):

@@ -54,7 +54,7 @@ def test_an_edge_refusal_compensates_and_retry_finishes(behind_proxy, proxy):
     assert op["status"] == "FAILED"
     assert "refused" in op["error"]
     # The webroot made by the files step was removed again; the failed edge step was undone too.
-    assert not (cp.sites_dir / name).exists()
+    assert not cp.site_dir(name).exists()
     assert ("files", "undo", "succeeded") in _steps(op)
     with cp.api() as api:
         site = api.get(f"/v1/sites/{name}").json()
@@ -101,7 +101,7 @@ def test_a_worker_killed_mid_workflow_resumes_it_on_restart(
     with cp.api() as api:
         op_id = api.post("/v1/sites", json={"name": name}).json()["operation"]["id"]
     wait_for(lambda: proxy.loads_seen > loads_before, "the edge step to reach Caddy")
-    assert (cp.sites_dir / name / "public" / "index.html").is_file()
+    assert (cp.site_dir(name) / "public" / "index.html").is_file()
 
     cp.kill()  # SIGKILL: the workflow is cut off in the middle of the edge step
     proxy.released.set()

@@ -65,7 +65,7 @@ def test_wordpress_site_is_installed_and_accepts_its_admin(local_cp, mariadb_ser
     WordPressInstaller(f"http://127.0.0.1:{cp.edge_port}").check_login(
         visitor_host, password.group(1)
     )
-    wp_config = cp.sites_dir / name / "public" / "wp-config.php"
+    wp_config = cp.site_dir(name) / "public" / "wp-config.php"
     assert wp_config.stat().st_mode & 0o777 == 0o640
     assert password.group(1) not in cp.log_tail(100_000)
 
@@ -89,7 +89,7 @@ def test_destroy_keep_data_keeps_files_and_database(local_cp, mariadb_server):
     assert cp.cli("site", "create", name, "--type", "wordpress", "--wait").returncode == 0
     kept = cp.cli("site", "destroy", name, "--keep-data", "--wait")
     assert kept.returncode == 0, kept.stdout + kept.stderr
-    assert (cp.sites_dir / name / "public" / "wp-config.php").exists()
+    assert (cp.site_dir(name) / "public" / "wp-config.php").exists()
     assert db_traces(mariadb_server, name)[0] == [naming.site_database(name)]
     assert not fpm_running(cp, name)
     assert cp.edge_get(f"{name}.localhost").status_code == 404
@@ -120,7 +120,7 @@ def test_concurrent_creates_do_not_cross_and_a_duplicate_gets_409(local_cp, mari
         # Not installed yet: WordPress sends its own visitors to its own installer.
         assert page.status_code == 302, page.status_code
         assert page.headers["location"].startswith(f"http://{name}.localhost:{cp.edge_port}/")
-        config = (cp.sites_dir / name / "public" / "wp-config.php").read_text()
+        config = (cp.site_dir(name) / "public" / "wp-config.php").read_text()
         assert f"'{naming.site_database(name)}'" in config
         other = b if name == a else a
         assert naming.site_database(other) not in config

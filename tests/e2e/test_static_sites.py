@@ -47,7 +47,7 @@ def test_create_serves_the_site_through_caddy_and_destroy_leaves_no_trace(contro
     page = cp.edge_get(f"{name}.localhost")
     assert page.status_code == 200
     assert f"<h1>{name}</h1>" in page.text
-    webroot = cp.sites_dir / name
+    webroot = cp.site_dir(name)  # in the home of the tenant made for it
     assert (webroot / "public" / "index.html").is_file()
     assert any(name in i for i in _route_ids(cp))
 

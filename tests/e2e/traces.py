@@ -60,13 +60,24 @@ def fpm_running(cp: ControlPlane, site: str) -> bool:
 
 
 def assert_no_trace(cp: ControlPlane, mariadb_server, site: str) -> None:
-    assert not (cp.sites_dir / site).exists()
+    """The site (created without a tenant) left nothing: files, PHP-FPM pool, database, claims,
+    routes. Its system user is its tenant's (the one made for it, named after it), which
+    removing the site leaves: once the site is gone (destroyed, not merely FAILED, which a
+    retry still needs its tenant for), deleting that tenant removes the user and its home."""
+    assert not cp.site_dir(site).exists()
+    assert not (cp.sites_dir / site).exists()  # nor where an older release kept it
     assert not (cp.data_dir / "php-fpm" / f"{site}.conf").exists()
     assert not (cp.run_dir / "php-fpm" / f"{site}.sock").exists()
     assert not fpm_running(cp, site)
-    assert not system_user_exists(site)
     assert db_traces(mariadb_server, site) == ([], [])
     assert ledger_claims(mariadb_server, site) == []
     routes = json.dumps(cp.caddy_config())
     assert naming.edge_route_id(site) not in routes
     assert cp.edge_get(f"{site}.localhost").status_code == 404
+    with cp.api() as api:
+        destroyed = api.get(f"/v1/sites/{site}").status_code == 404
+    if destroyed:
+        deleted = cp.cli("tenant", "delete", site, "--wait")
+        assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+        assert not system_user_exists(site)
+        assert not (cp.homes_dir / site).exists()

@@ -182,7 +182,7 @@ def test_a_site_database_dropped_by_hand_is_recreated_empty(cp, own_mariadb):
 def test_a_webroot_deleted_by_hand_is_recreated(cp):
     """Broke: rm -r of the static site's directory. Verified: drift reports it missing;
     reconcile re-runs the files step; the site serves its page again."""
-    shutil.rmtree(cp.sites_dir / "stat")
+    shutil.rmtree(cp.site_dir("stat"))
     assert cp.edge_get("stat.localhost").status_code == 404
     assert [(f["kind"], f["resource"]) for f in _drift(cp)] == [("missing", "webroot:stat")]
     _reconcile(cp)
@@ -201,7 +201,8 @@ def test_orphans_are_reported_then_pruned_with_audit_and_unmarked_things_untouch
     drift lists this plane's as orphaned; a plain reconcile removes nothing; --prune removes
     them, each audited with its snapshot; the unmarked ones stay, untouched."""
     ghost = f"ghost{uuid.uuid4().hex[:4]}"
-    (cp.sites_dir / ghost / "public").mkdir(parents=True)
+    orphan = cp.site_dir(ghost, tenant="stat")  # in a tenant's home, of no site of it
+    (orphan / "public").mkdir(parents=True)
     mine = MariaDBProvider(own_mariadb.url, owner=_plane_id(cp))
     assert mine.ensure_database(f"wp_{ghost}", f"wp_{ghost}", "x" * 20).changed
     hand = f"wp_{ghost}hand"
@@ -216,11 +217,11 @@ def test_orphans_are_reported_then_pruned_with_audit_and_unmarked_things_untouch
 
     kept = _reconcile(cp)
     assert {f["resource"] for f in kept} == expected and all(f["result"] is None for f in kept)
-    assert (cp.sites_dir / ghost).exists()
+    assert orphan.exists()
 
     pruned = _reconcile(cp, "--prune")
     assert {f["result"] for f in pruned} == {"deleted"}
-    assert not (cp.sites_dir / ghost).exists()
+    assert not orphan.exists()
     with cp.api() as api:
         audit = api.get("/v1/audit", params={"limit": 50}).json()["items"]
     prunes = {a["target"]: a for a in audit if a["action"] == "reconcile.prune"}
@@ -247,7 +248,7 @@ def test_data_kept_on_purpose_is_not_an_orphan(cp):
     assert cp.cli("site", "destroy", "keep1", "--keep-data", "--wait").returncode == 0
     assert _drift(cp) == []
     assert _reconcile(cp, "--prune") == []
-    assert (cp.sites_dir / "keep1").exists()
+    assert (cp.site_dir("keep1") / "public" / "wp-config.php").exists()
 
 
 def test_the_scheduled_reconcile_repairs_without_being_asked(own_mariadb, tmp_path):

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 from cryptography import x509
@@ -24,12 +25,23 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hostplane import naming
-from hostplane.errors import PermanentError, TemporaryError
+from hostplane.errors import ForeignResourceError, PermanentError, TemporaryError
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import Store
 from hostplane.providers.acme.issuer import IssuedCertificate, Publish, describe_leaf
 from hostplane.providers.dnscheck.verdict import DnsAnswer
-from hostplane.providers.edge import ACME_CHALLENGE_PATH, EdgeRoute, EdgeState
+from hostplane.providers.edge import ACME_CHALLENGE_PATH, SUSPENDED, EdgeRoute, EdgeState
+from hostplane.providers.local.accounts import Account
+from hostplane.providers.openssh.config import SftpState
+from hostplane.providers.powerdns.names import canonical_name
+from hostplane.providers.powerdns.rrsets import (
+    Change,
+    Delete,
+    RRset,
+    apex,
+    check_in_zone,
+    effective,
+)
 from hostplane.providers.runtime import (
     FastCGI,
     RuntimeKind,
@@ -208,6 +220,69 @@ class FakeRuntime:
         return {n: (s.files, s.app) for n, s in self.sites.items() if s.files or s.app}
 
 
+class FakeAccounts:
+    """Tenants' accounts in memory: a user and home per tenant, and its live processes."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.homes: set[str] = set()
+        self.processes: dict[str, int] = {}  # tenant → processes of its user
+        self.homes_dir = Path("/fake/homes")
+
+    def home(self, tenant: str) -> Path:
+        return self.homes_dir / tenant
+
+    def ensure(self, account: Account) -> Outcome:
+        self.journal.record("accounts.ensure", account.tenant)
+        if account.tenant in self.homes:
+            return Outcome.UNCHANGED
+        self.homes.add(account.tenant)
+        return Outcome.CREATED
+
+    def exists(self, account: Account) -> bool:
+        return account.tenant in self.homes
+
+    def end_processes(self, account: Account) -> int:
+        self.journal.record("accounts.end_processes", account.tenant)
+        return self.processes.pop(account.tenant, 0)
+
+    def remove(self, account: Account) -> Outcome:
+        self.journal.record("accounts.remove", account.tenant)
+        if account.tenant not in self.homes:
+            return Outcome.ABSENT
+        self.homes.discard(account.tenant)
+        return Outcome.DELETED
+
+    def inventory(self) -> tuple[frozenset[str], dict[str, str]]:
+        return frozenset(self.homes), {
+            naming.site_system_user(t): f"tenant:{t}" for t in self.homes
+        }
+
+    def disk_usage(self, account: Account) -> int:
+        return 0
+
+
+class FakeSftp:
+    """The SFTP server in memory: the state last applied (who may log in, with which keys)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.state: SftpState | None = None
+
+    def apply(self, state: SftpState) -> Outcome:
+        self.journal.record("sftp.apply", ",".join(u.user for u in state.users))
+        if state == self.state:
+            return Outcome.UNCHANGED
+        self.state = state
+        return Outcome.UPDATED
+
+    def in_sync(self, state: SftpState) -> bool:
+        return state == self.state
+
+    def users(self) -> list[str]:
+        return sorted(u.user for u in (self.state.users if self.state else ()))
+
+
 class FakeEdge:
     """The edge in memory: the state last applied, served from the runtime's answers."""
 
@@ -262,6 +337,8 @@ class FakeEdge:
         route = self.route_for(host)
         if route is None:
             return FakeResponse(404)
+        if route.maintenance and route.maintenance_reason == SUSPENDED:
+            return FakeResponse(503, "Suspended")
         if route.maintenance:
             return FakeResponse(503, "Down for maintenance")
         return self.runtime.answer(route.upstream)
@@ -445,6 +522,112 @@ class FakeAcme:
         return IssuedCertificate(cert_pem, key_pem, not_after, fingerprint)
 
 
+class FakeZones:
+    """PowerDNS's zones in memory, as this plane (`owner`) sees them through its provider:
+    the provider's own pure rules (whole RRsets, a change set applied all or nothing, a CNAME
+    alone at its name); a zone of another account is refused, never changed or removed."""
+
+    def __init__(self, journal: Journal, owner: str = "hpfakeplane") -> None:
+        self.journal = journal
+        self.owner = owner
+        self.held: dict[str, dict[tuple[str, str], RRset]] = {}  # zone → its RRsets
+        self.accounts: dict[str, str] = {}  # zone → its account
+
+    def _foreign(self, zone: str) -> None:
+        account = self.accounts.get(zone)
+        if account is not None and account != self.owner:
+            raise ForeignResourceError(f"zone {zone} on PowerDNS is not this control plane's")
+
+    def _own(self, zone: str) -> dict[tuple[str, str], RRset]:
+        if zone not in self.held:
+            raise PermanentError(f"zone {zone} does not exist on PowerDNS")
+        self._foreign(zone)
+        return self.held[zone]
+
+    def ensure_zone(
+        self,
+        name: str,
+        nameservers: tuple[str, ...],
+        hostmaster: str,
+        ttl: int,
+        *,
+        negative_ttl: int | None = None,
+    ) -> Outcome:
+        zone = canonical_name(name, what="zone", wildcard=False)
+        self.journal.record("zones.ensure_zone", zone)
+        self._foreign(zone)
+        soa, ns = apex(zone, nameservers, hostmaster, ttl, negative_ttl or ttl)
+        new = zone not in self.held
+        held = self.held.setdefault(zone, {})
+        self.accounts[zone] = self.owner
+        changed = held.get(soa.key) != soa or held.get(ns.key) != ns
+        held[soa.key], held[ns.key] = soa, ns
+        return Outcome.CREATED if new else Outcome.UPDATED if changed else Outcome.UNCHANGED
+
+    def remove_zone(self, name: str) -> Outcome:
+        zone = canonical_name(name, what="zone", wildcard=False)
+        self.journal.record("zones.remove_zone", zone)
+        if zone not in self.held:
+            return Outcome.ABSENT
+        self._foreign(zone)
+        del self.held[zone], self.accounts[zone]
+        return Outcome.DELETED
+
+    def apply_rrsets(self, zone: str, changes: list[Change]) -> Outcome:
+        zone = canonical_name(zone, what="zone", wildcard=False)
+        self.journal.record("zones.apply_rrsets", zone)
+        check_in_zone(zone, changes)
+        held = self._own(zone)
+        wanted = effective(held.values(), changes)
+        for change in wanted:
+            if isinstance(change, Delete):
+                held.pop(change.key, None)
+            else:
+                held[change.key] = change.rrset
+        return Outcome.UPDATED if wanted else Outcome.UNCHANGED
+
+    def rrsets(self, zone: str) -> tuple[RRset, ...]:
+        zone = canonical_name(zone, what="zone", wildcard=False)
+        self.journal.record("zones.rrsets", zone)
+        return tuple(sorted(self._own(zone).values()))
+
+    def observe(self) -> dict[str, tuple[RRset, ...]]:
+        self.journal.record("zones.observe", "*")
+        return {
+            zone: tuple(sorted(held.values()))
+            for zone, held in sorted(self.held.items())
+            if self.accounts[zone] == self.owner
+        }
+
+    def export(self, zone: str) -> str:
+        zone = canonical_name(zone, what="zone", wildcard=False)
+        self.journal.record("zones.export", zone)
+        return "".join(
+            f"{item.name}\t{item.ttl}\tIN\t{item.type}\t{value}\n"
+            for item in sorted(self._own(zone).values())
+            for value in item.contents
+        )
+
+    def close(self) -> None:
+        pass
+
+    # What happens to PowerDNS behind the plane's back ------------------------------
+
+    def by_hand(self, zone: str, item: RRset | None, key: tuple[str, str] | None = None) -> None:
+        """Someone changed (`item`) or deleted (`key`) an RRset directly on PowerDNS."""
+        held = self.held[zone]
+        if item is not None:
+            held[item.key] = item
+        elif key is not None:
+            held.pop(key, None)
+
+    def plant(self, zone: str, account: str) -> None:
+        """A zone made on PowerDNS by someone else (another plane: `account`), or by this
+        plane with no row behind it (`account` its own)."""
+        self.held[zone] = {}
+        self.accounts[zone] = account
+
+
 @dataclass
 class FakeWorld:
     """The fakes behind one Services, and their journal."""
@@ -457,6 +640,9 @@ class FakeWorld:
     dns: FakeDns
     acme: FakeAcme | None
     services: Services
+    accounts: FakeAccounts
+    sftp: FakeSftp
+    zones: FakeZones
 
     def state(self) -> tuple[object, ...]:
         """What the fakes hold (compare it before and after)."""
@@ -478,6 +664,9 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
     installer = FakeInstaller(journal, edge, databases)
     dns = FakeDns(journal)
     ca = FakeAcme(journal, edge) if acme else None
+    accounts = FakeAccounts(journal)
+    sftp = FakeSftp(journal)
+    zones = FakeZones(journal)
     # Services names the real providers' classes (only the runtime has a Protocol): the
     # fakes have their methods, the ones the kinds' steps call.
     services = Services(
@@ -491,5 +680,10 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
         dns=dns,
         dns_expectation=dns_expectation(settings),
         acme=ca,
+        accounts=accounts,  # type: ignore[arg-type]
+        sftp=sftp,  # type: ignore[arg-type]
+        zones=zones,  # type: ignore[arg-type]
     )
-    return FakeWorld(journal, runtime, edge, databases, installer, dns, ca, services)
+    return FakeWorld(
+        journal, runtime, edge, databases, installer, dns, ca, services, accounts, sftp, zones
+    )

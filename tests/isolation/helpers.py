@@ -102,4 +102,4 @@ class Hosted:
         return f"{site}.localhost:{self.cp.edge_port}"
 
     def webroot(self, site: str) -> Path:
-        return self.cp.sites_dir / site / "public"
+        return self.cp.site_dir(site) / "public"

@@ -115,7 +115,7 @@ def test_dot_dot_and_encoded_paths_stay_in_the_webroot(hosted: Hosted, where: st
     """A file beside the webroot that the edge's user CAN read: only the path handling keeps
     it out. /etc/passwd, world-readable, likewise."""
     site = getattr(hosted, where)
-    outside = hosted.cp.sites_dir / site / f"outside-{uuid.uuid4().hex[:6]}.txt"
+    outside = hosted.cp.site_dir(site) / f"outside-{uuid.uuid4().hex[:6]}.txt"
     canary = f"CANARY-{uuid.uuid4().hex}".encode()
     outside.write_bytes(canary)
     outside.chmod(0o644)

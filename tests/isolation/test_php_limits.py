@@ -44,7 +44,7 @@ def _script(markers: dict[str, str]) -> str:
 
 
 def test_php_can_start_no_program(hosted: Hosted):
-    tmp = hosted.cp.sites_dir / hosted.php / "tmp"  # the site's own user may write here
+    tmp = hosted.cp.site_dir(hosted.php) / "tmp"  # the site's own user may write here
     tag = uuid.uuid4().hex[:6]
     markers = {name: str(tmp / f"ran-{name}-{tag}") for name in ATTEMPTS}
     script = hosted.webroot(hosted.php) / f"escape-{tag}.php"

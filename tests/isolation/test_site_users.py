@@ -1,6 +1,7 @@
 """Sites' system users carry this control plane's mark; a user of the same name that is not
-its own is refused and never changed, removed or killed; destroying a site ends every
-process of its user, whoever started them, before the user is removed."""
+its own is refused and never changed, removed or killed; destroying a site ends its PHP-FPM
+master, and deleting its tenant ends every process of the tenant's user, whoever started them,
+before the user is removed."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def test_site_users_carry_this_planes_mark(hosted: Hosted):
     plane = _plane_id(hosted)
     for site in (hosted.php, hosted.wordpress):
         gecos = pwd.getpwnam(naming.site_system_user(site)).pw_gecos
-        assert gecos == f"hostplane plane={plane} site={site}"
+        # the user of the tenant made for the site, named after it (hp-<site>, as before)
+        assert gecos == f"hostplane plane={plane} tenant={site}"
 
 
 def test_destroy_ends_processes_hostplane_did_not_start_then_removes_the_user(hosted: Hosted):
@@ -45,7 +47,13 @@ def test_destroy_ends_processes_hostplane_did_not_start_then_removes_the_user(ho
     master = int(fpm.read_text())
     destroyed = cp.cli("site", "destroy", name, "--wait")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
-    for pid in (stubborn.pid, plain.pid, master):
+    wait_gone(master, f"the PHP-FPM master {master} of {name}", timeout=1)
+    # The user is its tenant's (made for the site, named after it), which destroying the site
+    # leaves; deleting the tenant ends every process of the user, then removes it.
+    pwd.getpwnam(user)
+    deleted = cp.cli("tenant", "delete", name, "--wait")
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+    for pid in (stubborn.pid, plain.pid):
         wait_gone(pid, f"process {pid} of {user}", timeout=1)
     try:
         pwd.getpwnam(user)

@@ -67,5 +67,5 @@ def test_a_sites_php_cannot_read_the_state_either(hosted: Hosted):
     assert page.status_code == 200, page.text
     *read, basedir = page.text.splitlines()
     assert read == ["false"] * len(paths), page.text
-    assert basedir == f"{hosted.cp.sites_dir / hosted.php}/"
+    assert basedir == f"{hosted.cp.site_dir(hosted.php)}/"
     assert hosted.cp.token not in page.text

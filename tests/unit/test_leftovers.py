@@ -45,12 +45,3 @@ def test_the_test_directories_a_command_line_names_are_found():
     }
     assert dirs_named("sshd: /usr/sbin/sshd -D [listener]") == set()  # the host's own sshd
     assert dirs_named("sleep 300 /srv/hostplane/tenants/acme") == set()
-
-
-def test_both_of_hostplanes_user_marks_are_known_and_nothing_else():
-    from tests.leftovers import MARK
-
-    assert MARK.match("hostplane plane=hp0123456789ab site=blog")
-    assert MARK.match("hostplane plane=hp0123456789ab tenant=acme")
-    assert not MARK.match("hostplane")
-    assert not MARK.match("Debian caddy user")

@@ -11,8 +11,10 @@ from hostplane.kinds.domain.model import LIFECYCLE as DOMAIN
 from hostplane.kinds.domain.model import DomainStatus
 from hostplane.kinds.site.model import LIFECYCLE as SITE
 from hostplane.kinds.site.model import SiteStatus
+from hostplane.kinds.tenant.model import LIFECYCLE as TENANT
+from hostplane.kinds.tenant.model import TenantStatus
 
-S, D = SiteStatus, DomainStatus
+S, D, T = SiteStatus, DomainStatus, TenantStatus
 
 EXPECTED = {
     "site": {
@@ -37,9 +39,22 @@ EXPECTED = {
         (D.FAILED, D.REMOVING),
         *((live, D.FAILED) for live in (D.PENDING, D.VALIDATING, D.ROUTING, D.ACTIVE, D.REMOVING)),
     },
+    "tenant": {
+        (T.PENDING, T.PROVISIONING),
+        (T.PROVISIONING, T.ACTIVE),
+        (T.PROVISIONING, T.FAILED),
+        (T.ACTIVE, T.SUSPENDED),
+        (T.SUSPENDED, T.ACTIVE),
+        (T.ACTIVE, T.DELETING),
+        (T.SUSPENDED, T.DELETING),
+        (T.DELETING, T.DELETED),
+        (T.DELETING, T.FAILED),
+        (T.FAILED, T.PROVISIONING),
+        (T.FAILED, T.DELETING),
+    },
 }
-STATES = {"site": list(S), "domain": list(D)}
-LIFECYCLES = {"site": SITE, "domain": DOMAIN}
+STATES = {"site": list(S), "domain": list(D), "tenant": list(T)}
+LIFECYCLES = {"site": SITE, "domain": DOMAIN, "tenant": TENANT}
 ALL_PAIRS = [
     (kind, a, b) for kind, states in STATES.items() for a, b in itertools.product(states, states)
 ]
@@ -56,7 +71,7 @@ def test_every_pair_is_allowed_exactly_when_the_design_says(kind, current, targe
         assert str(target) in str(err.value)
 
 
-@pytest.mark.parametrize("kind", ["site", "domain"])
+@pytest.mark.parametrize("kind", ["site", "domain", "tenant"])
 def test_tables_hold_nothing_beyond_the_design(kind):
     actual = {(a, b) for a, targets in LIFECYCLES[kind].table.items() for b in targets}
     assert actual == EXPECTED[kind]

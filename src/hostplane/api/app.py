@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from hostplane.api import errors, schemas
-from hostplane.api.auth import BearerAuth
+from hostplane.api.auth import TOKEN_RESOLVER, BearerAuth
 from hostplane.api.deps import Submitter
 from hostplane.api.routers import operations, reconcile, system
 from hostplane.kernel.kind import Registry
@@ -24,12 +24,13 @@ def create_app(
         version="0.1.0",
         description="A control plane for web hosting. Mutations answer 202 with an operation.",
         # Every route may answer these: a body that is not JSON (400), no or a wrong token
-        # (401), a request that does not validate (422), a dependency that is down (503).
-        responses={code: {"model": schemas.ErrorBody} for code in (400, 401, 422, 503)},
+        # (401), a tenant's token on an operator's route (403), a request that does not
+        # validate (422), a dependency that is down (503).
+        responses={code: {"model": schemas.ErrorBody} for code in (400, 401, 403, 422, 503)},
     )
     app.state.services = services
     app.state.submitter = submitter
-    app.state.auth = BearerAuth(tokens)
+    app.state.auth = BearerAuth(tokens, registry.contributions(TOKEN_RESOLVER))
     errors.install(app)
     for kind in registry:
         for router in kind.routers:

@@ -1,4 +1,7 @@
-"""Bearer-token authentication; the caller's identity is a fingerprint of its token."""
+"""Bearer-token authentication. The operator's tokens (configured, or the one in the data
+directory) reach every route; any other token is asked of the kinds' resolvers (the
+extension point TOKEN_RESOLVER), which may know it as scoped: a caller with a `scope` (a
+tenant's id) reaches only the routes that take a scope, and sees only what is in it."""
 
 from __future__ import annotations
 
@@ -6,11 +9,18 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import HTTPException, Request, status
 
+from hostplane.api.schemas import Caller
 from hostplane.settings import Settings
 from hostplane.tokens import check_token, read_token_file
+
+# Extension point: resolve(services, token) -> Caller | None, for tokens the kinds issue.
+TOKEN_RESOLVER = "api.token"
+__all__ = ["TOKEN_RESOLVER", "BearerAuth", "Caller", "fingerprint", "server_tokens"]
 
 
 def fingerprint(token: str) -> str:
@@ -43,10 +53,13 @@ def server_tokens(settings: Settings, *, create: bool) -> list[str]:
 
 
 class BearerAuth:
-    def __init__(self, tokens: list[str]) -> None:
+    def __init__(
+        self, tokens: list[str], resolvers: Sequence[Callable[[Any, str], Caller | None]] = ()
+    ) -> None:
         self._digests = [hashlib.sha256(t.encode()).digest() for t in tokens]
+        self._resolvers = tuple(resolvers)
 
-    def __call__(self, request: Request) -> str:
+    def __call__(self, request: Request) -> Caller:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -55,11 +68,16 @@ class BearerAuth:
                 "missing bearer token: send 'Authorization: Bearer <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        digest = hashlib.sha256(token.strip().encode()).digest()
-        if not any(hmac.compare_digest(digest, known) for known in self._digests):
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "the bearer token is not valid for this control plane",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return fingerprint(token.strip())
+        token = token.strip()
+        digest = hashlib.sha256(token.encode()).digest()
+        if any(hmac.compare_digest(digest, known) for known in self._digests):
+            return Caller(fingerprint(token))
+        for resolve in self._resolvers:
+            caller = resolve(request.app.state.services, token)
+            if caller is not None:
+                return caller
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "the bearer token is not valid for this control plane",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, HTTPException, Request, status
 
 from hostplane.api import schemas
+from hostplane.api.schemas import Caller
 from hostplane.api.views import operation_ref as ref
 from hostplane.kernel.operations import Submitted
 from hostplane.observability import OPERATIONS
@@ -30,14 +31,28 @@ def get_submitter(request: Request) -> Submitter:
     return submitter
 
 
+def get_caller(request: Request) -> Caller:
+    """Any valid token: a route that takes this answers only within the caller's scope."""
+    caller: Caller = request.app.state.auth(request)
+    return caller
+
+
 def get_actor(request: Request) -> str:
-    actor: str = request.app.state.auth(request)
-    return actor
+    """The operator's token only: a scoped token is refused (403), whatever the route."""
+    caller = get_caller(request)
+    if caller.scope is not None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this route needs the operator's token: a token of tenant {caller.scope_name!r} "
+            "cannot use it",
+        )
+    return caller.actor
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 SubmitterDep = Annotated[Submitter, Depends(get_submitter)]
 ActorDep = Annotated[str, Depends(get_actor)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 

@@ -24,6 +24,7 @@ STATUS = {
 }
 CODES = {
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",

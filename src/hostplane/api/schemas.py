@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # Pattern → what it means, for error messages that say what to fix (see api.errors).
 PATTERN_HINTS: dict[str, str] = {}
@@ -20,6 +21,25 @@ def hinted(pattern: str, hint: str) -> str:
     """`pattern`, remembered with its meaning for the 422 answer that quotes it."""
     PATTERN_HINTS[pattern] = hint
     return pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls (api.auth): `actor` (for events and the audit log); `scope`, the id of the
+    tenant a scoped token belongs to (None: the operator), and that tenant's name."""
+
+    actor: str
+    scope: str | None = None
+    scope_name: str | None = None
+
+
+def _whole_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer of a request body: JSON has one number type and JSON Schema's "integer" is any
+# number without a fraction, so 3.0 is 3; 3.5, "3" and true stay refused (strict).
+JsonInt = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class RequestBody(BaseModel):

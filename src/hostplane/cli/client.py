@@ -12,7 +12,12 @@ from hostplane.tokens import read_token_file
 
 
 class CliError(Exception):
-    """Ends the command with one line and a non-zero exit."""
+    """Ends the command with one line and a non-zero exit. `status`: the API's HTTP status,
+    when the API answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -44,7 +49,7 @@ class ApiClient:
                 message = resp.json().get("message") or resp.text
             except ValueError:
                 message = resp.text
-            raise CliError(f"{message} (HTTP {resp.status_code})")
+            raise CliError(f"{message} (HTTP {resp.status_code})", status=resp.status_code)
         return resp.json()
 
     def get(self, path: str, **params: Any) -> Any:

@@ -12,9 +12,10 @@ from prometheus_client import REGISTRY
 from hostplane import failpoints
 from hostplane.api.app import create_app
 from hostplane.api.auth import server_tokens
+from hostplane.errors import ForeignResourceError
 from hostplane.kernel import runtime
 from hostplane.kernel.engine import WorkflowEngine
-from hostplane.kernel.kind import Registry
+from hostplane.kernel.kind import Daemon, Registry
 from hostplane.kernel.metrics import ResourceCollector
 from hostplane.kernel.workers import WorkerHeartbeat
 from hostplane.observability import configure_logging
@@ -40,6 +41,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     REGISTRY.register(ResourceCollector(services.store, kinds))
     caddy: CaddyProcess | None = None
     pdns: PdnsProcess | None = None
+    daemons: list[Daemon] = []
     engine = _engine(settings, services, kinds, work=work)
     heartbeat = _heartbeat(settings, services, engine) if work else None
     try:
@@ -56,6 +58,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
             heartbeat.start()
         if work:
             _on_start(services, kinds)
+            daemons = _start_daemons(services, kinds)
             engine.resubmit_lost()
         if api:
             _serve_api(settings, create_app(services, engine, tokens, kinds))
@@ -69,10 +72,13 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         _leave_edge(caddy, settings)
         if pdns is not None:
             pdns.stop()
+        for daemon in daemons:  # they outlive the plane: only watching stops
+            daemon.stop()
         services.close()
 
 
 def _heartbeat(settings: Settings, services: Services, engine: WorkflowEngine) -> WorkerHeartbeat:
+    """This worker's liveness in the workflow database; a dead one's workflows are recovered."""
     return WorkerHeartbeat(
         services.store,
         settings.executor_id,
@@ -131,6 +137,21 @@ def _on_start(services: Services, registry: Registry) -> None:
             kind.on_start(services)
         except Exception as exc:  # serve on: the reconciler tries again
             log.error("kind.start_failed", kind=kind.name, error=str(exc))
+
+
+def _start_daemons(services: Services, registry: Registry) -> list[Daemon]:
+    """Every kind's supervised servers; one that cannot start is logged (the plane serves on)."""
+    started = []
+    for kind in registry:
+        for daemon in kind.daemons(services):
+            try:
+                daemon.start()
+                started.append(daemon)
+            except ForeignResourceError:
+                raise  # a stranger on its address: the start fails, naming it
+            except Exception as exc:
+                log.error("kind.daemon_failed", kind=kind.name, error=str(exc))
+    return started
 
 
 def _serve_api(settings: Settings, app: object) -> None:

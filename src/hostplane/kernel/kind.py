@@ -61,6 +61,15 @@ class SagaHooks(Protocol[T]):
         ...
 
 
+class Daemon(Protocol):
+    """A process a worker keeps running for a kind (a server it supervises); it outlives the
+    worker: `stop()` stops watching it, the next worker's `start()` adopts it."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     name: str
@@ -84,6 +93,9 @@ class Kind(Generic[T]):
     # Extension point name → this kind's contribution (see the parent kind's declaration).
     contributes: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     on_start: Callable[[Any], None] | None = None  # a worker starting (restore, regenerate)
+    # What a worker supervises for the kind (given the composition root), started after
+    # on_start and left running when it stops.
+    daemons: Callable[[Any], Sequence[Daemon]] = lambda ctx: ()
 
 
 class Registry:

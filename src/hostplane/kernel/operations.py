@@ -78,6 +78,7 @@ def new_operation(
     fingerprint: str = "",
     options: Mapping[str, object] | None = None,
     running: bool = False,
+    scope: str | None = None,
 ) -> OperationRow:
     """The operation row, holding the target's slot, added and flushed (its id is set)."""
     op = uow.operations.add(
@@ -93,6 +94,7 @@ def new_operation(
             request_hash=fingerprint,
             options=dict(options or {}),
             actor=actor,
+            scope=scope,
         )
     )
     uow.flush()
@@ -109,6 +111,7 @@ def take_repair_slot(
     run_id: str,
     steps: list[str],
     actor: str,
+    scope: str | None = None,
 ) -> str:
     """The target's operation slot for a reconcile's repair: taken now, or the same repair's
     after a crash. ConflictError when another operation holds the target."""
@@ -128,5 +131,6 @@ def take_repair_slot(
         actor=actor,
         options={"run": run_id, "steps": steps},
         running=True,
+        scope=scope,
     )
     return op.id

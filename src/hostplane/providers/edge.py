@@ -10,6 +10,7 @@ from hostplane.providers.runtime import Upstream
 ROUTE_HEADER = "X-Hostplane-Route"
 ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
 INSTALLER_HEADER = "X-Hostplane-Installer"
+SUSPENDED = "suspended"  # a maintenance reason: its owner (tenant) is suspended
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,8 @@ class EdgeRoute:
     anything below them ("/wp-admin/install.php/x") and whatever their letter case, except to
     a request carrying INSTALLER_HEADER with `installer_key` (the control plane's own). In
     `maintenance`, every request is answered 503 with a plain maintenance page and none
-    reaches the upstream (ACME challenges for the hosts are still answered)."""
+    reaches the upstream (ACME challenges for the hosts are still answered); with
+    `maintenance_reason` SUSPENDED the page says the site is suspended instead."""
 
     route_id: str
     hosts: tuple[str, ...]
@@ -28,6 +30,7 @@ class EdgeRoute:
     denied_paths: tuple[str, ...] = ()
     maintenance: bool = False
     installer_key: str | None = None
+    maintenance_reason: str | None = None
 
     def __post_init__(self) -> None:
         for path in self.denied_paths:

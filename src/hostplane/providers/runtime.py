@@ -36,6 +36,12 @@ class SiteSpec:
     port: int | None = None  # loopback port of the site's own web server, where it has one
     admin_email: str | None = None
     url: str = ""  # where the site is reached through the edge, e.g. http://blog.localhost
+    # Its tenant (the owner of its files and processes): name, system user, and the site the
+    # tenant was made for, if any. Unset: a tenant of the site's own, named after it.
+    tenant: str = ""
+    tenant_user: str = ""
+    tenant_made_for: str | None = None
+    php_workers: int | None = None  # its PHP's most workers at once (the tenant's plan)
 
 
 @dataclass(frozen=True, slots=True)

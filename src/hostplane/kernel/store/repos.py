@@ -191,6 +191,7 @@ class AuditRepository:
         reason: str,
         operation_id: str | None = None,
         snapshot: dict[str, Any] | None = None,
+        scope: str | None = None,
     ) -> AuditEventRow:
         row = AuditEventRow(
             actor=actor,
@@ -201,14 +202,18 @@ class AuditRepository:
             reason=reason,
             operation_id=operation_id,
             snapshot=snapshot or {},
+            scope=scope,
         )
         self.session.add(row)
         return row
 
     def page(
-        self, *, before: int | None, limit: int, target: str | None
+        self, *, before: int | None, limit: int, target: str | None, scope: str | None = None
     ) -> Sequence[AuditEventRow]:
+        """Newest first; with `scope`, only the events of that scope."""
         stmt = sa.select(AuditEventRow)
+        if scope is not None:
+            stmt = stmt.where(AuditEventRow.scope == scope)
         if before is not None:
             stmt = stmt.where(AuditEventRow.id < before)
         if target:

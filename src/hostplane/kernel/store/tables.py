@@ -39,6 +39,9 @@ class OperationRow(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     options: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    # The tenant (id) the target belongs to, when it belongs to one: a tenant's token sees
+    # only operations of its scope.
+    scope: Mapped[str | None] = mapped_column(String(32), index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -93,6 +96,7 @@ class AuditEventRow(Base):
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     operation_id: Mapped[str | None] = mapped_column(String(32))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    scope: Mapped[str | None] = mapped_column(String(32), index=True)  # as the operation's
 
 
 class SecretRow(Base):

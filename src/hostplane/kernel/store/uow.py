@@ -7,6 +7,7 @@ the unit of work names no kind.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,18 @@ class UnitOfWork:
         if found is None:
             found = self._repos[cls] = cls(self.session)
         return found  # type: ignore[no-any-return]
+
+    def lock(self, key: str) -> None:
+        """Serialize, until they end, the transactions that lock `key`: call it first, before
+        reading what the lock guards (a rule over several rows that no unique constraint can
+        hold). PostgreSQL: a transaction-level advisory lock on `key`. SQLite has one writer at a
+        time: its write lock is taken now, so the transaction reads nothing stale."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+            number = int.from_bytes(digest, "big", signed=True)
+            self.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": number})
+        else:
+            self.session.execute(sa.text("UPDATE plane SET plane_id = plane_id WHERE 0 = 1"))
 
     def flush(self) -> None:
         try:

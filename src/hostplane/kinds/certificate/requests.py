@@ -87,5 +87,6 @@ def upload_certificate(
             reason=f"certificate {fingerprint[:16]}… checked for {name}",
             operation_id=sub.operation_id,
             snapshot=snapshot(row, site.name),
+            scope=site.tenant_id,
         )
         return sub

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -9,6 +10,7 @@ import typer
 from rich.table import Table
 
 from hostplane.cli.client import ApiClient, CliError, fail
+from hostplane.cli.declare import Action, Field, Get, Item, Problem, Section
 from hostplane.cli.follow import follow
 from hostplane.cli.output import (
     JsonOpt,
@@ -21,7 +23,9 @@ from hostplane.cli.output import (
     resource_line,
     run,
 )
-from hostplane.errors import HostplaneError
+from hostplane.errors import HostplaneError, ValidationError
+from hostplane.kinds.domain.model import DomainStatus, normalize_domain
+from hostplane.kinds.site.cli import observe_site
 from hostplane.settings import Settings
 
 domain_app = typer.Typer(no_args_is_help=True, help="Custom domains of sites.")
@@ -156,3 +160,55 @@ def dns_refresh_cloudflare_ranges(
         f"{len(networks)} ranges ({v4} IPv4, {len(networks) - v4} IPv6) saved in "
         f"{settings.data_dir / 'cloudflare-ips.txt'}"
     )
+
+
+# --- hostctl apply: the `domains` of a site -------------------------------------------------
+
+
+def _ascii(domain: str) -> str:
+    """The name as the API shows it (lowercase, punycode); the platform's base domain is the
+    API's to refuse."""
+    try:
+        return normalize_domain(domain, base_domain="")
+    except ValidationError:
+        return domain.lower()
+
+
+def _ascii_strict(domain: str) -> str:
+    return normalize_domain(domain, base_domain="")
+
+
+def _observe_domain(get: Get, item: Item) -> Mapping[str, Any] | None:
+    site = observe_site(get, item.parent.name) if item.parent else None
+    wanted = _ascii(item.name)
+    return next((d for d in (site or {}).get("domains", []) if d["name"] == wanted), None)
+
+
+def _diff_domain(item: Item, current: Mapping[str, Any] | None) -> list[Action | Problem]:
+    site = item.parent.name if item.parent else "?"
+    path = f"/v1/sites/{site}/domains"
+    body = {"domain": item.name}
+    # Not followed: an added domain waits (PENDING) until its DNS points at the platform, which
+    # may take hours; the add is recorded, and its operation goes on without apply.
+    summary = f"add domain {item.name} to site {site}"
+    note = "routed once its DNS points here (hostctl domain list)"
+    if current is None:
+        return [Action(summary, "POST", path, body, item.line, follow=False, note=note)]
+    if current["status"] == DomainStatus.FAILED:
+        again = f"{summary} again (it FAILED: {current.get('last_error') or 'no error recorded'})"
+        return [Action(again, "POST", path, body, item.line, follow=False, note=note)]
+    if current["status"] == DomainStatus.REMOVING:
+        return [item.problem("is being removed: apply again once it is gone")]
+    return []
+
+
+DOMAINS = Section(
+    key="domains",
+    noun="domain",
+    parent="sites",
+    fields=(Field("name", required=True, check=_ascii_strict),),
+    observe=_observe_domain,
+    diff=_diff_domain,
+    shorthand="name",
+)
+APPLY_SECTIONS = (DOMAINS,)

@@ -99,6 +99,7 @@ class DomainSaga(OnDomain):
                 reason="removal finished",
                 operation_id=op.id,
                 snapshot=snapshot(domain, target.site.name),
+                scope=target.site.tenant_id,
             )
         return error
 
@@ -133,6 +134,7 @@ def remove_for_site(services: Services, site: SiteRow, actor: str) -> bool:
                 decision="allowed",
                 reason=f"site {site.name} destroyed",
                 snapshot=snapshot(row, site.name),
+                scope=site.tenant_id,
             )
     return bool(rows)
 

@@ -9,12 +9,14 @@ comes out can be written into a Caddy, nginx or YAML file as is: only a-z, 0-9, 
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import re
 import unicodedata
 from collections.abc import Mapping
 
 import idna
+from publicsuffixlist import PublicSuffixList
 
 from hostplane.errors import NotFoundError, ValidationError
 from hostplane.kernel.lifecycle import Lifecycle
@@ -160,6 +162,18 @@ def _refuse_mixed_scripts(raw: str, label: str) -> None:
         f"{raw!r} mixes scripts in the label {label!r} ({mixed}): such names imitate others "
         "(Cyrillic \u0430 for Latin a); write each label in one script"
     )
+
+
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list the package ships (private suffixes included)
+
+
+def registrable_domain(name: str) -> str:
+    """The name one owner registers (`example.co.uk` for `www.shop.example.co.uk`, by the Public
+    Suffix List, whose private suffixes such as `github.io` count as public: two names below one
+    are two owners'). A name that is itself a public suffix is its own. `name`: normalized."""
+    return _suffixes().privatesuffix(name) or name
 
 
 def named_domain(raw: str, *, base_domain: str) -> str:

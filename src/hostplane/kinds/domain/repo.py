@@ -53,6 +53,25 @@ class DomainRepository:
         )
         return self.session.scalars(stmt).one_or_none()
 
+    def held_below(self, registrable: str, tenant_id: str | None) -> DomainRow | None:
+        """A live domain at or below `registrable` whose site is another tenant's than
+        `tenant_id`'s (the first by name), if any."""
+        stmt = (
+            sa.select(DomainRow)
+            .join(SiteRow, SiteRow.id == DomainRow.site_id)
+            .where(
+                DomainRow.status != DomainStatus.REMOVED,
+                sa.or_(
+                    DomainRow.name == registrable,
+                    DomainRow.name.endswith(f".{registrable}", autoescape=True),
+                ),
+                SiteRow.tenant_id.is_distinct_from(tenant_id),
+            )
+            .order_by(DomainRow.name)
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
     def with_certificates(self) -> Sequence[DomainRow]:
         stmt = sa.select(DomainRow).where(
             DomainRow.status == DomainStatus.ACTIVE, DomainRow.cert_source.is_not(None)

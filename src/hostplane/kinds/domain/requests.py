@@ -22,6 +22,7 @@ from hostplane.kinds.domain.model import (
     DomainStatus,
     named_domain,
     normalize_domain,
+    registrable_domain,
 )
 from hostplane.kinds.domain.repo import domains
 from hostplane.kinds.domain.table import DomainRow
@@ -35,6 +36,7 @@ from hostplane.services import Services
 def new_domain_operation(
     uow: UnitOfWork, domain: DomainRow, kind: str, actor: str, site: str, **options: object
 ) -> Submitted:
+    owner = sites(uow).get(domain.site_id)
     op = new_operation(
         uow,
         kind=kind,
@@ -43,6 +45,7 @@ def new_domain_operation(
         target_id=domain.id,
         actor=actor,
         options={"site": site, **options},
+        scope=owner.tenant_id if owner else None,
     )
     return Submitted(op.id, op.kind, domain.name)
 
@@ -85,10 +88,36 @@ def before_site_teardown(uow: UnitOfWork, site: SiteRow, actor: str) -> list[str
     return supersede_pending_adds(uow, list(domains(uow).for_site(site.id)), actor)
 
 
-def add_domain(services: Services, *, site_name: str, domain: str, actor: str) -> Submitted:
+def refuse_if_another_tenants(
+    uow: UnitOfWork, site: SiteRow, name: str, registrable: str, scope: str | None
+) -> None:
+    """A registrable domain and every name below it belong to one tenant: the first to bind
+    one of them (409 naming the rule; a tenant's token is not told who holds it)."""
+    holder = domains(uow).held_below(registrable, site.tenant_id)
+    if holder is None:
+        return
+    owner = sites(uow).get(holder.site_id)
+    whose = (
+        "another tenant"
+        if scope is not None or owner is None
+        else f"tenant {owner.tenant_name!r} (its site {owner.name!r} has {holder.name})"
+    )
+    raise ConflictError(
+        f"domain {name} is below {registrable}, which belongs to {whose}: a registrable "
+        "domain and every name below it belong to one tenant"
+    )
+
+
+def add_domain(
+    services: Services, *, site_name: str, domain: str, actor: str, scope: str | None = None
+) -> Submitted:
     name = normalize_domain(domain, base_domain=services.settings.base_domain)
+    registrable = registrable_domain(name)
     with services.store.unit_of_work() as uow:
-        site = sites(uow).live_or_404(site_name)
+        # Two tenants binding names below one registrable domain at once: one waits here.
+        uow.lock(f"{KIND}.owner:{registrable}")
+        site = sites(uow).live_or_404(site_name, scope)
+        refuse_if_another_tenants(uow, site, name, registrable, scope)
         existing = domains(uow).get_live(name)
         if existing is not None and existing.site_id != site.id:
             owner = sites(uow).get(existing.site_id)
@@ -124,10 +153,12 @@ def add_domain(services: Services, *, site_name: str, domain: str, actor: str) -
         return sub
 
 
-def remove_domain(services: Services, *, site_name: str, domain: str, actor: str) -> Submitted:
+def remove_domain(
+    services: Services, *, site_name: str, domain: str, actor: str, scope: str | None = None
+) -> Submitted:
     name = named_domain(domain, base_domain=services.settings.base_domain)
     with services.store.unit_of_work() as uow:
-        site = sites(uow).live_or_404(site_name)
+        site = sites(uow).live_or_404(site_name, scope)
         row = live_domain_of(uow, site, name)
         active = uow.operations.active_for(slot(KIND, name))
         if row.status == DomainStatus.REMOVING and active is not None:
@@ -155,5 +186,6 @@ def remove_domain(services: Services, *, site_name: str, domain: str, actor: str
             reason=f"requested for site {site.name}",
             operation_id=sub.operation_id,
             snapshot=snapshot(row, site.name),
+            scope=site.tenant_id,
         )
         return Submitted(sub.operation_id, sub.kind, name, cancel=tuple(cancel))

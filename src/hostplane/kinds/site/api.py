@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from hostplane.api.deps import (
     ActorDep,
+    CallerDep,
     IdempotencyKey,
     ServicesDep,
     SubmitterDep,
@@ -15,6 +16,7 @@ from hostplane.api.deps import (
     operation_ref,
     submit,
 )
+from hostplane.api.schemas import Caller
 from hostplane.errors import ConflictError, HostplaneError, NotFoundError
 from hostplane.kernel import runtime
 from hostplane.kernel.operations import Submitted
@@ -22,6 +24,7 @@ from hostplane.kinds.site import requests, views
 from hostplane.kinds.site.edge import desired_state, regenerate_edge
 from hostplane.kinds.site.model import KIND
 from hostplane.kinds.site.repo import sites
+from hostplane.kinds.tenant.repo import tenants
 from hostplane.naming import site_hostname
 from hostplane.providers.wordpress import ADMIN_USER
 from hostplane.services import Services
@@ -34,7 +37,7 @@ edge_router = APIRouter(tags=["system"])
 DETAIL = "site.detail"
 
 SiteName = Annotated[str, Path(min_length=1, max_length=63, pattern=views.LABEL_PATTERN)]
-ERRORS = errors(401, 404, 409, 422)
+ERRORS = errors(401, 403, 404, 409, 422)
 
 
 def _accepted(
@@ -65,9 +68,12 @@ def create_site(
     response: Response,
     services: ServicesDep,
     submitter: SubmitterDep,
-    actor: ActorDep,
+    caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> views.Accepted:
+    """A site of `tenant` (a tenant's token: its own, named or not)."""
+    tenant = tenant_of_request(caller, body.tenant)
+
     def record() -> requests.Created:
         return requests.create_site(
             services,
@@ -75,8 +81,9 @@ def create_site(
             type=body.type,
             runtime=body.runtime,
             admin_email=body.admin_email,
-            actor=actor,
+            actor=caller.actor,
             idempotency_key=idempotency_key,
+            tenant=tenant,
         )
 
     try:
@@ -89,26 +96,40 @@ def create_site(
     return _accepted(response, services, submitter, created.submitted, created.admin_password)
 
 
+def tenant_of_request(caller: Caller, tenant: str | None) -> str | None:
+    """The tenant a request names: a tenant's token may name only its own (another is not
+    found), and names it when the request does not."""
+    if caller.scope is None:
+        return tenant
+    if tenant is not None and tenant != caller.scope_name:
+        raise NotFoundError(f"no tenant is named {tenant!r}")
+    return caller.scope_name
+
+
 @router.get("", responses=ERRORS)
 def list_sites(
     services: ServicesDep,
-    actor: ActorDep,
+    caller: CallerDep,
     status: views.SiteStatusName | None = None,
     after: Annotated[str | None, Query(max_length=63)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    tenant: Annotated[str | None, Query(max_length=63)] = None,
 ) -> views.SitePage:
+    """One page by name; `tenant`: only that tenant's (a tenant's token sees only its own)."""
     with services.store.unit_of_work() as uow:
-        rows = sites(uow).page(status=status, after=after, limit=limit + 1)
+        wanted = tenant_of_request(caller, tenant)
+        tenant_id = tenants(uow).live_or_404(wanted).id if wanted else None
+        rows = sites(uow).page(status=status, after=after, limit=limit + 1, tenant_id=tenant_id)
         items = [views.site_summary(r) for r in rows[:limit]]
     more = len(rows) > limit
     return views.SitePage(items=items, next=items[-1].name if more and items else None)
 
 
 @router.get("/{name}", responses=ERRORS)
-def show_site(name: SiteName, services: ServicesDep, actor: ActorDep) -> views.SiteDetail:
+def show_site(name: SiteName, services: ServicesDep, caller: CallerDep) -> views.SiteDetail:
     with services.store.unit_of_work() as uow:
         site = sites(uow).get_latest(name)
-        if site is None:
+        if site is None or (caller.scope is not None and site.tenant_id != caller.scope):
             raise NotFoundError(f"no site is named {name!r}")
         children: dict[str, list[dict[str, object]]] = {}
         for detail in runtime.registry().contributions(DETAIL):
@@ -125,17 +146,27 @@ def destroy_site(
     response: Response,
     services: ServicesDep,
     submitter: SubmitterDep,
-    actor: ActorDep,
+    caller: CallerDep,
     keep_data: bool = False,
     idempotency_key: IdempotencyKey = None,
 ) -> views.Accepted:
     try:
         sub = requests.destroy_site(
-            services, name=name, keep_data=keep_data, actor=actor, idempotency_key=idempotency_key
+            services,
+            name=name,
+            keep_data=keep_data,
+            actor=caller.actor,
+            idempotency_key=idempotency_key,
+            scope=caller.scope,
         )
     except HostplaneError as exc:
         requests.audit_refusal(
-            services, actor=actor, action="site.destroy", name=name, reason=str(exc)
+            services,
+            actor=caller.actor,
+            action="site.destroy",
+            name=name,
+            reason=str(exc),
+            scope=caller.scope,
         )
         raise
     return _accepted(response, services, submitter, sub)
@@ -147,9 +178,9 @@ def retry_site(
     response: Response,
     services: ServicesDep,
     submitter: SubmitterDep,
-    actor: ActorDep,
+    caller: CallerDep,
 ) -> views.Accepted:
-    sub = requests.retry_site(services, name=name, actor=actor)
+    sub = requests.retry_site(services, name=name, actor=caller.actor, scope=caller.scope)
     return _accepted(response, services, submitter, sub)
 
 
@@ -159,11 +190,11 @@ def reinstall_site(
     response: Response,
     services: ServicesDep,
     submitter: SubmitterDep,
-    actor: ActorDep,
+    caller: CallerDep,
 ) -> views.Accepted:
     """Install WordPress afresh on a site whose data was lost (in maintenance): 202 and a new
     admin password, shown once."""
-    created = requests.reinstall_site(services, name=name, actor=actor)
+    created = requests.reinstall_site(services, name=name, actor=caller.actor, scope=caller.scope)
     return _accepted(response, services, submitter, created.submitted, created.admin_password)
 
 

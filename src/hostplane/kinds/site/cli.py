@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from hostplane.cli.client import ApiClient, fail
+from hostplane.cli.declare import Action, Field, Get, Item, Problem, Section
 from hostplane.cli.follow import follow
 from hostplane.cli.output import (
     JsonOpt,
@@ -19,7 +21,7 @@ from hostplane.cli.output import (
     resource_line,
     run,
 )
-from hostplane.kinds.site.model import SiteOp, SiteStatus
+from hostplane.kinds.site.model import SiteOp, SiteStatus, validate_site_name
 
 site_app = typer.Typer(no_args_is_help=True, help="Create, inspect and destroy sites.")
 TARGET = {
@@ -75,13 +77,22 @@ def site_create(
     type: Annotated[str, typer.Option("--type", help="static, php or wordpress")] = "static",
     runtime: Annotated[str | None, typer.Option(help="local or docker")] = None,
     admin_email: Annotated[str | None, typer.Option(help="finish the WordPress install")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="its owner (default: a tenant of its own)")
+    ] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key header")] = None,
     wait: WaitOpt = False,
     timeout: TimeoutOpt = 300.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a site."""
-    given = {"name": name, "type": type, "runtime": runtime, "admin_email": admin_email}
+    given = {
+        "name": name,
+        "tenant": tenant,
+        "type": type,
+        "runtime": runtime,
+        "admin_email": admin_email,
+    }
     body = {k: v for k, v in given.items() if v is not None}
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
 
@@ -96,6 +107,7 @@ def site_create(
 def site_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="only sites in this status")] = None,
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's sites")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List sites (all pages)."""
@@ -104,7 +116,7 @@ def site_list(
         items: list[dict[str, Any]] = []
         after = None
         while True:
-            page = client.get("/v1/sites", status=status, after=after, limit=500)
+            page = client.get("/v1/sites", status=status, after=after, limit=500, tenant=tenant)
             items += page["items"]
             after = page["next"]
             if not after:
@@ -112,9 +124,10 @@ def site_list(
         if as_json:
             print_json(items)
             return
-        table = Table("name", "type", "runtime", "status", "updated")
+        table = Table("name", "tenant", "type", "runtime", "status", "updated")
         for s in items:
-            table.add_row(s["name"], s["type"], s["runtime"], s["status"], s["updated_at"])
+            row = (s["name"], s["tenant"] or "-", s["type"], s["runtime"], s["status"])
+            table.add_row(*row, s["updated_at"])
         console.print(table)
 
     run(ctx, go)
@@ -130,8 +143,8 @@ def site_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
             print_json(site)
             return
         console.print(
-            f"[bold]{site['name']}[/] ({site['type']}, {site['runtime']}) "
-            f"{site['status']} — http://{site['hostname']}/"
+            f"[bold]{site['name']}[/] ({site['type']}, {site['runtime']}) of tenant "
+            f"{site['tenant']} {site['status']} — http://{site['hostname']}/"
         )
         if site["last_error"]:
             console.print(f"[red]last error:[/] {site['last_error']}")
@@ -203,3 +216,62 @@ def regenerate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             typer.echo(f"edge {result['outcome']}: {result['routes']} routes")
 
     run(ctx, go)
+
+
+# --- hostctl apply: the `sites` of a tenant -------------------------------------------------
+
+
+def observe_site(get: Get, name: str) -> dict[str, Any] | None:
+    """A site's view, None when there is none (a destroyed site is none: its name is free)."""
+    site: dict[str, Any] | None = get(f"/v1/sites/{name}")
+    return None if site is None or site["status"] == SiteStatus.DESTROYED else site
+
+
+def _diff_site(item: Item, current: Mapping[str, Any] | None) -> list[Action | Problem]:
+    name, tenant = item.name, item.parent.name if item.parent else None
+    wanted = {"type": item.value("type"), "runtime": item.value("runtime")}
+    if current is None:
+        body = {"name": name, "tenant": tenant, **{k: v for k, v in wanted.items() if v}}
+        summary = f"create site {name} ({wanted['type']}, tenant {tenant})"
+        path = f"/v1/sites/{name}"
+        return [Action(summary, "POST", "/v1/sites", body, item.line, expect=(path, "ACTIVE"))]
+    problems: list[Action | Problem] = []
+    if current["tenant"] != tenant:
+        problems.append(
+            item.problem(f"belongs to tenant {current['tenant']}: apply does not move sites")
+        )
+    for key, value in wanted.items():
+        if value is not None and value != current[key]:
+            problems.append(
+                item.problem(
+                    f"{key} {current[key]} -> {value} cannot be changed by apply "
+                    f"(a new site of another {key}, or hostctl site destroy first)",
+                    key,
+                )
+            )
+    status = current["status"]
+    if status == SiteStatus.FAILED:
+        problems.append(
+            item.problem(
+                f"is FAILED ({current.get('last_error') or 'no error recorded'}): "
+                f"run hostctl site retry {name}, then apply again"
+            )
+        )
+    elif status != SiteStatus.ACTIVE:
+        problems.append(item.problem(f"is {status}: apply again once its operation has ended"))
+    return problems
+
+
+SITES = Section(
+    key="sites",
+    noun="site",
+    parent="tenants",
+    fields=(
+        Field("name", required=True, check=validate_site_name),
+        Field("type", default="static", choices=("static", "php", "wordpress")),
+        Field("runtime", choices=("local", "docker")),
+    ),
+    observe=lambda get, item: observe_site(get, item.name),
+    diff=_diff_site,
+)
+APPLY_SECTIONS = (SITES,)

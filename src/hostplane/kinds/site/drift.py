@@ -36,6 +36,7 @@ class DesiredSite:
     busy: bool = False  # an operation is at work on it
     installed: bool = False  # WordPress installed: its database holds data that counts
     maintenance: bool = False  # already answered with a maintenance page
+    suspended: bool = False  # its tenant is suspended: its PHP is stopped on purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ def _local_findings(site: DesiredSite, observed: Observed) -> list[Finding]:
     if observed.webroots is not None and name not in observed.webroots:
         detail = "the site's directory is gone"
         found.append(_finding(MISSING, f"webroot:{name}", name, detail, Step.FILES))
-    if _needs_php(site) and observed.pools is not None:
+    if _needs_php(site) and observed.pools is not None and not site.suspended:
         running = observed.pools.get(name)
         if running is None:
             detail = "the site's PHP-FPM pool is gone"

@@ -18,7 +18,13 @@ from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.site.model import INSTALLER_PATHS, SiteFields, installer_closed, site_spec
 from hostplane.kinds.site.repo import sites
-from hostplane.providers.edge import AcmeChallenge, EdgeCertificate, EdgeRoute, EdgeState
+from hostplane.providers.edge import (
+    SUSPENDED,
+    AcmeChallenge,
+    EdgeCertificate,
+    EdgeRoute,
+    EdgeState,
+)
 from hostplane.services import Services
 
 log = structlog.get_logger(__name__)
@@ -58,8 +64,9 @@ def desired_state(services: Services) -> EdgeState:
                 hosts=(spec.hostname, *draft.extra_hosts.get(site.id, ())),
                 upstream=services.runtime(site.runtime).upstream(spec),
                 denied_paths=INSTALLER_PATHS if closed else (),
-                maintenance=site.maintenance is not None,
+                maintenance=site.maintenance is not None or site.tenant_suspended,
                 installer_key=services.installer.installer_key if closed else None,
+                maintenance_reason=SUSPENDED if site.tenant_suspended else None,
             )
         )
     return EdgeState(tuple(routes), tuple(draft.certificates), tuple(draft.challenges))

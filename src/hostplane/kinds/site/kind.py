@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from hostplane.kernel.kind import Kind
-from hostplane.kinds.site import api
+from hostplane.kinds.site import api, tenancy
 from hostplane.kinds.site.lifecycle import SiteSaga
 from hostplane.kinds.site.model import KIND as NAME
-from hostplane.kinds.site.model import LIFECYCLE, SiteOp
+from hostplane.kinds.site.model import LIFECYCLE, PARENT, SiteOp
 from hostplane.kinds.site.observe import SiteObserver
 from hostplane.kinds.site.restore import on_start
 from hostplane.kinds.site.steps import STEPS
 from hostplane.kinds.site.table import SiteRow
 from hostplane.kinds.site.workflow import destroy_site, provision_site, reinstall_site
+from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, OWNED, SUSPENSION, TEARDOWN
 
 KIND: Kind[SiteRow] = Kind(
     name=NAME,
+    parent=PARENT,
     lifecycle=LIFECYCLE,
     table=SiteRow,
     operations={
@@ -27,5 +29,11 @@ KIND: Kind[SiteRow] = Kind(
     steps=STEPS,
     routers=(api.router, api.edge_router),
     observer=SiteObserver(),
+    contributes={
+        OWNED: tenancy.owned,
+        BEFORE_TEARDOWN: tenancy.before_teardown,
+        TEARDOWN: tenancy.teardown,
+        SUSPENSION: tenancy.follow_suspension,
+    },
     on_start=on_start,
 )

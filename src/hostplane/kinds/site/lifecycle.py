@@ -35,6 +35,7 @@ def snapshot(site: SiteRow) -> dict[str, object]:
         "runtime": site.runtime,
         "status": site.status,
         "routed": site.routed,
+        "tenant": site.tenant_name,
         "created_at": site.created_at.isoformat(),
     }
 
@@ -110,5 +111,6 @@ class SiteSaga:
                 reason="destroy finished",
                 operation_id=op.id,
                 snapshot=snapshot(site),
+                scope=site.tenant_id,
             )
         return error

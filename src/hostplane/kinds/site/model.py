@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
+from hostplane import naming
 from hostplane.errors import ValidationError
 from hostplane.kernel.lifecycle import Lifecycle
 from hostplane.naming import is_dns_label, site_hostname
@@ -20,6 +21,7 @@ from hostplane.providers.runtime import RuntimeKind, SiteSpec, SiteType
 from hostplane.settings import Settings
 
 KIND = "site"
+PARENT = "tenant"
 SITE_NAME_MAX = 63
 
 
@@ -173,6 +175,19 @@ class SiteFields(Protocol):
     admin_email: str | None
     installed_at: datetime | None
     maintenance: str | None
+    tenant_id: str | None
+
+    @property
+    def tenant_name(self) -> str | None: ...  # its tenant's name, its user's and its home's
+
+    @property
+    def tenant_made_for(self) -> str | None: ...
+
+    @property
+    def tenant_suspended(self) -> bool: ...  # its tenant is to be suspended
+
+    @property
+    def php_workers(self) -> int | None: ...  # its tenant's plan's
 
 
 # WordPress's installer and its first-run setup: never served to anyone for a site whose
@@ -197,6 +212,10 @@ def site_spec(site: SiteFields, settings: Settings) -> SiteSpec:
         port=site.port,
         admin_email=site.admin_email,
         url=settings.site_url(hostname),
+        tenant=site.tenant_name or "",
+        tenant_user=naming.site_system_user(site.tenant_name) if site.tenant_name else "",
+        tenant_made_for=site.tenant_made_for,
+        php_workers=site.php_workers,
     )
 
 

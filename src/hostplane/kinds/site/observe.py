@@ -43,6 +43,7 @@ def desired_sites(services: Services) -> tuple[list[DesiredSite], list[str]]:
                 busy=s.name in busy,
                 installed=s.installed_at is not None,
                 maintenance=s.maintenance is not None,
+                suspended=bool(s.tenant_suspended),
             )
             for s in sites(uow).live_fields()
         ]

@@ -42,6 +42,7 @@ def _repair_operation(services: Services, run_id: str, name: str, steps: list[st
             run_id=run_id,
             steps=steps,
             actor=ACTOR,
+            scope=site.tenant_id,
         )
 
 
@@ -119,6 +120,7 @@ def enter_maintenance(services: Services, names: list[str]) -> None:
                 decision="allowed",
                 reason=reason,
                 snapshot={"site": name, "installed_at": str(site.installed_at)},
+                scope=site.tenant_id,
             )
             log.warning("site.lost_data", site=name, reason=reason)
 

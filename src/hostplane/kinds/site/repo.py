@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.site.model import SiteFields, SiteOp, SiteStatus
 from hostplane.kinds.site.table import SiteRow
+from hostplane.kinds.tenant.table import PlanRow, TenantRow
 
 SITE_FIELDS = (
     SiteRow.id,
@@ -24,7 +26,21 @@ SITE_FIELDS = (
     SiteRow.admin_email,
     SiteRow.installed_at,
     SiteRow.maintenance,
+    SiteRow.tenant_id,
+    TenantRow.name.label("tenant_name"),
+    TenantRow.made_for.label("tenant_made_for"),
+    TenantRow.suspension.is_not(None).label("tenant_suspended"),
+    PlanRow.php_workers.label("php_workers"),
 )
+
+
+def _fields() -> Any:
+    """The sites' fields with their tenant's, without loading ORM objects."""
+    return (
+        sa.select(*SITE_FIELDS)
+        .outerjoin(TenantRow, TenantRow.id == SiteRow.tenant_id)
+        .outerjoin(PlanRow, PlanRow.id == TenantRow.plan_id)
+    )
 
 
 class SiteRepository:
@@ -57,8 +73,17 @@ class SiteRepository:
         )
         return self.session.scalars(stmt).first()
 
-    def page(self, *, status: str | None, after: str | None, limit: int) -> Sequence[SiteRow]:
+    def page(
+        self,
+        *,
+        status: str | None,
+        after: str | None,
+        limit: int,
+        tenant_id: str | None = None,
+    ) -> Sequence[SiteRow]:
         stmt = sa.select(SiteRow)
+        if tenant_id is not None:
+            stmt = stmt.where(SiteRow.tenant_id == tenant_id)
         if status is None:
             stmt = stmt.where(SiteRow.status != SiteStatus.DESTROYED)
         else:
@@ -74,15 +99,11 @@ class SiteRepository:
 
     def routed(self) -> Sequence[SiteFields]:
         """The routed sites' fields, without loading ORM objects (thousands per edge render)."""
-        stmt = sa.select(*SITE_FIELDS).where(SiteRow.routed.is_(True)).order_by(SiteRow.name)
+        stmt = _fields().where(SiteRow.routed.is_(True)).order_by(SiteRow.name)
         return self.session.execute(stmt).all()  # type: ignore[return-value]
 
     def live_fields(self) -> Sequence[SiteFields]:
-        stmt = (
-            sa.select(*SITE_FIELDS)
-            .where(SiteRow.status != SiteStatus.DESTROYED)
-            .order_by(SiteRow.name)
-        )
+        stmt = _fields().where(SiteRow.status != SiteStatus.DESTROYED).order_by(SiteRow.name)
         return self.session.execute(stmt).all()  # type: ignore[return-value]
 
     def kept_data(self) -> list[str]:
@@ -110,11 +131,20 @@ class SiteRepository:
         )
         return self.session.scalars(stmt).all()
 
-    def live_or_404(self, name: str) -> SiteRow:
+    def live_or_404(self, name: str, scope: str | None = None) -> SiteRow:
+        """The live site of that name; with `scope` (a tenant's token), only one of that
+        tenant's: any other is not found, as if it did not exist."""
         site = self.get_live(name)
-        if site is None:
+        if site is None or (scope is not None and site.tenant_id != scope):
             raise NotFoundError(f"no live site is named {name!r}")
         return site
+
+    def of_tenant(self, tenant_id: str) -> Sequence[SiteRow]:
+        """The tenant's live sites."""
+        stmt = sa.select(SiteRow).where(
+            SiteRow.tenant_id == tenant_id, SiteRow.status != SiteStatus.DESTROYED
+        )
+        return self.session.scalars(stmt.order_by(SiteRow.name)).all()
 
 
 def sites(uow: UnitOfWork) -> SiteRepository:

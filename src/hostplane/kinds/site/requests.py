@@ -33,6 +33,11 @@ from hostplane.kinds.site.model import (
 )
 from hostplane.kinds.site.repo import sites
 from hostplane.kinds.site.table import SiteRow
+from hostplane.kinds.tenant.model import KIND as TENANT
+from hostplane.kinds.tenant.model import Limit
+from hostplane.kinds.tenant.repo import tenants
+from hostplane.kinds.tenant.requests import check_usage, tenant_for_site
+from hostplane.kinds.tenant.table import TenantRow
 from hostplane.providers.runtime import RuntimeKind, SiteType
 from hostplane.providers.wordpress import generate_admin_password
 from hostplane.services import Services
@@ -78,6 +83,7 @@ def _operation(
         idempotency_key=key,
         fingerprint=fingerprint,
         options=options,
+        scope=site.tenant_id,
     )
     return Submitted(op.id, op.kind, site.name)
 
@@ -99,17 +105,20 @@ def create_site(
     admin_email: str | None,
     actor: str,
     idempotency_key: str | None,
+    tenant: str | None = None,
 ) -> Created:
-    name = validate_site_name(name)
-    site_type = _choice(SiteType, type, "type")
-    kind = _choice(RuntimeKind, runtime or services.settings.runtime, "runtime")
-    _check_runtime(services, site_type, kind)
-    if admin_email and site_type is not SiteType.WORDPRESS:
-        raise ValidationError("--admin-email is only for wordpress sites")
-    if admin_email:
-        validate_admin_email(admin_email)
+    """A site in `tenant` (ACTIVE, with room for one more site in its plan), or, without one,
+    in the tenant named after the site (made for it if there is none)."""
+    name, site_type, kind = _checked_request(services, name, type, runtime, admin_email)
     fingerprint = request_hash(
-        {"op": "create", "name": name, "type": site_type, "runtime": kind, "email": admin_email}
+        {
+            "op": "create",
+            "name": name,
+            "type": site_type,
+            "runtime": kind,
+            "email": admin_email,
+            **({"tenant": tenant} if tenant else {}),
+        }
     )
     with services.store.unit_of_work() as uow:
         replayed = replay(uow, idempotency_key, fingerprint)
@@ -119,12 +128,15 @@ def create_site(
         if existing is not None:
             raise ConflictError(f"site {name!r} already exists (status {existing.status})")
         refuse_if_busy(uow, KIND, name)
+        owner = _owner_with_room(uow, tenant=tenant, site=name, actor=actor)
         row = SiteRow(
             name=name,
             type=site_type,
             runtime=kind,
             status=SiteStatus.CREATED,
             admin_email=admin_email,
+            tenant_id=owner.id,
+            tenant=owner,
         )
         site = sites(uow).add(row)
         uow.flush()
@@ -133,6 +145,31 @@ def create_site(
             uow, LIFECYCLE, site, reason="requested", actor=actor, operation_id=sub.operation_id
         )
         return Created(sub, _seal_admin_password(services, uow, site) if admin_email else None)
+
+
+def _checked_request(
+    services: Services, name: str, type: str, runtime: str | None, admin_email: str | None
+) -> tuple[str, SiteType, RuntimeKind]:
+    """The request's name, type and runtime (the plane's default if none), checked; an admin
+    email only for a wordpress site, and a valid one."""
+    name = validate_site_name(name)
+    site_type = _choice(SiteType, type, "type")
+    kind = _choice(RuntimeKind, runtime or services.settings.runtime, "runtime")
+    _check_runtime(services, site_type, kind)
+    if admin_email and site_type is not SiteType.WORDPRESS:
+        raise ValidationError("--admin-email is only for wordpress sites")
+    if admin_email:
+        validate_admin_email(admin_email)
+    return name, site_type, kind
+
+
+def _owner_with_room(uow: UnitOfWork, *, tenant: str | None, site: str, actor: str) -> TenantRow:
+    """The site's tenant (see tenant_for_site), not busy and with room for one more site."""
+    owner = tenant_for_site(uow, tenant=tenant, site=site, actor=actor)
+    refuse_if_busy(uow, TENANT, owner.name, label=f"tenant {owner.name!r}")
+    check_usage(uow, owner, Limit.SITES, len(sites(uow).of_tenant(owner.id)))
+    tenants(uow).touch(owner)  # a delete of the tenant racing this cannot also commit
+    return owner
 
 
 def _seal_admin_password(services: Services, uow: UnitOfWork, site: SiteRow) -> str:
@@ -152,13 +189,14 @@ def destroy_site(
     keep_data: bool,
     actor: str,
     idempotency_key: str | None,
+    scope: str | None = None,
 ) -> Submitted:
     fingerprint = request_hash({"op": "destroy", "name": name, "keep_data": keep_data})
     with services.store.unit_of_work() as uow:
         replayed = replay(uow, idempotency_key, fingerprint)
         if replayed:
             return replayed
-        site = sites(uow).live_or_404(name)
+        site = sites(uow).live_or_404(name, scope)
         refuse_if_busy(uow, KIND, name)
         if site.status not in DESTROYABLE:
             raise ConflictError(
@@ -182,13 +220,14 @@ def destroy_site(
             reason=f"site is {site.status} with no operation running",
             operation_id=sub.operation_id,
             snapshot={**snapshot(site), "keep_data": keep_data},
+            scope=site.tenant_id,
         )
         return Submitted(sub.operation_id, sub.kind, name, cancel=tuple(cancel))
 
 
-def retry_site(services: Services, *, name: str, actor: str) -> Submitted:
+def retry_site(services: Services, *, name: str, actor: str, scope: str | None = None) -> Submitted:
     with services.store.unit_of_work() as uow:
-        site = sites(uow).live_or_404(name)
+        site = sites(uow).live_or_404(name, scope)
         refuse_if_busy(uow, KIND, name)
         if site.status != SiteStatus.FAILED:
             raise ConflictError(f"site {name!r} is {site.status}: only FAILED sites are retried")
@@ -198,11 +237,13 @@ def retry_site(services: Services, *, name: str, actor: str) -> Submitted:
         return _operation(uow, site, SiteOp.RETRY, actor)
 
 
-def reinstall_site(services: Services, *, name: str, actor: str) -> Created:
+def reinstall_site(
+    services: Services, *, name: str, actor: str, scope: str | None = None
+) -> Created:
     """A fresh WordPress install on a site whose data was lost (in maintenance): an empty
     database, a new admin password shown once. A site with its data is never reinstalled."""
     with services.store.unit_of_work() as uow:
-        site = sites(uow).live_or_404(name)
+        site = sites(uow).live_or_404(name, scope)
         refuse_if_busy(uow, KIND, name)
         if site.type != SiteType.WORDPRESS or site.maintenance is None:
             raise ConflictError(
@@ -221,15 +262,28 @@ def reinstall_site(services: Services, *, name: str, actor: str) -> Created:
             reason=f"in maintenance: {site.maintenance}",
             operation_id=sub.operation_id,
             snapshot=snapshot(site),
+            scope=site.tenant_id,
         )
         return Created(sub, _seal_admin_password(services, uow, site))
 
 
-def audit_refusal(services: Services, *, actor: str, action: str, name: str, reason: str) -> None:
-    """A refused destructive request is audited in its own transaction."""
+def audit_refusal(
+    services: Services,
+    *,
+    actor: str,
+    action: str,
+    name: str,
+    reason: str,
+    scope: str | None = None,
+) -> None:
+    """A refused destructive request is audited in its own transaction (a tenant's token:
+    only about its own tenant's site, else the site is not named)."""
     with services.store.unit_of_work() as uow:
         site = sites(uow).get_latest(name)
+        if scope is not None and (site is None or site.tenant_id != scope):
+            return  # not this tenant's: nothing of another's is recorded on its behalf
         uow.audit.record(
+            scope=site.tenant_id if site else None,
             actor=actor,
             action=action,
             target_kind=KIND,

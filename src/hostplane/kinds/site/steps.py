@@ -17,6 +17,7 @@ from hostplane.kinds.site.edge import regenerate_edge
 from hostplane.kinds.site.model import Step, site_spec
 from hostplane.kinds.site.repo import sites
 from hostplane.kinds.site.table import SiteRow
+from hostplane.kinds.tenant.steps import account_of, apply_sftp
 from hostplane.providers.runtime import SiteSpec, SiteType
 from hostplane.services import Services
 
@@ -50,8 +51,16 @@ def _remove_database(services: Services, site: SiteRow, options: Options) -> Out
 
 
 def _files(services: Services, site: SiteRow, options: Options) -> Outcome:
+    """The tenant's account first (a tenant made for this site has it made here), then the
+    site's files in its home."""
+    made = False
+    if site.tenant is not None and services.accounts is not None:
+        made = services.accounts.ensure(account_of(site.tenant)).changed
+        if made:
+            apply_sftp(services)  # the new account may log in over SFTP
     secrets = site_secrets.site_secrets(services, site) if site.type == SiteType.WORDPRESS else None
-    return services.runtime(site.runtime).ensure_files(spec_of(services, site), secrets)
+    outcome = services.runtime(site.runtime).ensure_files(spec_of(services, site), secrets)
+    return Outcome.CREATED if made and not outcome.changed else outcome
 
 
 def _remove_files(services: Services, site: SiteRow, options: Options) -> Outcome:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hostplane.kernel.store.tables import Base, Versioned
 from hostplane.kernel.store.types import UTCDateTime, new_id, utcnow
+from hostplane.kinds.tenant.table import TenantRow
 
 
 class SiteRow(Versioned, Base):
@@ -17,6 +18,10 @@ class SiteRow(Versioned, Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(63), nullable=False)
+    # Its tenant: the owner of its files and processes (None only for sites destroyed before
+    # tenants existed).
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    tenant: Mapped[TenantRow | None] = relationship(lazy="joined")
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     runtime: Mapped[str] = mapped_column(String(16), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -33,6 +38,22 @@ class SiteRow(Versioned, Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
+
+    @property
+    def tenant_name(self) -> str | None:
+        return self.tenant.name if self.tenant else None
+
+    @property
+    def tenant_made_for(self) -> str | None:
+        return self.tenant.made_for if self.tenant else None
+
+    @property
+    def tenant_suspended(self) -> bool:
+        return self.tenant is not None and self.tenant.suspension is not None
+
+    @property
+    def php_workers(self) -> int | None:
+        return self.tenant.plan.php_workers if self.tenant else None
 
     __table_args__ = (
         Index(

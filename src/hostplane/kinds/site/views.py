@@ -42,6 +42,13 @@ EMAIL_PATTERN = hinted(ADMIN_EMAIL_PATTERN, ADMIN_EMAIL_HINT)
 
 class _SiteCreate(RequestBody):
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN, description=SITE_NAME_HINT)
+    tenant: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        pattern=LABEL_PATTERN,
+        description="its owner; none: the tenant named after the site (made if missing)",
+    )
     runtime: RuntimeName | None = None
 
 
@@ -96,6 +103,7 @@ class Accepted(BaseModel):
 
 class SiteSummary(BaseModel):
     name: str
+    tenant: str | None
     type: str
     runtime: str
     status: str
@@ -126,6 +134,7 @@ class RegenerateResult(BaseModel):
 def site_summary(site: SiteRow) -> SiteSummary:
     return SiteSummary(
         name=site.name,
+        tenant=site.tenant_name,
         type=site.type,
         runtime=site.runtime,
         status=site.status,

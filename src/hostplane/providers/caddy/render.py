@@ -8,6 +8,7 @@ from hostplane.providers.edge import (
     ACME_CHALLENGE_PATH,
     INSTALLER_HEADER,
     ROUTE_HEADER,
+    SUSPENDED,
     AcmeChallenge,
     EdgeRoute,
     EdgeState,
@@ -25,6 +26,10 @@ MAINTENANCE_BODY = """<!doctype html>
 </body></html>
 """
 MAINTENANCE_HEADERS = {"Retry-After": ["300"], "Cache-Control": ["no-store"]}
+SUSPENDED_BODY = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Suspended</title></head>
+<body><h1>Suspended</h1><p>This site is suspended.</p></body></html>
+"""
 
 JSON = dict[str, Any]
 
@@ -98,7 +103,8 @@ def _guarded(route: EdgeRoute) -> list[JSON]:
     """The upstream's handlers behind the route's own rules: in maintenance nothing reaches
     it; denied paths (and anything below them) are answered 404 before it is asked."""
     if route.maintenance:
-        return [_static(503, MAINTENANCE_BODY, "text/html; charset=utf-8", MAINTENANCE_HEADERS)]
+        body = SUSPENDED_BODY if route.maintenance_reason == SUSPENDED else MAINTENANCE_BODY
+        return [_static(503, body, "text/html; charset=utf-8", MAINTENANCE_HEADERS)]
     if not route.denied_paths:
         return _handlers(route.upstream)
     patterns = sorted({p for path in route.denied_paths for p in denied_patterns(path)})

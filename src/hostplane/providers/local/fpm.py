@@ -148,9 +148,17 @@ class PhpFpmPools:
             log=self.config_dir / f"{naming.fpm_pool(site)}.log",
         )
 
-    def render(self, site: str, user: str, site_root: Path, edge_group: str) -> str:
-        """The whole config of a site's master. Pure. The socket is the site user's and the
-        edge's group's, 0660: the edge connects, no other site's user can."""
+    def render(
+        self,
+        site: str,
+        user: str,
+        site_root: Path,
+        edge_group: str,
+        max_children: int | None = None,
+    ) -> str:
+        """The whole config of a site's master, running as `user` (its tenant's). Pure. The
+        socket is that user's and the edge's group's, 0660: the edge connects, no other
+        tenant's user can."""
         p = self.paths(site)
         tmp = site_root / "tmp"
         return "\n".join(
@@ -169,7 +177,7 @@ class PhpFpmPools:
                 f"listen.group = {edge_group}",
                 "listen.mode = 0660",
                 "pm = ondemand",
-                f"pm.max_children = {self.max_children}",
+                f"pm.max_children = {max_children or self.max_children}",
                 "pm.process_idle_timeout = 30s",
                 "catch_workers_output = yes",
                 "clear_env = yes",
@@ -190,12 +198,14 @@ class PhpFpmPools:
             return None
         return pid if b"php-fpm" in cmdline else None
 
-    def ensure(self, site: str, user: str, site_root: Path) -> Outcome:
+    def ensure(
+        self, site: str, user: str, site_root: Path, *, max_children: int | None = None
+    ) -> Outcome:
         p = self.paths(site)
         # In the site's root-owned directory, where its own user cannot replace it.
         atomic_write(site_root / PREPEND_FILE, PREPEND)
         group = edge_group(self.edge_user)
-        desired = self.render(site, user, site_root, group)
+        desired = self.render(site, user, site_root, group, max_children)
         current = p.config.read_text() if p.config.exists() else None
         pid = self.running_pid(site)
         socket_ok = _socket_is(p.socket, user, group)

@@ -1,9 +1,11 @@
-"""One system user (and its group) per local PHP site: its PHP-FPM pool runs as that user.
+"""The system users Hostplane makes: one (and its group) per tenant, as which its sites' PHP
+runs and its files are owned (before tenants: one per local PHP site).
 
 Every user Hostplane makes carries its owner in the GECOS field: `hostplane plane=<id>
-site=<name>`. A user of the same name without this plane's mark is never adopted, changed or
-removed; only a plane whose store predates plane ids takes Hostplane's older, unmarked users
-(`hp-<site>`) as its own, and marks them.
+tenant=<name>` (a site's user of an older release: `site=<name>`). A user of the same name
+without this plane's mark is never adopted, changed or removed; only a plane whose store
+predates plane ids takes Hostplane's older, unmarked users (`hp-<site>`) as its own, and
+marks them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ log = structlog.get_logger(__name__)
 _lock = threading.Lock()
 NOLOGIN = "/usr/sbin/nologin"
 LEGACY_PREFIX = "hp-"  # how Hostplane named sites' users before it marked them
-MARK = re.compile(r"^hostplane plane=(?P<plane>\S+) site=(?P<site>\S+)$")
+MARK = re.compile(r"^hostplane plane=(?P<plane>\S+) (?P<what>site|tenant)=(?P<name>\S+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +42,22 @@ class Owner:
     def mark(self, site: str) -> str:
         return f"hostplane plane={self.plane_id} site={site}"
 
+    def tenant_mark(self, tenant: str) -> str:
+        return f"hostplane plane={self.plane_id} tenant={tenant}"
 
-def judge(user: str, gecos: str, owner: Owner, site: str) -> str | None:
-    """None when the existing `user` is `owner`'s for `site`; else why it is not. Pure."""
+
+def judge(
+    user: str, gecos: str, owner: Owner, site: str | None = None, *, tenant: str | None = None
+) -> str | None:
+    """None when the existing `user` is `owner`'s for `site` or `tenant` (a tenant made for a
+    site takes that site's user of an older release); else why it is not. Pure."""
     found = MARK.match(gecos.strip())
     if found is not None:
         if found["plane"] != owner.plane_id:
             return f"belongs to another Hostplane control plane ({found['plane']})"
-        if found["site"] != site:
-            return f"belongs to site {found['site']} of this control plane"
+        wanted = {("site", site), ("tenant", tenant)} - {("site", None), ("tenant", None)}
+        if (found["what"], found["name"]) not in wanted:
+            return f"belongs to {found['what']} {found['name']} of this control plane"
         return None
     if owner.predates_marks and user.startswith(LEGACY_PREFIX) and not gecos.strip():
         return None  # made by this plane before users were marked
@@ -69,40 +78,75 @@ def ids(user: str) -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def ensure_user(user: str, home: Path, *, owner: Owner, site: str) -> Outcome:
-    """The site's user exists and carries `owner`'s mark; a user of that name that is not
-    `owner`'s is refused and left as it is."""
+def ensure_user(
+    user: str, home: Path, *, owner: Owner, site: str | None = None, tenant: str | None = None
+) -> Outcome:
+    """The user exists with `home` and carries `owner`'s mark (the tenant's, when a tenant is
+    given); a user of that name that is not `owner`'s is refused and left as it is."""
+    mark = owner.tenant_mark(tenant) if tenant is not None else owner.mark(str(site))
     with _lock:
         try:
             entry = pwd.getpwnam(user)
         except KeyError:
             entry = None
         if entry is not None:
-            refusal = judge(user, entry.pw_gecos, owner, site)
+            refusal = judge(user, entry.pw_gecos, owner, site, tenant=tenant)
             if refusal is not None:
                 raise PermanentError(
                     f"system user {user} already exists and {refusal}: Hostplane will not use "
-                    "or change it; remove or rename that user, or give the site another name"
+                    "or change it; remove or rename that user, or choose another name"
                 )
-            if entry.pw_gecos.strip() != owner.mark(site):
-                _run(["usermod", "--comment", owner.mark(site), user], f"mark system user {user}")
-                log.info("system_user.marked", user=user, plane=owner.plane_id)
+            changes = []
+            if entry.pw_gecos.strip() != mark:
+                changes += ["--comment", mark]
+            if entry.pw_dir != str(home):
+                changes += ["--home", str(home)]
+            if changes:
+                _run(["usermod", *changes, user], f"mark system user {user}")
+                log.info("system_user.marked", user=user, plane=owner.plane_id, home=str(home))
                 return Outcome.UPDATED
             return Outcome.UNCHANGED
-        _useradd(user, home, owner.mark(site))
+        _useradd(user, home, mark)
     log.info("system_user.created", user=user, plane=owner.plane_id)
     return Outcome.CREATED
 
 
-def remove_user(user: str, *, owner: Owner, site: str) -> Outcome:
-    """End every process of the site's user, then remove the user; a user that is not
-    `owner`'s is left alone (and so are its processes)."""
+def unlock_for_keys(user: str) -> Outcome:
+    """No password, but not locked: OpenSSH (without PAM) refuses a locked account ('!', as
+    useradd makes them) even to its keys; '*' lets keys in and no password ever matches."""
+    with _lock:
+        for line in Path("/etc/shadow").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name == user:
+                if rest.split(":", 1)[0] == "*":
+                    return Outcome.UNCHANGED
+                _run(["usermod", "--password", "*", user], f"unlock system user {user} for keys")
+                return Outcome.UPDATED
+    raise PermanentError(f"system user {user} has no entry in /etc/shadow")
+
+
+def marked_users(owner: Owner) -> dict[str, str]:
+    """This plane's users, in one read of the user database: user → 'tenant:<name>' or
+    'site:<name>'."""
+    found = {}
+    for entry in pwd.getpwall():
+        mark = MARK.match(entry.pw_gecos.strip())
+        if mark is not None and mark["plane"] == owner.plane_id:
+            found[entry.pw_name] = f"{mark['what']}:{mark['name']}"
+    return found
+
+
+def remove_user(
+    user: str, *, owner: Owner, site: str | None = None, tenant: str | None = None
+) -> Outcome:
+    """End every process of the user, then remove the user; a user that is not `owner`'s is
+    left alone (and so are its processes)."""
     with _lock:
         try:
             entry = pwd.getpwnam(user)
         except KeyError:
             return Outcome.ABSENT
-        refusal = judge(user, entry.pw_gecos, owner, site)
+        refusal = judge(user, entry.pw_gecos, owner, site, tenant=tenant)
         if refusal is not None:
             log.warning("system_user.not_ours", user=user, reason=refusal)
             return Outcome.ABSENT

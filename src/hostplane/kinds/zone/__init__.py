@@ -1,0 +1,1 @@
+"""DNS zones and their records (RRsets), hosted on PowerDNS: a zone belongs to a tenant."""

@@ -1,0 +1,169 @@
+"""What a DNS zone is (pure): its lifecycle, operations and steps, its name rule, and the
+RRsets a user may set in it (validated with the PowerDNS provider's pure validators).
+
+A zone belongs to a tenant. Its SOA and apex NS are the platform's (from the DNS settings);
+every other RRset is the tenant's, kept whole in the database: a change replaces one RRset
+with all its values (adding a value never loses the others)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from hostplane.errors import ConflictError, ValidationError
+from hostplane.kernel.lifecycle import Lifecycle
+from hostplane.providers.powerdns import rrsets as r
+from hostplane.providers.powerdns.names import canonical_name
+from hostplane.providers.powerdns.rrsets import Change, Delete, Replace, RRset
+
+KIND = "zone"
+PARENT = "tenant"
+ZONE_MAX = 253
+
+
+class ZoneStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    PROVISIONING = "PROVISIONING"
+    ACTIVE = "ACTIVE"
+    DELETING = "DELETING"
+    DELETED = "DELETED"
+    FAILED = "FAILED"
+
+
+Z = ZoneStatus
+ZONE_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    Z.PENDING: frozenset({Z.PROVISIONING}),
+    Z.PROVISIONING: frozenset({Z.ACTIVE, Z.FAILED}),
+    Z.ACTIVE: frozenset({Z.DELETING}),
+    Z.DELETING: frozenset({Z.DELETED, Z.FAILED}),
+    Z.FAILED: frozenset({Z.PROVISIONING, Z.DELETING}),
+    Z.DELETED: frozenset(),
+}
+LIFECYCLE = Lifecycle(KIND, ZONE_TRANSITIONS)
+LIVE = frozenset(set(ZoneStatus) - {Z.DELETED})
+DELETABLE = frozenset({Z.ACTIVE, Z.FAILED})
+# The zones PowerDNS must hold (the reconciler repairs them; records change only on these).
+SERVED = frozenset({Z.ACTIVE})
+
+
+class ZoneOp(enum.StrEnum):
+    CREATE = "zone-create"
+    RETRY = "zone-retry"  # a FAILED create run again
+    DELETE = "zone-delete"
+    RECORDS = "zone-records"  # one RRset replaced or deleted
+    REPAIR = "zone-repair"  # a reconcile putting the database's RRsets back
+
+
+class Step(enum.StrEnum):
+    ZONE = "zone-zone"  # the zone on PowerDNS, marked as this plane's, with the platform's SOA/NS
+    RRSETS = "zone-rrsets"  # the operation's change set, one PATCH (all or nothing)
+    RESTORE = "zone-restore"  # every RRset of the database put back (a repair)
+
+
+def create_plan() -> tuple[Step, ...]:
+    return (Step.ZONE,)
+
+
+def delete_plan() -> tuple[Step, ...]:
+    return (Step.ZONE,)
+
+
+def records_plan() -> tuple[Step, ...]:
+    return (Step.RRSETS,)
+
+
+ZONE_NAME_HINT = (
+    "a full domain name such as example.com: two or more labels of letters, digits and "
+    "hyphens, not under the platform's base domain"
+)
+
+
+def validate_zone_name(raw: str, *, base_domain: str) -> str:
+    """The zone's name in lowercase ASCII without the trailing dot (e.g. 'example.com'), or
+    ValidationError saying what to fix: rules of a custom domain (no wildcard, no underscore,
+    two labels at least, not an address, not the platform's base domain or under it)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationError(f"zone name is empty: give {ZONE_NAME_HINT}")
+    name = canonical_name(raw, what="zone name", wildcard=False).rstrip(".")
+    labels = name.split(".")
+    if any("_" in label for label in labels):
+        raise ValidationError(f"zone name {raw!r} has an underscore: give {ZONE_NAME_HINT}")
+    if len(labels) < 2:
+        raise ValidationError(f"zone name {raw!r} has no dot: give {ZONE_NAME_HINT}")
+    if labels[-1].isdigit():
+        raise ValidationError(f"zone name {raw!r} looks like an IP address: give a domain name")
+    base = base_domain.lower().rstrip(".")
+    if name == base or name.endswith("." + base):
+        raise ValidationError(
+            f"zone {name} is the platform's base domain {base} or under it: host another name"
+        )
+    return name
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Whether zone `a` is `b`, under it or above it (names without the trailing dot)."""
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+def check_not_held(name: str, holders: Iterable[tuple[str, str]], tenant: str) -> None:
+    """ConflictError when a live zone of another tenant than `tenant` is `name`, above it or
+    under it (`holders`: (zone, tenant) of the live zones)."""
+    for zone, owner in holders:
+        if owner != tenant and overlaps(name, zone):
+            raise ConflictError(
+                f"zone {name} is held by another tenant (its zone {zone}): a zone, the names "
+                "under it and above it belong to one tenant"
+            )
+
+
+# The RRsets of a zone, as the database keeps them ----------------------------------------
+
+
+def desired(zone: str, name: str, rtype: str, ttl: int, values: Sequence[str]) -> RRset:
+    """One RRset a user asked for, validated (types, contents, name inside the zone, one CNAME
+    target, never the SOA or the apex NS): the provider's pure validators."""
+    return r.rrset(zone, name, rtype, ttl, values)
+
+
+def deletion(zone: str, name: str, rtype: str) -> Delete:
+    return r.delete(zone, name, rtype)
+
+
+def check_change(current: Iterable[RRset], change: Change) -> None:
+    """ValidationError when the zone's RRsets with `change` made would break a rule (a CNAME
+    alone at its name): checked against the database's RRsets, before anything is sent."""
+    result = {item.key: item for item in current}
+    if isinstance(change, Replace):
+        result[change.key] = change.rrset
+    else:
+        result.pop(change.key, None)
+    r.check_exclusive(result.values())
+
+
+def change_options(change: Change) -> dict[str, Any]:
+    """A change as an operation's options (JSON)."""
+    if isinstance(change, Delete):
+        return {"name": change.name, "type": change.type, "delete": True}
+    item = change.rrset
+    return {"name": item.name, "type": item.type, "ttl": item.ttl, "contents": list(item.contents)}
+
+
+def change_of(options: Mapping[str, Any]) -> Change:
+    if options.get("delete"):
+        return Delete(str(options["name"]), str(options["type"]))
+    return Replace(
+        RRset(
+            str(options["name"]),
+            str(options["type"]),
+            int(options["ttl"]),
+            tuple(str(c) for c in options["contents"]),
+        )
+    )
+
+
+def apex(
+    zone: str, nameservers: Sequence[str], hostmaster: str, ttl: int, negative: int
+) -> list[RRset]:
+    """The zone's platform-managed RRsets (SOA, NS) as the settings make them."""
+    return list(r.apex(zone, nameservers, hostmaster, ttl, negative))

@@ -1,0 +1,1 @@
+"""OpenSSH sshd as the tenants' SFTP server: its whole config generated from the database."""

@@ -1,0 +1,287 @@
+"""The SFTP server Hostplane runs: one sshd with the files config.py renders, its host key
+made on first use, supervised like the edge and PowerDNS: started (`-D`, in a session of its
+own) or adopted once proved ours (its pid file, and /proc: this sshd binary with this config),
+restarted if it dies, left running when the control plane stops (`stop()` only stops
+watching; `terminate()` ends it). Anything else on its address is a stranger: the start fails
+naming the address. A changed config is checked (`sshd -t`) before it replaces the old one;
+a running sshd then reloads it (SIGHUP) and keeps its sessions.
+
+The plane never loses track of the sshd it started. On SIGHUP sshd re-executes itself: same
+pid, but its listener is closed until the new image binds again, and an sshd writing its own
+pid file removes it meanwhile (then writes it after binding). A watcher that took that window
+for an exit started a second sshd, whose pid it wrote over the first's; the one that lost the
+race for the port exited, and when it was the new one the serving sshd was named nowhere: a
+stranger on the plane's own port ever after, left running when the plane stopped. So sshd
+writes no pid file (`PidFile none`): the plane writes it, remembers the pid it started or
+adopted (a reload keeps it), writes the file again if it is lost, and restarts only an sshd
+seen gone twice, holding the lock a reload is sent under.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import grp
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from hostplane.errors import ForeignResourceError, PermanentError
+from hostplane.providers.base import Outcome
+from hostplane.providers.fs import atomic_write, ensure_dir
+from hostplane.providers.openssh.config import (
+    SftpLayout,
+    SftpState,
+    render_config,
+    render_keys,
+)
+from hostplane.providers.powerdns.process import command_line
+
+log = structlog.get_logger(__name__)
+
+WATCH_INTERVAL = 0.5
+GONE_RECHECK = 0.2  # seconds before a missing sshd is looked for again, then restarted
+
+
+@dataclass(frozen=True, slots=True)
+class SftpConfig:
+    root: Path
+    bind: str
+    port: int
+    binary: str = "/usr/sbin/sshd"
+
+
+class SftpServer:
+    def __init__(self, config: SftpConfig) -> None:
+        self.config = config
+        self.layout = SftpLayout(config.root)
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None  # the sshd this server started or adopted
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    # The files -----------------------------------------------------------
+
+    def apply(self, state: SftpState) -> Outcome:
+        """Keys files and config as `state` says, checked; a running sshd reloads them."""
+        with self._lock:
+            changed = self._write_keys(state)
+            config = render_config(self.layout, self.config.bind, self.config.port, state.users)
+            current = self.layout.config.read_text() if self.layout.config.exists() else None
+            if config != current:
+                candidate = self.layout.config.with_suffix(".new")
+                atomic_write(candidate, config, mode=0o600)
+                self._check(candidate)
+                candidate.replace(self.layout.config)
+                changed = True
+            if changed and (pid := self.running_pid()) is not None:
+                os.kill(pid, signal.SIGHUP)
+                log.info("sftp.reloaded", pid=pid, users=len(state.users))
+        return Outcome.UPDATED if changed else Outcome.UNCHANGED
+
+    def in_sync(self, state: SftpState) -> bool:
+        """Whether the config and every keys file are the ones `state` renders (one read each)."""
+        config = render_config(self.layout, self.config.bind, self.config.port, state.users)
+        try:
+            if self.layout.config.read_text() != config:
+                return False
+            present = {p.name for p in self.layout.keys_dir.iterdir() if not p.name.startswith(".")}
+            if present != {u.user for u in state.users}:
+                return False
+            return all(
+                (self.layout.keys_dir / u.user).read_text() == render_keys(u) for u in state.users
+            )
+        except FileNotFoundError:
+            return False
+
+    def _prepare(self) -> None:
+        ensure_dir(self.config.root, 0o711, (0, 0))  # users pass through to their keys file
+        ensure_dir(self.layout.keys_dir, 0o711, (0, 0))
+        ensure_dir(Path("/run/sshd"), 0o755, (0, 0))  # sshd's privilege separation directory
+        if not self.layout.host_key.exists():
+            result = subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.layout.host_key)],
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                raise PermanentError(
+                    "ssh-keygen could not make the SFTP host key", detail=result.stderr
+                )
+
+    def _write_keys(self, state: SftpState) -> bool:
+        """One file per allowed user, root's and its group's (0640): sshd reads it as the user,
+        no other tenant can. Files of users no longer allowed are removed."""
+        self._prepare()
+        changed = False
+        wanted = {u.user for u in state.users}
+        for user in state.users:
+            gid = grp.getgrnam(user.user).gr_gid
+            path = self.layout.keys_dir / user.user
+            changed |= atomic_write(path, render_keys(user), mode=0o640, owner=(0, gid))
+        for path in self.layout.keys_dir.iterdir():
+            if path.name not in wanted and not path.name.startswith("."):
+                path.unlink()
+                changed = True
+        return changed
+
+    def _check(self, config: Path) -> None:
+        result = subprocess.run(
+            [self.config.binary, "-t", "-f", str(config)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            config.unlink(missing_ok=True)
+            raise PermanentError(
+                "the generated SFTP server config does not pass sshd -t",
+                detail=(result.stderr or result.stdout).strip()[-1500:],
+            )
+
+    # The process ---------------------------------------------------------
+
+    def running_pid(self) -> int | None:
+        """Our sshd: the one this server started or adopted, else the one its pid file names
+        (an earlier plane's), if that is this binary with this config. The pid file is
+        written again when it does not name the sshd this server knows."""
+        recorded = self._recorded_pid()
+        for pid in (self._pid, recorded):
+            if pid is not None and self._is_ours(pid):
+                if pid != recorded:
+                    atomic_write(self.layout.pid_file, f"{pid}\n", mode=0o644)
+                    log.info("sftp.pid_file_restored", pid=pid)
+                self._pid = pid
+                return pid
+        return None
+
+    def _recorded_pid(self) -> int | None:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            return int(self.layout.pid_file.read_text().strip())
+        return None
+
+    def _is_ours(self, pid: int) -> bool:
+        """This sshd binary (/proc/<pid>/exe) with this config in its command line (sshd
+        rewrites its title, "sshd: /usr/sbin/sshd -D -f <config> ... [listener]", so the
+        config is looked for in the whole line)."""
+        argv = command_line(pid) or []
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return False
+        binary = os.path.realpath(self.config.binary)
+        return exe == binary and f"-f {self.layout.config}" in " ".join(argv)
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Adopt our running sshd or start one (the config must be applied); keep it running."""
+        self._ensure_running(timeout)
+        self._stop.clear()
+        self._watcher = threading.Thread(target=self._watch, name="sftp-watch", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        """Stop watching; sshd keeps serving and the next start adopts it."""
+        self._stop.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout=5)
+        self._watcher = None
+
+    def terminate(self) -> None:
+        self.stop()
+        pid = self.running_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            if self._proc is not None and self._proc.pid == pid:
+                self._proc.wait(timeout=10)
+        self._pid = None
+        self.layout.pid_file.unlink(missing_ok=True)
+
+    def _ensure_running(self, timeout: float) -> None:
+        if not self.layout.config.exists():
+            raise PermanentError("the SFTP server has no config yet: apply the state first")
+        pid = self.running_pid()
+        if pid is not None:
+            log.info("sftp.adopted", pid=pid, port=self.config.port)
+            return
+        _check_free(self.config.bind, self.config.port)
+        proc = self._spawn()
+        try:
+            self._wait_ready(timeout)
+        except PermanentError:
+            # Not serving: ended, so that no sshd runs that the pid file does not name.
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+            self._proc = self._pid = None
+            self.layout.pid_file.unlink(missing_ok=True)
+            raise
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        argv = [self.config.binary, "-D", "-f", str(self.layout.config), "-E", str(self.layout.log)]
+        self._proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not in the control plane's process group
+        )
+        # Recorded at once: a plane killed before it serves leaves it to the next to adopt.
+        self._pid = self._proc.pid
+        atomic_write(self.layout.pid_file, f"{self._proc.pid}\n", mode=0o644)
+        log.info("sftp.started", pid=self._proc.pid, port=self.config.port)
+        return self._proc
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        host = "127.0.0.1" if self.config.bind in ("0.0.0.0", "::") else self.config.bind
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                break
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((host, self.config.port), 0.5) as s,
+            ):
+                if s.recv(4).startswith(b"SSH-"):
+                    return
+            time.sleep(0.05)
+        tail = self.layout.log.read_text()[-1500:] if self.layout.log.exists() else ""
+        raise PermanentError("the SFTP server (sshd) did not start", detail=tail)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_INTERVAL):
+            if self._proc is not None and self._proc.poll() is not None:
+                self._proc = None
+            if self.running_pid() is not None or self._stop.wait(GONE_RECHECK):
+                continue
+            with self._lock:  # not while a reload is being sent
+                if self._stop.is_set() or self.running_pid() is not None:
+                    continue
+                log.warning(
+                    "sftp.exited",
+                    log=self.layout.log.read_text()[-300:] if self.layout.log.exists() else "",
+                )
+                try:
+                    self._ensure_running(10.0)
+                except Exception as exc:  # keep watching; the next round tries again
+                    log.error("sftp.restart_failed", error=str(exc))
+
+
+def _check_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ForeignResourceError(
+                    f"{host}:{port} (Hostplane's SFTP server) is in use by another process, not "
+                    "this control plane's sshd: stop it or set HOSTPLANE_SFTP_PORT to a free port"
+                ) from None
+            raise PermanentError(f"{host}:{port} (SFTP) cannot be bound: {exc.strerror}") from None
