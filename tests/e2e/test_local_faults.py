@@ -264,18 +264,28 @@ def test_sigkill_inside_the_install_step_converges_after_restart(rig):
     _serving_once(rig, name)
 
 
-def test_sigkill_inside_the_files_undo_of_destroy_converges_after_restart(rig):
-    name = f"kdes-file-{uuid.uuid4().hex[:4]}"
-    assert rig.cp.wait_operation(_create(rig, name))["status"] == "SUCCEEDED"
+def test_sigkill_inside_the_account_undo_of_a_tenant_delete_converges_after_restart(rig):
+    """A site's destroy leaves its tenant's account (the tenant outlives its sites); the
+    account goes with the tenant. Killed while userdel runs, the delete resumes and ends."""
+    name = f"kdes-acct-{uuid.uuid4().hex[:4]}"
+    created = rig.cp.wait_operation(_create(rig, name))
+    assert created["status"] == "SUCCEEDED", (created.get("error"), created["steps"])
+    with rig.cp.api() as api:
+        destroy = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
+    assert rig.cp.wait_operation(destroy)["status"] == "SUCCEEDED"
+    assert system_user_exists(name)
     (rig.commands / "stall-userdel").touch()
     with rig.cp.api() as api:
-        op_id = api.delete(f"/v1/sites/{name}").json()["operation"]["id"]
-    wait_for(lambda: (rig.commands / "reached-userdel").exists(), "the files undo")
+        r = api.delete(f"/v1/tenants/{name}")
+    assert r.status_code == 202, r.text
+    wait_for(lambda: (rig.commands / "reached-userdel").exists(), "the account undo")
     _kill_and_restart(rig)
-    op = rig.cp.wait_operation(op_id, timeout=90)
+    op = rig.cp.wait_operation(r.json()["operation"]["id"], timeout=90)
     assert op["status"] == "SUCCEEDED", op
-    _interrupted_then_done(op, "files", "undo")
-    assert_no_trace(rig.cp, rig.mariadb, name)
+    _interrupted_then_done(op, "tenant-account", "undo")
+    assert not system_user_exists(name) and not (rig.cp.homes_dir / name).exists()
+    with rig.cp.api() as api:
+        assert api.get(f"/v1/tenants/{name}").status_code == 404
 
 
 def test_sigkill_inside_the_app_undo_of_destroy_converges_after_restart(rig):

@@ -17,7 +17,7 @@ from hostplane.kinds.site.edge import regenerate_edge
 from hostplane.kinds.site.model import Step, site_spec
 from hostplane.kinds.site.repo import sites
 from hostplane.kinds.site.table import SiteRow
-from hostplane.kinds.tenant.steps import account_of, apply_sftp
+from hostplane.kinds.tenant.steps import account_of, apply_sftp, made_for_site_ready
 from hostplane.providers.runtime import SiteSpec, SiteType
 from hostplane.services import Services
 
@@ -58,6 +58,8 @@ def _files(services: Services, site: SiteRow, options: Options) -> Outcome:
         made = services.accounts.ensure(account_of(site.tenant)).changed
         if made:
             apply_sftp(services)  # the new account may log in over SFTP
+    if site.tenant is not None:
+        made_for_site_ready(services, site.tenant.id, site.name)
     secrets = site_secrets.site_secrets(services, site) if site.type == SiteType.WORDPRESS else None
     outcome = services.runtime(site.runtime).ensure_files(spec_of(services, site), secrets)
     return Outcome.CREATED if made and not outcome.changed else outcome

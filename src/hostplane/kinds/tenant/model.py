@@ -34,7 +34,8 @@ class TenantStatus(enum.StrEnum):
 T = TenantStatus
 TENANT_TRANSITIONS: Mapping[str, frozenset[str]] = {
     T.PENDING: frozenset({T.PROVISIONING}),
-    T.PROVISIONING: frozenset({T.ACTIVE, T.FAILED}),
+    # DELETING: a tenant made for a site whose create failed before its account was made.
+    T.PROVISIONING: frozenset({T.ACTIVE, T.FAILED, T.DELETING}),
     T.ACTIVE: frozenset({T.SUSPENDED, T.DELETING}),
     T.SUSPENDED: frozenset({T.ACTIVE, T.DELETING}),
     T.DELETING: frozenset({T.DELETED, T.FAILED}),

@@ -87,8 +87,9 @@ def create_tenant(
 
 def tenant_for_site(uow: UnitOfWork, *, tenant: str | None, site: str, actor: str) -> TenantRow:
     """The tenant a new site goes into: the one named (it must be ACTIVE), else the tenant
-    named after the site, made for it on the default plan if there is none (ACTIVE at once:
-    its account is made by the site's own files step)."""
+    named after the site, made for it on the default plan if there is none. That one is
+    PROVISIONING until the site's files step has made its account (tenant.steps.
+    made_for_site_ready), so a create that fails before leaves no account expected."""
     if tenant is not None:
         row = tenants(uow).live_or_404(tenant)
         if row.status != TenantStatus.ACTIVE:
@@ -97,11 +98,16 @@ def tenant_for_site(uow: UnitOfWork, *, tenant: str | None, site: str, actor: st
             )
         return row
     own = tenants(uow).get_live(site)
+    if own is not None and _made_for_and_waiting(own, site):
+        return own  # its first site failed (or went) before its account was made
     if own is not None:
         return tenant_for_site(uow, tenant=site, site=site, actor=actor)
     row = tenants(uow).add(
         TenantRow(
-            name=site, status=TenantStatus.ACTIVE, plan_id=plans(uow).default().id, made_for=site
+            name=site,
+            status=TenantStatus.PROVISIONING,
+            plan_id=plans(uow).default().id,
+            made_for=site,
         )
     )
     uow.flush()
@@ -109,6 +115,10 @@ def tenant_for_site(uow: UnitOfWork, *, tenant: str | None, site: str, actor: st
         uow, LIFECYCLE, row, reason=f"made for site {site}", actor=actor, operation_id=None
     )
     return row
+
+
+def _made_for_and_waiting(tenant: TenantRow, site: str) -> bool:
+    return tenant.made_for == site and tenant.status == TenantStatus.PROVISIONING
 
 
 def check_usage(uow: UnitOfWork, tenant: TenantRow, limit: Limit, usage: int) -> None:
@@ -157,7 +167,7 @@ def delete_tenant(services: Services, *, name: str, cascade: bool, actor: str) -
     with services.store.unit_of_work() as uow:
         tenant = tenants(uow).live_or_404(name)
         refuse_if_busy(uow, KIND, name)
-        if tenant.status not in DELETABLE:
+        if tenant.status not in DELETABLE and not _made_for_and_waiting(tenant, name):
             raise ConflictError(
                 f"tenant {name!r} is {tenant.status}: only ACTIVE, SUSPENDED or FAILED tenants "
                 "are deleted"

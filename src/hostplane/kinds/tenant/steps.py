@@ -12,7 +12,15 @@ from hostplane.errors import PermanentError
 from hostplane.kernel import runtime
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.steps import Options, StepDef
-from hostplane.kinds.tenant.model import SUSPENSION, TEARDOWN, Step, TenantStatus, system_user
+from hostplane.kernel.transition import transition
+from hostplane.kinds.tenant.model import (
+    LIFECYCLE,
+    SUSPENSION,
+    TEARDOWN,
+    Step,
+    TenantStatus,
+    system_user,
+)
 from hostplane.kinds.tenant.repo import keys, tenants
 from hostplane.kinds.tenant.table import TenantRow
 from hostplane.providers.local.accounts import Account, TenantAccounts
@@ -41,6 +49,18 @@ def _account(services: Services, tenant: TenantRow, options: Options) -> Outcome
 
 def _remove_account(services: Services, tenant: TenantRow, options: Options) -> Outcome:
     return accounts(services).remove(account_of(tenant))
+
+
+def made_for_site_ready(services: Services, tenant_id: str, site: str) -> None:
+    """A tenant made for a site becomes ACTIVE once that site's files step has made its
+    account (tenant_for_site made it PROVISIONING). Idempotent: a replay finds it ACTIVE."""
+    with services.store.unit_of_work() as uow:
+        tenant = tenants(uow).get(tenant_id)
+        if tenant is None or tenant.made_for != site:
+            return
+        if tenant.status == TenantStatus.PROVISIONING:
+            reason = f"its account made by site {site}'s files step"
+            transition(uow, LIFECYCLE, tenant, TenantStatus.ACTIVE, reason=reason, actor=ACTOR)
 
 
 def desired_sftp(services: Services) -> SftpState:
