@@ -179,10 +179,12 @@ class LocalRuntime:
         return Outcome.ABSENT
 
     def upstream(self, spec: SiteSpec) -> Upstream:
-        root = str(self.webroot(spec.name))
+        # Formatted rather than joined: the edge's desired state asks this of every site.
+        root = f"{self.sites_dir}/{naming.site_dir(spec.name)}/public"
         if spec.type is SiteType.STATIC:
             return StaticFiles(root=root)
-        return FastCGI(root=root, dial=f"unix/{self.pools.paths(spec.name).socket}")
+        socket = f"{self.pools.run_dir}/{naming.fpm_socket_file(spec.name)}"
+        return FastCGI(root=root, dial=f"unix/{socket}")
 
     def inventory(self) -> tuple[frozenset[str], dict[str, bool]]:
         """Site directories (one scan) and PHP-FPM pools with whether their master runs."""
