@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from hostplane.errors import ValidationError
@@ -33,12 +34,18 @@ class EdgeRoute:
     maintenance_reason: str | None = None
 
     def __post_init__(self) -> None:
-        for path in self.denied_paths:
-            if not path.startswith("/") or "*" in path or path.rstrip("/") == "":
-                raise ValidationError(
-                    f"denied path {path!r} must be an absolute path such as "
-                    "'/wp-admin/install.php', without wildcards"
-                )
+        _check_denied_paths(self.denied_paths)
+
+
+@functools.cache
+def _check_denied_paths(paths: tuple[str, ...]) -> None:
+    # Every guarded route has the same few paths: checked once, not once per route.
+    for path in paths:
+        if not path.startswith("/") or "*" in path or path.rstrip("/") == "":
+            raise ValidationError(
+                f"denied path {path!r} must be an absolute path such as "
+                "'/wp-admin/install.php', without wildcards"
+            )
 
 
 @dataclass(frozen=True, slots=True)

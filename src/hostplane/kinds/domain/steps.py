@@ -22,7 +22,7 @@ from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import transition
 from hostplane.kinds.domain.model import LIFECYCLE, DomainStatus, Step
-from hostplane.kinds.domain.repo import DomainTarget, load_target, routed_sites_domains
+from hostplane.kinds.domain.repo import DomainTarget, load_target, served_domains
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.edge import regenerate_edge
 from hostplane.providers.dnscheck.verdict import evaluate
@@ -162,7 +162,7 @@ def _untunnel(services: Services, target: DomainTarget, options: Options) -> Out
 def tunnel_hostnames(services: Services) -> list[str]:
     """Custom domains the tunnel carries: those the edge serves."""
     with services.store.unit_of_work() as uow:
-        _, served = routed_sites_domains(uow)
+        served = served_domains(uow)
         return sorted(d.name for ds in served.values() for d in ds)
 
 

@@ -42,10 +42,6 @@ class EdgeDraft:
     certificates: list[EdgeCertificate] = field(default_factory=list)
     challenges: list[AcmeChallenge] = field(default_factory=list)
 
-    @property
-    def site_ids(self) -> list[str]:
-        return [s.id for s in self.sites]
-
     def add_hosts(self, site_id: str, hosts: Sequence[str]) -> None:
         self.extra_hosts.setdefault(site_id, []).extend(hosts)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hostplane.providers.edge import (
@@ -107,7 +108,7 @@ def _guarded(route: EdgeRoute) -> list[JSON]:
         return [_static(503, body, "text/html; charset=utf-8", MAINTENANCE_HEADERS)]
     if not route.denied_paths:
         return _handlers(route.upstream)
-    patterns = sorted({p for path in route.denied_paths for p in denied_patterns(path)})
+    patterns = list(_denied_patterns_of(route.denied_paths))
     return [
         {
             "handler": "subroute",
@@ -121,6 +122,12 @@ def _guarded(route: EdgeRoute) -> list[JSON]:
             ],
         }
     ]
+
+
+@functools.cache
+def _denied_patterns_of(paths: tuple[str, ...]) -> tuple[str, ...]:
+    # Every guarded site has the same few denied paths: computed once, not once per route.
+    return tuple(sorted({p for path in paths for p in denied_patterns(path)}))
 
 
 def _denied_match(patterns: list[str], installer_key: str | None) -> JSON:

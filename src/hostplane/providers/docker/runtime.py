@@ -271,7 +271,8 @@ class DockerRuntime:
         return Outcome.DELETED if removed or network_gone else Outcome.ABSENT
 
     def upstream(self, spec: SiteSpec) -> Upstream:
-        return HTTPProxy(dial=f"unix/{self.site_run_dir(spec.name) / 'web.sock'}")
+        # Formatted rather than joined: the edge's desired state asks this of every site.
+        return HTTPProxy(dial=f"unix/{self.config.run_dir}/{spec.name}/web.sock")
 
     # reconciler -----------------------------------------------------------
 

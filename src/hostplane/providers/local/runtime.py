@@ -167,7 +167,8 @@ class LocalRuntime:
         root = str(self.webroot(spec))
         if spec.type is SiteType.STATIC:
             return StaticFiles(root=root)
-        return FastCGI(root=root, dial=f"unix/{self.pools.paths(spec.name).socket}")
+        socket = f"{self.pools.run_dir}/{naming.fpm_socket_file(spec.name)}"
+        return FastCGI(root=root, dial=f"unix/{socket}")
 
     def site_dirs(self) -> dict[str, Path]:
         """Every site folder here, in tenants' homes and where older releases kept them (one
