@@ -15,7 +15,7 @@ from hostplane.kinds.tenant import requests as tenant_requests
 from hostplane.kinds.tenant.model import Limits
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.tenant.table import TenantRow
-from tests.inprocess.helpers import ACTOR, create_site
+from tests.inprocess.helpers import ACTOR, create_site, destroy_site
 from tests.inprocess.plane import Plane
 
 HOST = "shop.localhost"
@@ -182,6 +182,30 @@ def test_a_site_created_without_a_tenant_gets_one_of_its_own(plane: Plane):
     own = tenant(plane, "shop")
     assert (own.status, own.made_for) == ("ACTIVE", "shop")
     assert plane.site("shop").tenant_id == own.id
+
+
+def test_a_tenant_made_for_a_site_is_provisioning_until_that_site_made_its_account(
+    plane: Plane,
+):
+    plane.world.journal.fail("accounts.ensure", lambda: PermanentError("useradd: disk full"))
+    assert plane.run(create_site(plane.services).submitted) == "FAILED"
+    own = tenant(plane, "shop")
+    assert (own.status, own.made_for) == ("PROVISIONING", "shop")
+    assert plane.run(destroy_site(plane.services)) == "SUCCEEDED"
+    assert plane.run(create_site(plane.services).submitted) == "SUCCEEDED"  # takes it up
+    assert (tenant(plane, "shop").id, tenant(plane, "shop").status) == (own.id, "ACTIVE")
+    assert plane.events(own.id) == [(None, "PROVISIONING"), ("PROVISIONING", "ACTIVE")]
+
+
+def test_a_tenant_whose_site_failed_before_its_account_is_deleted(plane: Plane):
+    plane.world.journal.fail("accounts.ensure", lambda: PermanentError("useradd: disk full"))
+    assert plane.run(create_site(plane.services).submitted) == "FAILED"
+    with pytest.raises(ConflictError, match="still owns sites: shop"):
+        tenant_requests.delete_tenant(plane.services, name="shop", cascade=False, actor=ACTOR)
+    assert plane.run(destroy_site(plane.services)) == "SUCCEEDED"
+    deleted = tenant_requests.delete_tenant(plane.services, name="shop", cascade=False, actor=ACTOR)
+    assert plane.run(deleted) == "SUCCEEDED"
+    assert tenant(plane, "shop").status == "DELETED"
 
 
 def test_a_tenant_scope_never_reaches_another_tenants_site(plane: Plane):

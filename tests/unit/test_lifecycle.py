@@ -43,6 +43,7 @@ EXPECTED = {
         (T.PENDING, T.PROVISIONING),
         (T.PROVISIONING, T.ACTIVE),
         (T.PROVISIONING, T.FAILED),
+        (T.PROVISIONING, T.DELETING),  # made for a site whose create failed before its account
         (T.ACTIVE, T.SUSPENDED),
         (T.SUSPENDED, T.ACTIVE),
         (T.ACTIVE, T.DELETING),
