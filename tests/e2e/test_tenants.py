@@ -1,12 +1,14 @@
-"""Tenants on a real control plane (Caddy, PHP-FPM, sshd, real users), as a new user would
-try them: a plan and two tenants with a site each; files uploaded over SFTP and served by the
-edge, the chroot held; one tenant's user unable to read the other's files or reach its PHP;
-a tenant's token confined to its tenant; suspension (503 'suspended', PHP stopped, SFTP
-refused) and its undoing; a cascade delete that leaves nothing of the tenant."""
+"""Tenants on a real control plane (Caddy, PHP-FPM, MariaDB, sshd, real users), as a new user
+would try them: a plan and two tenants with a WordPress site each (and a static one for the
+first); files uploaded over SFTP and served by the edge, the chroot held; one tenant's user
+unable to read the other's files or reach its PHP; a tenant's token confined to its tenant;
+suspension (503 'suspended', PHP stopped, SFTP refused) and its undoing; a cascade delete
+that leaves nothing of the tenant (user, home, pools, database, routes)."""
 
 from __future__ import annotations
 
 import io
+import json
 import pwd
 import socket
 import subprocess
@@ -15,14 +17,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import paramiko
 import pytest
 
 from tests.e2e.harness import ControlPlane, wait_for
+from tests.e2e.traces import db_traces
 
 TAG = uuid.uuid4().hex[:5]
 A, B = f"a{TAG}", f"b{TAG}"  # tenants
-SITE_A, PHP_A, SITE_B = f"web-{TAG}", f"php-{TAG}", f"other-{TAG}"
+SITE_A, PHP_A, SITE_B = f"web-{TAG}", f"wp-{TAG}", f"other-{TAG}"  # PHP_A, SITE_B: WordPress
+WORDPRESS = ("--type", "wordpress", "--admin-email", "me@example.org")
 
 
 def as_user(user: str, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -36,8 +41,11 @@ def as_user(user: str, *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("tenants") / "data").start()
+def cp(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    plane = ControlPlane(
+        tmp_path_factory.mktemp("tenants") / "data",
+        extra_env={"HOSTPLANE_SITE_DB_URL": mariadb_server.url},
+    ).start()
     try:
         yield plane
     finally:
@@ -72,16 +80,14 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     ok(cp.cli("tenant", "create", A, "--plan", "small", "--wait"))
     ok(cp.cli("tenant", "create", B, "--wait"))
     ok(cp.cli("site", "create", SITE_A, "--tenant", A, "--wait"))
-    ok(cp.cli("site", "create", PHP_A, "--type", "php", "--tenant", A, "--wait"))
-    ok(cp.cli("site", "create", SITE_B, "--type", "php", "--tenant", B, "--wait"))
+    ok(cp.cli("site", "create", PHP_A, *WORDPRESS, "--tenant", A, "--wait"))
+    ok(cp.cli("site", "create", SITE_B, *WORDPRESS, "--tenant", B, "--wait"))
     keydir = tmp_path_factory.mktemp("keys")
     key = paramiko.Ed25519Key.from_private_key(io.StringIO(_new_key(keydir)))
     pub = keydir / "id.pub"
     pub.write_text(f"{key.get_name()} {key.get_base64()} tester\n")
     ok(cp.cli("tenant", "key", "add", A, str(pub)))
     token = ok(cp.cli("token", "create", "--tenant", A, "--name", "ci", "--json"))
-    import json
-
     return {"key": key, "token": json.loads(token)["token"]}
 
 
@@ -133,9 +139,6 @@ def test_a_tenant_cannot_read_list_or_write_the_others_files_nor_reach_its_php(c
     refused = as_user(f"hp-{A}", "python3", "-c", probe, str(sock))
     assert refused.returncode != 0 and "Permission denied" in refused.stderr
     master = int((cp.run_dir / "php-fpm" / f"{SITE_B}.pid").read_text())
-    workers = subprocess.run(
-        ["ps", "-o", "user=", "--ppid", str(master)], capture_output=True, text=True
-    )
     assert cp.edge_get(f"{SITE_B}.localhost").status_code == 200
     workers = subprocess.run(
         ["ps", "-o", "user=", "--ppid", str(master)], capture_output=True, text=True
@@ -144,8 +147,6 @@ def test_a_tenant_cannot_read_list_or_write_the_others_files_nor_reach_its_php(c
 
 
 def test_a_tenants_token_sees_and_changes_only_its_own(cp: ControlPlane, world):
-    import httpx
-
     with httpx.Client(
         base_url=cp.api_url, headers={"Authorization": f"Bearer {world['token']}"}
     ) as api:
@@ -190,8 +191,6 @@ def test_a_tenants_token_sees_and_changes_only_its_own(cp: ControlPlane, world):
 
 
 def test_a_name_below_another_tenants_registrable_domain_is_refused(cp: ControlPlane, world):
-    import httpx
-
     held, wanted = f"www.ex{TAG}.test", f"shop.ex{TAG}.test"
     with (
         cp.api() as operator,
@@ -247,7 +246,7 @@ def test_suspension_serves_suspended_stops_php_refuses_sftp_and_comes_back(cp, w
     )
 
 
-def test_a_cascade_delete_leaves_nothing_of_the_tenant(cp: ControlPlane, world):
+def test_a_cascade_delete_leaves_nothing_of_the_tenant(cp: ControlPlane, world, mariadb_server):
     refused = cp.cli("tenant", "delete", A, "--wait")
     assert refused.returncode != 0 and "still owns sites" in refused.stderr + refused.stdout
     ok(cp.cli("tenant", "delete", A, "--cascade", "--wait"))
@@ -255,6 +254,8 @@ def test_a_cascade_delete_leaves_nothing_of_the_tenant(cp: ControlPlane, world):
         pwd.getpwnam(f"hp-{A}")
     assert not (cp.homes_dir / A).exists()
     assert not (cp.run_dir / "php-fpm" / f"{PHP_A}.sock").exists()
+    assert db_traces(mariadb_server, PHP_A) == ([], [])  # its WordPress database and user
+    assert db_traces(mariadb_server, SITE_B)[0]  # the other tenant's stays
     for site in (SITE_A, PHP_A):
         assert cp.edge_get(f"{site}.localhost").status_code == 404
     assert cp.edge_get(f"{SITE_B}.localhost").status_code == 200

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from hostplane.errors import ConflictError
 from hostplane.kernel.lifecycle import OperationStatus
@@ -99,6 +99,44 @@ def new_operation(
     )
     uow.flush()
     return op
+
+
+class Target(Protocol):
+    """What an operation works on: a row of a kind, and the tenant (scope) it belongs to."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def scope(self) -> str | None: ...
+
+
+def submit(
+    target_kind: str,
+    uow: UnitOfWork,
+    target: Target,
+    kind: str,
+    actor: str,
+    key: str | None = None,
+    fingerprint: str = "",
+    **options: object,
+) -> Submitted:
+    """Record an operation on `target` (its slot held): what a kind's request hands the
+    engine. Kinds bind their own: `functools.partial(submit, KIND)`."""
+    op = new_operation(
+        uow,
+        kind=kind,
+        target_kind=target_kind,
+        target_name=target.name,
+        target_id=target.id,
+        actor=actor,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        options=options,
+        scope=target.scope,
+    )
+    return Submitted(op.id, op.kind, target.name)
 
 
 def take_repair_slot(

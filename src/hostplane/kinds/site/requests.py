@@ -7,16 +7,17 @@ the workflow engine after the commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from hostplane.errors import ConflictError, ValidationError
 from hostplane.kernel import runtime
 from hostplane.kernel.operations import (
     Submitted,
-    new_operation,
     refuse_if_busy,
     replay,
     request_hash,
+    submit,
 )
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import record_created
@@ -64,28 +65,7 @@ def _choice(enum: type[E], value: str, what: str) -> E:
         raise ValidationError(f"{what} {value!r} is unknown: use one of {allowed}") from None
 
 
-def _operation(
-    uow: UnitOfWork,
-    site: SiteRow,
-    kind: SiteOp,
-    actor: str,
-    key: str | None = None,
-    fingerprint: str = "",
-    **options: object,
-) -> Submitted:
-    op = new_operation(
-        uow,
-        kind=kind,
-        target_kind=KIND,
-        target_name=site.name,
-        target_id=site.id,
-        actor=actor,
-        idempotency_key=key,
-        fingerprint=fingerprint,
-        options=options,
-        scope=site.tenant_id,
-    )
-    return Submitted(op.id, op.kind, site.name)
+_operation = partial(submit, KIND)  # (uow, row, kind, actor, key, fingerprint, **options)
 
 
 def _check_runtime(services: Services, site_type: SiteType, kind: RuntimeKind) -> None:

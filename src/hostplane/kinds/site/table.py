@@ -65,3 +65,8 @@ class SiteRow(Versioned, Base):
         ),
         Index("ix_sites_status_name", "status", "name"),
     )
+
+    @property
+    def scope(self) -> str | None:
+        """The tenant its operations are scoped to."""
+        return self.tenant_id

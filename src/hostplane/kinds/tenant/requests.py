@@ -7,14 +7,16 @@ the workflow engine after the commit.
 
 from __future__ import annotations
 
+from functools import partial
+
 from hostplane.errors import ConflictError
 from hostplane.kernel import runtime
 from hostplane.kernel.operations import (
     Submitted,
-    new_operation,
     refuse_if_busy,
     replay,
     request_hash,
+    submit,
 )
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import record_created
@@ -36,29 +38,7 @@ from hostplane.kinds.tenant.repo import limits_of, plans, tenants
 from hostplane.kinds.tenant.table import TenantRow
 from hostplane.services import Services
 
-
-def _operation(
-    uow: UnitOfWork,
-    tenant: TenantRow,
-    kind: TenantOp,
-    actor: str,
-    key: str | None = None,
-    fingerprint: str = "",
-    **options: object,
-) -> Submitted:
-    op = new_operation(
-        uow,
-        kind=kind,
-        target_kind=KIND,
-        target_name=tenant.name,
-        target_id=tenant.id,
-        actor=actor,
-        idempotency_key=key,
-        fingerprint=fingerprint,
-        options=options,
-        scope=tenant.id,
-    )
-    return Submitted(op.id, op.kind, tenant.name)
+_operation = partial(submit, KIND)  # (uow, row, kind, actor, key, fingerprint, **options)
 
 
 def create_tenant(

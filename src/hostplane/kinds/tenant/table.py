@@ -60,6 +60,11 @@ class TenantRow(Versioned, Base):
         ),
     )
 
+    @property
+    def scope(self) -> str | None:
+        """The tenant its operations are scoped to."""
+        return self.id
+
 
 class SshKeyRow(Base):
     __tablename__ = "tenant_ssh_keys"

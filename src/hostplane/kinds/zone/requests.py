@@ -6,16 +6,16 @@ CNAME alone at its name, the zone's one operation at a time."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from hostplane.errors import ConflictError
 from hostplane.kernel.operations import (
     Submitted,
-    new_operation,
     refuse_if_busy,
     replay,
     request_hash,
+    submit,
 )
-from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.tenant.model import TenantStatus
 from hostplane.kinds.tenant.repo import tenants
@@ -38,29 +38,7 @@ from hostplane.kinds.zone.table import ZoneRow
 from hostplane.providers.powerdns.rrsets import Change, Delete, Replace
 from hostplane.services import Services
 
-
-def _operation(
-    uow: UnitOfWork,
-    zone: ZoneRow,
-    kind: ZoneOp,
-    actor: str,
-    key: str | None = None,
-    fingerprint: str = "",
-    **options: object,
-) -> Submitted:
-    op = new_operation(
-        uow,
-        kind=kind,
-        target_kind=KIND,
-        target_name=zone.name,
-        target_id=zone.id,
-        actor=actor,
-        idempotency_key=key,
-        fingerprint=fingerprint,
-        options=options,
-        scope=zone.tenant_id,
-    )
-    return Submitted(op.id, op.kind, zone.name)
+_operation = partial(submit, KIND)  # (uow, row, kind, actor, key, fingerprint, **options)
 
 
 def create_zone(

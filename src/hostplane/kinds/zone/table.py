@@ -36,6 +36,11 @@ class ZoneRow(Versioned, Base):
         ),
     )
 
+    @property
+    def scope(self) -> str | None:
+        """The tenant its operations are scoped to."""
+        return self.tenant_id
+
 
 class RRsetRow(Base):
     """One RRset the database wants in a zone: recorded only once PowerDNS confirmed it."""
