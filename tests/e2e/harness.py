@@ -119,13 +119,17 @@ class ControlPlane:
     host_dir: Path = field(default_factory=host_tmpdir)
     root_dir: Path = field(default_factory=host_rootdir)
     sftp_port: int = field(default_factory=free_port)
+    # Owned by a fixture wider than a module (its teardown stops it): left out of PLANES, whose
+    # planes are stopped when their module ends.
+    shared: bool = False
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def __post_init__(self) -> None:
-        PLANES.append(self)  # stopped and cleaned at the end of its test module (conftest)
+        if not self.shared:
+            PLANES.append(self)  # stopped and cleaned at the end of its test module (conftest)
 
     @property
     def homes_dir(self) -> Path:

@@ -211,3 +211,32 @@ def test_a_provider_failing_at_a_step_is_compensated_and_retry_succeeds(tmp_path
 def _tenant_status(cp: ControlPlane, name: str) -> str:
     with cp.api() as api:
         return str(api.get(f"/v1/tenants/{name}").json()["status"])
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("step", ["tenant-account", "tenant-sftp"])
+def test_tenant_create_killed_at_a_step_converges(tmp_path, stop, step, point):
+    cp = _plane(tmp_path, f"{step}.apply.{point}=kill")
+    stop.append(cp)
+    name = f"kt{uuid.uuid4().hex[:5]}"
+    op_id = _request_killed(cp, "POST", "/v1/tenants", f"/v1/tenants/{name}", json={"name": name})
+    op = cp.wait_operation(op_id)
+    assert op["status"] == "SUCCEEDED", op
+    _done_once(op, "apply")
+    assert _tenant_status(cp, name) == "ACTIVE"
+    assert (cp.homes_dir / name / "web").is_dir()
+    _no_drift(cp)
+
+
+@pytest.mark.parametrize("step", ["tenant-account", "tenant-sftp"])
+def test_tenant_delete_killed_at_a_step_converges(tmp_path, stop, step):
+    cp = _plane(tmp_path, f"{step}.undo.after=kill")
+    stop.append(cp)
+    name = f"kt{uuid.uuid4().hex[:5]}"
+    assert cp.cli("tenant", "create", name, "--wait").returncode == 0
+    op_id = _request_killed(cp, "DELETE", f"/v1/tenants/{name}", f"/v1/tenants/{name}")
+    op = cp.wait_operation(op_id)
+    assert op["status"] == "SUCCEEDED", op
+    _done_once(op, "undo")
+    assert not (cp.homes_dir / name).exists()
+    _no_drift(cp)

@@ -10,6 +10,7 @@ the site. What the real systems do is tested against them (tests/integration, te
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 from collections.abc import Callable
@@ -268,6 +269,9 @@ class FakeSftp:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.state: SftpState | None = None
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def apply(self, state: SftpState) -> Outcome:
         self.journal.record("sftp.apply", ",".join(u.user for u in state.users))

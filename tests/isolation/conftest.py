@@ -17,6 +17,7 @@ def hosted(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     cp = ControlPlane(
         tmp_path_factory.mktemp("iso") / "data",
         extra_env={"HOSTPLANE_SITE_DB_URL": mariadb_server.url},
+        shared=True,  # every module here uses it: stopped by this fixture, not at module end
     ).start()
     tag = uuid.uuid4().hex[:6]
     sites = Hosted(cp, static=f"st-{tag}", php=f"ph-{tag}", wordpress=f"wp-{tag}")

@@ -86,7 +86,8 @@ def desired_sftp(services: Services) -> SftpState:
 def apply_sftp(services: Services) -> Outcome:
     if services.sftp is None:
         return Outcome.UNCHANGED
-    return services.sftp.apply(desired_sftp(services))
+    with services.sftp.locked():  # the state read under the lock: never an older one written
+        return services.sftp.apply(desired_sftp(services))
 
 
 def _sftp(services: Services, tenant: TenantRow, options: Options) -> Outcome:

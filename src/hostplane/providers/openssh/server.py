@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import grp
 import os
 import signal
@@ -28,6 +29,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,17 +64,40 @@ class SftpServer:
     def __init__(self, config: SftpConfig) -> None:
         self.config = config
         self.layout = SftpLayout(config.root)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._held = 0  # how deep this process holds the host lock (flock is not reentrant)
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid: int | None = None  # the sshd this server started or adopted
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """This SFTP server's files and process, held against every other thread and process
+        on the host (an API and workers share them): a caller reads the database's state
+        inside it, so an older state is never written over a newer one."""
+        with self._lock:
+            if self._held:
+                self._held += 1
+                try:
+                    yield
+                finally:
+                    self._held -= 1
+                return
+            ensure_dir(self.config.root, 0o711, (0, 0))
+            with (self.config.root / ".lock").open("a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                self._held = 1
+                try:
+                    yield
+                finally:
+                    self._held = 0
+
     # The files -----------------------------------------------------------
 
     def apply(self, state: SftpState) -> Outcome:
         """Keys files and config as `state` says, checked; a running sshd reloads them."""
-        with self._lock:
+        with self.locked():
             changed = self._write_keys(state)
             config = render_config(self.layout, self.config.bind, self.config.port, state.users)
             current = self.layout.config.read_text() if self.layout.config.exists() else None
@@ -179,7 +204,8 @@ class SftpServer:
 
     def start(self, timeout: float = 10.0) -> None:
         """Adopt our running sshd or start one (the config must be applied); keep it running."""
-        self._ensure_running(timeout)
+        with self.locked():  # another process starting at once adopts this one's sshd
+            self._ensure_running(timeout)
         self._stop.clear()
         self._watcher = threading.Thread(target=self._watch, name="sftp-watch", daemon=True)
         self._watcher.start()
@@ -259,7 +285,7 @@ class SftpServer:
                 self._proc = None
             if self.running_pid() is not None or self._stop.wait(GONE_RECHECK):
                 continue
-            with self._lock:  # not while a reload is being sent
+            with self.locked():  # not while a reload is sent, nor another process starts it
                 if self._stop.is_set() or self.running_pid() is not None:
                     continue
                 log.warning(
