@@ -22,6 +22,31 @@ from hostplane.services import Services
 log = structlog.get_logger(__name__)
 
 
+def move_in_legacy_sites(services: Services) -> None:
+    """Sites an older release kept in the sites dir, each with a user of its own whose home
+    was that folder: their PHP-FPM master (running as that user, which usermod cannot change
+    then) is stopped, the user becomes its tenant's (home and mark), the files move into the
+    tenant's home. Before the tenants' accounts are restored; the site restore then starts
+    the master again from the new folder."""
+    with services.store.unit_of_work() as uow:
+        live = [s for s in sites(uow).live() if s.runtime == RuntimeKind.LOCAL]
+    for site in live:
+        runtime = services.runtime(site.runtime)
+        spec = site_spec(site, services.settings)
+        if not isinstance(runtime, LocalRuntime) or not runtime.moved_in(spec):
+            continue
+        try:
+            if spec.type != SiteType.STATIC:
+                runtime.remove_app(spec)
+            if services.accounts is not None:
+                services.accounts.ensure(runtime.account(spec))
+            wordpress = spec.type == SiteType.WORDPRESS
+            secrets = site_secrets.site_secrets(services, site) if wordpress else None
+            runtime.ensure_files(spec, secrets)
+        except HostplaneError as exc:
+            log.error("site.move_in_failed", site=site.name, error=str(exc))
+
+
 def restore_site_processes(services: Services) -> int:
     with services.store.unit_of_work() as uow:
         live = [
@@ -34,15 +59,6 @@ def restore_site_processes(services: Services) -> int:
         try:
             spec = site_spec(site, services.settings)
             runtime = services.runtime(site.runtime)
-            if isinstance(runtime, LocalRuntime) and runtime.moved_in(spec):
-                # a site an older release kept in the sites dir: its files into its tenant's
-                # home first (its database's credentials, for WordPress, are in the store)
-                secrets = (
-                    site_secrets.site_secrets(services, site)
-                    if spec.type == SiteType.WORDPRESS
-                    else None
-                )
-                runtime.ensure_files(spec, secrets)
             if site.type != SiteType.STATIC and runtime.ensure_app(spec).changed:
                 restored += 1
         except HostplaneError as exc:

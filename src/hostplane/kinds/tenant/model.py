@@ -246,6 +246,9 @@ def over_limits(limits: Limits, usage: Mapping[str, int]) -> list[str]:
 OWNED = "tenant.owned"
 # before_teardown(uow, tenant, actor) -> [workflow ids]: a cascade delete is about to remove
 # the children: refuse (409) while one is at work, or stop what only waits.
+# before_restore(services): a child's work that must come before the accounts are restored at
+# a worker's start (an upgrade's sites leaving the processes that hold their user).
+BEFORE_RESTORE = "tenant.before_restore"
 BEFORE_TEARDOWN = "tenant.before_teardown"
 # teardown(services, tenant, actor) -> bool: remove the child kind's resources of the tenant
 # through the child's own steps; True when it removed any.

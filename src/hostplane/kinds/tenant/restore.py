@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import structlog
 
 from hostplane.errors import HostplaneError
+from hostplane.kernel import runtime
 from hostplane.kernel.kind import Daemon
+from hostplane.kinds.tenant.model import BEFORE_RESTORE
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.tenant.steps import account_of, apply_sftp
 from hostplane.services import Services
@@ -19,6 +21,11 @@ log = structlog.get_logger(__name__)
 def on_start(services: Services) -> None:
     if services.accounts is None:
         return
+    for before in runtime.registry().contributions(BEFORE_RESTORE):
+        try:
+            before(services)
+        except Exception as exc:  # the accounts are restored anyway; the reconciler retries
+            log.error("tenant.before_restore_failed", error=str(exc))
     with services.store.unit_of_work() as uow:
         hosted = list(tenants(uow).hosted())
     for tenant in hosted:
