@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -19,11 +20,25 @@ from pathlib import Path
 
 import psycopg
 
+# Below the kernel's ephemeral range (32768-60999): a port the kernel hands out for bind(0)
+# is also one it gives outgoing connections, which took a plane's edge port in a full run.
+PORTS = range(20000, 32768)
+_given: set[int] = set()  # never the same port twice in one run, even if not bound yet
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    while True:
+        port = random.choice(PORTS)
+        if port in _given:
+            continue
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):  # PowerDNS takes both
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _given.add(port)
+        return port
 
 
 def _as_service_user(user: str) -> list[str]:

@@ -27,7 +27,7 @@ import httpx
 from hostplane.providers.caddy.admin import admin_client
 from hostplane.providers.local.runtime import SITES_FOLDER
 from tests import leftovers
-from tests.services import terminate
+from tests.services import free_port, terminate
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTCTL = str(Path(sys.executable).parent / "hostctl")
@@ -39,12 +39,6 @@ def wait_for(predicate: Callable[[], object], what: str, timeout: float = 30) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_gone(pid: int, what: str, timeout: float = 20) -> None:
