@@ -6,9 +6,11 @@ HOSTPLANE_TEST_DOCKER_HOST points the suite at an existing engine instead.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -55,6 +57,7 @@ class PrivateDockerd:
                 if time.monotonic() > deadline:
                     raise ServiceError(f"another test engine kept {DATA_ROOT} for 10 min") from None
                 time.sleep(0.5)
+        _end_orphaned_engines()
         self.tls_port = free_port()
         self._server = make_tls_material(self.root / "tls", self.client_cert_dir)
         return self._launch()
@@ -194,3 +197,30 @@ def make_tls_material(server_dir: Path, client_dir: Path) -> Path:
         if directory != server_dir:
             shutil.copy(ca, directory / "ca.pem")
     return server_dir
+
+
+def _end_orphaned_engines() -> None:
+    """With the data root's lock held, an engine on it is a killed run's (its lock went with
+    it; the engine did not): it would keep the next engine's containerd from starting."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        line = b" ".join(argv)
+        ours = argv[0].endswith(b"dockerd") and f"--data-root {DATA_ROOT}".encode() in line
+        theirs = argv[0].endswith(b"containerd") and b"/hostplane-test-dockerd-" in line
+        if ours or theirs:
+            found.append(int(entry.name))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in found) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
