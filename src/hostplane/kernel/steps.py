@@ -8,6 +8,7 @@ with its outcome, timing and the provider's answer.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -148,3 +149,14 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, HostplaneError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def record_apply(
+    store: Store, operation_id: str, step: StepDef[T], ctx: Any, target: T, **context: str
+) -> Outcome:
+    """Run `step`'s apply on `target` alone, recorded (a reconcile's repair of one step)."""
+    action = step.apply
+    assert action is not None, f"step {step.name} has no apply"
+    call = functools.partial(action, ctx, target, {})
+    name, intent, retry = step.name, step.intent, step.retry
+    return record_step(store, operation_id, name, "apply", intent, call, retry, **context)

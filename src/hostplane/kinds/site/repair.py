@@ -10,7 +10,7 @@ from hostplane import naming
 from hostplane.errors import ConflictError, PermanentError
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import describe, record_step
+from hostplane.kernel.steps import describe, record_apply
 from hostplane.kernel.store.types import utcnow
 from hostplane.kinds.site.model import KIND, SiteOp, SiteStatus, Step, provision_plan, site_spec
 from hostplane.kinds.site.repo import sites
@@ -75,19 +75,7 @@ def repair_site(services: Services, run_id: str, name: str, steps: list[str]) ->
 
 
 def _run(services: Services, op_id: str, site: SiteRow, step: Step) -> None:
-    definition = BY_NAME[step]
-    action = definition.apply
-    assert action is not None
-    record_step(
-        services.store,
-        op_id,
-        step.value,
-        "apply",
-        definition.intent,
-        lambda: action(services, site, {}),
-        definition.retry,
-        site=site.name,
-    )
+    record_apply(services.store, op_id, BY_NAME[step], services, site, site=site.name)
 
 
 def _finish(services: Services, op_id: str, site_id: str, error: str | None) -> None:

@@ -22,7 +22,7 @@ from hostplane.kernel.drift import (
 )
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import StepDef, describe, record_step
+from hostplane.kernel.steps import StepDef, describe, record_apply
 from hostplane.kernel.store.types import utcnow
 from hostplane.kinds.tenant.api import over
 from hostplane.kinds.tenant.model import HOSTED, KIND, Step, TenantOp, system_user
@@ -133,18 +133,7 @@ def account_of_name(t: Hosted) -> Account:
 
 
 def _run(ctx: Services, op_id: str, step: StepDef[TenantRow], tenant: TenantRow) -> None:
-    action = step.apply
-    assert action is not None
-    record_step(
-        ctx.store,
-        op_id,
-        step.name,
-        "apply",
-        step.intent,
-        lambda: action(ctx, tenant, {}),
-        step.retry,
-        tenant=tenant.name,
-    )
+    record_apply(ctx.store, op_id, step, ctx, tenant, tenant=tenant.name)
 
 
 class TenantObserver:

@@ -21,7 +21,7 @@ from hostplane.kernel.drift import (
 )
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import describe, record_step
+from hostplane.kernel.steps import describe, record_apply
 from hostplane.kinds.zone.model import KIND, SERVED, Step, ZoneOp, apex
 from hostplane.kinds.zone.repo import as_rrset, records, zones
 from hostplane.kinds.zone.steps import BY_NAME, is_platform, provider
@@ -185,16 +185,4 @@ class ZoneObserver:
 
 
 def _run(ctx: Services, op_id: str, zone: ZoneRow) -> None:
-    step = BY_NAME[Step.RESTORE]
-    action = step.apply
-    assert action is not None
-    record_step(
-        ctx.store,
-        op_id,
-        step.name,
-        "apply",
-        step.intent,
-        lambda: action(ctx, zone, {}),
-        step.retry,
-        zone=zone.name,
-    )
+    record_apply(ctx.store, op_id, BY_NAME[Step.RESTORE], ctx, zone, zone=zone.name)
