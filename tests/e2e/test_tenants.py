@@ -251,6 +251,22 @@ def test_suspension_serves_suspended_stops_php_refuses_sftp_and_comes_back(cp, w
     )
 
 
+def test_a_tenants_user_and_home_removed_by_hand_are_reported_and_repaired(cp: ControlPlane):
+    """The reconciler knows tenants: what a hand removed is found missing, then made again."""
+    name = f"c{TAG}"
+    ok(cp.cli("tenant", "create", name, "--wait"))
+    subprocess.run(["userdel", f"hp-{name}"], check=True)
+    subprocess.run(["rm", "-rf", str(cp.homes_dir / name)], check=True)
+    found = {(f["kind"], f["resource"]) for f in json.loads(ok(cp.cli("drift", "--json")))}
+    assert {("missing", f"system-user:hp-{name}"), ("missing", f"home:{name}")} <= found
+    ok(cp.cli("reconcile"))
+    assert pwd.getpwnam(f"hp-{name}").pw_dir == str(cp.homes_dir / name)
+    assert (cp.homes_dir / name / "web").is_dir()
+    left = {f["resource"] for f in json.loads(ok(cp.cli("drift", "--json")))}
+    assert not {r for r in left if name in r}, left
+    ok(cp.cli("tenant", "delete", name, "--wait"))
+
+
 def test_a_cascade_delete_leaves_nothing_of_the_tenant(cp: ControlPlane, world, mariadb_server):
     refused = cp.cli("tenant", "delete", A, "--wait")
     assert refused.returncode != 0 and "still owns sites" in refused.stderr + refused.stdout
