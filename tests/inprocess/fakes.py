@@ -465,18 +465,23 @@ class FakeInstaller:
 
 
 class FakeDns:
-    """Resolvers in memory: a name answers the addresses it was pointed at, or nothing."""
+    """Resolvers in memory: a name answers the addresses it was pointed at; else, when a zone
+    of the fake PowerDNS holds it, its A and AAAA records there (the zone is delegated to it);
+    else nothing."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, zones: FakeZones) -> None:
         self.journal = journal
         self.answers: dict[str, tuple[str, ...]] = {}
+        self.zones = zones
 
     def point(self, name: str, *addresses: str) -> None:
         self.answers[name] = addresses or (PLATFORM_IP,)
 
     def lookup(self, name: str) -> DnsAnswer:
         self.journal.record("dns.lookup", name)
-        return DnsAnswer(name=name, addresses=self.answers.get(name, ()))
+        if name in self.answers:
+            return DnsAnswer(name=name, addresses=self.answers[name])
+        return DnsAnswer(name=name, addresses=self.zones.addresses(name + "."))
 
 
 def self_signed(host: str, days: int = 90) -> tuple[str, str]:
@@ -603,6 +608,15 @@ class FakeZones:
             if self.accounts[zone] == self.owner
         }
 
+    def addresses(self, name: str) -> tuple[str, ...]:
+        """What the deepest zone holding `name` answers for its A and AAAA."""
+        held = [z for z in self.held if name == z or name.endswith("." + z)]
+        if not held:
+            return ()
+        rrsets = self.held[max(held, key=len)]
+        found = [rrsets.get((name, rtype)) for rtype in ("A", "AAAA")]
+        return tuple(value for item in found if item is not None for value in item.contents)
+
     def export(self, zone: str) -> str:
         zone = canonical_name(zone, what="zone", wildcard=False)
         self.journal.record("zones.export", zone)
@@ -666,11 +680,11 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
     edge = FakeEdge(journal, runtime)
     databases = FakeDatabases(journal)
     installer = FakeInstaller(journal, edge, databases)
-    dns = FakeDns(journal)
+    zones = FakeZones(journal)
+    dns = FakeDns(journal, zones)
     ca = FakeAcme(journal, edge) if acme else None
     accounts = FakeAccounts(journal)
     sftp = FakeSftp(journal)
-    zones = FakeZones(journal)
     # Services names the real providers' classes (only the runtime has a Protocol): the
     # fakes have their methods, the ones the kinds' steps call.
     services = Services(

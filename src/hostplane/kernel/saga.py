@@ -10,6 +10,7 @@ names the certificate kind's step) without importing it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -150,15 +151,21 @@ def run_plan(operation_id: str, plan: Plan) -> str:
     return apply_all(operation_id, plan)
 
 
-def apply_all(operation_id: str, plan: Plan) -> str:
-    """Apply the steps in order; on a failure undo, in reverse, every step started (the
-    failing one too: undo is idempotent), or only record the failure without compensation."""
-    started: list[str] = []
+def apply_each(operation_id: str, steps: Sequence[str], started: list[str]) -> None:
+    """Apply `steps` in order, each appended to `started` before it runs (the failing one
+    too: undo is idempotent); a failure propagates."""
+    for step in steps:
+        started.append(step)
+        apply_step(operation_id, step)
+        failpoints.hit(f"{step}.apply.checkpointed")
+
+
+def apply_all(operation_id: str, plan: Plan, done: Sequence[str] = ()) -> str:
+    """Apply the steps in order; on a failure undo, in reverse, every step started (and those
+    `done` before them), or only record the failure without compensation."""
+    started = list(done)
     try:
-        for step in plan.steps:
-            started.append(step)
-            apply_step(operation_id, step)
-            failpoints.hit(f"{step}.apply.checkpointed")
+        apply_each(operation_id, plan.steps, started)
     except Exception as exc:
         if not plan.compensate:
             return finish_step(operation_id, f"{plan.failure}: {describe(exc)}")

@@ -46,8 +46,8 @@ class DomainSaga(OnDomain):
 
     def begin(self, ctx: Services, uow: UnitOfWork, op: OperationRow, target: DomainTarget) -> Plan:
         if op.kind == DomainOp.ADD:
-            return Plan(plan(ctx))
-        return Plan(removal_plan(ctx), undo=True, failure="removal stopped at a step")
+            return Plan(plan(ctx, uow, target))
+        return Plan(removal_plan(ctx, uow, target), undo=True, failure="removal stopped at a step")
 
     def failed(
         self, ctx: Services, uow: UnitOfWork, op: OperationRow, target: DomainTarget, error: str
@@ -114,9 +114,10 @@ def remove_for_site(services: Services, site: SiteRow, actor: str) -> bool:
                 _move(uow, domain, DomainStatus.FAILED, actor)
             if domain.status != DomainStatus.REMOVING:
                 _move(uow, domain, DomainStatus.REMOVING, actor)
+        plans = [removal_plan(services, uow, DomainTarget(d, site)) for d in rows]
     registry = runtime.registry()
-    for domain in rows:
-        for name in removal_plan(services):
+    for domain, steps in zip(rows, plans, strict=True):
+        for name in steps:
             undo = registry.step(name).undo
             if undo is not None:
                 undo(services, DomainTarget(domain, site), {})

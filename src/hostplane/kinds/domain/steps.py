@@ -8,6 +8,7 @@ the states that are served.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ import structlog
 
 from hostplane import naming
 from hostplane.errors import NotFoundError, ProviderError
+from hostplane.kernel import runtime
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.steps import Options, StepDef
 from hostplane.kernel.store.tables import OperationRow
@@ -25,6 +27,7 @@ from hostplane.kinds.domain.model import LIFECYCLE, DomainStatus, Step
 from hostplane.kinds.domain.repo import DomainTarget, load_target, served_domains
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.edge import regenerate_edge
+from hostplane.kinds.tenant.model import DOMAIN_STEPS
 from hostplane.providers.dnscheck.verdict import evaluate
 from hostplane.services import Services
 
@@ -172,9 +175,22 @@ STEPS: tuple[StepDef[DomainTarget], ...] = (
 )
 
 
-def plan(services: Services) -> tuple[str, ...]:
-    """Steps after DNS is proven, in order (the certificate step is the certificate kind's)."""
-    steps = [Step.ROUTE]
+def before_dns(
+    services: Services, uow: UnitOfWork, target: DomainTarget, *, removal: bool
+) -> list[str]:
+    """Other kinds' steps for this domain before its DNS check (tenant.DOMAIN_STEPS)."""
+    name, tenant_id = target.domain.name, target.site.tenant_id
+    return [
+        step
+        for point in runtime.registry().contributions(DOMAIN_STEPS)
+        for step in point(services, uow, name, tenant_id, removal=removal)
+    ]
+
+
+def plan(services: Services, uow: UnitOfWork, target: DomainTarget) -> tuple[str, ...]:
+    """The steps of an addition in order; Step.DNS marks where the workflow proves DNS (it is
+    not a step the saga runs). The certificate step is the certificate kind's."""
+    steps = [*before_dns(services, uow, target, removal=False), Step.DNS, Step.ROUTE]
     if services.acme is not None:
         steps.append(Step.CERTIFICATE)
     if services.tunnel is not None:
@@ -182,9 +198,18 @@ def plan(services: Services) -> tuple[str, ...]:
     return tuple(steps)
 
 
-def removal_plan(services: Services) -> tuple[str, ...]:
+def split_at_dns(steps: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the steps before the DNS check, those after); a plan checkpointed before DOMAIN_STEPS
+    existed has no DNS mark: all its steps come after."""
+    if Step.DNS not in steps:
+        return (), tuple(steps)
+    at = list(steps).index(Step.DNS)
+    return tuple(steps[:at]), tuple(steps[at + 1 :])
+
+
+def removal_plan(services: Services, uow: UnitOfWork, target: DomainTarget) -> tuple[str, ...]:
     """Every step undone in reverse; the certificate always (it may have been uploaded)."""
-    steps = [Step.ROUTE, Step.CERTIFICATE]
+    steps = [*before_dns(services, uow, target, removal=True), Step.ROUTE, Step.CERTIFICATE]
     if services.tunnel is not None:
         steps.append(Step.TUNNEL)
     return tuple(reversed(steps))

@@ -13,8 +13,9 @@ from dbos import DBOS
 
 from hostplane import failpoints
 from hostplane.kernel import runtime, saga
+from hostplane.kernel.kind import Plan
 from hostplane.kernel.outcome import Outcome
-from hostplane.kernel.steps import record_step
+from hostplane.kernel.steps import describe, record_step
 from hostplane.kinds.domain import steps
 from hostplane.kinds.domain.model import Step
 
@@ -47,19 +48,33 @@ def add_domain(operation_id: str) -> str:
     plan = saga.begin_step(operation_id)
     if plan.finished:
         return saga.SUPERSEDED
+    before, after = steps.split_at_dns(plan.steps)
+    started: list[str] = []
+    try:
+        saga.apply_each(operation_id, before, started)
+    except Exception as exc:
+        return saga.compensate(operation_id, started, describe(exc))
+    verdict = prove_dns(operation_id)
+    if verdict == steps.STOPPED:
+        return saga.SUPERSEDED
+    if verdict != steps.ROUTING:  # FAILED: the domain's last error says why
+        if started:
+            return saga.compensate(operation_id, started, steps.DNS_NOT_RIGHT)
+        return saga.finish_step(operation_id, steps.DNS_NOT_RIGHT)
+    return saga.apply_all(operation_id, Plan(after), done=started)
+
+
+def prove_dns(operation_id: str) -> str:
+    """Check DNS until it is right (ROUTING), the time is up (FAILED) or the operation was
+    superseded (STOPPED), sleeping durably with backoff between checks."""
     delay: float | None = None
     while True:
         check = dns_step(operation_id)
         failpoints.hit("dns.apply.checkpointed")
-        if check.verdict == steps.ROUTING:
-            break
-        if check.verdict == steps.STOPPED:
-            return saga.SUPERSEDED
-        if check.verdict != steps.WAITING:  # FAILED: the domain's last error says why
-            return saga.finish_step(operation_id, steps.DNS_NOT_RIGHT)
+        if check.verdict != steps.WAITING:
+            return check.verdict
         delay = check.recheck_initial if delay is None else min(delay * 2, check.recheck_max)
         DBOS.sleep(delay)
-    return saga.apply_all(operation_id, plan)
 
 
 @DBOS.workflow()

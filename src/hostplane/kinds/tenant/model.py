@@ -256,3 +256,8 @@ TEARDOWN = "tenant.teardown"
 # follow_suspension(services, tenant) -> Outcome: the child's resources of the tenant made to
 # match its desired suspension (tenant.suspension set: suspended; None: served as before).
 SUSPENSION = "tenant.suspension"
+# domain_steps(services, uow, domain, tenant_id, removal) -> [step names]: a descendant's
+# steps for a custom domain of the tenant, run before its DNS is checked (a hosted zone writing
+# the domain's records) and undone when it is removed or its addition fails; each step works
+# on the domain kind's target (its `domain` and `site`).
+DOMAIN_STEPS = "tenant.domain_steps"

@@ -125,10 +125,11 @@ def _rrsets(services: Services, zone: str, zone_id: str) -> list[views.RRsetView
         settings.dns_negative_ttl,
     )
     with services.store.unit_of_work() as uow:
-        own = [as_rrset(row) for row in records(uow).of(zone_id)]
-    return [views.rrset_view(i, platform=True) for i in platform] + [
-        views.rrset_view(i, platform=False) for i in own
-    ]
+        own = [
+            views.rrset_view(as_rrset(row), platform=False, managed_by=row.managed_by)
+            for row in records(uow).of(zone_id)
+        ]
+    return [views.rrset_view(i, platform=True) for i in platform] + own
 
 
 @router.get("/{zone}", responses=ERRORS)
@@ -151,8 +152,10 @@ def delete_zone(
     submitter: SubmitterDep,
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
+    force: bool = False,
 ) -> views.Accepted:
-    """The zone and every record in it removed from PowerDNS; audited (refusals too)."""
+    """The zone and every record in it removed from PowerDNS; audited (refusals too). 409
+    while it keeps the records of bound custom domains, unless `force`."""
     name = _name(zone)
     try:
         sub = requests.delete_zone(
@@ -161,6 +164,7 @@ def delete_zone(
             actor=caller.actor,
             scope=caller.scope,
             idempotency_key=idempotency_key,
+            force=force,
         )
     except (ConflictError, ValidationError) as exc:
         requests.audit_refusal(

@@ -120,7 +120,7 @@ def zone_list(
 def _rrset_lines(rrsets: list[dict[str, Any]]) -> list[str]:
     return [
         f"  {r['name']} {r['ttl']} {r['type']} {value}"
-        + ("  (platform)" if r["platform_managed"] else "")
+        + (f"  (platform: {r.get('managed_by') or 'settings'})" if r["platform_managed"] else "")
         for r in rrsets
         for value in r["contents"]
     ]
@@ -153,12 +153,17 @@ def zone_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
 def zone_delete(
     ctx: typer.Context,
     name: str,
+    force: Annotated[
+        bool, typer.Option("--force", help="also when it keeps bound domains' records")
+    ] = False,
     wait: WaitOpt = False,
     timeout: TimeoutOpt = 120.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Remove a zone and every record in it from PowerDNS (audited)."""
-    run(ctx, lambda c: _finish(c, c.delete(f"/v1/zones/{name}"), wait, timeout, as_json))
+    """Remove a zone and every record in it from PowerDNS (audited); refused while it keeps
+    the records of bound custom domains, unless --force."""
+    path = f"/v1/zones/{name}" + ("?force=true" if force else "")
+    run(ctx, lambda c: _finish(c, c.delete(path), wait, timeout, as_json))
 
 
 @zone_app.command("retry")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hostplane.kernel.kind import Kind
-from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, OWNED, TEARDOWN
-from hostplane.kinds.zone import api, tenancy
+from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, DOMAIN_STEPS, OWNED, TEARDOWN
+from hostplane.kinds.zone import api, domains, tenancy
 from hostplane.kinds.zone.lifecycle import ZoneSaga
 from hostplane.kinds.zone.model import KIND as NAME
 from hostplane.kinds.zone.model import LIFECYCLE, PARENT, ZoneOp
@@ -25,12 +25,13 @@ KIND: Kind[ZoneRow] = Kind(
         ZoneOp.RECORDS: change_records,
     },
     saga=ZoneSaga(),
-    steps=STEPS,
+    steps=(*STEPS, domains.STEP_DEF),
     routers=(api.router,),
     observer=ZoneObserver(),
     contributes={
         OWNED: tenancy.owned,
         BEFORE_TEARDOWN: tenancy.before_teardown,
         TEARDOWN: tenancy.teardown,
+        DOMAIN_STEPS: domains.domain_steps,
     },
 )

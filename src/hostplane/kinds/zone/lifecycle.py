@@ -28,7 +28,7 @@ from hostplane.kinds.zone.model import (
 )
 from hostplane.kinds.zone.repo import load_zone, records
 from hostplane.kinds.zone.table import ZoneRow
-from hostplane.providers.powerdns.rrsets import Delete
+from hostplane.providers.powerdns.rrsets import Change, Delete
 from hostplane.services import Services
 
 
@@ -78,11 +78,9 @@ class ZoneSaga:
     ) -> str | None:
         if op.kind == ZoneOp.RECORDS:
             if error is None:
-                change = change_of(cast(dict[str, Any], (op.options or {})["change"]))
-                if isinstance(change, Delete):
-                    records(uow).remove(zone.id, change.name, change.type)
-                else:
-                    records(uow).put(zone.id, change.rrset)
+                return _record(
+                    uow, zone, change_of(cast(dict[str, Any], (op.options or {})["change"]))
+                )
             return error
         zone.last_error = error
         if op.kind == ZoneOp.DELETE:
@@ -95,6 +93,22 @@ class ZoneSaga:
         target = ZoneStatus.ACTIVE if error is None else ZoneStatus.FAILED
         _move(uow, zone, target, error or "served by PowerDNS and confirmed", op)
         return error
+
+
+def _record(uow: UnitOfWork, zone: ZoneRow, change: Change) -> str | None:
+    """A confirmed change written into the database, unless the platform took that RRset for
+    a domain meanwhile: it stays the platform's (the reconciler puts its values back)."""
+    row = records(uow).get(zone.id, *change.key)
+    if row is not None and row.managed_by is not None:
+        return (
+            f"{row.name} {row.type} became the record of custom domain {row.managed_by} while "
+            "this change ran: the platform's values stay"
+        )
+    if isinstance(change, Delete):
+        records(uow).remove(zone.id, change.name, change.type)
+    else:
+        records(uow).put(zone.id, change.rrset)
+    return None
 
 
 def audit(

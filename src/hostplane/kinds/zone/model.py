@@ -167,3 +167,53 @@ def apex(
 ) -> list[RRset]:
     """The zone's platform-managed RRsets (SOA, NS) as the settings make them."""
     return list(r.apex(zone, nameservers, hostmaster, ttl, negative))
+
+
+# The records the platform keeps for a bound custom domain ---------------------------------
+
+MANAGED_TYPES = ("A", "AAAA", "CNAME")
+PLATFORM_TTL = 300  # short: the platform's addresses may move
+
+
+def domain_records(zone: str, domain: str, *, ips: Iterable[str], cname: str | None) -> list[RRset]:
+    """The RRsets that point custom domain `domain` of `zone` at the platform: a CNAME to the
+    tunnel when there is one, else A and AAAA records of the platform's public addresses."""
+    if cname is not None:
+        if domain.rstrip(".") == zone.rstrip("."):
+            raise ValidationError(
+                f"{domain} is the apex of zone {zone}: a tunnel needs a CNAME, which the apex "
+                f"of a zone cannot have (bind www.{zone} instead)"
+            )
+        return [r.rrset(zone, domain, "CNAME", PLATFORM_TTL, [cname])]
+    v4 = sorted(ip for ip in ips if ":" not in ip)
+    v6 = sorted(ip for ip in ips if ":" in ip)
+    out = [r.rrset(zone, domain, rtype, PLATFORM_TTL, v) for rtype, v in (("A", v4), ("AAAA", v6))
+           if v]  # fmt: skip
+    if not out:
+        raise ValidationError(
+            f"the platform has no public address to point {domain} at in zone {zone}: "
+            "set HOSTPLANE_PUBLIC_IPS"
+        )
+    return out
+
+
+def check_free_for_domain(zone: str, domain: str, rows: Iterable[tuple[str, str | None]]) -> None:
+    """ConflictError when the tenant has its own A, AAAA or CNAME record at the domain's name
+    (`rows`: (type, managed_by) of the RRsets at that name): the platform never takes it over."""
+    for rtype, managed_by in rows:
+        if rtype in MANAGED_TYPES and managed_by != domain:
+            name = canonical_name(domain)
+            raise ConflictError(
+                f"zone {zone} has its own {rtype} record at {name}: delete it (hostctl record "
+                f"delete {zone} {name} {rtype}) and add the domain again, so that the platform "
+                "keeps the records that point it here"
+            )
+
+
+def check_not_managed(name: str, rtype: str, managed_by: str | None) -> None:
+    """ConflictError when the RRset `name` `rtype` is kept by the platform for a domain."""
+    if managed_by is not None:
+        raise ConflictError(
+            f"{name} {rtype} is kept by the platform for custom domain {managed_by}: it follows "
+            "the domain's binding (remove the domain to remove it)"
+        )

@@ -80,6 +80,15 @@ class ZoneRepository:
         stmt = sa.select(ZoneRow).where(ZoneRow.status != ZoneStatus.DELETED)
         return self.session.scalars(stmt.order_by(ZoneRow.name)).all()
 
+    def serving(self, name: str) -> ZoneRow | None:
+        """The ACTIVE zone `name` is in (the zone itself or the deepest one above it)."""
+        labels = name.rstrip(".").split(".")
+        candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+        stmt = sa.select(ZoneRow).where(
+            ZoneRow.name.in_(candidates), ZoneRow.status == ZoneStatus.ACTIVE
+        )
+        return max(self.session.scalars(stmt), key=lambda z: len(z.name), default=None)
+
     def page(
         self, *, status: str | None, after: str | None, limit: int, tenant_id: str | None
     ) -> Sequence[ZoneRow]:
@@ -122,7 +131,24 @@ class RRsetRepository:
         )
         return self.session.scalars(stmt).one_or_none()
 
-    def put(self, zone_id: str, item: RRset) -> None:
+    def at(self, zone_id: str, name: str) -> Sequence[RRsetRow]:
+        """Every RRset of the zone at `name` (canonical, with the trailing dot)."""
+        stmt = sa.select(RRsetRow).where(RRsetRow.zone_id == zone_id, RRsetRow.name == name)
+        return self.session.scalars(stmt.order_by(RRsetRow.type)).all()
+
+    def managed(self, zone_id: str) -> Sequence[RRsetRow]:
+        """The zone's RRsets the platform keeps for bound domains."""
+        stmt = sa.select(RRsetRow).where(
+            RRsetRow.zone_id == zone_id, RRsetRow.managed_by.is_not(None)
+        )
+        return self.session.scalars(stmt.order_by(RRsetRow.name, RRsetRow.type)).all()
+
+    def kept_for(self, domain: str) -> Sequence[RRsetRow]:
+        """The RRsets the platform keeps for custom domain `domain`, in any zone."""
+        stmt = sa.select(RRsetRow).where(RRsetRow.managed_by == domain)
+        return self.session.scalars(stmt.order_by(RRsetRow.zone_id, RRsetRow.type)).all()
+
+    def put(self, zone_id: str, item: RRset, managed_by: str | None = None) -> None:
         row = self.get(zone_id, item.name, item.type)
         if row is None:
             self.session.add(
@@ -132,11 +158,13 @@ class RRsetRepository:
                     type=item.type,
                     ttl=item.ttl,
                     contents=list(item.contents),
+                    managed_by=managed_by,
                 )
             )
         else:
             row.ttl = item.ttl
             row.contents = list(item.contents)
+            row.managed_by = managed_by
 
     def remove(self, zone_id: str, name: str, rtype: str) -> None:
         row = self.get(zone_id, name, rtype)

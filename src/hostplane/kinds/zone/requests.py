@@ -29,6 +29,7 @@ from hostplane.kinds.zone.model import (
     change_options,
     check_change,
     check_not_held,
+    check_not_managed,
     deletion,
     desired,
     validate_zone_name,
@@ -84,8 +85,11 @@ def delete_zone(
     actor: str,
     scope: str | None = None,
     idempotency_key: str | None = None,
+    force: bool = False,
 ) -> Submitted:
-    fingerprint = request_hash({"op": ZoneOp.DELETE, "name": name})
+    """The zone deleted; refused while it keeps the records of bound custom domains, unless
+    `force` (the domains stay bound, their names no longer answered here)."""
+    fingerprint = request_hash({"op": ZoneOp.DELETE, "name": name, "force": force})
     with services.store.unit_of_work() as uow:
         replayed = replay(uow, idempotency_key, fingerprint)
         if replayed:
@@ -95,6 +99,13 @@ def delete_zone(
         if zone.status not in DELETABLE:
             raise ConflictError(
                 f"zone {name!r} is {zone.status}: only ACTIVE or FAILED zones are deleted"
+            )
+        bound = sorted({row.managed_by for row in records(uow).managed(zone.id) if row.managed_by})
+        if bound and not force:
+            raise ConflictError(
+                f"zone {name!r} keeps the records of bound custom domains ({', '.join(bound)}): "
+                "remove those domains first, or delete with force (?force=true, --force) and "
+                "their names stop resolving here"
             )
         zones(uow).touch(zone)
         sub = _operation(uow, zone, ZoneOp.DELETE, actor, idempotency_key, fingerprint)
@@ -136,8 +147,11 @@ def _change(
             raise ConflictError(
                 f"zone {zone.name!r} is {zone.status}: records change in ACTIVE zones only"
             )
-        current = [as_rrset(row) for row in records(uow).of(zone.id)]
-        check_change(current, change)
+        rows = records(uow).of(zone.id)
+        for row in rows:
+            if (row.name, row.type) == change.key:
+                check_not_managed(row.name, row.type, row.managed_by)
+        check_change([as_rrset(row) for row in rows], change)
         zones(uow).touch(zone)
         return _operation(
             uow,

@@ -53,6 +53,9 @@ class RRsetRow(Base):
     type: Mapped[str] = mapped_column(String(10), nullable=False)
     ttl: Mapped[int] = mapped_column(Integer, nullable=False)
     contents: Mapped[list[str]] = mapped_column(JSON, nullable=False)  # PowerDNS syntax
+    # The custom domain this RRset is kept for by the platform (its records follow the
+    # domain's binding; users cannot change them); None: the tenant's own.
+    managed_by: Mapped[str | None] = mapped_column(String(253))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

@@ -65,7 +65,11 @@ class RRsetView(BaseModel):
     ttl: int
     contents: list[str]
     platform_managed: bool = Field(
-        description="the SOA and apex NS come from the platform's DNS settings: not changeable"
+        description="kept by the platform, not changeable: the SOA and apex NS (from its DNS "
+        "settings) and the records of bound custom domains"
+    )
+    managed_by: str | None = Field(
+        default=None, description="the custom domain this RRset is kept for, if any"
     )
 
 
@@ -98,13 +102,14 @@ class RRsetList(BaseModel):
     items: list[RRsetView]
 
 
-def rrset_view(item: RRset, *, platform: bool) -> RRsetView:
+def rrset_view(item: RRset, *, platform: bool, managed_by: str | None = None) -> RRsetView:
     return RRsetView(
         name=item.name,
         type=item.type,
         ttl=item.ttl,
         contents=list(item.contents),
-        platform_managed=platform,
+        platform_managed=platform or managed_by is not None,
+        managed_by=managed_by,
     )
 
 

@@ -126,6 +126,11 @@ class CloudflareTunnel:
         self.config = config
         self.dns = dns
 
+    @property
+    def target(self) -> str:
+        """The name a CNAME points at to reach the tunnel."""
+        return f"{self.config.ingress.tunnel_id}.cfargotunnel.com"
+
     def observe(self) -> list[str]:
         """The hostnames the ingress file routes now (empty when there is no file)."""
         try:
