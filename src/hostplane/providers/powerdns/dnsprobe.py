@@ -47,3 +47,23 @@ def serves_zone(host: str, port: int, zone: str, timeout: float = 2.0) -> str | 
     if not any(rrset.rdtype == dns.rdatatype.SOA for rrset in response.answer):
         return f"{where} answers no SOA for {zone}"
     return None
+
+
+def txt_texts(host: str, port: int, name: str, timeout: float = 1.0) -> frozenset[str] | str:
+    """The TXT texts (each record's strings joined) the server answers for `name` with
+    authority, none when it has no such RRset; what is wrong when it answers otherwise."""
+    where = f"{host}:{port}"
+    try:
+        response = ask(host, port, name, "TXT", timeout=timeout)
+    except (dns.exception.DNSException, OSError) as exc:
+        return f"no DNS answer from {where} ({type(exc).__name__}: {exc})"
+    if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return f"{where} answers {dns.rcode.to_text(response.rcode())} for {name} TXT"
+    if not response.flags & dns.flags.AA:
+        return f"{where} answers {name} TXT without authority (not its zone)"
+    return frozenset(
+        b"".join(rdata.strings).decode("utf-8", errors="replace")
+        for rrset in response.answer
+        if rrset.rdtype == dns.rdatatype.TXT
+        for rdata in rrset
+    )
