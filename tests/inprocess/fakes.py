@@ -312,9 +312,12 @@ class FakeEdge:
 
     def route_for(self, host: str) -> EdgeRoute | None:
         host = host.rsplit(":", 1)[0]  # a Host header's port does not take part in matching
-        for route in self.state.routes if self.state else ():
-            if host in route.hosts:
-                return route
+        wildcard = "*." + host.split(".", 1)[-1]  # as Caddy matches: one label, exact first
+        routes = self.state.routes if self.state else ()
+        for name in (host, wildcard):
+            for route in routes:
+                if name in route.hosts:
+                    return route
         return None
 
     def serves(self, host: str) -> bool:
@@ -614,7 +617,8 @@ class FakeZones:
         if not held:
             return ()
         rrsets = self.held[max(held, key=len)]
-        found = [rrsets.get((name, rtype)) for rtype in ("A", "AAAA")]
+        wildcard = "*." + name.split(".", 1)[-1]
+        found = [rrsets.get((name, t)) or rrsets.get((wildcard, t)) for t in ("A", "AAAA")]
         return tuple(value for item in found if item is not None for value in item.contents)
 
     def export(self, zone: str) -> str:

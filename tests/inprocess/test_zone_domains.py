@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostplane.errors import ConflictError
+from hostplane.errors import ConflictError, ValidationError
 from hostplane.kinds.zone import requests as zone_requests
 from hostplane.kinds.zone.repo import records, zones
 from hostplane.providers.powerdns.rrsets import RRset
@@ -104,3 +104,19 @@ def test_a_zone_deleted_with_force_leaves_the_domain_removable(hosted: Plane):
     assert FQDN not in hosted.world.zones.held
     assert hosted.run(remove_domain(hosted.services, WWW)) == "SUCCEEDED"
     assert hosted.domain(WWW).status == "REMOVED"
+
+
+def test_a_wildcard_is_bound_only_in_a_hosted_zone_and_serves_every_name_under_it(
+    hosted: Plane,
+):
+    with pytest.raises(ValidationError, match="create the zone first"):
+        add_domain(hosted.services, "*.elsewhere.example")
+    assert hosted.run(add_domain(hosted.services, f"*.{ZONE}")) == "SUCCEEDED"
+    assert hosted.domain(f"*.{ZONE}").status == "ACTIVE"
+    assert rows(hosted) == {(f"*.{FQDN}", "A"): ((PLATFORM_IP,), f"*.{ZONE}")}
+    edge = hosted.world.edge
+    assert edge.serves(f"anything.{ZONE}") and not edge.serves(f"a.b.{ZONE}")
+    assert hosted.run(add_domain(hosted.services, WWW)) == "SUCCEEDED"  # exact beside it
+    assert hosted.run(remove_domain(hosted.services, f"*.{ZONE}")) == "SUCCEEDED"
+    assert not edge.serves(f"anything.{ZONE}") and edge.serves(WWW)
+    assert rows(hosted) == {KEY: ((PLATFORM_IP,), WWW)}

@@ -10,7 +10,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from hostplane.errors import ValidationError
-from hostplane.kinds.domain.model import display_name, normalize_domain
+from hostplane.kinds.domain.model import (
+    display_name,
+    normalize_domain,
+    probe_host,
+    registrable_domain,
+)
 
 BASE = "hosting.example.net"
 SAFE = re.compile(r"^[a-z0-9.-]+$")
@@ -62,7 +67,13 @@ def test_whatever_is_accepted_is_safe_ascii_and_stable(raw):
         'ex"ample.org',
         "ex'ample.org",
         "example.org#x",
-        "*.example.org",
+        "*.co.uk",
+        "*.github.io",
+        "*.*.example.org",
+        "a*.example.org",
+        "www.*.example.org",
+        "*example.org",
+        f"*.{BASE}",
         "http://example.org",
         "example.org:80",
         "example.org/path",
@@ -94,6 +105,14 @@ def test_invalid_or_dangerous_input_is_refused_with_a_message(raw):
     with pytest.raises(ValidationError) as info:
         norm(raw)
     assert str(info.value)
+
+
+def test_a_wildcard_covers_names_one_label_under_a_domain_of_ones_own():
+    assert norm("*.Example.ORG.") == "*.example.org"
+    assert norm("*.shop.example.co.uk") == "*.shop.example.co.uk"
+    assert registrable_domain("*.shop.example.co.uk") == "example.co.uk"
+    assert probe_host("*.example.org") == "hostplane-probe.example.org"
+    assert probe_host("www.example.org") == "www.example.org"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from hostplane.api.deps import ActorDep, ServicesDep, SubmitterDep, errors
 from hostplane.errors import ConflictError
 from hostplane.kinds.certificate import requests, views
 from hostplane.kinds.domain.api import DomainName, accepted, view
-from hostplane.kinds.domain.model import named_domain
+from hostplane.kinds.domain.model import named_domain, probe_host
 from hostplane.kinds.domain.views import DomainAccepted
 from hostplane.kinds.site.api import SiteName
 
@@ -52,7 +52,7 @@ def served_certificate(
     ascii_name = named_domain(domain, base_domain=services.settings.base_domain)
     stored = view(services, name, ascii_name).certificate
     expected = stored.fingerprint if stored else None
-    served = services.edge.served_certificate(ascii_name)
+    served = services.edge.served_certificate(probe_host(ascii_name))
     healthy = expected is not None and served == expected
     if healthy:
         explanation = "the edge presents the stored certificate"

@@ -4,10 +4,12 @@ installed by regenerating the edge, judged by what the edge actually presents.""
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 import structlog
 
 from hostplane.errors import ConflictError, PermanentError
+from hostplane.kernel import runtime
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.steps import Options, StepDef
 from hostplane.kinds.certificate.model import (
@@ -24,11 +26,12 @@ from hostplane.kinds.certificate.model import (
     due,
 )
 from hostplane.kinds.certificate.model import OWNER as CERT_OWNER
-from hostplane.kinds.domain.model import ROUTED
+from hostplane.kinds.domain.model import ROUTED, is_wildcard, probe_host
 from hostplane.kinds.domain.repo import DomainTarget, domains
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.edge import regenerate_edge
-from hostplane.providers.acme.issuer import describe_leaf, new_account_key
+from hostplane.kinds.tenant.model import DNS01
+from hostplane.providers.acme.issuer import TxtChallenges, describe_leaf, new_account_key
 from hostplane.services import Services
 
 log = structlog.get_logger(__name__)
@@ -41,30 +44,51 @@ def ensure(services: Services, target: DomainTarget, options: Options) -> Outcom
     renew_before = services.settings.cert_renew_before_days
     if domain.cert_fingerprint and not due(domain.cert_not_after, renew_before):
         regenerate_edge(services)
-        services.edge.confirm_certificate(domain.name, domain.cert_fingerprint)
+        services.edge.confirm_certificate(probe_host(domain.name), domain.cert_fingerprint)
         return Outcome.UNCHANGED
-    return renew(services, domain)
+    return renew(services, target)
 
 
-def renew(services: Services, domain: DomainRow) -> Outcome:
+def renew(services: Services, target: DomainTarget) -> Outcome:
+    """A new certificate from the ACME CA: validated by DNS-01 where a hosted zone holds the
+    name (the only way for a wildcard), else by HTTP-01 through the edge."""
+    domain = target.domain
     if services.acme is None:
         raise PermanentError(
             f"{domain.name} needs a certificate and no ACME CA is configured "
             "(HOSTPLANE_ACME_DIRECTORY), nor was one uploaded"
         )
     had_one = domain.cert_fingerprint is not None
-    try:
-        issued = services.acme.issue(
-            _account_key(services),
-            domain.name,
-            lambda token, validation: _publish(services, domain, token, validation),
+    txt = _dns01(services, domain.name, target.site.tenant_id)
+    if txt is not None:
+        issued = services.acme.issue_dns01(_account_key(services), [domain.name], txt)
+    elif is_wildcard(domain.name):
+        raise PermanentError(
+            f"{domain.name} is a wildcard: its certificate is validated by DNS-01, which needs "
+            "its zone hosted here and ACTIVE"
         )
-    finally:
-        _withdraw(services, domain.id)
+    else:
+        try:
+            issued = services.acme.issue(
+                _account_key(services),
+                domain.name,
+                lambda token, validation: _publish(services, domain, token, validation),
+            )
+        finally:
+            _withdraw(services, domain.id)
     _store(services, domain.id, issued.fullchain_pem, issued.key_pem, "acme")
     regenerate_edge(services)
-    services.edge.confirm_certificate(domain.name, issued.fingerprint)
+    services.edge.confirm_certificate(probe_host(domain.name), issued.fingerprint)
     return Outcome.UPDATED if had_one else Outcome.CREATED
+
+
+def _dns01(services: Services, name: str, tenant_id: str | None) -> TxtChallenges | None:
+    """Where the name's DNS-01 records are published (tenant.DNS01), if anywhere."""
+    for point in runtime.registry().contributions(DNS01):
+        txt = point(services, name, tenant_id)
+        if txt is not None:
+            return cast(TxtChallenges, txt)
+    return None
 
 
 def remove(services: Services, target: DomainTarget, options: Options) -> Outcome:
@@ -174,7 +198,7 @@ def install_upload(services: Services, target: DomainTarget, options: Options) -
         served, fingerprint_now = row.status in ROUTED, row.cert_fingerprint
     regenerate_edge(services)
     if served and fingerprint_now:
-        services.edge.confirm_certificate(domain.name, fingerprint_now)
+        services.edge.confirm_certificate(probe_host(domain.name), fingerprint_now)
     return outcome
 
 
@@ -206,7 +230,7 @@ def restore_previous(services: Services, target: DomainTarget, options: Options)
 
 
 def _renew(services: Services, target: DomainTarget, options: Options) -> Outcome:
-    return renew(services, target.domain)
+    return renew(services, target)
 
 
 STEPS: tuple[StepDef[DomainTarget], ...] = (

@@ -69,19 +69,45 @@ class Step(enum.StrEnum):
 # What a domain's text may hold, as published in the API's schema: at least two labels, none of
 # the characters of a URL, a port or a path. JSON Schema cannot say the rest (IDNA and UTS #46
 # mapping, punycode that decodes, scripts not mixed, not the base domain): normalize_domain does.
-DOMAIN_TEXT_PATTERN = (
-    r"^[^\s/\\:@*?#\[\]{}()<>\"'`;,|$&=%!^~+.]+(\.[^\s/\\:@*?#\[\]{}()<>\"'`;,|$&=%!^~+.]+)+\.?$"
-)
+_LABELS = r"[^\s/\\:@*?#\[\]{}()<>\"'`;,|$&=%!^~+.]+"
+DOMAIN_TEXT_PATTERN = rf"^(\*\.)?{_LABELS}(\.{_LABELS})+\.?$"
 DOMAIN_TEXT_HINT = (
     "a domain name such as www.example.org (letters, digits, hyphens and dots; no scheme, "
-    "port, path or spaces)"
+    "port, path or spaces), or a wildcard such as *.example.org"
 )
+
+
+WILDCARD = "*."
+# What a request to a wildcard domain is checked with (DNS, the edge's route, its certificate):
+# one name the wildcard covers.
+PROBE_LABEL = "hostplane-probe"
+
+
+def is_wildcard(name: str) -> bool:
+    return name.startswith(WILDCARD)
+
+
+def probe_host(name: str) -> str:
+    """A concrete name `name` covers: itself, or for `*.example.org` one name under it."""
+    return PROBE_LABEL + name[1:] if is_wildcard(name) else name
 
 
 def normalize_domain(raw: str, *, base_domain: str) -> str:
-    """The domain in lowercase ASCII (punycode), or ValidationError saying what to fix."""
+    """The domain in lowercase ASCII (punycode), or ValidationError saying what to fix; a
+    leading `*.` (every name one label under the rest) is kept when the rest is a domain that
+    is not a public suffix."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationError("domain is empty: give a name such as www.example.org")
+    if raw.strip().startswith(WILDCARD):
+        rest = normalize_domain(raw.strip()[2:], base_domain=base_domain)
+        if is_wildcard(rest):
+            raise ValidationError(f"{raw!r}: only the first label of a domain may be '*'")
+        if _suffixes().is_public(rest):
+            raise ValidationError(
+                f"{raw!r} would cover every name under the public suffix {rest}: a wildcard "
+                "covers names under a domain of your own, such as *.example.org"
+            )
+        return WILDCARD + rest
     text = raw.strip()
     if text.endswith("."):
         text = text[:-1]  # the root label, as in 'example.org.'
@@ -172,7 +198,9 @@ def _suffixes() -> PublicSuffixList:
 def registrable_domain(name: str) -> str:
     """The name one owner registers (`example.co.uk` for `www.shop.example.co.uk`, by the Public
     Suffix List, whose private suffixes such as `github.io` count as public: two names below one
-    are two owners'). A name that is itself a public suffix is its own. `name`: normalized."""
+    are two owners'). A name that is itself a public suffix is its own; a wildcard's is the
+    rest's. `name`: normalized."""
+    name = name.removeprefix(WILDCARD)
     return _suffixes().privatesuffix(name) or name
 
 

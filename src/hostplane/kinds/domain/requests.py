@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hostplane.errors import ConflictError, NotFoundError
+from hostplane.errors import ConflictError, NotFoundError, ValidationError
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import Submitted, new_operation, refuse_if_busy, slot
 from hostplane.kernel.store.uow import UnitOfWork
@@ -20,11 +20,13 @@ from hostplane.kinds.domain.model import (
     LIFECYCLE,
     DomainOp,
     DomainStatus,
+    is_wildcard,
     named_domain,
     normalize_domain,
     registrable_domain,
 )
 from hostplane.kinds.domain.repo import domains
+from hostplane.kinds.domain.steps import steps_of_others
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.model import KIND as SITE
 from hostplane.kinds.site.model import SiteStatus
@@ -118,6 +120,12 @@ def add_domain(
         uow.lock(f"{KIND}.owner:{registrable}")
         site = sites(uow).live_or_404(site_name, scope)
         refuse_if_another_tenants(uow, site, name, registrable, scope)
+        if is_wildcard(name) and not steps_of_others(services, uow, name, site.tenant_id, False):
+            raise ValidationError(
+                f"{name} is a wildcard: one is bound only inside a zone the platform hosts for "
+                f"the site's tenant (its records and its DNS-01 certificate are written there): "
+                f"create the zone first (hostctl zone create {registrable})"
+            )
         existing = domains(uow).get_live(name)
         if existing is not None and existing.site_id != site.id:
             owner = sites(uow).get(existing.site_id)

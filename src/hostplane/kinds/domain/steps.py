@@ -23,7 +23,7 @@ from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import transition
-from hostplane.kinds.domain.model import LIFECYCLE, DomainStatus, Step
+from hostplane.kinds.domain.model import LIFECYCLE, DomainStatus, Step, probe_host
 from hostplane.kinds.domain.repo import DomainTarget, load_target, served_domains
 from hostplane.kinds.domain.table import DomainRow
 from hostplane.kinds.site.edge import regenerate_edge
@@ -95,7 +95,7 @@ def _start_check(uow: UnitOfWork, op: OperationRow, domain: DomainRow) -> str | 
 
 def _lookup(services: Services, name: str) -> _Lookup:
     try:
-        verdict = evaluate(services.dns.lookup(name), services.dns_expectation)
+        verdict = evaluate(services.dns.lookup(probe_host(name)), services.dns_expectation)
     except ProviderError as exc:  # resolvers unreachable: not yet proven, try again later
         return _Lookup([], str(exc), False)
     return _Lookup(list(verdict.found), verdict.explain(), verdict.ok)
@@ -135,13 +135,13 @@ def _record_check(
 
 def _route(services: Services, target: DomainTarget, options: Options) -> Outcome:
     outcome = regenerate_edge(services)
-    services.edge.confirm(target.domain.name, naming.edge_route_id(target.site.name))
+    services.edge.confirm(probe_host(target.domain.name), naming.edge_route_id(target.site.name))
     return outcome
 
 
 def _unroute(services: Services, target: DomainTarget, options: Options) -> Outcome:
     outcome = regenerate_edge(services)
-    services.edge.confirm_gone(target.domain.name)
+    services.edge.confirm_gone(probe_host(target.domain.name))
     return Outcome.DELETED if outcome.changed else Outcome.ABSENT
 
 
@@ -179,7 +179,12 @@ def before_dns(
     services: Services, uow: UnitOfWork, target: DomainTarget, *, removal: bool
 ) -> list[str]:
     """Other kinds' steps for this domain before its DNS check (tenant.DOMAIN_STEPS)."""
-    name, tenant_id = target.domain.name, target.site.tenant_id
+    return steps_of_others(services, uow, target.domain.name, target.site.tenant_id, removal)
+
+
+def steps_of_others(
+    services: Services, uow: UnitOfWork, name: str, tenant_id: str | None, removal: bool
+) -> list[str]:
     return [
         step
         for point in runtime.registry().contributions(DOMAIN_STEPS)

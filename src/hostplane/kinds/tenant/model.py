@@ -261,3 +261,7 @@ SUSPENSION = "tenant.suspension"
 # the domain's records) and undone when it is removed or its addition fails; each step works
 # on the domain kind's target (its `domain` and `site`).
 DOMAIN_STEPS = "tenant.domain_steps"
+# dns01(services, domain, tenant_id) -> TxtChallenges | None: where a descendant publishes the
+# ACME DNS-01 TXT records of a custom domain of the tenant (a hosted zone holding its name);
+# None when it cannot. With one, the domain's certificate is validated by DNS-01.
+DNS01 = "tenant.dns01"

@@ -27,6 +27,9 @@ from hostplane.kinds.zone.model import (
 from hostplane.kinds.zone.repo import records, zones
 from hostplane.kinds.zone.steps import provider
 from hostplane.kinds.zone.table import ZoneRow
+from hostplane.providers.acme.issuer import TxtChallenges
+from hostplane.providers.powerdns.acme import PowerDnsTxtChallenges
+from hostplane.providers.powerdns.dnsprobe import reachable_address
 from hostplane.providers.powerdns.names import canonical_name
 from hostplane.providers.powerdns.rrsets import Change, Delete, Replace
 from hostplane.services import Services
@@ -70,12 +73,31 @@ def domain_steps(
 
 
 def _serving(services: Services, target: BoundDomain) -> ZoneRow | None:
-    """The tenant's ACTIVE zone the domain's name is in, if any."""
+    return _tenants_zone(services, target.domain.name, target.site.tenant_id)
+
+
+def _tenants_zone(services: Services, name: str, tenant_id: str | None) -> ZoneRow | None:
+    """The tenant's ACTIVE zone `name` is in, if any."""
     with services.store.unit_of_work() as uow:
-        zone = zones(uow).serving(target.domain.name)
-    if zone is None or zone.tenant_id != target.site.tenant_id:
+        zone = zones(uow).serving(name)
+    if zone is None or zone.tenant_id != tenant_id:
         return None
     return zone
+
+
+def dns01(services: Services, domain: str, tenant_id: str | None) -> TxtChallenges | None:
+    """The domain's DNS-01 TXT records, written in its tenant's zone on this plane's PowerDNS
+    and confirmed answered there (where HOSTPLANE_DNS_BIND and HOSTPLANE_DNS_PORT say)."""
+    zone = _tenants_zone(services, domain, tenant_id) if services.zones is not None else None
+    if zone is None or services.zones is None:
+        return None
+    settings = services.settings
+    return PowerDnsTxtChallenges(
+        services.zones,
+        zone.name,
+        dns_host=reachable_address(settings.dns_bind_addresses[0]),
+        dns_port=settings.dns_port,
+    )
 
 
 def _apply(services: Services, target: BoundDomain, options: Options) -> Outcome:

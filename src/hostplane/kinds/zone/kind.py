@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hostplane.kernel.kind import Kind
-from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, DOMAIN_STEPS, OWNED, TEARDOWN
+from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, DNS01, DOMAIN_STEPS, OWNED, TEARDOWN
 from hostplane.kinds.zone import api, domains, tenancy
 from hostplane.kinds.zone.lifecycle import ZoneSaga
 from hostplane.kinds.zone.model import KIND as NAME
@@ -33,5 +33,6 @@ KIND: Kind[ZoneRow] = Kind(
         BEFORE_TEARDOWN: tenancy.before_teardown,
         TEARDOWN: tenancy.teardown,
         DOMAIN_STEPS: domains.domain_steps,
+        DNS01: domains.dns01,
     },
 )

@@ -40,7 +40,9 @@ def render_config(
 ) -> JSON:
     """The whole config: admin kept on loopback, one HTTP server (ACME challenges first), an
     HTTPS server with the same routes when `https_listen` is set, a 404 for unknown hosts."""
-    ordered = sorted(state.routes, key=lambda r: r.route_id)
+    # A request goes to the first route that matches: routes with a wildcard host come last,
+    # so that a name bound exactly to one site is not taken by another's wildcard.
+    ordered = sorted(state.routes, key=lambda r: (any(h[:2] == "*." for h in r.hosts), r.route_id))
     routes = [*(_route(r) for r in ordered), _not_found()]
     challenges = sorted(state.challenges, key=lambda c: (c.host, c.token))
     servers: JSON = {
