@@ -88,8 +88,10 @@ def _tenants_zone(services: Services, name: str, tenant_id: str | None) -> ZoneR
 def dns01(services: Services, domain: str, tenant_id: str | None) -> TxtChallenges | None:
     """The domain's DNS-01 TXT records, written in its tenant's zone on this plane's PowerDNS
     and confirmed answered there (where HOSTPLANE_DNS_BIND and HOSTPLANE_DNS_PORT say)."""
-    zone = _tenants_zone(services, domain, tenant_id) if services.zones is not None else None
-    if zone is None or services.zones is None:
+    if services.zones is None:
+        return None
+    zone = _tenants_zone(services, domain, tenant_id)
+    if zone is None:
         return None
     settings = services.settings
     return PowerDnsTxtChallenges(
