@@ -23,7 +23,7 @@ SITE_A, SITE_B = f"seed-{TAG}", f"other-{TAG}"
 DOMAIN = f"www.seed-{TAG}.test"
 SEED = f"""\
 plans:
-  - {{name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2}}
+  - {{name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2, zones: 2}}
 tenants:
   - name: {A}
     plan: small

@@ -80,6 +80,8 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             "50",
             "--php-workers",
             "2",
+            "--zones",
+            "1",
         )
     )
     ok(cp.cli("tenant", "create", A, "--plan", "small", "--wait"))
@@ -181,6 +183,7 @@ def test_a_tenants_token_sees_and_changes_only_its_own(cp: ControlPlane, world):
                     "caches": 9,
                     "disk_mb": 9,
                     "php_workers": 9,
+                    "zones": 9,
                 },
             ),
             ("POST", "/v1/reconcile", {"prune": True}),

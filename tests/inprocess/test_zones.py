@@ -6,12 +6,15 @@ them, tenants' tokens scoped to their own zones, the cascade, and the reconciler
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
 from hostplane.errors import ConflictError, NotFoundError, PermanentError, ValidationError
 from hostplane.kernel.operations import Submitted
+from hostplane.kinds.tenant import access
 from hostplane.kinds.tenant import requests as tenant_requests
+from hostplane.kinds.tenant.model import DEFAULT_LIMITS
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.zone import requests as zone_requests
 from hostplane.kinds.zone.repo import as_rrset, records, zones
@@ -24,9 +27,9 @@ ZONE = "example.test"
 FQDN = ZONE + "."
 
 
-def make_tenant(plane: Plane, name: str) -> str:
+def make_tenant(plane: Plane, name: str, plan: str | None = None) -> str:
     sub = tenant_requests.create_tenant(
-        plane.services, name=name, plan=None, actor=ACTOR, idempotency_key=None
+        plane.services, name=name, plan=plan, actor=ACTOR, idempotency_key=None
     )
     assert plane.run(sub) == "SUCCEEDED"
     with plane.store.unit_of_work() as uow:
@@ -105,6 +108,23 @@ def test_a_name_another_tenants_zone_holds_is_refused(plane: Plane, acme_id: str
         create(plane, "test2.other.test", tenant="acme")
     # the zone's own tenant may host a zone below it
     assert plane.run(create(plane, f"sub.{ZONE}")) == "SUCCEEDED"
+
+
+def test_a_plans_zone_limit_refuses_the_zone_too_many_naming_limit_and_usage(plane: Plane):
+    limits = replace(DEFAULT_LIMITS, zones=1)
+    access.save_plan(plane.services, name="onezone", limits=limits, create=True)
+    make_tenant(plane, "small", plan="onezone")
+    assert plane.run(create(plane, tenant="small")) == "SUCCEEDED"
+    operations = len(plane.operations())
+    with pytest.raises(ConflictError, match=r"limit of zones: 1 of 1 \(plan 'onezone'\)"):
+        create(plane, "other.test", tenant="small")
+    assert len(plane.operations()) == operations  # nothing recorded
+    with plane.store.unit_of_work() as uow:
+        assert zones(uow).get_latest("other.test") is None
+    # a deleted zone no longer counts
+    deleted = zone_requests.delete_zone(plane.services, name=ZONE, actor=ACTOR)
+    assert plane.run(deleted) == "SUCCEEDED"
+    assert plane.run(create(plane, "other.test", tenant="small")) == "SUCCEEDED"
 
 
 @pytest.mark.parametrize(

@@ -79,3 +79,27 @@ def test_a_store_of_the_previous_release_upgrades_with_no_data_change(tmp_path):
     assert "0004" not in heads
     plane = Store(engine).plane()
     assert plane.predates_marks  # it has worked before: its resources carry no plane id
+
+
+def test_plans_made_before_the_zone_limit_get_100_zones_and_it_downgrades(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "tenant_0001")
+    at = {"created_at": "2026-12-03 10:00:00.000000", "updated_at": "2026-12-03 10:00:00.000000"}
+    plan = {"id": "p1", "name": "small", "sites": 2, "databases": 1, "caches": 0, "disk_mb": 500}
+    tenant = {"id": "t1", "name": "acme", "status": "ACTIVE", "plan_id": "p1", "version": 1}
+    with engine.begin() as conn:
+        _insert(conn, "plans", plan | {"php_workers": 2} | at)
+        _insert(conn, "tenants", tenant | at)
+
+    migrate(engine)
+
+    with engine.connect() as conn:
+        zones = dict(conn.execute(sa.text("SELECT name, zones FROM plans ORDER BY name")).all())
+        assert zones == {"default": 100, "small": 100}
+        assert conn.execute(sa.text("SELECT plan_id FROM tenants")).scalar_one() == "p1"
+    command.downgrade(config, "tenant_0001")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("plans")}
+        assert "zones" not in columns
+        assert conn.execute(sa.text("SELECT count(*) FROM tenants")).scalar_one() == 1

@@ -12,7 +12,7 @@ from hostplane.cli.seedfile import parse
 
 SEED = """\
 plans:
-  - {name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2}
+  - {name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2, zones: 2}
 tenants:
   - name: acme
     plan: small
@@ -82,7 +82,7 @@ def test_wrong_types_values_and_shapes_are_errors_with_their_line():
     assert problems(
         """\
         plans:
-          - {name: p, sites: two, databases: true, caches: -1, disk_mb: 1, php_workers: 0}
+          - {name: p, sites: two, databases: true, caches: -1, disk_mb: 1, php_workers: 0, zones: 1}
         tenants:
           - name: no
           - name: Acme
@@ -131,6 +131,7 @@ def test_missing_keys_duplicates_and_bad_domains():
         "2: plan p: missing key 'caches'",
         "2: plan p: missing key 'disk_mb'",
         "2: plan p: missing key 'php_workers'",
+        "2: plan p: missing key 'zones'",
         "5: duplicate key 'name' in item 1 of tenants (first at line 4)",
         "6: item 2 of tenants: missing key 'name'",
         "10: domain not a domain: 'not a domain' is not a domain name: only letters, digits, "

@@ -69,7 +69,7 @@ def test_the_system_user_is_hp_name_and_fits_linux():
 
 
 def test_a_limit_refuses_one_more_naming_limit_and_usage():
-    limits = Limits(sites=2, databases=1, caches=1, disk_mb=100, php_workers=4)
+    limits = Limits(sites=2, databases=1, caches=1, disk_mb=100, php_workers=4, zones=1)
     check_limit("acme", "small", limits, Limit.SITES, 1)
     with pytest.raises(ConflictError, match=r"limit of sites: 2 of 2 \(plan 'small'\)"):
         check_limit("acme", "small", limits, Limit.SITES, 2)

@@ -153,6 +153,7 @@ def _limits(limits: Limits) -> dict[str, int]:
         "caches": limits.caches,
         "disk_mb": limits.disk_mb,
         "php_workers": limits.php_workers,
+        "zones": limits.zones,
     }
 
 

@@ -24,6 +24,7 @@ def _limits(body: views.PlanBody) -> Limits:
         caches=body.caches,
         disk_mb=body.disk_mb,
         php_workers=body.php_workers,
+        zones=body.zones,
     )
 
 

@@ -192,25 +192,29 @@ class Limit(enum.StrEnum):
     CACHES = "caches"
     DISK_MB = "disk_mb"
     PHP_WORKERS = "php_workers"
+    ZONES = "zones"
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """A plan's limits. `php_workers` is the most PHP workers each of the tenant's PHP sites
-    runs at once (pm.max_children of its PHP-FPM pool)."""
+    runs at once (pm.max_children of its PHP-FPM pool); `zones` the most DNS zones it has."""
 
     sites: int
     databases: int
     caches: int
     disk_mb: int
     php_workers: int
+    zones: int
 
     def of(self, limit: Limit) -> int:
         value: int = getattr(self, limit.value)
         return value
 
 
-DEFAULT_LIMITS = Limits(sites=100, databases=100, caches=20, disk_mb=10240, php_workers=5)
+DEFAULT_LIMITS = Limits(
+    sites=100, databases=100, caches=20, disk_mb=10240, php_workers=5, zones=100
+)
 LIMIT_MAX = 1_000_000
 PLAN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 PLAN_NAME_HINT = "1-32 lowercase letters, digits or hyphens, not starting or ending with one"

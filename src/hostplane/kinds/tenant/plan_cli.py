@@ -16,7 +16,7 @@ plan_app = typer.Typer(no_args_is_help=True, help="Plans: the limits of tenants.
 
 
 def _plan_body(
-    name: str, sites: int, databases: int, caches: int, disk_mb: int, php_workers: int
+    name: str, sites: int, databases: int, caches: int, disk_mb: int, php_workers: int, zones: int
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -25,6 +25,7 @@ def _plan_body(
         "caches": caches,
         "disk_mb": disk_mb,
         "php_workers": php_workers,
+        "zones": zones,
     }
 
 
@@ -37,11 +38,12 @@ def plan_create(
     caches: Annotated[int, typer.Option("--caches", min=0)],
     disk_mb: Annotated[int, typer.Option("--disk-mb", min=0)],
     php_workers: Annotated[int, typer.Option("--php-workers", min=1, max=200)],
+    zones: Annotated[int, typer.Option("--zones", min=0)],
     update: Annotated[bool, typer.Option(help="change an existing plan's limits")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a plan (or, with --update, change one)."""
-    body = _plan_body(name, sites, databases, caches, disk_mb, php_workers)
+    body = _plan_body(name, sites, databases, caches, disk_mb, php_workers, zones)
     plan = run(
         ctx,
         lambda c: (
@@ -59,7 +61,9 @@ def plan_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(plans)
         return
-    table = Table("name", "sites", "databases", "caches", "disk MB", "PHP workers", "tenants")
+    table = Table(
+        "name", "sites", "databases", "caches", "disk MB", "PHP workers", "zones", "tenants"
+    )
     for p in plans:
         table.add_row(
             *(
@@ -71,6 +75,7 @@ def plan_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                     "caches",
                     "disk_mb",
                     "php_workers",
+                    "zones",
                     "tenants",
                 )
             )
@@ -87,7 +92,7 @@ def plan_assign(ctx: typer.Context, tenant: str, plan: str) -> None:
 
 # --- hostctl apply: the `plans` section ------------------------------------------------
 
-LIMIT_FIELDS = ("sites", "databases", "caches", "disk_mb", "php_workers")
+LIMIT_FIELDS = ("sites", "databases", "caches", "disk_mb", "php_workers", "zones")
 
 
 def _observe_plan(get: Get, item: Item) -> dict[str, Any] | None:
@@ -120,6 +125,7 @@ PLANS = Section(
         _limit("caches"),
         _limit("disk_mb"),
         _limit("php_workers", 1, 200),
+        _limit("zones"),
     ),
     observe=_observe_plan,
     diff=_diff_plan,

@@ -128,6 +128,7 @@ def limits_of(plan: PlanRow) -> Limits:
         caches=plan.caches,
         disk_mb=plan.disk_mb,
         php_workers=plan.php_workers,
+        zones=plan.zones,
     )
 
 

@@ -21,6 +21,7 @@ class PlanRow(Base):
     caches: Mapped[int] = mapped_column(Integer, nullable=False)
     disk_mb: Mapped[int] = mapped_column(Integer, nullable=False)
     php_workers: Mapped[int] = mapped_column(Integer, nullable=False)
+    zones: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

@@ -65,6 +65,7 @@ class PlanBody(RequestBody):
     caches: JsonInt = Count
     disk_mb: JsonInt = Count
     php_workers: JsonInt = Field(ge=1, le=200)
+    zones: JsonInt = Count
 
 
 class PlanChange(RequestBody):
@@ -132,6 +133,7 @@ class PlanView(BaseModel):
     caches: int
     disk_mb: int
     php_workers: int
+    zones: int
     tenants: int
 
 
@@ -209,6 +211,7 @@ def plan_view(row: PlanRow, tenants: int) -> PlanView:
         caches=row.caches,
         disk_mb=row.disk_mb,
         php_workers=row.php_workers,
+        zones=row.zones,
         tenants=tenants,
     )
 

@@ -17,8 +17,9 @@ from hostplane.kernel.operations import (
     submit,
 )
 from hostplane.kernel.transition import record_created
-from hostplane.kinds.tenant.model import TenantStatus
+from hostplane.kinds.tenant.model import Limit, TenantStatus
 from hostplane.kinds.tenant.repo import tenants
+from hostplane.kinds.tenant.requests import check_usage
 from hostplane.kinds.zone.lifecycle import audit
 from hostplane.kinds.zone.model import (
     DELETABLE,
@@ -69,6 +70,7 @@ def create_zone(
             raise ConflictError(f"zone {name!r} already exists (status {existing.status})")
         check_not_held(name, zones(uow).holders(name), owner.name)
         refuse_if_busy(uow, KIND, name)
+        check_usage(uow, owner, Limit.ZONES, len(zones(uow).of_tenant(owner.id)))
         zone = zones(uow).add(ZoneRow(name=name, tenant_id=owner.id, status=ZoneStatus.PENDING))
         uow.flush()
         sub = _operation(uow, zone, ZoneOp.CREATE, actor, idempotency_key, fingerprint)
