@@ -6,6 +6,7 @@ them, tenants' tokens scoped to their own zones, the cascade, and the reconciler
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -320,3 +321,16 @@ def test_the_reconciler_repairs_rrsets_changed_by_hand_and_reports_orphans(
     again = plane.reconcile(dry_run=True).findings
     after = {(f["kind"], f["resource"]) for f in again if f["handler"] == "zone"}
     assert after == {("orphaned", f"rrset:extra.{FQDN} A")}
+
+
+def test_a_reconcile_runs_duration_includes_observing(plane: Plane, monkeypatch):
+    """Observing is most of a run: its recorded duration starts before it."""
+    observe = plane.world.zones.observe
+
+    def slow() -> dict[str, tuple[RRset, ...]]:
+        time.sleep(0.3)
+        return observe()
+
+    monkeypatch.setattr(plane.world.zones, "observe", slow)
+    run = plane.reconcile(dry_run=True)
+    assert run.duration_ms is not None and run.duration_ms >= 300, run.duration_ms

@@ -79,20 +79,21 @@ class Done:
     result: str
 
 
-def _options(ctx: Any, operation_id: str) -> dict[str, Any]:
+def _begin(ctx: Any, operation_id: str) -> tuple[dict[str, Any], datetime]:
+    """The run's options, and when it started (before it observed anything)."""
     with ctx.store.unit_of_work() as uow:
         op = uow.operations.get(operation_id)
         assert op is not None
         if op.status == OperationStatus.PENDING:
             op.status, op.started_at = OperationStatus.RUNNING, utcnow()
-        return dict(op.options or {})
+        return dict(op.options or {}), op.started_at or utcnow()
 
 
 @DBOS.step()
 def reconcile_plan_step(operation_id: str) -> Planned:
     services = runtime.context()
     started = time.monotonic()
-    options = _options(services, operation_id)
+    options, began = _begin(services, operation_id)
     found = plan(services)
     tally = counts(found.findings)
     for kind in FindingKind:
@@ -106,6 +107,7 @@ def reconcile_plan_step(operation_id: str) -> Planned:
                     trigger=str(options.get("trigger", "request")),
                     dry_run=bool(options.get("dry_run")),
                     prune=bool(options.get("prune")) or services.settings.reconcile_prune,
+                    started_at=began,  # its duration includes observing, most of a run
                 )
             )
         run.counts = {**tally, "provider_calls": sum(found.calls.values())}
