@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -46,8 +47,8 @@ class UserCreate(RequestBody):
         pattern=USER_NAME_PATTERN,
         description=USER_NAME_HINT,
     )
-    privileges: Privileges = Field(
-        default=Privileges.ALL,
+    privileges: Literal["all", "read"] = Field(
+        default=Privileges.ALL.value,
         description="all: every right on the database; read: SELECT and SHOW VIEW",
     )
 
