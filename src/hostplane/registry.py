@@ -20,6 +20,7 @@ KINDS = (
     "hostplane.kinds.domain",
     "hostplane.kinds.certificate",
     "hostplane.kinds.zone",
+    "hostplane.kinds.database",
 )
 
 

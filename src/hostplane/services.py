@@ -25,6 +25,7 @@ from hostplane.providers.local.users import Owner
 from hostplane.providers.mariadb.admin import ADMIN_SECRET, AdminAccount, Bootstrap
 from hostplane.providers.mariadb.connection import Server
 from hostplane.providers.mariadb.provider import MariaDBProvider
+from hostplane.providers.mariadb.tenant_dbs import TenantDatabases
 from hostplane.providers.openssh.server import SftpConfig, SftpServer
 from hostplane.providers.powerdns import files as pdns_files
 from hostplane.providers.powerdns.api import PowerDnsApi
@@ -55,6 +56,8 @@ class Services:
     zones: PowerDnsApi | None = None  # DNS hosting; None only in test worlds without it
     accounts: TenantAccounts | None = None  # tenants' users and homes on this host
     sftp: SftpServer | None = None  # the tenants' SFTP server (None: HOSTPLANE_SFTP_PORT=0)
+    # Tenants' databases and users: the site database server, through the same account.
+    tenant_databases: TenantDatabases | None = None
     edge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def runtime(self, kind: str) -> SiteRuntime:
@@ -141,6 +144,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         zones=powerdns_api(settings, plane.id),
         accounts=accounts,
         sftp=sftp_server(settings),
+        tenant_databases=TenantDatabases.sharing(databases),
     )
 
 

@@ -33,6 +33,8 @@ from hostplane.providers.acme.issuer import IssuedCertificate, Publish, describe
 from hostplane.providers.dnscheck.verdict import DnsAnswer
 from hostplane.providers.edge import ACME_CHALLENGE_PATH, SUSPENDED, EdgeRoute, EdgeState
 from hostplane.providers.local.accounts import Account
+from hostplane.providers.mariadb.identifiers import ALL_PRIVILEGES, READ_PRIVILEGES, grant_pattern
+from hostplane.providers.mariadb.tenant_dbs import Endpoint, TenantObservation
 from hostplane.providers.openssh.config import SftpState
 from hostplane.providers.powerdns.names import canonical_name
 from hostplane.providers.powerdns.rrsets import (
@@ -434,6 +436,74 @@ class FakeDatabases:
         return "/fake/run/mysqld.sock"
 
 
+class FakeTenantDatabases:
+    """The tenants' databases and accounts in memory: databases (all this plane's), accounts
+    with their passwords, grants account → {grant pattern → privileges}. `unmarked`: someone
+    else's databases and accounts, which nothing here may touch."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.databases: set[str] = set()
+        self.accounts: dict[str, str] = {}
+        self.grants: dict[str, dict[str, frozenset[str]]] = {}
+        self.unmarked: set[str] = set()
+        self._sets = {"ALL PRIVILEGES": ALL_PRIVILEGES, "SELECT, SHOW VIEW": READ_PRIVILEGES}
+
+    def _refuse_foreign(self, name: str) -> None:
+        if name in self.unmarked:
+            raise ForeignResourceError(f"{name} belongs to nobody: not this plane's")
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(host="localhost", port=3306, socket="/fake/run/mysqld.sock")
+
+    def ensure_tenant_database(self, name: str) -> Outcome:
+        self.journal.record("tenant_databases.ensure_database", name)
+        self._refuse_foreign(name)
+        had = name in self.databases
+        self.databases.add(name)
+        return Outcome.UNCHANGED if had else Outcome.CREATED
+
+    def remove_tenant_database(self, name: str) -> Outcome:
+        self.journal.record("tenant_databases.remove_database", name)
+        if name in self.unmarked or name not in self.databases:
+            return Outcome.ABSENT
+        self.databases.discard(name)
+        return Outcome.DELETED
+
+    def ensure_account(self, user: str, password: str, database: str, grant: str) -> Outcome:
+        self.journal.record("tenant_databases.ensure_account", user)
+        self._refuse_foreign(user)
+        if database not in self.databases:
+            raise PermanentError(f"database {database} is missing")
+        had = user in self.accounts
+        want = {grant_pattern(database): self._sets[grant]}
+        changed = self.grants.get(user) != want
+        self.accounts[user] = password
+        self.grants[user] = want
+        return Outcome.CREATED if not had else Outcome.UPDATED if changed else Outcome.UNCHANGED
+
+    def check_account(self, user: str, password: str, database: str) -> None:
+        if self.accounts.get(user) != password or grant_pattern(database) not in self.grants.get(
+            user, {}
+        ):
+            raise PermanentError(f"{user} cannot use {database}")
+
+    def remove_account(self, user: str) -> Outcome:
+        self.journal.record("tenant_databases.remove_account", user)
+        if user in self.unmarked or user not in self.accounts:
+            return Outcome.ABSENT
+        del self.accounts[user]
+        self.grants.pop(user, None)
+        return Outcome.DELETED
+
+    def observe_tenants(self, db_prefix: str, user_prefix: str) -> TenantObservation:
+        return TenantObservation(
+            databases=frozenset(d for d in self.databases if d.startswith(db_prefix)),
+            accounts=frozenset(u for u in self.accounts if u.startswith(user_prefix)),
+            grants={u: dict(g) for u, g in self.grants.items() if u in self.accounts},
+        )
+
+
 class FakeInstaller:
     """WordPress's installer, reached through the edge: it needs the site served."""
 
@@ -665,6 +735,7 @@ class FakeWorld:
     accounts: FakeAccounts
     sftp: FakeSftp
     zones: FakeZones
+    tenant_databases: FakeTenantDatabases
 
     def state(self) -> tuple[object, ...]:
         """What the fakes hold (compare it before and after)."""
@@ -685,6 +756,7 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
     databases = FakeDatabases(journal)
     installer = FakeInstaller(journal, edge, databases)
     zones = FakeZones(journal)
+    tenant_databases = FakeTenantDatabases(journal)
     dns = FakeDns(journal, zones)
     ca = FakeAcme(journal, edge) if acme else None
     accounts = FakeAccounts(journal)
@@ -705,7 +777,19 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
         accounts=accounts,  # type: ignore[arg-type]
         sftp=sftp,  # type: ignore[arg-type]
         zones=zones,  # type: ignore[arg-type]
+        tenant_databases=tenant_databases,  # type: ignore[arg-type]
     )
     return FakeWorld(
-        journal, runtime, edge, databases, installer, dns, ca, services, accounts, sftp, zones
+        journal,
+        runtime,
+        edge,
+        databases,
+        installer,
+        dns,
+        ca,
+        services,
+        accounts,
+        sftp,
+        zones,
+        tenant_databases,
     )

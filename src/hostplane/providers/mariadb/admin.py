@@ -8,8 +8,13 @@ and only the rights it needs:
 
 - CREATE USER: to create, reset and drop the sites' accounts (MariaDB has no narrower right);
 - ALL on `wp\\_%`.* WITH GRANT OPTION: create, drop and grant on the sites' databases only;
+- ALL on `tdb\\_%`.* WITH GRANT OPTION: the same on the tenants' databases (tenant_dbs.py);
 - ALL on `hostplane\\_ledger`.*: its claims (ledger.py);
-- SELECT (User, Host) on mysql.user: whether an account exists, and no password hash.
+- SELECT (User, Host) on mysql.user: whether an account exists, and no password hash;
+- SELECT on mysql.db: the database-level grants of the accounts it made (the reconciler).
+
+An account made by an older release lacks the later rights: it is granted them again (through
+root, as when it was made) the first time this release logs in with it.
 
 The password is sealed in the state database (a SecretSlot) before the account is made, so
 processes starting together converge on one password, and a restart logs in with it, without
@@ -49,9 +54,14 @@ HOST = ids.ACCOUNT_HOST
 GRANTS = (
     "GRANT CREATE USER ON *.* TO %s@%s",
     "GRANT ALL PRIVILEGES ON `wp\\_%%`.* TO %s@%s WITH GRANT OPTION",
+    "GRANT ALL PRIVILEGES ON `tdb\\_%%`.* TO %s@%s WITH GRANT OPTION",  # tenants' databases
     "GRANT ALL PRIVILEGES ON `hostplane\\_ledger`.* TO %s@%s",  # ledger.LEDGER, escaped
     "GRANT SELECT (User, Host) ON mysql.user TO %s@%s",
+    "GRANT SELECT ON mysql.db TO %s@%s",
 )
+# A right only the latest GRANTS give, as SHOW GRANTS prints it: its absence is an account
+# made by an older release.
+LATEST_GRANT = "`mysql`.`db`"
 # Through a socket that is missing or where nothing listens (PyMySQL reports either).
 NO_SOCKET = frozenset({2002, 2003})
 
@@ -116,7 +126,7 @@ class AdminAccount:
     def _login_or_make(self) -> Account:
         password = stored_or_new(self._slot)
         mine = Account(self.user, password, unix_socket=self._bootstrap.socket)
-        if logs_in(mine):
+        if logs_in(mine) and has_latest_grants(mine):
             log.info("mariadb.admin.reused", user=self.user, socket=mine.unix_socket)
             return mine
         root, via = root_account(self._bootstrap)
@@ -154,6 +164,13 @@ def make_account(cur: Any, user: str, password: str) -> None:
     cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, HOST, password))
     for grant in GRANTS:
         cur.execute(grant, (user, HOST))
+
+
+def has_latest_grants(account: Account) -> bool:
+    """Whether the account holds the rights of this release's GRANTS (SHOW GRANTS of itself)."""
+    with cursor(account) as cur:
+        cur.execute("SHOW GRANTS FOR CURRENT_USER()")
+        return any(LATEST_GRANT in str(row[0]) for row in cur.fetchall())
 
 
 def logs_in(account: Account) -> bool:

@@ -33,10 +33,16 @@ def database(name: str) -> str:
     return f"`{name}`"
 
 
+def grant_pattern(name: str) -> str:
+    """The database name as a GRANT matches it (and mysql.db stores it), its wildcards `_`
+    and `%` escaped (and `\\`): this database only."""
+    database(name)
+    return name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
 def grant_target(name: str) -> str:
     """The database name quoted for a GRANT, its wildcards escaped: this database only."""
-    database(name)
-    return "`" + name.replace("_", "\\_") + "`"
+    return "`" + grant_pattern(name) + "`"
 
 
 def user(name: str) -> str:
@@ -50,3 +56,31 @@ def owner(plane_id: str) -> str:
     if not OWNER_RE.fullmatch(plane_id):
         raise ValidationError(f"{plane_id!r} is not a control plane id (a-z, 0-9; 1-22)")
     return plane_id
+
+
+# Database-level privileges (mysql.db's columns without `_priv`, lowercase) of the two grants a
+# tenant's user gets: SELECT, SHOW VIEW and ALL PRIVILEGES (which on MariaDB 10.3+ also holds
+# delete_history; never grant, the grant option).
+READ_PRIVILEGES = frozenset({"select", "show_view"})
+ALL_PRIVILEGES = frozenset(
+    {
+        "select",
+        "insert",
+        "update",
+        "delete",
+        "create",
+        "drop",
+        "references",
+        "index",
+        "alter",
+        "create_tmp_table",
+        "lock_tables",
+        "create_view",
+        "show_view",
+        "create_routine",
+        "alter_routine",
+        "execute",
+        "event",
+        "trigger",
+    }
+)

@@ -1,0 +1,1 @@
+"""A tenant's MariaDB databases and their users (issue 17)."""

@@ -1,0 +1,217 @@
+"""Tenants' databases and their users: create, list, show, delete, retry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Path, Response
+
+from hostplane.api.deps import (
+    CallerDep,
+    IdempotencyKey,
+    ServicesDep,
+    SubmitterDep,
+    errors,
+    operation_ref,
+    submit,
+)
+from hostplane.api.schemas import OperationRef
+from hostplane.errors import ConflictError, HostplaneError, ValidationError
+from hostplane.kernel.operations import Submitted
+from hostplane.kinds.database import requests, views
+from hostplane.kinds.database.model import KIND
+from hostplane.kinds.database.repo import databases, users
+from hostplane.kinds.database.steps import provider
+from hostplane.kinds.tenant.repo import tenants
+from hostplane.providers.mariadb.tenant_dbs import Endpoint
+from hostplane.services import Services
+
+tenant_router = APIRouter(prefix="/v1/tenants/{tenant}/databases", tags=["databases"])
+router = APIRouter(prefix="/v1/databases", tags=["databases"])
+
+TenantName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.TENANT_PATTERN)]
+DatabaseName = Annotated[str, Path(min_length=5, max_length=64, pattern=views.DATABASE_PATTERN)]
+UserName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.USER_NAME_PATTERN)]
+ERRORS = errors(401, 403, 404, 409, 422)
+T = TypeVar("T")
+
+
+def _retrying(idempotency_key: str | None, record: Callable[[], T]) -> T:
+    try:
+        return record()
+    except ConflictError:
+        if idempotency_key is None:
+            raise
+        return record()  # two requests with one key racing: the loser answers the winner's
+
+
+def _endpoint(services: Services) -> Endpoint | None:
+    """Where clients connect; None while the server cannot be asked (the view still answers)."""
+    try:
+        return provider(services).endpoint()
+    except HostplaneError:
+        return None
+
+
+def _ref(
+    response: Response, services: Services, submitter: SubmitterDep, sub: Submitted
+) -> OperationRef:
+    submit(submitter, sub)
+    assert sub.operation_id is not None
+    ref = operation_ref(services, sub.operation_id)
+    response.headers["Location"] = ref.url
+    return ref
+
+
+@tenant_router.post("", status_code=202, responses=ERRORS)
+def create_database(
+    tenant: TenantName,
+    body: views.DatabaseCreate,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.Accepted:
+    """A MariaDB database of the tenant, marked as this plane's; counted against its plan's
+    `databases`. 409 when the tenant has one of that name or is at its limit."""
+    sub = _retrying(
+        idempotency_key,
+        lambda: requests.create_database(
+            services,
+            tenant=tenant,
+            name=body.name,
+            actor=caller.actor,
+            idempotency_key=idempotency_key,
+            scope=caller.scope,
+        ),
+    )
+    return views.Accepted(operation=_ref(response, services, submitter, sub), database=sub.target)
+
+
+@tenant_router.get("", responses=ERRORS)
+def list_databases(
+    tenant: TenantName, services: ServicesDep, caller: CallerDep
+) -> views.DatabaseList:
+    """The tenant's live databases (a tenant's token: its own tenant only)."""
+    with services.store.unit_of_work() as uow:
+        owner = tenants(uow).live_or_404(tenant, caller.scope)
+        rows = databases(uow).of_tenant(owner.id)
+        return views.DatabaseList(items=[views.summary(r, owner) for r in rows])
+
+
+@router.get("/{database}", responses=ERRORS)
+def show_database(
+    database: DatabaseName, services: ServicesDep, caller: CallerDep
+) -> views.DatabaseDetail:
+    """Status, connection details, its users (never a password), recent events."""
+    endpoint = _endpoint(services)
+    with services.store.unit_of_work() as uow:
+        row = databases(uow).live_or_404(database, caller.scope)
+        return views.detail(
+            row,
+            tenants(uow).get(row.tenant_id),
+            users(uow).of_database(row.id),
+            endpoint,
+            list(uow.events.recent(KIND, row.id, limit=20)),
+            uow.operations.latest_for(row.id),
+        )
+
+
+@router.delete("/{database}", status_code=202, responses=ERRORS)
+def delete_database(
+    database: DatabaseName,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.Accepted:
+    """The database and its users dropped from MariaDB; audited (refusals too)."""
+    try:
+        sub = requests.delete_database(
+            services,
+            name=database,
+            actor=caller.actor,
+            scope=caller.scope,
+            idempotency_key=idempotency_key,
+        )
+    except (ConflictError, ValidationError) as exc:
+        requests.audit_refusal(
+            services, actor=caller.actor, name=database, reason=str(exc), scope=caller.scope
+        )
+        raise
+    return views.Accepted(operation=_ref(response, services, submitter, sub), database=sub.target)
+
+
+@router.post("/{database}/retry", status_code=202, responses=ERRORS)
+def retry_database(
+    database: DatabaseName,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+) -> views.Accepted:
+    sub = requests.retry_database(services, name=database, actor=caller.actor, scope=caller.scope)
+    return views.Accepted(operation=_ref(response, services, submitter, sub), database=sub.target)
+
+
+@router.post("/{database}/users", status_code=202, responses=ERRORS)
+def create_user(
+    database: DatabaseName,
+    body: views.UserCreate,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.UserAccepted:
+    """A MariaDB account granted on exactly this database (`all`, or `read`: SELECT, SHOW
+    VIEW), with a random password shown in this answer only; usable once the operation
+    succeeded. 409 when the tenant has a database user of that name."""
+    made = _retrying(
+        idempotency_key,
+        lambda: requests.create_user(
+            services,
+            database=database,
+            name=body.name,
+            privileges=body.privileges,
+            actor=caller.actor,
+            idempotency_key=idempotency_key,
+            scope=caller.scope,
+        ),
+    )
+    sub = made.submitted
+    return views.UserAccepted(
+        operation=_ref(response, services, submitter, sub),
+        database=database,
+        user=sub.target,
+        password=made.password,
+        connection=views.connection(_endpoint(services), database, sub.target),
+    )
+
+
+@router.delete("/{database}/users/{user}", status_code=202, responses=ERRORS)
+def delete_user(
+    database: DatabaseName,
+    user: UserName,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.Accepted:
+    """The account dropped (with its grants); audited. `user`: the name the tenant gave."""
+    sub = _retrying(
+        idempotency_key,
+        lambda: requests.delete_user(
+            services,
+            database=database,
+            name=user,
+            actor=caller.actor,
+            scope=caller.scope,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    return views.Accepted(operation=_ref(response, services, submitter, sub), database=database)

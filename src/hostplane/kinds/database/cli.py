@@ -1,0 +1,175 @@
+"""hostctl database …, hostctl database user …: a tenant's MariaDB databases and users."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hostplane.cli.client import ApiClient, fail
+from hostplane.cli.follow import follow
+from hostplane.cli.output import (
+    JsonOpt,
+    TimeoutOpt,
+    WaitOpt,
+    console,
+    follow_console,
+    print_json,
+    run,
+)
+
+database_app = typer.Typer(no_args_is_help=True, help="A tenant's MariaDB databases.")
+user_app = typer.Typer(no_args_is_help=True, help="A database's users (MariaDB accounts).")
+database_app.add_typer(user_app, name="user")
+TenantOpt = Annotated[str, typer.Option("--tenant", help="the tenant that owns it")]
+
+
+def install(app: typer.Typer) -> None:
+    app.add_typer(database_app, name="database")
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
+def _finish(
+    client: ApiClient, accepted: dict[str, Any], wait: bool, timeout: float, as_json: bool
+) -> dict[str, Any] | None:
+    """The operation followed to its end with --wait (exit 1 unless it succeeded)."""
+    op = accepted["operation"]
+    if not wait:
+        if as_json:
+            print_json(accepted)
+        else:
+            _say(f"{op['kind']} of {accepted['database']} accepted: operation {op['id']}")
+        return None
+    final = follow(client, op["id"], timeout, follow_console(as_json))
+    if as_json:
+        print_json({**accepted, "operation": final})
+    if final["status"] != "SUCCEEDED":
+        fail(f"{op['kind']} of {accepted['database']} {final['status']}: {final['error']}")
+    return final
+
+
+@database_app.command("create")
+def database_create(
+    ctx: typer.Context,
+    name: str,
+    tenant: TenantOpt,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a database of TENANT (its MariaDB name is printed: tdb_…)."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.post(f"/v1/tenants/{tenant}/databases", {"name": name})
+        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
+            _say(f"database {accepted['database']} is ACTIVE")
+
+    run(ctx, go)
+
+
+@database_app.command("list")
+def database_list(ctx: typer.Context, tenant: TenantOpt, as_json: JsonOpt = False) -> None:
+    """The tenant's databases."""
+
+    def go(client: ApiClient) -> None:
+        items = client.get(f"/v1/tenants/{tenant}/databases")["items"]
+        if as_json:
+            print_json(items)
+            return
+        table = Table("database", "name", "tenant", "status")
+        for d in items:
+            table.add_row(d["name"], d["label"], d["tenant"], d["status"])
+        console.print(table)
+
+    run(ctx, go)
+
+
+@database_app.command("show")
+def database_show(ctx: typer.Context, database: str, as_json: JsonOpt = False) -> None:
+    """Status, connection details, users (never a password), events."""
+
+    def go(client: ApiClient) -> None:
+        d = client.get(f"/v1/databases/{database}")
+        if as_json:
+            print_json(d)
+            return
+        c = d["connection"]
+        _say(f"{d['name']} ({d['label']}) {d['status']} — tenant {d['tenant']}")
+        _say(f"  connect: socket {c['socket']}, or host {c['host']} port {c['port']}")
+        if d["last_error"]:
+            _say(f"last error: {d['last_error']}")
+        for u in d["users"]:
+            _say(f"  user {u['user']} ({u['name']}): {u['privileges']}, {u['status']}")
+        for e in d["events"][:10]:
+            _say(f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}")
+
+    run(ctx, go)
+
+
+@database_app.command("delete")
+def database_delete(
+    ctx: typer.Context,
+    database: str,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Drop a database and its users (audited)."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.delete(f"/v1/databases/{database}")
+        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
+            _say(f"database {database} is DELETED")
+
+    run(ctx, go)
+
+
+@user_app.command("create")
+def user_create(
+    ctx: typer.Context,
+    database: str,
+    name: str,
+    privileges: Annotated[str, typer.Option(help="all, or read (SELECT, SHOW VIEW)")] = "all",
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """An account granted on exactly DATABASE; its password is printed this once."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.post(
+            f"/v1/databases/{database}/users", {"name": name, "privileges": privileges}
+        )
+        if as_json and not wait:
+            print_json(accepted)
+            return
+        if not as_json:
+            c = accepted["connection"]
+            _say(f"user {accepted['user']} on {database} (socket {c['socket']}, port {c['port']})")
+            _say(f"password (shown once): {accepted['password']}")
+        _finish(client, accepted, wait, timeout, as_json)
+
+    run(ctx, go)
+
+
+@user_app.command("delete")
+def user_delete(
+    ctx: typer.Context,
+    database: str,
+    name: str,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Drop a database's user (NAME: the name it was created with)."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.delete(f"/v1/databases/{database}/users/{name}")
+        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
+            _say(f"user {name} of {database} is DELETED")
+
+    run(ctx, go)

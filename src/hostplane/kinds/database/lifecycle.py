@@ -1,0 +1,138 @@
+"""How a database's and a database user's operations move them through their lifecycles: the
+saga hooks the kernel calls (one saga for the kind; an operation's kind says which row)."""
+
+from __future__ import annotations
+
+from hostplane.kernel.kind import Plan
+from hostplane.kernel.lifecycle import Lifecycle
+from hostplane.kernel.store.tables import OperationRow
+from hostplane.kernel.store.uow import UnitOfWork
+from hostplane.kernel.transition import transition
+from hostplane.kinds.database.model import (
+    KIND,
+    LIFECYCLE,
+    USER_KIND,
+    USER_LIFECYCLE,
+    DatabaseOp,
+    DatabaseStatus,
+    create_plan,
+    delete_plan,
+    user_plan,
+)
+from hostplane.kinds.database.repo import databases, load_target, users
+from hostplane.kinds.database.steps import PASSWORD, SECRET_OWNER
+from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
+from hostplane.kinds.tenant.repo import tenants
+from hostplane.services import Services
+
+S = DatabaseStatus
+Row = DatabaseRow | DatabaseUserRow
+
+
+def _lifecycle(row: Row) -> Lifecycle:
+    return USER_LIFECYCLE if isinstance(row, DatabaseUserRow) else LIFECYCLE
+
+
+def move(uow: UnitOfWork, row: Row, to: str, reason: str, actor: str, op: str | None) -> None:
+    if row.status != to:
+        transition(uow, _lifecycle(row), row, to, reason=reason, actor=actor, operation_id=op)
+
+
+def snapshot(uow: UnitOfWork, row: Row) -> dict[str, object]:
+    tenant = tenants(uow).get(row.tenant_id)
+    found: dict[str, object] = {
+        "id": row.id,
+        "name": row.name,
+        "label": row.label,
+        "status": row.status,
+        "tenant": tenant.name if tenant else None,
+        "created_at": row.created_at.isoformat(),
+    }
+    if isinstance(row, DatabaseUserRow):
+        db = databases(uow).get(row.database_id)
+        found |= {"database": db.name if db else None, "privileges": row.privileges}
+    else:
+        found["users"] = [u.name for u in users(uow).of_database(row.id)]
+    return found
+
+
+def audit(
+    uow: UnitOfWork,
+    actor: str,
+    row: Row,
+    action: str,
+    reason: str,
+    operation_id: str | None,
+    decision: str = "allowed",
+) -> None:
+    uow.audit.record(
+        actor=actor,
+        action=action,
+        target_kind=USER_KIND if isinstance(row, DatabaseUserRow) else KIND,
+        target_name=row.name,
+        decision=decision,
+        reason=reason,
+        operation_id=operation_id,
+        snapshot=snapshot(uow, row),
+        scope=row.tenant_id,
+    )
+
+
+def forget_user(
+    uow: UnitOfWork, user: DatabaseUserRow, reason: str, actor: str, op: str | None
+) -> None:
+    """A user whose account was dropped: DELETED (through DELETING), its password forgotten."""
+    if user.status == S.DELETED:
+        return
+    if user.status == S.PENDING:
+        move(uow, user, S.PROVISIONING, reason, actor, op)
+    if user.status == S.PROVISIONING:
+        move(uow, user, S.FAILED, reason, actor, op)
+    move(uow, user, S.DELETING, reason, actor, op)
+    move(uow, user, S.DELETED, reason, actor, op)
+    uow.secrets.delete(SECRET_OWNER, user.id, PASSWORD)
+
+
+class DatabaseSaga:
+    def load(self, uow: UnitOfWork, op: OperationRow) -> Row:
+        return load_target(uow, op)
+
+    def log_context(self, row: Row) -> dict[str, str]:
+        if isinstance(row, DatabaseUserRow):
+            return {"database_user": row.name}
+        return {"database": row.name}
+
+    def begin(self, ctx: Services, uow: UnitOfWork, op: OperationRow, row: Row) -> Plan:
+        if op.kind in (DatabaseOp.DELETE, DatabaseOp.USER_DELETE):
+            move(uow, row, S.DELETING, "delete started", op.actor, op.id)
+            plan = delete_plan() if op.kind == DatabaseOp.DELETE else user_plan()
+            return Plan(plan, undo=True, failure="delete stopped at a step")
+        move(uow, row, S.PROVISIONING, f"{op.kind} started", op.actor, op.id)
+        return Plan(user_plan() if op.kind == DatabaseOp.USER_CREATE else create_plan())
+
+    def failed(
+        self, ctx: Services, uow: UnitOfWork, op: OperationRow, row: Row, error: str
+    ) -> None:
+        """Nothing to put back: rows change only when an operation succeeded."""
+
+    def finish(
+        self, ctx: Services, uow: UnitOfWork, op: OperationRow, row: Row, error: str | None
+    ) -> str | None:
+        row.last_error = error
+        if op.kind in (DatabaseOp.DELETE, DatabaseOp.USER_DELETE):
+            if error is not None:
+                move(uow, row, S.FAILED, error, op.actor, op.id)
+                return error
+            what = "removed from MariaDB"
+            if isinstance(row, DatabaseUserRow):
+                forget_user(uow, row, what, op.actor, op.id)
+                audit(uow, op.actor, row, "database.user.deleted", f"{op.kind} finished", op.id)
+                return None
+            for user in users(uow).of_database(row.id):
+                forget_user(uow, user, f"its database {row.name} was deleted", op.actor, op.id)
+            move(uow, row, S.DELETED, what, op.actor, op.id)
+            audit(uow, op.actor, row, "database.deleted", f"{op.kind} finished", op.id)
+            return None
+        target = S.ACTIVE if error is None else S.FAILED
+        move(uow, row, target, error or "made on MariaDB and confirmed", op.actor, op.id)
+        return error

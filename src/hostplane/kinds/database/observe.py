@@ -1,0 +1,223 @@
+"""What the reconciler observes of tenants' databases: this plane's databases, its accounts
+and their database-level grants, in two queries (`observe_tenants`), against the state
+database. A dropped account, a missing or changed grant, or a grant on another database made
+by hand is repaired (the user's step, under its operation slot: the account ensured with its
+sealed password, granted on exactly its database). An ACTIVE database that is gone has lost
+its data: reported, never made again empty. A database or account with this plane's mark (or
+claim) and no live row is an orphan (removed with prune); unmarked ones are never listed."""
+
+from __future__ import annotations
+
+from hostplane.errors import ConflictError
+from hostplane.kernel.drift import (
+    PRUNE,
+    REPAIR,
+    REPORT,
+    Finding,
+    FindingKind,
+    Observation,
+    ProviderCalls,
+    ask,
+)
+from hostplane.kernel.lifecycle import OperationStatus
+from hostplane.kernel.operations import take_repair_slot
+from hostplane.kernel.steps import describe, record_apply
+from hostplane.kinds.database.model import (
+    DATABASE_PREFIX,
+    KIND,
+    SERVED,
+    USER_KIND,
+    USER_PREFIX,
+    DatabaseOp,
+    Step,
+    privilege_level,
+)
+from hostplane.kinds.database.repo import databases, users
+from hostplane.kinds.database.steps import BY_NAME, provider
+from hostplane.providers.mariadb.identifiers import grant_pattern
+from hostplane.providers.mariadb.tenant_dbs import TenantObservation
+from hostplane.services import Services
+
+ACTOR = "reconciler"
+PROVIDER = "mariadb-tenants"
+
+
+def _finding(
+    kind: FindingKind, resource: str, target: str | None, detail: str, action: str
+) -> Finding:
+    step = Step.USER if action == REPAIR else None
+    return Finding(kind, resource, target, detail, action, step=step, handler=KIND)
+
+
+def findings(
+    seen: TenantObservation,
+    served: dict[str, str],
+    wanted: dict[str, tuple[str, str]],
+    live_databases: set[str],
+    live_users: set[str],
+) -> list[Finding]:
+    """Pure: the differences. `served`: ACTIVE database → its tenant's label for it;
+    `wanted`: ACTIVE user of an ACTIVE database → (its database, its privileges)."""
+    found: list[Finding] = []
+    for name in sorted(served):
+        if name not in seen.databases:
+            found.append(
+                _finding(
+                    FindingKind.LOST,
+                    f"database:{name}",
+                    None,
+                    "the database is ACTIVE in the state database and gone from MariaDB: its "
+                    "data is lost; it is not made again empty (delete it, or restore a dump)",
+                    REPORT,
+                )
+            )
+    for user, (database, level) in sorted(wanted.items()):
+        if user not in seen.accounts:
+            found.append(
+                _finding(
+                    FindingKind.MISSING,
+                    f"user:{user}",
+                    user,
+                    f"the account of database {database} is gone from MariaDB",
+                    REPAIR,
+                )
+            )
+            continue
+        held = seen.grants.get(user, {})
+        target = grant_pattern(database)
+        if target not in held:
+            found.append(
+                _finding(
+                    FindingKind.MISSING,
+                    f"grant:{user} on {database}",
+                    user,
+                    f"the account has no grant on its database; the state database has {level}",
+                    REPAIR,
+                )
+            )
+        elif privilege_level(held[target]) != level:
+            found.append(
+                _finding(
+                    FindingKind.DRIFTED,
+                    f"grant:{user} on {database}",
+                    user,
+                    f"the account holds {', '.join(sorted(held[target]))}; the state database "
+                    f"has {level}",
+                    REPAIR,
+                )
+            )
+        for pattern in sorted(set(held) - {target}):
+            found.append(
+                _finding(
+                    FindingKind.DRIFTED,
+                    f"grant:{user} on {pattern}",
+                    user,
+                    f"the account holds a grant on {pattern}, not its database (made by hand?)",
+                    REPAIR,
+                )
+            )
+    for name in sorted(seen.databases - live_databases):
+        found.append(
+            _finding(
+                FindingKind.ORPHANED,
+                f"database:{name}",
+                None,
+                "a database marked as this plane's that no live database is behind",
+                PRUNE,
+            )
+        )
+    for name in sorted(seen.accounts - live_users):
+        found.append(
+            _finding(
+                FindingKind.ORPHANED,
+                f"user:{name}",
+                None,
+                "an account this plane claims that no live database user is behind",
+                PRUNE,
+            )
+        )
+    return found
+
+
+class DatabaseObserver:
+    def observe(self, ctx: Services, calls: ProviderCalls) -> Observation:
+        observation = Observation()
+        if ctx.tenant_databases is None:
+            return observation
+        mariadb = ctx.tenant_databases
+        seen: list[TenantObservation] = []
+        ask(
+            calls,
+            observation,
+            PROVIDER,
+            lambda: seen.append(mariadb.observe_tenants(DATABASE_PREFIX, USER_PREFIX)),
+            n=2,
+        )
+        if PROVIDER in observation.unreachable or not seen:
+            return observation
+        with ctx.store.unit_of_work() as uow:
+            live = {d.id: d for d in databases(uow).live()}
+            live_users = users(uow).live()
+            served = {d.name: d.label for d in live.values() if d.status in SERVED}
+            wanted = {
+                u.name: (live[u.database_id].name, u.privileges)
+                for u in live_users
+                if u.status in SERVED
+                and u.database_id in live
+                and live[u.database_id].status in SERVED
+            }
+            names = {d.name for d in live.values()}
+            accounts = {u.name for u in live_users}
+        observation.findings += findings(seen[0], served, wanted, names, accounts)
+        return observation
+
+    def act(self, ctx: Services, action: str, targets: list[str]) -> str:
+        return "skipped: databases have no action of their own"
+
+    def repair(self, ctx: Services, run_id: str, target: str, steps: list[str]) -> str:
+        """The account and its grant put back from the state database, under its slot."""
+        try:
+            with ctx.store.unit_of_work() as uow:
+                user = users(uow).get_live(target)
+                if user is None or user.status not in SERVED:
+                    raise ConflictError(f"database user {target} is no longer ACTIVE")
+                op_id = take_repair_slot(
+                    uow,
+                    kind=DatabaseOp.USER_REPAIR,
+                    target_kind=USER_KIND,
+                    target_name=user.name,
+                    target_id=user.id,
+                    run_id=run_id,
+                    steps=steps,
+                    actor=ACTOR,
+                    scope=user.tenant_id,
+                )
+        except ConflictError as exc:
+            return f"skipped: {exc}"
+        error = None
+        try:
+            record_apply(ctx.store, op_id, BY_NAME[Step.USER], ctx, user, database_user=user.name)
+        except Exception as exc:
+            error = describe(exc)
+        with ctx.store.unit_of_work() as uow:
+            op = uow.operations.get(op_id)
+            assert op is not None
+            if op.finished_at is None:
+                status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
+                uow.operations.finish(op, status, error)
+        return "repaired" if error is None else f"failed: {error}"
+
+    def prune(self, ctx: Services, finding: Finding) -> str:
+        """A database or account of this plane with no live row: removed after checking
+        that again (the provider removes only what is this plane's)."""
+        kind, _, name = finding.resource.partition(":")
+        with ctx.store.unit_of_work() as uow:
+            if kind == "database" and databases(uow).get_live(name) is not None:
+                return "skipped: a live database has it now"
+            if kind == "user" and users(uow).get_live(name) is not None:
+                return "skipped: a live database user has it now"
+        if kind == "database":
+            return provider(ctx).remove_tenant_database(name).value
+        if kind == "user":
+            return provider(ctx).remove_account(name).value
+        return "skipped: only databases and accounts are pruned"

@@ -1,0 +1,229 @@
+"""Recording a database's or a database user's intent: the row and its operation in one
+transaction; the API submits the operation after the commit. A user's password is made here,
+sealed into the store in the same transaction, and handed back once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from hostplane.errors import ConflictError, NotFoundError
+from hostplane.kernel.operations import Submitted, refuse_if_busy, replay, request_hash, submit
+from hostplane.kernel.transition import record_created
+from hostplane.kinds.database.lifecycle import audit
+from hostplane.kinds.database.model import (
+    DELETABLE,
+    KIND,
+    LIFECYCLE,
+    USER_KIND,
+    USER_LIFECYCLE,
+    DatabaseOp,
+    DatabaseStatus,
+    database_identifier,
+    user_identifier,
+    validate_name,
+    validate_privileges,
+    validate_user_name,
+)
+from hostplane.kinds.database.repo import databases, users
+from hostplane.kinds.database.steps import PASSWORD, SECRET_OWNER
+from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
+from hostplane.kinds.tenant.model import Limit, TenantStatus
+from hostplane.kinds.tenant.repo import tenants
+from hostplane.kinds.tenant.requests import check_usage
+from hostplane.providers.mariadb.identifiers import generate_password
+from hostplane.services import Services
+
+_database_op = partial(submit, KIND)
+_user_op = partial(submit, USER_KIND)
+S = DatabaseStatus
+
+
+@dataclass(frozen=True, slots=True)
+class UserSubmitted:
+    submitted: Submitted
+    password: str | None  # None when an Idempotency-Key replayed the first request
+
+
+def create_database(
+    services: Services,
+    *,
+    tenant: str,
+    name: str,
+    actor: str,
+    idempotency_key: str | None,
+    scope: str | None = None,
+) -> Submitted:
+    name = validate_name(name)
+    fingerprint = request_hash({"op": DatabaseOp.CREATE, "name": name, "tenant": tenant})
+    with services.store.unit_of_work() as uow:
+        replayed = replay(uow, idempotency_key, fingerprint)
+        if replayed:
+            return replayed
+        owner = tenants(uow).live_or_404(tenant, scope)
+        if owner.status != TenantStatus.ACTIVE:
+            raise ConflictError(
+                f"tenant {tenant!r} is {owner.status}: databases are added to ACTIVE tenants only"
+            )
+        identifier = database_identifier(owner.name, name)
+        existing = databases(uow).get_live(identifier)
+        if existing is not None:
+            raise ConflictError(
+                f"tenant {tenant!r} has a database {name!r} already ({identifier}, "
+                f"status {existing.status})"
+            )
+        refuse_if_busy(uow, KIND, identifier)
+        check_usage(uow, owner, Limit.DATABASES, len(databases(uow).of_tenant(owner.id)))
+        tenants(uow).touch(owner)  # two creates of one tenant at once: the second is a 409
+        row = databases(uow).add(
+            DatabaseRow(tenant_id=owner.id, label=name, name=identifier, status=S.PENDING)
+        )
+        uow.flush()
+        sub = _database_op(uow, row, DatabaseOp.CREATE, actor, idempotency_key, fingerprint)
+        record_created(
+            uow, LIFECYCLE, row, reason="requested", actor=actor, operation_id=sub.operation_id
+        )
+        return sub
+
+
+def delete_database(
+    services: Services,
+    *,
+    name: str,
+    actor: str,
+    scope: str | None = None,
+    idempotency_key: str | None = None,
+) -> Submitted:
+    """The database dropped with every user of it; audited."""
+    fingerprint = request_hash({"op": DatabaseOp.DELETE, "name": name})
+    with services.store.unit_of_work() as uow:
+        replayed = replay(uow, idempotency_key, fingerprint)
+        if replayed:
+            return replayed
+        row = databases(uow).live_or_404(name, scope)
+        refuse_if_busy(uow, KIND, name)
+        if row.status not in DELETABLE:
+            raise ConflictError(
+                f"database {name!r} is {row.status}: only ACTIVE or FAILED databases are deleted"
+            )
+        for user in users(uow).of_database(row.id):
+            refuse_if_busy(uow, USER_KIND, user.name)
+            users(uow).touch(user)
+        databases(uow).touch(row)
+        sub = _database_op(uow, row, DatabaseOp.DELETE, actor, idempotency_key, fingerprint)
+        audit(uow, actor, row, "database.delete", f"database is {row.status}", sub.operation_id)
+        return sub
+
+
+def retry_database(
+    services: Services, *, name: str, actor: str, scope: str | None = None
+) -> Submitted:
+    with services.store.unit_of_work() as uow:
+        row = databases(uow).live_or_404(name, scope)
+        refuse_if_busy(uow, KIND, name)
+        if row.status != S.FAILED:
+            raise ConflictError(f"database {name!r} is {row.status}: only FAILED ones are retried")
+        last = uow.operations.latest_for(row.id)
+        if last is not None and last.kind == DatabaseOp.DELETE:
+            return _database_op(uow, row, DatabaseOp.DELETE, actor)
+        return _database_op(uow, row, DatabaseOp.RETRY, actor)
+
+
+def create_user(
+    services: Services,
+    *,
+    database: str,
+    name: str,
+    privileges: str,
+    actor: str,
+    idempotency_key: str | None,
+    scope: str | None = None,
+) -> UserSubmitted:
+    """An account of the database's tenant granted on exactly `database`; its password made
+    now, sealed, and returned here only."""
+    name = validate_user_name(name)
+    level = validate_privileges(privileges)
+    fingerprint = request_hash(
+        {"op": DatabaseOp.USER_CREATE, "database": database, "name": name, "privileges": level}
+    )
+    with services.store.unit_of_work() as uow:
+        replayed = replay(uow, idempotency_key, fingerprint)
+        if replayed:
+            return UserSubmitted(replayed, None)
+        db = databases(uow).live_or_404(database, scope)
+        if db.status != S.ACTIVE:
+            raise ConflictError(
+                f"database {database!r} is {db.status}: users are added to ACTIVE databases only"
+            )
+        owner = tenants(uow).get(db.tenant_id)
+        assert owner is not None
+        account = user_identifier(owner.name, name)
+        existing = users(uow).get_live(account)
+        if existing is not None:
+            held = databases(uow).get(existing.database_id)
+            raise ConflictError(
+                f"tenant {owner.name!r} has a database user {name!r} already ({account}, on "
+                f"{held.name if held else '?'}): user names are the tenant's, one of each"
+            )
+        refuse_if_busy(uow, KIND, db.name)
+        refuse_if_busy(uow, USER_KIND, account)
+        databases(uow).touch(db)  # a delete of the database racing this cannot also commit
+        row = users(uow).add(
+            DatabaseUserRow(
+                tenant_id=db.tenant_id,
+                database_id=db.id,
+                label=name,
+                name=account,
+                privileges=level.value,
+                status=S.PENDING,
+            )
+        )
+        uow.flush()
+        secret = generate_password()
+        uow.secrets.add(SECRET_OWNER, row.id, PASSWORD, services.secrets.seal(secret))
+        sub = _user_op(uow, row, DatabaseOp.USER_CREATE, actor, idempotency_key, fingerprint)
+        record_created(
+            uow, USER_LIFECYCLE, row, reason="requested", actor=actor, operation_id=sub.operation_id
+        )
+        return UserSubmitted(sub, secret)
+
+
+def delete_user(
+    services: Services,
+    *,
+    database: str,
+    name: str,
+    actor: str,
+    scope: str | None = None,
+    idempotency_key: str | None = None,
+) -> Submitted:
+    fingerprint = request_hash({"op": DatabaseOp.USER_DELETE, "database": database, "name": name})
+    with services.store.unit_of_work() as uow:
+        replayed = replay(uow, idempotency_key, fingerprint)
+        if replayed:
+            return replayed
+        db = databases(uow).live_or_404(database, scope)
+        row = users(uow).live_in(db.id, name)
+        if row is None:
+            raise NotFoundError(f"database {database!r} has no user {name!r}")
+        refuse_if_busy(uow, KIND, db.name)
+        refuse_if_busy(uow, USER_KIND, row.name)
+        if row.status not in DELETABLE:
+            raise ConflictError(
+                f"database user {name!r} is {row.status}: only ACTIVE or FAILED ones are deleted"
+            )
+        users(uow).touch(row)
+        sub = _user_op(uow, row, DatabaseOp.USER_DELETE, actor, idempotency_key, fingerprint)
+        audit(uow, actor, row, "database.user.delete", f"user is {row.status}", sub.operation_id)
+        return sub
+
+
+def audit_refusal(
+    services: Services, *, actor: str, name: str, reason: str, scope: str | None
+) -> None:
+    """A refused database deletion is audited in its own transaction (never another tenant's)."""
+    with services.store.unit_of_work() as uow:
+        row = databases(uow).get_latest(name)
+        if row is None or (scope is not None and row.tenant_id != scope):
+            return
+        audit(uow, actor, row, "database.delete", reason, None, decision="refused")

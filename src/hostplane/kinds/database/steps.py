@@ -1,0 +1,82 @@
+"""What each step of a database's and a database user's sagas does, and how it is undone.
+A step re-reads what it needs from the state database (the password, sealed) and calls the
+MariaDB provider; every action is idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hostplane.errors import PermanentError
+from hostplane.kernel.outcome import Outcome
+from hostplane.kernel.steps import Options, StepDef
+from hostplane.kinds.database.model import GRANTS, Step
+from hostplane.kinds.database.repo import databases, users
+from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
+from hostplane.providers.mariadb.tenant_dbs import TenantDatabases
+from hostplane.services import Services
+
+SECRET_OWNER = "database-user"
+PASSWORD = "password"
+
+
+def provider(services: Services) -> TenantDatabases:
+    if services.tenant_databases is None:
+        raise PermanentError("this control plane has no tenant database server (MariaDB)")
+    return services.tenant_databases
+
+
+def password(services: Services, user_id: str) -> str:
+    with services.store.unit_of_work() as uow:
+        sealed = uow.secrets.get(SECRET_OWNER, user_id, PASSWORD)
+    if sealed is None:
+        raise PermanentError(f"the password of database user {user_id} is gone from the store")
+    return services.secrets.open(sealed)
+
+
+def database_of(services: Services, user: DatabaseUserRow) -> str:
+    with services.store.unit_of_work() as uow:
+        row = databases(uow).get(user.database_id)
+        assert row is not None
+        return row.name
+
+
+def ensure_user(services: Services, user: DatabaseUserRow) -> Outcome:
+    """The account with its stored password, granted on exactly its database; then a login
+    as that account proves it (invariant 6)."""
+    db, secret = database_of(services, user), password(services, user.id)
+    mariadb = provider(services)
+    outcome = mariadb.ensure_account(user.name, secret, db, GRANTS[user.privileges])
+    mariadb.check_account(user.name, secret, db)
+    return outcome
+
+
+def _database(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    return provider(services).ensure_tenant_database(row.name)
+
+
+def _remove_database(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    return provider(services).remove_tenant_database(row.name)
+
+
+def _remove_users(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    """Every account of the database dropped (their rows follow when the delete finishes)."""
+    with services.store.unit_of_work() as uow:
+        names = [u.name for u in users(uow).of_database(row.id)]
+    outcomes = [provider(services).remove_account(name) for name in names]
+    return Outcome.DELETED if Outcome.DELETED in outcomes else Outcome.ABSENT
+
+
+def _user(services: Services, user: DatabaseUserRow, options: Options) -> Outcome:
+    return ensure_user(services, user)
+
+
+def _remove_user(services: Services, user: DatabaseUserRow, options: Options) -> Outcome:
+    return provider(services).remove_account(user.name)
+
+
+STEPS: tuple[StepDef[Any], ...] = (
+    StepDef(Step.DATABASE, _database, _remove_database, "the database on MariaDB, marked"),
+    StepDef(Step.USERS, None, _remove_users, "the database's accounts"),
+    StepDef(Step.USER, _user, _remove_user, "the account, granted on exactly its database"),
+)
+BY_NAME = {step.name: step for step in STEPS}

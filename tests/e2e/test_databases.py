@@ -1,0 +1,224 @@
+"""Tenants' databases on a real control plane and a real MariaDB (issue 17 items 1-3, 5, 9):
+two tenants each get a database and users through hostctl and the API; the users log in with
+PyMySQL with the password shown once; and the isolation canaries: one tenant's user cannot
+list, read, write or drop the other's database, through SHOW DATABASES, information_schema,
+mysql.*, or the wildcard `_` of a database-level grant (tenant `q-<tag>` against `qx<tag>`,
+whose names differ only where the first has `_`). The reconciler puts back a dropped account
+and a grant changed by hand and never touches an unmarked database; deletes leave nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pymysql
+import pytest
+
+from tests.e2e.harness import ControlPlane
+from tests.fixtures_mariadb import root_connection
+
+TAG = uuid.uuid4().hex[:5]
+A, B = f"q-{TAG}", f"qx{TAG}"  # tdb_7_q_<tag>_… (as a LIKE pattern) would cover tdb_7_qx<tag>_…
+DB_A, DB_B = f"tdb_7_q_{TAG}_shop", f"tdb_7_qx{TAG}_shop"
+UNMARKED = f"tdb_7_qz{TAG}_byhand"
+DENIED = (1044, 1045, 1142, 1143, 1227, 1049)
+
+
+@pytest.fixture(scope="module")
+def cp(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    plane = ControlPlane(
+        tmp_path_factory.mktemp("databases") / "data",
+        extra_env={"HOSTPLANE_SITE_DB_URL": mariadb_server.url},
+    ).start()
+    try:
+        yield plane
+    finally:
+        for tenant in (A, B):  # whatever a failed test left
+            plane.cli("tenant", "delete", tenant, "--cascade", "--wait")
+        with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{UNMARKED}`")
+        plane.stop()
+        plane.clean_host()
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def login(server: Any, user: str, password: str, database: str | None = None) -> Any:
+    return pymysql.connect(
+        unix_socket=server.socket,
+        user=user,
+        password=password,
+        database=database,
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+def refused(conn: Any, sql: str) -> int:
+    """The error code MariaDB answers `sql` with (the test fails if it is allowed)."""
+    with conn.cursor() as cur:
+        try:
+            cur.execute(sql)
+        except pymysql.MySQLError as exc:
+            return int(exc.args[0])
+    raise AssertionError(f"allowed: {sql}")
+
+
+def column(conn: Any, sql: str) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return {str(r[0]) for r in cur.fetchall()}
+
+
+@pytest.fixture(scope="module")
+def world(cp: ControlPlane) -> dict[str, Any]:
+    ok(cp.cli("tenant", "create", A, "--wait"))
+    ok(cp.cli("tenant", "create", B, "--wait"))
+    out = ok(cp.cli("database", "create", "shop", "--tenant", A, "--wait"))
+    assert DB_A in out
+    ok(cp.cli("database", "create", "shop", "--tenant", B, "--wait"))
+    made = json.loads(ok(cp.cli("database", "user", "create", DB_A, "app", "--json")))
+    ro = json.loads(
+        ok(cp.cli("database", "user", "create", DB_A, "ro", "--privileges", "read", "--json"))
+    )
+    with cp.api() as api:
+        other = api.post(f"/v1/databases/{DB_B}/users", json={"name": "app"})
+        assert other.status_code == 202, other.text
+        theirs = other.json()
+    for accepted in (made, ro, theirs):
+        _wait(cp, accepted["operation"]["id"])
+    return {"a": made, "ro": ro, "b": theirs}
+
+
+def _wait(cp: ControlPlane, op_id: str) -> None:
+    op = cp.wait_operation(op_id)
+    assert op["status"] == "SUCCEEDED", op
+
+
+def test_users_log_in_with_the_password_shown_once_and_views_never_show_it(
+    cp: ControlPlane, world, mariadb_server
+):
+    a = world["a"]
+    assert a["user"] == f"tdu_7_q_{TAG}_app" and a["password"]
+    assert a["connection"]["socket"] == mariadb_server.socket
+    with login(mariadb_server, a["user"], a["password"], DB_A) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE secrets (v VARCHAR(32))")
+        cur.execute("INSERT INTO secrets VALUES ('tenant a only')")
+    with login(mariadb_server, world["ro"]["user"], world["ro"]["password"], DB_A) as conn:
+        assert column(conn, "SELECT v FROM secrets") == {"tenant a only"}
+        assert refused(conn, "INSERT INTO secrets VALUES ('x')") in DENIED
+    shown = ok(cp.cli("database", "show", DB_A, "--json"))
+    detail = json.loads(shown)
+    assert {u["user"] for u in detail["users"]} == {a["user"], world["ro"]["user"]}
+    assert detail["connection"]["socket"] == mariadb_server.socket
+    assert a["password"] not in shown and world["ro"]["password"] not in shown
+    listed = json.loads(ok(cp.cli("database", "list", "--tenant", A, "--json")))
+    assert [d["name"] for d in listed] == [DB_A]
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (DB_A,)
+        )
+        assert str(cur.fetchone()[0]).startswith("hostplane:")
+        cur.execute("SELECT Db FROM mysql.db WHERE User = %s", (a["user"],))
+        assert [r[0] for r in cur.fetchall()] == [DB_A.replace("_", "\\_")]  # escaped
+
+
+def test_canary_one_tenants_user_cannot_reach_the_others_database(
+    cp: ControlPlane, world, mariadb_server
+):
+    """B's user against A's database, and A's user (whose unescaped grant would be a pattern
+    covering B's name) against B's."""
+    a, b = world["a"], world["b"]
+    with login(mariadb_server, a["user"], a["password"], DB_A) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS secrets (v VARCHAR(32))")
+    with login(mariadb_server, b["user"], b["password"], DB_B) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE theirs (v VARCHAR(32))")
+    for me, mine, theirs in ((b, DB_B, DB_A), (a, DB_A, DB_B)):
+        with login(mariadb_server, me["user"], me["password"], mine) as conn:
+            assert column(conn, "SHOW DATABASES") == {"information_schema", mine}
+            assert theirs not in column(conn, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+            assert (
+                column(
+                    conn,
+                    "SELECT TABLE_NAME FROM information_schema.TABLES"
+                    f" WHERE TABLE_SCHEMA='{theirs}'",
+                )
+                == set()
+            )
+            assert column(
+                conn, "SELECT TABLE_SCHEMA FROM information_schema.SCHEMA_PRIVILEGES"
+            ) <= {mine.replace("_", "\\_"), mine}
+            table = "secrets" if theirs == DB_A else "theirs"
+            for sql in (
+                f"USE `{theirs}`",
+                f"SELECT * FROM `{theirs}`.`{table}`",
+                f"INSERT INTO `{theirs}`.`{table}` VALUES ('x')",
+                f"DROP TABLE `{theirs}`.`{table}`",
+                f"DROP DATABASE `{theirs}`",
+                f"CREATE TABLE `{theirs}`.`planted` (v INT)",
+                f"CREATE DATABASE `{mine}2`",
+                "SELECT * FROM mysql.user",
+                "SELECT * FROM mysql.db",
+                f"GRANT SELECT ON `{mine}`.* TO '{me['user']}'@'localhost'",
+            ):
+                assert refused(conn, sql) in DENIED, sql
+        with pytest.raises(pymysql.MySQLError):
+            login(mariadb_server, me["user"], me["password"], theirs)
+
+
+def test_a_tenants_token_sees_only_its_own_databases(cp: ControlPlane, world):
+    token = json.loads(ok(cp.cli("token", "create", "--tenant", B, "--json")))["token"]
+    with httpx.Client(base_url=cp.api_url, headers={"Authorization": f"Bearer {token}"}) as b:
+        assert b.get(f"/v1/databases/{DB_A}").status_code == 404
+        assert b.get(f"/v1/tenants/{A}/databases").status_code == 404
+        assert b.delete(f"/v1/databases/{DB_A}").status_code == 404
+        assert b.post(f"/v1/databases/{DB_A}/users", json={"name": "spy"}).status_code == 404
+        assert b.post(f"/v1/tenants/{A}/databases", json={"name": "x"}).status_code == 404
+        assert [d["name"] for d in b.get(f"/v1/tenants/{B}/databases").json()["items"]] == [DB_B]
+
+
+def test_the_reconciler_repairs_a_dropped_user_and_a_changed_grant_and_leaves_unmarked_alone(
+    cp: ControlPlane, world, mariadb_server
+):
+    a, ro = world["a"], world["ro"]
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute("DROP USER %s@'localhost'", (a["user"],))
+        cur.execute(
+            f"GRANT INSERT ON `{DB_A.replace('_', chr(92) + '_')}`.* TO %s@'localhost'",
+            (ro["user"],),
+        )
+        cur.execute(
+            f"GRANT SELECT ON `{DB_B.replace('_', chr(92) + '_')}`.* TO %s@'localhost'",
+            (ro["user"],),
+        )
+        cur.execute(f"CREATE DATABASE `{UNMARKED}`")
+    ok(cp.cli("reconcile", "--prune"))
+    with login(mariadb_server, a["user"], a["password"], DB_A) as conn:
+        assert column(conn, "SELECT v FROM secrets") >= {"tenant a only"}
+    with login(mariadb_server, ro["user"], ro["password"], DB_A) as conn:
+        assert refused(conn, "INSERT INTO secrets VALUES ('x')") in DENIED
+        assert refused(conn, f"SELECT * FROM `{DB_B}`.theirs") in DENIED
+    with root_connection(mariadb_server) as conn:
+        assert UNMARKED in column(conn, "SHOW DATABASES")
+
+
+def test_deletes_leave_nothing_and_are_audited(cp: ControlPlane, world, mariadb_server):
+    ok(cp.cli("database", "user", "delete", DB_A, "ro", "--wait"))
+    with pytest.raises(pymysql.MySQLError):
+        login(mariadb_server, world["ro"]["user"], world["ro"]["password"], DB_A)
+    ok(cp.cli("database", "delete", DB_A, "--wait"))
+    ok(cp.cli("tenant", "delete", B, "--cascade", "--wait"))
+    with root_connection(mariadb_server) as conn:
+        dbs = column(conn, "SHOW DATABASES")
+        users = column(conn, "SELECT User FROM mysql.user")
+    assert DB_A not in dbs and DB_B not in dbs
+    assert not {world[k]["user"] for k in ("a", "ro", "b")} & users
+    audit = ok(cp.cli("audit", "--json"))
+    assert "database.deleted" in audit and DB_A in audit
