@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +63,6 @@ def _no_drift(cp: ControlPlane) -> None:
     result = cp.cli("drift", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
-
-
-@pytest.fixture
-def stop(request: pytest.FixtureRequest) -> Iterator[list[ControlPlane]]:
-    planes: list[ControlPlane] = []
-    yield planes
-    for cp in planes:
-        cp.stop()
-        cp.clean_host()
 
 
 @pytest.mark.parametrize("point", POINTS)
