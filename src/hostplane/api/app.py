@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hostplane.api import errors, schemas
 from hostplane.api.auth import TOKEN_RESOLVER, BearerAuth
@@ -38,17 +38,32 @@ def create_app(
     app.include_router(operations.router)
     app.include_router(system.router)
     app.include_router(reconcile.router)
-
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        return response
-
+    app.add_middleware(Measure)
     return app
+
+
+class Measure:
+    """Every request's latency and status, by route. A plain ASGI middleware: Starlette's
+    BaseHTTPMiddleware (`@app.middleware("http")`) runs the app in a task of its own and
+    streams the response through a channel, which cost ~1 ms of CPU per request here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_status)
+        path = getattr(scope.get("route"), "path", "unmatched")
+        HTTP_LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()

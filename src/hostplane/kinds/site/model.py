@@ -163,6 +163,20 @@ def validate_site_name(name: str) -> str:
     return name
 
 
+class SiteSummaryFields(Protocol):
+    """What a page of sites shows of each: a row or a light tuple of its columns."""
+
+    name: str
+    type: str
+    runtime: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def tenant_name(self) -> str | None: ...
+
+
 class SiteFields(Protocol):
     """What most readers need of a site: a row or a light tuple of its columns."""
 

@@ -25,6 +25,7 @@ from hostplane.kinds.site.model import (
     SITE_LABEL_PATTERN,
     SITE_NAME_HINT,
     SITE_NAME_PATTERN,
+    SiteSummaryFields,
 )
 from hostplane.kinds.site.table import SiteRow
 
@@ -131,7 +132,7 @@ class RegenerateResult(BaseModel):
     routes: int
 
 
-def site_summary(site: SiteRow) -> SiteSummary:
+def site_summary(site: SiteSummaryFields) -> SiteSummary:
     return SiteSummary(
         name=site.name,
         tenant=site.tenant_name,
