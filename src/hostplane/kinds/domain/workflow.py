@@ -1,4 +1,5 @@
-"""The domain's sagas: add (DNS proven, then route, certificate, tunnel) and remove.
+"""The domain's sagas: add (other kinds' steps for it first, such as a hosted zone writing its
+records; then DNS proven, then route, certificate, tunnel) and remove.
 
 As with every kind, the workflows only orchestrate; every read and write is a checkpointed
 step. While DNS is not right yet the workflow sleeps durably and checks again with backoff,
