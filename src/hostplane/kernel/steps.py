@@ -18,6 +18,7 @@ import structlog
 
 from hostplane import failpoints
 from hostplane.errors import HostplaneError, TemporaryError
+from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import Store, UnitOfWork
@@ -160,3 +161,20 @@ def record_apply(
     call = functools.partial(action, ctx, target, {})
     name, intent, retry = step.name, step.intent, step.retry
     return record_step(store, operation_id, name, "apply", intent, call, retry, **context)
+
+
+def run_repair(store: Store, operation_id: str, work: Callable[[], object]) -> str:
+    """Run a reconcile's repair `work` under its operation, then finish that operation (once:
+    a resumed run finds it finished); "repaired", or "failed: <why>"."""
+    error = None
+    try:
+        work()
+    except Exception as exc:
+        error = describe(exc)
+    with store.unit_of_work() as uow:
+        op = uow.operations.get(operation_id)
+        assert op is not None
+        if op.finished_at is None:
+            status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
+            uow.operations.finish(op, status, error)
+    return "repaired" if error is None else f"failed: {error}"

@@ -19,9 +19,8 @@ from hostplane.kernel.drift import (
     ProviderCalls,
     ask,
 )
-from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import describe, record_apply
+from hostplane.kernel.steps import record_apply, run_repair
 from hostplane.kinds.database.model import (
     DATABASE_PREFIX,
     KIND,
@@ -194,18 +193,12 @@ class DatabaseObserver:
                 )
         except ConflictError as exc:
             return f"skipped: {exc}"
-        error = None
-        try:
-            record_apply(ctx.store, op_id, BY_NAME[Step.USER], ctx, user, database_user=user.name)
-        except Exception as exc:
-            error = describe(exc)
-        with ctx.store.unit_of_work() as uow:
-            op = uow.operations.get(op_id)
-            assert op is not None
-            if op.finished_at is None:
-                status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
-                uow.operations.finish(op, status, error)
-        return "repaired" if error is None else f"failed: {error}"
+        step = BY_NAME[Step.USER]
+        return run_repair(
+            ctx.store,
+            op_id,
+            lambda: record_apply(ctx.store, op_id, step, ctx, user, database_user=user.name),
+        )
 
     def prune(self, ctx: Services, finding: Finding) -> str:
         """A database or account of this plane with no live row: removed after checking

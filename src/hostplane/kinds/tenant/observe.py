@@ -20,9 +20,8 @@ from hostplane.kernel.drift import (
     ProviderCalls,
     ask,
 )
-from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import StepDef, describe, record_apply
+from hostplane.kernel.steps import StepDef, record_apply, run_repair
 from hostplane.kernel.store.types import utcnow
 from hostplane.kinds.tenant.api import over
 from hostplane.kinds.tenant.model import HOSTED, KIND, Step, TenantOp, system_user
@@ -193,19 +192,12 @@ class TenantObserver:
                 )
         except ConflictError as exc:
             return f"skipped: {exc}"
-        error = None
-        try:
+
+        def work() -> None:
             for name in (Step.ACCOUNT, Step.SFTP):
                 _run(ctx, op_id, BY_NAME[name], tenant)
-        except Exception as exc:
-            error = describe(exc)
-        with ctx.store.unit_of_work() as uow:
-            op = uow.operations.get(op_id)
-            assert op is not None
-            if op.finished_at is None:
-                status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
-                uow.operations.finish(op, status, error)
-        return "repaired" if error is None else f"failed: {error}"
+
+        return run_repair(ctx.store, op_id, work)
 
     def prune(self, ctx: Services, finding: Finding) -> str:
         """A user or home of no live tenant: removed after checking that again."""

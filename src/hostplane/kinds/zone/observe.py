@@ -19,9 +19,8 @@ from hostplane.kernel.drift import (
     ProviderCalls,
     ask,
 )
-from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import describe, record_apply
+from hostplane.kernel.steps import record_apply, run_repair
 from hostplane.kinds.zone.model import KIND, SERVED, Step, ZoneOp, apex
 from hostplane.kinds.zone.repo import as_rrset, records, zones
 from hostplane.kinds.zone.steps import BY_NAME, is_platform, provider
@@ -160,18 +159,7 @@ class ZoneObserver:
                 )
         except ConflictError as exc:
             return f"skipped: {exc}"
-        error = None
-        try:
-            _run(ctx, op_id, zone)
-        except Exception as exc:
-            error = describe(exc)
-        with ctx.store.unit_of_work() as uow:
-            op = uow.operations.get(op_id)
-            assert op is not None
-            if op.finished_at is None:
-                status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
-                uow.operations.finish(op, status, error)
-        return "repaired" if error is None else f"failed: {error}"
+        return run_repair(ctx.store, op_id, lambda: _run(ctx, op_id, zone))
 
     def prune(self, ctx: Services, finding: Finding) -> str:
         """A zone of this plane with no live row: removed after checking that again."""
