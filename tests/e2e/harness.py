@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from hostplane import failpoints
 from hostplane.providers.caddy.admin import admin_client
 from hostplane.providers.local.runtime import SITES_FOLDER
 from tests import leftovers
@@ -324,6 +325,16 @@ class ControlPlane:
         # of this plane's, found by its home in this plane's directories.
         mine = {self.host_dir, self.root_dir}
         leftovers.remove_users(lambda home_in: home_in in mine)
+
+    def arm(self, spec: str) -> None:
+        """Arm failpoints (`name=action,...`; empty disarms) in a control plane started with
+        HOSTPLANE_FAILPOINTS=@armed; each named one fires once more."""
+        self.prepare()
+        for name in failpoints.parse(spec):
+            (self.data_dir / "failpoints" / name).unlink(missing_ok=True)
+        staged = self.data_dir / f"{failpoints.ARMED_FILE}.new"
+        staged.write_text(spec)
+        staged.replace(self.data_dir / failpoints.ARMED_FILE)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind runs."""

@@ -9,22 +9,46 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from hostplane import failpoints
 from tests.e2e.harness import ControlPlane, wait_for
 
 PLATFORM_IP = "93.184.215.14"  # DNS record data only
 POINTS = ("before", "after", "checkpointed")
 
 
-def _plane(tmp_path: Path, failpoint: str, **env: str) -> ControlPlane:
+@pytest.fixture(scope="module")
+def shared_plane(tmp_path_factory, powerdns) -> ControlPlane:
+    """One control plane for the module, its failpoints armed by each test at run time: a
+    test costs the restart its kill needs, not a plane of its own. Names are unique per
+    test, and each test leaves no drift behind, which the next one checks."""
     return ControlPlane(
-        tmp_path / "data", extra_env={"HOSTPLANE_FAILPOINTS": failpoint, **env}
-    ).start()
+        tmp_path_factory.mktemp("faults") / "data",
+        extra_env={
+            "HOSTPLANE_FAILPOINTS": failpoints.FROM_FILE,
+            "HOSTPLANE_DNS_RESOLVERS": powerdns.resolver,
+            "HOSTPLANE_PUBLIC_IPS": PLATFORM_IP,
+        },
+    )
+
+
+@pytest.fixture
+def cp(shared_plane: ControlPlane) -> Iterator[ControlPlane]:
+    """The shared plane, running and disarmed; a test that failed leaves it as it was."""
+    if not shared_plane.running:
+        shared_plane.arm("")
+        shared_plane.start()
+    yield shared_plane
+    shared_plane.arm("")
+
+
+def _name(prefix: str = "k") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:6]}"
 
 
 def _request_killed(cp: ControlPlane, method: str, path: str, owner: str, **kwargs: Any) -> str:
@@ -67,134 +91,132 @@ def _no_drift(cp: ControlPlane) -> None:
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("step", ["files", "edge", "confirm"])
-def test_provision_killed_at_a_step_converges(tmp_path, stop, step, point):
-    cp = _plane(tmp_path, f"{step}.apply.{point}=kill")
-    stop.append(cp)
-    op_id = _request_killed(cp, "POST", "/v1/sites", "/v1/sites/k", json={"name": "k"})
+def test_provision_killed_at_a_step_converges(cp, step, point):
+    name = _name()
+    cp.arm(f"{step}.apply.{point}=kill")
+    op_id = _request_killed(cp, "POST", "/v1/sites", f"/v1/sites/{name}", json={"name": name})
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "apply")
-    assert cp.edge_get("k.localhost").status_code == 200
+    assert cp.edge_get(f"{name}.localhost").status_code == 200
     _no_drift(cp)
 
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("step", ["domains", "edge", "files"])
-def test_destroy_killed_at_a_step_converges(tmp_path, stop, step, point):
-    cp = _plane(tmp_path, f"{step}.undo.{point}=kill")
-    stop.append(cp)
-    assert cp.cli("site", "create", "k", "--wait").returncode == 0
-    op_id = _request_killed(cp, "DELETE", "/v1/sites/k", "/v1/sites/k")
+def test_destroy_killed_at_a_step_converges(cp, step, point):
+    name = _name()
+    assert cp.cli("site", "create", name, "--wait").returncode == 0
+    cp.arm(f"{step}.undo.{point}=kill")
+    op_id = _request_killed(cp, "DELETE", f"/v1/sites/{name}", f"/v1/sites/{name}")
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "undo")
-    assert not cp.site_dir("k").exists()
-    assert cp.edge_get("k.localhost").status_code == 404
+    assert not cp.site_dir(name).exists()
+    assert cp.edge_get(f"{name}.localhost").status_code == 404
     _no_drift(cp)
+
+
+def _hosted_www(powerdns) -> str:
+    """A name whose DNS points at the platform, in a zone of the suite's PowerDNS."""
+    zone = f"z{uuid.uuid4().hex[:8]}.test"
+    powerdns.zone(zone)
+    powerdns.records(zone, f"www.{zone}", "A", [PLATFORM_IP])
+    return f"www.{zone}"
 
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("step", ["dns", "route"])
-def test_domain_addition_killed_at_a_step_converges(tmp_path, stop, powerdns, step, point):
-    zone = f"z{uuid.uuid4().hex[:8]}.test"
-    powerdns.zone(zone)
-    powerdns.records(zone, f"www.{zone}", "A", [PLATFORM_IP])
-    cp = _plane(
-        tmp_path,
-        f"{step}.apply.{point}=kill",
-        HOSTPLANE_DNS_RESOLVERS=powerdns.resolver,
-        HOSTPLANE_PUBLIC_IPS=PLATFORM_IP,
-    )
-    stop.append(cp)
-    assert cp.cli("site", "create", "k", "--wait").returncode == 0
-    body = {"domain": f"www.{zone}"}
+def test_domain_addition_killed_at_a_step_converges(cp, powerdns, step, point):
+    name, domain = _name(), _hosted_www(powerdns)
+    assert cp.cli("site", "create", name, "--wait").returncode == 0
+    cp.arm(f"{step}.apply.{point}=kill")
     op_id = _request_killed(
-        cp, "POST", "/v1/sites/k/domains", f"/v1/sites/k/domains/www.{zone}", json=body
+        cp,
+        "POST",
+        f"/v1/sites/{name}/domains",
+        f"/v1/sites/{name}/domains/{domain}",
+        json={"domain": domain},
     )
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "apply")
-    assert cp.edge_get(f"www.{zone}").status_code == 200
+    assert cp.edge_get(domain).status_code == 200
     _no_drift(cp)
 
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("step", ["certificate", "route"])
-def test_domain_removal_killed_at_a_step_converges(tmp_path, stop, powerdns, step, point):
-    zone = f"z{uuid.uuid4().hex[:8]}.test"
-    powerdns.zone(zone)
-    powerdns.records(zone, f"www.{zone}", "A", [PLATFORM_IP])
-    cp = _plane(
-        tmp_path,
-        f"{step}.undo.{point}=kill",
-        HOSTPLANE_DNS_RESOLVERS=powerdns.resolver,
-        HOSTPLANE_PUBLIC_IPS=PLATFORM_IP,
-    )
-    stop.append(cp)
-    assert cp.cli("site", "create", "k", "--wait").returncode == 0
-    assert cp.cli("domain", "add", "k", f"www.{zone}", "--wait").returncode == 0
-    path = f"/v1/sites/k/domains/www.{zone}"
+def test_domain_removal_killed_at_a_step_converges(cp, powerdns, step, point):
+    name, domain = _name(), _hosted_www(powerdns)
+    assert cp.cli("site", "create", name, "--wait").returncode == 0
+    assert cp.cli("domain", "add", name, domain, "--wait").returncode == 0
+    cp.arm(f"{step}.undo.{point}=kill")
+    path = f"/v1/sites/{name}/domains/{domain}"
     op_id = _request_killed(cp, "DELETE", path, path)
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
     _done_once(op, "undo")
-    assert cp.edge_get(f"www.{zone}").status_code == 404
+    assert cp.edge_get(domain).status_code == 404
     with cp.api() as api:
         assert api.get(path).json()["status"] == "REMOVED"
     _no_drift(cp)
 
 
-def test_a_reconcile_killed_inside_a_repair_resumes_it(tmp_path, stop):
+def test_a_reconcile_killed_inside_a_repair_resumes_it(cp):
     """The reconcile workflow killed inside a site repair: on restart it resumes the same
     repair (under the same operation) and finishes it."""
-    cp = _plane(tmp_path, "")
-    stop.append(cp)
-    assert cp.cli("site", "create", "k", "--wait").returncode == 0
-    cp.stop()
-    cp.extra_env["HOSTPLANE_FAILPOINTS"] = "files.apply.after=kill"
-    cp.start()
-    shutil.rmtree(cp.site_dir("k"))
+    name = _name()
+    assert cp.cli("site", "create", name, "--wait").returncode == 0
+    with cp.api() as api:
+        earlier = api.get("/v1/reconcile/runs/latest")
+    earlier_id = earlier.json()["id"] if earlier.status_code == 200 else None
+    cp.arm("files.apply.after=kill")
+    shutil.rmtree(cp.site_dir(name))
     try:
         with cp.api() as api:
             api.post("/v1/reconcile", json={})
     except httpx.TransportError:
         pass  # the repair runs in this process and may kill it before it answers
     _killed_then_restarted(cp)
+
+    def resumed_run_finished() -> bool:
+        with cp.api() as api:
+            run = api.get("/v1/reconcile/runs/latest").json()
+        return run["id"] != earlier_id and run["finished_at"] is not None
+
+    wait_for(resumed_run_finished, "the resumed reconcile to finish")
     with cp.api() as api:
-        wait_for(
-            lambda: api.get("/v1/reconcile/runs/latest").json()["finished_at"] is not None,
-            "the resumed reconcile to finish",
-        )
         run = api.get("/v1/reconcile/runs/latest").json()
-        site = api.get("/v1/sites/k").json()
+        site = api.get(f"/v1/sites/{name}").json()
         repair = api.get(site["operation"]["url"]).json()
     assert run["repairs"] == 1 and run["findings"][0]["result"] == "repaired", run
     assert repair["kind"] == "repair" and repair["status"] == "SUCCEEDED", repair
-    assert cp.edge_get("k.localhost").status_code == 200
+    assert cp.edge_get(f"{name}.localhost").status_code == 200
     _no_drift(cp)
 
 
 @pytest.mark.parametrize("step", ["files", "edge", "confirm"])
-def test_a_provider_failing_at_a_step_is_compensated_and_retry_succeeds(tmp_path, stop, step):
-    cp = _plane(tmp_path, f"{step}.apply.before=error")
-    stop.append(cp)
-    failed = cp.cli("site", "create", "f", "--wait")
+def test_a_provider_failing_at_a_step_is_compensated_and_retry_succeeds(cp, step):
+    name = _name("f")
+    cp.arm(f"{step}.apply.before=error")
+    failed = cp.cli("site", "create", name, "--wait")
     assert failed.returncode == 1 and f"injected fault at {step}.apply.before" in failed.stderr
     with cp.api() as api:
-        site = api.get("/v1/sites/f").json()
+        site = api.get(f"/v1/sites/{name}").json()
         op = api.get(site["operation"]["url"]).json()
     assert site["status"] == "FAILED"
     undone = [s["name"] for s in op["steps"] if s["phase"] == "undo" and s["status"] == "succeeded"]
-    assert "files" in undone and not cp.site_dir("f").exists()
-    assert cp.edge_get("f.localhost").status_code == 404
+    assert "files" in undone and not cp.site_dir(name).exists()
+    assert cp.edge_get(f"{name}.localhost").status_code == 404
     # The tenant made for the site turns ACTIVE once the files step has made its account;
     # failed before that, it stays PROVISIONING and no account is expected of it.
-    assert _tenant_status(cp, "f") == ("PROVISIONING" if step == "files" else "ACTIVE")
+    assert _tenant_status(cp, name) == ("PROVISIONING" if step == "files" else "ACTIVE")
     _no_drift(cp)
-    retried = cp.cli("site", "retry", "f", "--wait")
+    retried = cp.cli("site", "retry", name, "--wait")
     assert retried.returncode == 0, retried.stdout + retried.stderr
-    assert cp.edge_get("f.localhost").status_code == 200
-    assert _tenant_status(cp, "f") == "ACTIVE"
+    assert cp.edge_get(f"{name}.localhost").status_code == 200
+    assert _tenant_status(cp, name) == "ACTIVE"
     _no_drift(cp)
 
 
@@ -205,10 +227,9 @@ def _tenant_status(cp: ControlPlane, name: str) -> str:
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("step", ["tenant-account", "tenant-sftp"])
-def test_tenant_create_killed_at_a_step_converges(tmp_path, stop, step, point):
-    cp = _plane(tmp_path, f"{step}.apply.{point}=kill")
-    stop.append(cp)
-    name = f"kt{uuid.uuid4().hex[:5]}"
+def test_tenant_create_killed_at_a_step_converges(cp, step, point):
+    name = _name("kt")
+    cp.arm(f"{step}.apply.{point}=kill")
     op_id = _request_killed(cp, "POST", "/v1/tenants", f"/v1/tenants/{name}", json={"name": name})
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
@@ -219,11 +240,10 @@ def test_tenant_create_killed_at_a_step_converges(tmp_path, stop, step, point):
 
 
 @pytest.mark.parametrize("step", ["tenant-account", "tenant-sftp"])
-def test_tenant_delete_killed_at_a_step_converges(tmp_path, stop, step):
-    cp = _plane(tmp_path, f"{step}.undo.after=kill")
-    stop.append(cp)
-    name = f"kt{uuid.uuid4().hex[:5]}"
+def test_tenant_delete_killed_at_a_step_converges(cp, step):
+    name = _name("kt")
     assert cp.cli("tenant", "create", name, "--wait").returncode == 0
+    cp.arm(f"{step}.undo.after=kill")
     op_id = _request_killed(cp, "DELETE", f"/v1/tenants/{name}", f"/v1/tenants/{name}")
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
