@@ -18,9 +18,10 @@ import dns.rcode
 import httpx
 import pytest
 
+from hostplane import failpoints
 from tests.e2e.harness import ControlPlane, wait_for, wait_gone
 from tests.e2e.test_zones import ask
-from tests.faults.test_failpoints import POINTS, _done_once, _no_drift, _plane, _request_killed
+from tests.faults.test_failpoints import POINTS, _done_once, _no_drift, _request_killed
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -62,12 +63,41 @@ def _records(cp: ControlPlane, zone: str, name: str) -> list[dict[str, Any]]:
     return [r for r in items if r["name"] == name + "."]
 
 
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """One plane for the module: each killed test arms its failpoint at run time. Its own
+    PowerDNS answers for its zones, and the DNS check of a domain asks it."""
+    cp = ControlPlane(tmp_path_factory.mktemp("zone-faults") / "data")
+    cp.extra_env.update(
+        {
+            "HOSTPLANE_FAILPOINTS": failpoints.FROM_FILE,
+            "HOSTPLANE_DNS_RESOLVERS": f"127.0.0.1:{cp.dns_port}",
+            "HOSTPLANE_PUBLIC_IPS": "127.0.0.1",
+            "HOSTPLANE_DNS_ALLOW_PRIVATE": "true",
+        }
+    )
+    try:
+        yield cp.start()
+    finally:
+        cp.stop()
+        cp.clean_host()
+
+
+@pytest.fixture
+def cp(plane: ControlPlane) -> Iterator[ControlPlane]:
+    """The module's plane, running and disarmed; a test that failed leaves it as it was."""
+    if not plane.running:
+        plane.arm("")
+        plane.start()
+    yield plane
+    plane.arm("")
+
+
 @pytest.mark.parametrize("point", POINTS)
-def test_zone_create_killed_at_the_zone_step_converges(tmp_path, stop, point):
-    cp = _plane(tmp_path, f"zone-zone.apply.{point}=kill")
-    stop.append(cp)
+def test_zone_create_killed_at_the_zone_step_converges(cp, point):
     tenant, zone = _names()
     _done(cp, "POST", "/v1/tenants", {"name": tenant})
+    cp.arm(f"zone-zone.apply.{point}=kill")
     body = {"name": zone, "tenant": tenant}
     op_id = _request_killed(cp, "POST", "/v1/zones", f"/v1/zones/{zone}", json=body)
     op = cp.wait_operation(op_id)
@@ -81,11 +111,10 @@ def test_zone_create_killed_at_the_zone_step_converges(tmp_path, stop, point):
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_record_change_killed_at_the_rrsets_step_converges(tmp_path, stop, point):
-    cp = _plane(tmp_path, f"zone-rrsets.apply.{point}=kill")
-    stop.append(cp)
+def test_record_change_killed_at_the_rrsets_step_converges(cp, point):
     _, zone = _tenant_with_zone(cp)
-    www = f"www.{zone}"  # no record before: the failpoint fires at the plane's first change
+    www = f"www.{zone}"
+    cp.arm(f"zone-rrsets.apply.{point}=kill")
     path = f"/v1/zones/{zone}/records/{www}/A"
     op_id = _request_killed(cp, "PUT", path, f"/v1/zones/{zone}", json={"contents": ["192.0.2.20"]})
     op = cp.wait_operation(op_id)
@@ -96,26 +125,16 @@ def test_record_change_killed_at_the_rrsets_step_converges(tmp_path, stop, point
     _no_drift(cp)
 
 
-def test_domain_records_killed_after_their_patch_converge(tmp_path, stop):
+def test_domain_records_killed_after_their_patch_converge(cp):
     """Killed once the step's action is done (the PATCH sent to PowerDNS, the rows written),
     before its run is recorded: the restarted step sends the same REPLACE and puts the same
     rows, the DNS check finds the record answered, and the domain goes on to ACTIVE."""
-    cp = ControlPlane(tmp_path / "data")
-    cp.extra_env.update(
-        {
-            "HOSTPLANE_FAILPOINTS": "zone-domain-records.apply.after=kill",
-            # The plane's own PowerDNS answers for its zones: the DNS check asks it.
-            "HOSTPLANE_DNS_RESOLVERS": f"127.0.0.1:{cp.dns_port}",
-            "HOSTPLANE_PUBLIC_IPS": "127.0.0.1",
-            "HOSTPLANE_DNS_ALLOW_PRIVATE": "true",
-        }
-    )
-    stop.append(cp.start())
     tenant, zone = _names()
     site, www = f"s{tenant[1:]}", f"www.{zone}"
     _done(cp, "POST", "/v1/tenants", {"name": tenant})
     _done(cp, "POST", "/v1/sites", {"name": site, "type": "static", "tenant": tenant})
     _done(cp, "POST", "/v1/zones", {"name": zone, "tenant": tenant})
+    cp.arm("zone-domain-records.apply.after=kill")
     owner = f"/v1/sites/{site}/domains/{www}"
     op_id = _request_killed(cp, "POST", f"/v1/sites/{site}/domains", owner, json={"domain": www})
     op = cp.wait_operation(op_id)
@@ -130,17 +149,7 @@ def test_domain_records_killed_after_their_patch_converge(tmp_path, stop):
     _no_drift(cp)
 
 
-# One plane for the faults that need no failpoint ----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    cp = ControlPlane(tmp_path_factory.mktemp("zone-faults") / "data").start()
-    try:
-        yield cp
-    finally:
-        cp.stop()
-        cp.clean_host()
+# Faults that need no failpoint ------------------------------------------------------------
 
 
 def _powerdns_pid(cp: ControlPlane) -> int:
@@ -178,13 +187,12 @@ def _log_events(cp: ControlPlane, event: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_powerdns_stopped_in_the_middle_of_a_record_change_converges(plane):
+def test_powerdns_stopped_in_the_middle_of_a_record_change_converges(cp):
     """Broke: stopped the plane's PowerDNS and kept it down (its DNS port held) while a
     record change ran. Verified: the change's step found the API not answering and retried
     (a TemporaryError, the step's RetryPolicy); once the port is free the plane's supervisor
     starts PowerDNS again, the retry goes through, the operation SUCCEEDS, the new value is
     answered and recorded, and nothing drifted."""
-    cp = plane
     _, zone = _tenant_with_zone(cp)
     www = f"www.{zone}"
     _set(cp, zone, www, "192.0.2.10")
@@ -214,11 +222,10 @@ def test_powerdns_stopped_in_the_middle_of_a_record_change_converges(plane):
     _no_drift(cp)
 
 
-def test_records_changed_by_hand_on_powerdns_are_reported_and_put_back(plane):
+def test_records_changed_by_hand_on_powerdns_are_reported_and_put_back(cp):
     """Broke: through PowerDNS's own API, changed the value of one record and deleted
     another. Verified: drift reports them (drifted, missing), a reconcile puts both back as
     the database has them, they are answered again, and nothing drifts after."""
-    cp = plane
     _, zone = _tenant_with_zone(cp)
     www, mail = f"www.{zone}", f"mail.{zone}"
     _set(cp, zone, www, "192.0.2.10")
