@@ -18,6 +18,10 @@ import httpx
 import pymysql
 import pytest
 
+from hostplane.cli.client import ApiClient
+from hostplane.cli.isolation import Canary, tenant_names
+from hostplane.kinds.database.canary import attack, login_of, made
+from hostplane.settings import Settings
 from tests.e2e.harness import ControlPlane
 from tests.fixtures_mariadb import root_connection
 
@@ -134,43 +138,54 @@ def test_canary_one_tenants_user_cannot_reach_the_others_database(
     cp: ControlPlane, world, mariadb_server
 ):
     """B's user against A's database, and A's user (whose unescaped grant would be a pattern
-    covering B's name) against B's."""
-    a, b = world["a"], world["b"]
-    with login(mariadb_server, a["user"], a["password"], DB_A) as conn, conn.cursor() as cur:
+    covering B's name) against B's: the probes `hostctl canary` runs, every one held."""
+    a, b = login_of(world["a"], table="secrets"), login_of(world["b"], table="theirs")
+    with a.connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS secrets (v VARCHAR(32))")
-    with login(mariadb_server, b["user"], b["password"], DB_B) as conn, conn.cursor() as cur:
+    with b.connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE theirs (v VARCHAR(32))")
-    for me, mine, theirs in ((b, DB_B, DB_A), (a, DB_A, DB_B)):
-        with login(mariadb_server, me["user"], me["password"], mine) as conn:
-            assert column(conn, "SHOW DATABASES") == {"information_schema", mine}
-            assert theirs not in column(conn, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
-            assert (
-                column(
-                    conn,
-                    "SELECT TABLE_NAME FROM information_schema.TABLES"
-                    f" WHERE TABLE_SCHEMA='{theirs}'",
-                )
-                == set()
-            )
-            assert column(
-                conn, "SELECT TABLE_SCHEMA FROM information_schema.SCHEMA_PRIVILEGES"
-            ) <= {mine.replace("_", "\\_"), mine}
-            table = "secrets" if theirs == DB_A else "theirs"
-            for sql in (
-                f"USE `{theirs}`",
-                f"SELECT * FROM `{theirs}`.`{table}`",
-                f"INSERT INTO `{theirs}`.`{table}` VALUES ('x')",
-                f"DROP TABLE `{theirs}`.`{table}`",
-                f"DROP DATABASE `{theirs}`",
-                f"CREATE TABLE `{theirs}`.`planted` (v INT)",
-                f"CREATE DATABASE `{mine}2`",
-                "SELECT * FROM mysql.user",
-                "SELECT * FROM mysql.db",
-                f"GRANT SELECT ON `{mine}`.* TO '{me['user']}'@'localhost'",
-            ):
-                assert refused(conn, sql) in DENIED, sql
-        with pytest.raises(pymysql.MySQLError):
-            login(mariadb_server, me["user"], me["password"], theirs)
+    probes = [*attack(b, a), *attack(a, b)]
+    assert len(probes) == 2 * 15
+    assert [p for p in probes if not p.held] == []
+
+
+def test_hostctl_canary_passes_and_leaves_nothing(cp: ControlPlane, mariadb_server):
+    result = cp.cli("canary", "--kind", "database", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    probes = json.loads(result.stdout)
+    assert len(probes) == 2 * 15 and all(p["held"] for p in probes), probes
+    with cp.api() as api:
+        tenants = {t["name"] for t in api.get("/v1/tenants").json()["items"]}
+    assert not {t for t in tenants if t.startswith(("cn-", "cnx"))}
+    with root_connection(mariadb_server) as conn:
+        left = column(conn, "SHOW DATABASES") | column(conn, "SELECT User FROM mysql.user")
+    assert not {name for name in left if "_cn" in name}, left
+
+
+def test_the_canary_reports_a_grant_that_leaks(cp: ControlPlane, mariadb_server):
+    """A grant on A's database given to B's user by hand: the probes that must see it do."""
+    canary = Canary(ApiClient(Settings(api_url=cp.api_url, api_token=cp.token)), tenant_names())
+    for tenant in canary.tenants:
+        canary.done("POST", "/v1/tenants", {"name": tenant})
+    try:
+        a, b = (made(canary, tenant) for tenant in canary.tenants)
+        with a.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{a.table}` (v VARCHAR(32))")
+        with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+            cur.execute(f"GRANT SELECT ON `{a.database}`.* TO %s@'localhost'", (b.user,))
+        leaks = {p.name.split(" (")[0] for p in attack(b, a) if not p.held}
+        assert leaks == {
+            "SHOW DATABASES",
+            "information_schema.SCHEMATA",
+            "information_schema.TABLES",
+            "information_schema.SCHEMA_PRIVILEGES",
+            "USE",
+            "SELECT",
+            "login",
+        }, leaks
+    finally:
+        for tenant in canary.tenants:
+            canary.done("DELETE", f"/v1/tenants/{tenant}?cascade=true")
 
 
 def test_a_tenants_token_sees_only_its_own_databases(cp: ControlPlane, world):

@@ -9,7 +9,7 @@ from typing import Annotated
 import pydantic
 import typer
 
-from hostplane.cli import apply, system
+from hostplane.cli import apply, canary, system
 from hostplane.cli.client import fail
 from hostplane.errors import HostplaneError
 from hostplane.registry import KINDS
@@ -81,5 +81,6 @@ def worker(ctx: typer.Context) -> None:
 
 system.install(app)
 apply.install(app)
+canary.install(app)
 for package in KINDS:
     importlib.import_module(f"{package}.cli").install(app)
