@@ -1,0 +1,142 @@
+"""Tenants' databases under faults (issue 17, "how it is checked"), against a real control
+plane and a real MariaDB: the worker killed with SIGKILL at each point of a database's create,
+of a user's create and of a database's delete. A client whose request died with the plane
+asks again with the same Idempotency-Key, as clients do, and gets the same operation. Each
+ends with the operation SUCCEEDED, its step done once, MariaDB as the database says, and no
+drift."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pymysql
+import pytest
+
+from hostplane import failpoints
+from tests.e2e.harness import ControlPlane
+from tests.faults.test_failpoints import POINTS, _done_once, _killed_then_restarted, _no_drift
+from tests.fixtures_mariadb import root_connection
+
+
+@pytest.fixture(scope="module")
+def plane(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    cp = ControlPlane(
+        tmp_path_factory.mktemp("data-faults") / "data",
+        extra_env={
+            "HOSTPLANE_SITE_DB_URL": mariadb_server.url,
+            "HOSTPLANE_FAILPOINTS": failpoints.FROM_FILE,
+        },
+    )
+    try:
+        yield cp.start()
+    finally:
+        cp.stop()
+        cp.clean_host()
+
+
+@pytest.fixture
+def cp(plane: ControlPlane) -> Iterator[ControlPlane]:
+    if not plane.running:
+        plane.arm("")
+        plane.start()
+    yield plane
+    plane.arm("")
+
+
+def _killed_request(cp: ControlPlane, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """The request, the plane killing itself at the armed failpoint, the plane started again,
+    and the request asked again with the same Idempotency-Key when its answer was lost: the
+    answer (a replay shows no password)."""
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    answer = None
+    try:
+        with cp.api() as api:
+            response = api.request(method, path, json=body, headers=headers)
+        assert response.status_code == 202, response.text
+        answer = response.json()
+    except httpx.TransportError:
+        pass
+    _killed_then_restarted(cp)
+    if answer is None:
+        with cp.api() as api:
+            response = api.request(method, path, json=body, headers=headers)
+        assert response.status_code == 202, response.text
+        answer = response.json()
+    return dict(answer)
+
+
+def _succeeded_once(cp: ControlPlane, answer: dict[str, Any], phase: str) -> None:
+    op = cp.wait_operation(str(answer["operation"]["id"]))
+    assert op["status"] == "SUCCEEDED", op
+    _done_once(op, phase)
+
+
+def _done(cp: ControlPlane, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    with cp.api() as api:
+        response = api.request(method, path, json=body)
+    assert response.status_code == 202, response.text
+    op = cp.wait_operation(str(response.json()["operation"]["id"]))
+    assert op["status"] == "SUCCEEDED", op
+    return dict(response.json())
+
+
+def _tenant(cp: ControlPlane) -> str:
+    name = f"d{uuid.uuid4().hex[:7]}"
+    _done(cp, "POST", "/v1/tenants", {"name": name})
+    return name
+
+
+def _databases(mariadb_server) -> set[str]:
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES")
+        return {str(row[0]) for row in cur.fetchall()}
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_database_create_killed_at_its_step_converges(cp, mariadb_server, point):
+    tenant = _tenant(cp)
+    cp.arm(f"database-database.apply.{point}=kill")
+    answer = _killed_request(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})
+    _succeeded_once(cp, answer, "apply")
+    assert answer["database"] in _databases(mariadb_server)
+    _no_drift(cp)
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_user_create_killed_at_its_step_converges(cp, mariadb_server, point):
+    tenant = _tenant(cp)
+    database = _done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
+    cp.arm(f"database-user.apply.{point}=kill")
+    answer = _killed_request(cp, "POST", f"/v1/databases/{database}/users", {"name": "app"})
+    _succeeded_once(cp, answer, "apply")
+    if answer["password"] is not None:  # the first answer arrived: its password logs in
+        pymysql.connect(
+            unix_socket=mariadb_server.socket,
+            user=answer["user"],
+            password=answer["password"],
+            database=database,
+            connect_timeout=5,
+        ).close()
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT Db FROM mysql.db WHERE User = %s", (answer["user"],))
+        assert [row[0] for row in cur.fetchall()] == [database.replace("_", "\\_")]
+    _no_drift(cp)
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("step", ["database-users", "database-database"])
+def test_database_delete_killed_at_a_step_converges(cp, mariadb_server, step, point):
+    tenant = _tenant(cp)
+    database = _done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
+    user = _done(cp, "POST", f"/v1/databases/{database}/users", {"name": "app"})["user"]
+    cp.arm(f"{step}.undo.{point}=kill")
+    answer = _killed_request(cp, "DELETE", f"/v1/databases/{database}")
+    _succeeded_once(cp, answer, "undo")
+    assert database not in _databases(mariadb_server)
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT User FROM mysql.user WHERE User = %s", (user,))
+        assert cur.fetchall() == ()
+    _no_drift(cp)
