@@ -1,4 +1,4 @@
-"""Tenant data services: caches (issue 17).
+"""Tenant data services: databases (bench/data_databases.py) and caches (issue 17).
 
 Create-to-usable of a cache with a user: from nothing to the first successful `SET` as the
 cache's new ACL user, through the provider (`RedisInstances.ensure`, `RedisAcl.ensure_user`,
@@ -44,6 +44,7 @@ sys.path[0] = str(REPO)  # not bench/, where dns.py would shadow dnspython
 
 from tests.fixtures_redis import connect  # noqa: E402
 
+from bench import data_databases as databases  # noqa: E402
 from hostplane.observability import configure_logging  # noqa: E402
 from hostplane.providers.redis.acl import RedisAcl, generate_password  # noqa: E402
 from hostplane.providers.redis.config import InstancePaths, InstanceSpec, render  # noqa: E402
@@ -275,6 +276,12 @@ def main() -> None:
     configure_logging("json", "warning")  # the figures, not a line per instance on the terminal
 
     def body(bench: Bench) -> dict[str, Any]:
+        database = databases.create_to_usable(args.runs)
+        print(
+            f"database + user, create to first login: {database['api_ms']} ms through the API "
+            f"(its steps {database['steps_ms']} ms; raw {database['raw_ms']} ms, "
+            f"ratio {database['ratio']})"
+        )
         usable = create_to_usable(bench, args.runs)
         print(
             f"cache + user, create to first SET: {usable['provider_ms']} ms "
@@ -291,7 +298,12 @@ def main() -> None:
             f"PSS {many['total_pss_mb']} MB, MemAvailable -{many['mem_available_drop_mb']} MB, "
             f"started in {many['start_all_s']} s"
         )
-        return {"cache_create_to_usable": usable, "cache_idle_memory": idle, "caches_many": many}
+        return {
+            "database_create_to_usable": database,
+            "cache_create_to_usable": usable,
+            "cache_idle_memory": idle,
+            "caches_many": many,
+        }
 
     try:
         out = with_bench(body)
