@@ -53,6 +53,15 @@ class PrivateMariaDB:
         )
         if init.returncode != 0:
             raise ServiceError(f"mariadb-install-db failed: {init.stderr[-1500:]}")
+        return self._launch()
+
+    def restart(self) -> None:
+        """SIGTERM the server and start it again on the same data, socket and port."""
+        terminate(self.proc, timeout=20)
+        self._launch()
+
+    def _launch(self) -> PrivateMariaDB:
+        user = ["--user=root"] if os.geteuid() == 0 else []
         mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
         log = (self.root / "out.log").open("ab")
         self.proc = subprocess.Popen(

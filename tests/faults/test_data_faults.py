@@ -16,9 +16,27 @@ import pymysql
 import pytest
 
 from hostplane import failpoints
-from tests.e2e.harness import ControlPlane
-from tests.faults.test_failpoints import POINTS, _done_once, _killed_then_restarted, _no_drift
+from tests.e2e.harness import ControlPlane, wait_for
+from tests.faults.common import (
+    POINTS,
+    disarmed,
+    done,
+    done_once,
+    killed_then_restarted,
+    log_events,
+    no_drift,
+)
 from tests.fixtures_mariadb import root_connection
+from tests.services import terminate
+from tests.services_mariadb import PrivateMariaDB
+
+
+@pytest.fixture(scope="module")
+def mariadb_server() -> Iterator[PrivateMariaDB]:
+    """The module's own server, which a test restarts."""
+    server = PrivateMariaDB().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +57,7 @@ def plane(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture
 def cp(plane: ControlPlane) -> Iterator[ControlPlane]:
-    if not plane.running:
-        plane.arm("")
-        plane.start()
-    yield plane
-    plane.arm("")
+    yield from disarmed(plane)
 
 
 def _killed_request(cp: ControlPlane, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -59,7 +73,7 @@ def _killed_request(cp: ControlPlane, method: str, path: str, body: Any = None) 
         answer = response.json()
     except httpx.TransportError:
         pass
-    _killed_then_restarted(cp)
+    killed_then_restarted(cp)
     if answer is None:
         with cp.api() as api:
             response = api.request(method, path, json=body, headers=headers)
@@ -71,21 +85,12 @@ def _killed_request(cp: ControlPlane, method: str, path: str, body: Any = None) 
 def _succeeded_once(cp: ControlPlane, answer: dict[str, Any], phase: str) -> None:
     op = cp.wait_operation(str(answer["operation"]["id"]))
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, phase)
-
-
-def _done(cp: ControlPlane, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    with cp.api() as api:
-        response = api.request(method, path, json=body)
-    assert response.status_code == 202, response.text
-    op = cp.wait_operation(str(response.json()["operation"]["id"]))
-    assert op["status"] == "SUCCEEDED", op
-    return dict(response.json())
+    done_once(op, phase)
 
 
 def _tenant(cp: ControlPlane) -> str:
     name = f"d{uuid.uuid4().hex[:7]}"
-    _done(cp, "POST", "/v1/tenants", {"name": name})
+    done(cp, "POST", "/v1/tenants", {"name": name})
     return name
 
 
@@ -102,13 +107,13 @@ def test_database_create_killed_at_its_step_converges(cp, mariadb_server, point)
     answer = _killed_request(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})
     _succeeded_once(cp, answer, "apply")
     assert answer["database"] in _databases(mariadb_server)
-    _no_drift(cp)
+    no_drift(cp)
 
 
 @pytest.mark.parametrize("point", POINTS)
 def test_user_create_killed_at_its_step_converges(cp, mariadb_server, point):
     tenant = _tenant(cp)
-    database = _done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
+    database = done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
     cp.arm(f"database-user.apply.{point}=kill")
     answer = _killed_request(cp, "POST", f"/v1/databases/{database}/users", {"name": "app"})
     _succeeded_once(cp, answer, "apply")
@@ -123,15 +128,15 @@ def test_user_create_killed_at_its_step_converges(cp, mariadb_server, point):
     with root_connection(mariadb_server) as conn, conn.cursor() as cur:
         cur.execute("SELECT Db FROM mysql.db WHERE User = %s", (answer["user"],))
         assert [row[0] for row in cur.fetchall()] == [database.replace("_", "\\_")]
-    _no_drift(cp)
+    no_drift(cp)
 
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("step", ["database-users", "database-database"])
 def test_database_delete_killed_at_a_step_converges(cp, mariadb_server, step, point):
     tenant = _tenant(cp)
-    database = _done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
-    user = _done(cp, "POST", f"/v1/databases/{database}/users", {"name": "app"})["user"]
+    database = done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
+    user = done(cp, "POST", f"/v1/databases/{database}/users", {"name": "app"})["user"]
     cp.arm(f"{step}.undo.{point}=kill")
     answer = _killed_request(cp, "DELETE", f"/v1/databases/{database}")
     _succeeded_once(cp, answer, "undo")
@@ -139,4 +144,37 @@ def test_database_delete_killed_at_a_step_converges(cp, mariadb_server, step, po
     with root_connection(mariadb_server) as conn, conn.cursor() as cur:
         cur.execute("SELECT User FROM mysql.user WHERE User = %s", (user,))
         assert cur.fetchall() == ()
-    _no_drift(cp)
+    no_drift(cp)
+
+
+def test_mariadb_restarted_in_the_middle_of_a_user_create_converges(cp, mariadb_server):
+    """Broke: stopped MariaDB before a user's create reached it, kept it down until the step
+    had failed and been retried, then started it again. Verified: the step's retries reach
+    the restarted server, the operation SUCCEEDS, the password shown logs in, no drift."""
+    tenant = _tenant(cp)
+    database = done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
+    terminate(mariadb_server.proc, timeout=20)
+    try:
+        with cp.api() as api:
+            accepted = api.post(f"/v1/databases/{database}/users", json={"name": "app"})
+        assert accepted.status_code == 202, accepted.text
+        answer = accepted.json()
+        op_id = answer["operation"]["id"]
+        wait_for(
+            lambda: any(
+                e.get("operation") == op_id and e.get("step") == "database-user"
+                for e in log_events(cp, "step.retry")
+            ),
+            "the user's create to find MariaDB down and retry",
+        )
+    finally:
+        mariadb_server.restart()
+    _succeeded_once(cp, answer, "apply")
+    pymysql.connect(
+        unix_socket=mariadb_server.socket,
+        user=answer["user"],
+        password=answer["password"],
+        database=database,
+        connect_timeout=5,
+    ).close()
+    no_drift(cp)

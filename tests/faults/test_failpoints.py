@@ -6,20 +6,25 @@ nothing, orphans included."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from hostplane import failpoints
 from tests.e2e.harness import ControlPlane, wait_for
+from tests.faults.common import (
+    POINTS,
+    disarmed,
+    done_once,
+    killed_then_restarted,
+    no_drift,
+    request_killed,
+)
 
 PLATFORM_IP = "93.184.215.14"  # DNS record data only
-POINTS = ("before", "after", "checkpointed")
 
 
 @pytest.fixture(scope="module")
@@ -39,67 +44,22 @@ def shared_plane(tmp_path_factory, powerdns) -> ControlPlane:
 
 @pytest.fixture
 def cp(shared_plane: ControlPlane) -> Iterator[ControlPlane]:
-    """The shared plane, running and disarmed; a test that failed leaves it as it was."""
-    if not shared_plane.running:
-        shared_plane.arm("")
-        shared_plane.start()
-    yield shared_plane
-    shared_plane.arm("")
+    yield from disarmed(shared_plane)
 
 
 def _name(prefix: str = "k") -> str:
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 
 
-def _request_killed(cp: ControlPlane, method: str, path: str, owner: str, **kwargs: Any) -> str:
-    """Make the request, see the control plane kill itself at the failpoint, start it again;
-    return the operation. The process may die before it answers (the workflow starts in the
-    same process): the operation is then read from `owner`, the URL of what it works on."""
-    op_id = None
-    try:
-        with cp.api() as api:
-            op_id = str(api.request(method, path, **kwargs).json()["operation"]["id"])
-    except httpx.TransportError:
-        pass
-    _killed_then_restarted(cp)
-    if op_id is None:
-        with cp.api() as api:
-            op_id = str(api.get(owner).json()["operation"]["id"])
-    return op_id
-
-
-def _killed_then_restarted(cp: ControlPlane) -> None:
-    """The control plane killed itself at the failpoint; start it again on the same data."""
-    assert cp.proc is not None
-    assert cp.proc.wait(timeout=60) == -9, cp.log_tail()
-    cp.proc = None
-    cp.start()
-
-
-def _done_once(op: dict[str, Any], phase: str) -> None:
-    succeeded = [
-        s["name"] for s in op["steps"] if s["phase"] == phase and s["status"] == "succeeded"
-    ]
-    assert len(succeeded) == len(set(succeeded)), op["steps"]
-
-
-def _no_drift(cp: ControlPlane) -> None:
-    result = cp.cli("drift", "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
-
-
-@pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("step", ["files", "edge", "confirm"])
 def test_provision_killed_at_a_step_converges(cp, step, point):
     name = _name()
     cp.arm(f"{step}.apply.{point}=kill")
-    op_id = _request_killed(cp, "POST", "/v1/sites", f"/v1/sites/{name}", json={"name": name})
+    op_id = request_killed(cp, "POST", "/v1/sites", f"/v1/sites/{name}", json={"name": name})
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "apply")
+    done_once(op, "apply")
     assert cp.edge_get(f"{name}.localhost").status_code == 200
-    _no_drift(cp)
+    no_drift(cp)
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -108,13 +68,13 @@ def test_destroy_killed_at_a_step_converges(cp, step, point):
     name = _name()
     assert cp.cli("site", "create", name, "--wait").returncode == 0
     cp.arm(f"{step}.undo.{point}=kill")
-    op_id = _request_killed(cp, "DELETE", f"/v1/sites/{name}", f"/v1/sites/{name}")
+    op_id = request_killed(cp, "DELETE", f"/v1/sites/{name}", f"/v1/sites/{name}")
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "undo")
+    done_once(op, "undo")
     assert not cp.site_dir(name).exists()
     assert cp.edge_get(f"{name}.localhost").status_code == 404
-    _no_drift(cp)
+    no_drift(cp)
 
 
 def _hosted_www(powerdns) -> str:
@@ -131,7 +91,7 @@ def test_domain_addition_killed_at_a_step_converges(cp, powerdns, step, point):
     name, domain = _name(), _hosted_www(powerdns)
     assert cp.cli("site", "create", name, "--wait").returncode == 0
     cp.arm(f"{step}.apply.{point}=kill")
-    op_id = _request_killed(
+    op_id = request_killed(
         cp,
         "POST",
         f"/v1/sites/{name}/domains",
@@ -140,9 +100,9 @@ def test_domain_addition_killed_at_a_step_converges(cp, powerdns, step, point):
     )
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "apply")
+    done_once(op, "apply")
     assert cp.edge_get(domain).status_code == 200
-    _no_drift(cp)
+    no_drift(cp)
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -153,14 +113,14 @@ def test_domain_removal_killed_at_a_step_converges(cp, powerdns, step, point):
     assert cp.cli("domain", "add", name, domain, "--wait").returncode == 0
     cp.arm(f"{step}.undo.{point}=kill")
     path = f"/v1/sites/{name}/domains/{domain}"
-    op_id = _request_killed(cp, "DELETE", path, path)
+    op_id = request_killed(cp, "DELETE", path, path)
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "undo")
+    done_once(op, "undo")
     assert cp.edge_get(domain).status_code == 404
     with cp.api() as api:
         assert api.get(path).json()["status"] == "REMOVED"
-    _no_drift(cp)
+    no_drift(cp)
 
 
 def test_a_reconcile_killed_inside_a_repair_resumes_it(cp):
@@ -178,7 +138,7 @@ def test_a_reconcile_killed_inside_a_repair_resumes_it(cp):
             api.post("/v1/reconcile", json={})
     except httpx.TransportError:
         pass  # the repair runs in this process and may kill it before it answers
-    _killed_then_restarted(cp)
+    killed_then_restarted(cp)
 
     def resumed_run_finished() -> bool:
         with cp.api() as api:
@@ -193,7 +153,7 @@ def test_a_reconcile_killed_inside_a_repair_resumes_it(cp):
     assert run["repairs"] == 1 and run["findings"][0]["result"] == "repaired", run
     assert repair["kind"] == "repair" and repair["status"] == "SUCCEEDED", repair
     assert cp.edge_get(f"{name}.localhost").status_code == 200
-    _no_drift(cp)
+    no_drift(cp)
 
 
 @pytest.mark.parametrize("step", ["files", "edge", "confirm"])
@@ -212,12 +172,12 @@ def test_a_provider_failing_at_a_step_is_compensated_and_retry_succeeds(cp, step
     # The tenant made for the site turns ACTIVE once the files step has made its account;
     # failed before that, it stays PROVISIONING and no account is expected of it.
     assert _tenant_status(cp, name) == ("PROVISIONING" if step == "files" else "ACTIVE")
-    _no_drift(cp)
+    no_drift(cp)
     retried = cp.cli("site", "retry", name, "--wait")
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert cp.edge_get(f"{name}.localhost").status_code == 200
     assert _tenant_status(cp, name) == "ACTIVE"
-    _no_drift(cp)
+    no_drift(cp)
 
 
 def _tenant_status(cp: ControlPlane, name: str) -> str:
@@ -230,13 +190,13 @@ def _tenant_status(cp: ControlPlane, name: str) -> str:
 def test_tenant_create_killed_at_a_step_converges(cp, step, point):
     name = _name("kt")
     cp.arm(f"{step}.apply.{point}=kill")
-    op_id = _request_killed(cp, "POST", "/v1/tenants", f"/v1/tenants/{name}", json={"name": name})
+    op_id = request_killed(cp, "POST", "/v1/tenants", f"/v1/tenants/{name}", json={"name": name})
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "apply")
+    done_once(op, "apply")
     assert _tenant_status(cp, name) == "ACTIVE"
     assert (cp.homes_dir / name / "web").is_dir()
-    _no_drift(cp)
+    no_drift(cp)
 
 
 @pytest.mark.parametrize("step", ["tenant-account", "tenant-sftp"])
@@ -244,9 +204,9 @@ def test_tenant_delete_killed_at_a_step_converges(cp, step):
     name = _name("kt")
     assert cp.cli("tenant", "create", name, "--wait").returncode == 0
     cp.arm(f"{step}.undo.after=kill")
-    op_id = _request_killed(cp, "DELETE", f"/v1/tenants/{name}", f"/v1/tenants/{name}")
+    op_id = request_killed(cp, "DELETE", f"/v1/tenants/{name}", f"/v1/tenants/{name}")
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "undo")
+    done_once(op, "undo")
     assert not (cp.homes_dir / name).exists()
-    _no_drift(cp)
+    no_drift(cp)

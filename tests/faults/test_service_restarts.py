@@ -4,7 +4,6 @@ each the system converges and a final reconcile finds nothing."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import CaddyServer, ControlPlane, FaultyAdminProxy, wait_for
+from tests.faults.common import no_drift
 from tests.services import PostgresDatabases, PrivatePostgres
-
-
-def _no_drift(cp: ControlPlane) -> None:
-    result = cp.cli("drift", "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
 
 
 @pytest.fixture
@@ -51,7 +45,7 @@ def test_postgresql_restarted_mid_operation(own_postgres, tmp_path: Path):
         assert op["status"] == "SUCCEEDED", op
         assert cp.edge_get("pg.localhost").status_code == 200
         assert cp.cli("site", "create", "after", "--wait").returncode == 0
-        _no_drift(cp)
+        no_drift(cp)
     finally:
         cp.stop()
         cp.clean_host()
@@ -88,6 +82,6 @@ def test_the_docker_engine_restarted_under_running_sites(docker_cp, docker_engin
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("rstat", "rphp"):
         wait_for(lambda n=name: cp.edge_get(f"{n}.localhost").status_code == 200, f"{name}")
-    _no_drift(cp)
+    no_drift(cp)
     for name in ("rstat", "rphp"):
         assert cp.cli("site", "destroy", name, "--wait").returncode == 0

@@ -21,7 +21,15 @@ import pytest
 from hostplane import failpoints
 from tests.e2e.harness import ControlPlane, wait_for, wait_gone
 from tests.e2e.test_zones import ask
-from tests.faults.test_failpoints import POINTS, _done_once, _no_drift, _request_killed
+from tests.faults.common import (
+    POINTS,
+    disarmed,
+    done,
+    done_once,
+    log_events,
+    no_drift,
+    request_killed,
+)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -35,25 +43,15 @@ def _names() -> tuple[str, str]:
     return f"t{tag}", f"zf-{tag}.test"
 
 
-def _done(cp: ControlPlane, method: str, path: str, body: dict[str, Any]) -> None:
-    """The request accepted and its operation SUCCEEDED (the API, not hostctl: every hostctl
-    run costs seconds of imports, and these only set the scene)."""
-    with cp.api() as api:
-        accepted = api.request(method, path, json=body)
-    assert accepted.status_code == 202, accepted.text
-    op = cp.wait_operation(str(accepted.json()["operation"]["id"]))
-    assert op["status"] == "SUCCEEDED", op
-
-
 def _tenant_with_zone(cp: ControlPlane) -> tuple[str, str]:
     tenant, zone = _names()
-    _done(cp, "POST", "/v1/tenants", {"name": tenant})
-    _done(cp, "POST", "/v1/zones", {"name": zone, "tenant": tenant})
+    done(cp, "POST", "/v1/tenants", {"name": tenant})
+    done(cp, "POST", "/v1/zones", {"name": zone, "tenant": tenant})
     return tenant, zone
 
 
 def _set(cp: ControlPlane, zone: str, name: str, *values: str) -> None:
-    _done(cp, "PUT", f"/v1/zones/{zone}/records/{name}/A", {"contents": list(values)})
+    done(cp, "PUT", f"/v1/zones/{zone}/records/{name}/A", {"contents": list(values)})
 
 
 def _records(cp: ControlPlane, zone: str, name: str) -> list[dict[str, Any]]:
@@ -85,29 +83,24 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
 
 @pytest.fixture
 def cp(plane: ControlPlane) -> Iterator[ControlPlane]:
-    """The module's plane, running and disarmed; a test that failed leaves it as it was."""
-    if not plane.running:
-        plane.arm("")
-        plane.start()
-    yield plane
-    plane.arm("")
+    yield from disarmed(plane)
 
 
 @pytest.mark.parametrize("point", POINTS)
 def test_zone_create_killed_at_the_zone_step_converges(cp, point):
     tenant, zone = _names()
-    _done(cp, "POST", "/v1/tenants", {"name": tenant})
+    done(cp, "POST", "/v1/tenants", {"name": tenant})
     cp.arm(f"zone-zone.apply.{point}=kill")
     body = {"name": zone, "tenant": tenant}
-    op_id = _request_killed(cp, "POST", "/v1/zones", f"/v1/zones/{zone}", json=body)
+    op_id = request_killed(cp, "POST", "/v1/zones", f"/v1/zones/{zone}", json=body)
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "apply")
+    done_once(op, "apply")
     with cp.api() as api:
         assert api.get(f"/v1/zones/{zone}").json()["status"] == "ACTIVE"
     rcode, soa = ask(cp, zone, "SOA")
     assert rcode == dns.rcode.NOERROR and len(soa) == 1, (rcode, soa)
-    _no_drift(cp)
+    no_drift(cp)
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -116,13 +109,13 @@ def test_record_change_killed_at_the_rrsets_step_converges(cp, point):
     www = f"www.{zone}"
     cp.arm(f"zone-rrsets.apply.{point}=kill")
     path = f"/v1/zones/{zone}/records/{www}/A"
-    op_id = _request_killed(cp, "PUT", path, f"/v1/zones/{zone}", json={"contents": ["192.0.2.20"]})
+    op_id = request_killed(cp, "PUT", path, f"/v1/zones/{zone}", json={"contents": ["192.0.2.20"]})
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "apply")
+    done_once(op, "apply")
     assert ask(cp, www, "A") == (dns.rcode.NOERROR, {"192.0.2.20"})
     assert [(r["type"], r["contents"]) for r in _records(cp, zone, www)] == [("A", ["192.0.2.20"])]
-    _no_drift(cp)
+    no_drift(cp)
 
 
 def test_domain_records_killed_after_their_patch_converge(cp):
@@ -131,22 +124,22 @@ def test_domain_records_killed_after_their_patch_converge(cp):
     rows, the DNS check finds the record answered, and the domain goes on to ACTIVE."""
     tenant, zone = _names()
     site, www = f"s{tenant[1:]}", f"www.{zone}"
-    _done(cp, "POST", "/v1/tenants", {"name": tenant})
-    _done(cp, "POST", "/v1/sites", {"name": site, "type": "static", "tenant": tenant})
-    _done(cp, "POST", "/v1/zones", {"name": zone, "tenant": tenant})
+    done(cp, "POST", "/v1/tenants", {"name": tenant})
+    done(cp, "POST", "/v1/sites", {"name": site, "type": "static", "tenant": tenant})
+    done(cp, "POST", "/v1/zones", {"name": zone, "tenant": tenant})
     cp.arm("zone-domain-records.apply.after=kill")
     owner = f"/v1/sites/{site}/domains/{www}"
-    op_id = _request_killed(cp, "POST", f"/v1/sites/{site}/domains", owner, json={"domain": www})
+    op_id = request_killed(cp, "POST", f"/v1/sites/{site}/domains", owner, json={"domain": www})
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "apply")
+    done_once(op, "apply")
     assert ask(cp, www, "A") == (dns.rcode.NOERROR, {"127.0.0.1"})
     kept = [(r["type"], r["contents"], r["managed_by"]) for r in _records(cp, zone, www)]
     assert kept == [("A", ["127.0.0.1"], www)]
     with cp.api() as api:
         assert api.get(owner).json()["status"] == "ACTIVE"
     assert cp.edge_get(www).status_code == 200
-    _no_drift(cp)
+    no_drift(cp)
 
 
 # Faults that need no failpoint ------------------------------------------------------------
@@ -174,19 +167,6 @@ def _stopped_and_held(cp: ControlPlane) -> socket.socket:
     raise AssertionError("the supervisor restarted PowerDNS before the test held its port, 5 times")
 
 
-def _log_events(cp: ControlPlane, event: str) -> list[dict[str, Any]]:
-    found = []
-    for line in cp.log_path.read_text().splitlines():
-        if f'"{event}"' in line:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("event") == event:
-                found.append(entry)
-    return found
-
-
 def test_powerdns_stopped_in_the_middle_of_a_record_change_converges(cp):
     """Broke: stopped the plane's PowerDNS and kept it down (its DNS port held) while a
     record change ran. Verified: the change's step found the API not answering and retried
@@ -206,7 +186,7 @@ def test_powerdns_stopped_in_the_middle_of_a_record_change_converges(cp):
         wait_for(
             lambda: any(
                 e.get("operation") == op_id and e.get("step") == "zone-rrsets"
-                for e in _log_events(cp, "step.retry")
+                for e in log_events(cp, "step.retry")
             ),
             "the record change to find PowerDNS down and retry",
         )
@@ -214,12 +194,12 @@ def test_powerdns_stopped_in_the_middle_of_a_record_change_converges(cp):
         holder.close()
     op = cp.wait_operation(op_id)
     assert op["status"] == "SUCCEEDED", op
-    _done_once(op, "apply")
+    done_once(op, "apply")
     after = _powerdns_pid(cp)
-    assert after != before and _log_events(cp, "powerdns.exited"), cp.log_tail()
+    assert after != before and log_events(cp, "powerdns.exited"), cp.log_tail()
     assert ask(cp, www, "A") == (dns.rcode.NOERROR, {"192.0.2.20"})
     assert [(r["type"], r["contents"]) for r in _records(cp, zone, www)] == [("A", ["192.0.2.20"])]
-    _no_drift(cp)
+    no_drift(cp)
 
 
 def test_records_changed_by_hand_on_powerdns_are_reported_and_put_back(cp):
@@ -260,4 +240,4 @@ def test_records_changed_by_hand_on_powerdns_are_reported_and_put_back(cp):
     }, done
     assert ask(cp, www, "A") == (dns.rcode.NOERROR, {"192.0.2.10"})
     assert ask(cp, mail, "A") == (dns.rcode.NOERROR, {"192.0.2.25"})
-    _no_drift(cp)
+    no_drift(cp)
