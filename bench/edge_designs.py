@@ -295,6 +295,8 @@ def measure(design: Any, caddy: CaddyServer, count: int, runs: int, requests: in
         visitor.wait(host(count - 1), 200, timeout=60)
         visitor.wait(host(0), 200, timeout=60)
         rss = rss_kb(caddy.proc.pid)
+        front = design.proc.pid if isinstance(design, HaproxyMap) and design.proc else None
+        front_rss = {"haproxy_rss_kb": rss_kb(front)} if front else {}
         lat = latency_ms(visitor, [host(0), host(count - 1)], requests)
         added, removed = [], []
         for run in range(runs):
@@ -307,6 +309,7 @@ def measure(design: Any, caddy: CaddyServer, count: int, runs: int, requests: in
         "sites": count,
         "full_load_s": round(load_s, 3),
         "caddy_rss_kb": rss,
+        **front_rss,
         "first_site_ms": lat[host(0)],
         "nth_site_ms": lat[host(count - 1)],
         "nth_minus_first_ms": round(lat[host(count - 1)] - lat[host(0)], 3),
@@ -321,17 +324,18 @@ def targets(small: JSON, large: JSON) -> JSON:
     def allowed(key: str) -> float:
         return round(max(small[key] * CHANGE_RATIO, small[key] + CHANGE_SLACK_MS), 2)
 
+    def per_1000(key: str) -> int:
+        grown = large.get(key, 0) - small.get(key, 0)
+        return round(grown / (large["sites"] - small["sites"]) * 1000)
+
     return {
         "add_allowed_ms": allowed("add_ms"),
         "add_met": large["add_ms"] <= allowed("add_ms"),
         "remove_allowed_ms": allowed("remove_ms"),
         "remove_met": large["remove_ms"] <= allowed("remove_ms"),
         "lookup_met": large["nth_minus_first_ms"] <= LOOKUP_SLACK_MS,
-        "caddy_rss_kb_per_1000_sites": round(
-            (large["caddy_rss_kb"] - small["caddy_rss_kb"])
-            / (large["sites"] - small["sites"])
-            * 1000
-        ),
+        "caddy_rss_kb_per_1000_sites": per_1000("caddy_rss_kb"),
+        "haproxy_rss_kb_per_1000_sites": per_1000("haproxy_rss_kb"),
     }
 
 
