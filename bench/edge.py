@@ -250,6 +250,7 @@ def main() -> None:
             "destroy_met": r["destroy_ms"] <= allowed["destroy_ms"],
             "lookup_met": r["nth_minus_first_ms"] <= LOOKUP_SLACK_MS,
             "start_floor_s": base["start_to_served_s"],
+            "start_beyond_floor_s": round(r["start_to_served_s"] - base["start_to_served_s"], 2),
             "start_met": r["start_to_served_s"] <= START_S,
             "caddy_rss_kb_per_1000_sites": round(per_1000),
         }
