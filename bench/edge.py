@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -214,6 +215,7 @@ def run(size: int, runs: int, requests: int) -> dict[str, Any]:
             visitor.close()
         cp.stop()
         cp.clean_host()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
