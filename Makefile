@@ -58,6 +58,7 @@ images: install-test
 bench: install-test bytecode
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/reconcile.py
+	$(VENV)/bin/python bench/edge.py
 	$(VENV)/bin/python bench/data.py
 	$(VENV)/bin/python bench/dns.py
 
