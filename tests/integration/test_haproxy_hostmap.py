@@ -106,3 +106,22 @@ def test_one_change_at_3000_hosts_is_a_single_command(haproxy, monkeypatch):
     runtime.apply(host_map(_state(3001)))
     assert [c.split()[0:2] for c in calls] == [["show", "map"], ["add", "map"]]
     assert _served(url, "s3000.localhost")[0] == 200
+
+
+def test_one_site_is_applied_by_its_hosts_alone(haproxy, monkeypatch):
+    runtime, url = haproxy
+    runtime.apply(host_map(_state(3000)))
+    assert runtime.get("s5.localhost") == "site-s5|static|/srv/s5|-|-"
+    assert runtime.get("nobody.localhost") is None
+    calls: list[str] = []
+    real = runtime.call
+    monkeypatch.setattr(runtime, "call", lambda c: calls.append(c) or real(c))
+    desired = host_map(_state(3001))
+    assert runtime.apply_hosts(desired, ["s3000.localhost"]) is Outcome.CREATED
+    assert [c.split()[0:2] for c in calls] == [["get", "map"], ["add", "map"]]
+    assert _served(url, "s3000.localhost")[0] == 200
+    del desired["s7.localhost"]
+    assert runtime.apply_hosts(desired, ["s7.localhost"]) is Outcome.UPDATED
+    assert _served(url, "s7.localhost")[0] == 404
+    assert runtime.apply_hosts(desired, ["s7.localhost"]) is Outcome.UNCHANGED
+    assert runtime.observe() == desired

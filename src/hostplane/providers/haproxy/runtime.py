@@ -1,22 +1,31 @@
 """The host map in a running HAProxy: observed in one `show map`, changed by its diff.
 
-Runtime changes live in HAProxy's memory only, so the file is written whole first (atomic
-rename) and the running map is brought to the same entries: a few `add/set/del map` for a
-change of a few sites, or for a large one a new version prepared, filled in one payload and
+The running map is brought to the desired entries, then the file is written whole (atomic
+rename) since runtime changes live in HAProxy's memory only: a few `add/set/del map` for a
+change of a few sites, or for a large one a new version prepared, filled in payloads and
 committed at once (`prepare map` / `add map @ver` / `commit map`), never half a map served.
+A whole apply observes the whole map in one `show map` (the reconciler's view); one site's
+change reads only its hosts (`get map`).
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import structlog
 
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.fs import atomic_write
-from hostplane.providers.haproxy.hostmap import HostMap, diff, parse_show_map, render_file
+from hostplane.providers.haproxy.hostmap import (
+    HostMap,
+    MapChange,
+    diff,
+    parse_show_map,
+    render_file,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -57,24 +66,46 @@ class RuntimeHostMap:
             raise PermanentError("HAProxy runs without the edge's host map", detail=answer)
         return parse_show_map(answer)
 
+    def get(self, host: str) -> str | None:
+        """The running map's value for one host, or None (one call)."""
+        answer = self.call(f"get map {self.map_path} {host}")
+        if "found=yes" not in answer:
+            return None
+        value = answer.rsplit('value="', 1)[1]
+        return value.rsplit('", type=', 1)[0]
+
     def apply(self, entries: HostMap) -> Outcome:
-        """Make the file and the running map hold exactly `entries`."""
-        started = time.monotonic()
-        written = atomic_write(self.map_path, render_file(entries), mode=0o644)
+        """Make the running map and the file hold exactly `entries` (the whole map)."""
         observed = self.observe()
-        changes = diff(entries, observed)
-        if not changes:
-            return Outcome.UPDATED if written else Outcome.UNCHANGED
+        return self._apply(entries, observed, diff(entries, observed))
+
+    def apply_hosts(self, entries: HostMap, hosts: Iterable[str]) -> Outcome:
+        """The same for the running map's entries of `hosts` alone (one site's change),
+        each read with `get map`: the cost does not grow with the map. The file is still
+        written whole from `entries`."""
+        observed = {h: v for h in set(hosts) if (v := self.get(h)) is not None}
+        wanted = {h: entries[h] for h in set(hosts) if h in entries}
+        return self._apply(entries, observed, diff(wanted, observed))
+
+    def _apply(self, entries: HostMap, observed: HostMap, changes: list[MapChange]) -> Outcome:
+        # Live first, then the file: a crash between the two leaves a file the next start
+        # replaces anyway (the edge is regenerated from the database at every start).
+        started = time.monotonic()
         if len(changes) > BULK:
             self._swap(entries)
         else:
             for change in changes:
                 command = change.command(str(self.map_path))
                 self._expect_empty(command, self.call(command))
+        live_ms = round((time.monotonic() - started) * 1000, 1)
+        written = atomic_write(self.map_path, render_file(entries), mode=0o644)
+        if not changes:
+            return Outcome.UPDATED if written else Outcome.UNCHANGED
         log.info(
             "edge.map_applied",
             changes=len(changes),
             swapped=len(changes) > BULK,
+            live_ms=live_ms,
             elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         )
         return Outcome.UPDATED if observed else Outcome.CREATED
