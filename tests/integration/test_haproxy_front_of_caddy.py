@@ -4,6 +4,7 @@ serving each site from the headers HAProxy set; a change is one runtime command.
 from __future__ import annotations
 
 import http.server
+import shutil
 import subprocess
 import threading
 import time
@@ -24,7 +25,7 @@ from hostplane.providers.edge import INSTALLER_HEADER, ROUTE_HEADER, SUSPENDED, 
 from hostplane.providers.haproxy.frontend import FrontendConfig, render_frontend
 from hostplane.providers.haproxy.hostmap import host_map
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
-from hostplane.providers.runtime import HTTPProxy, StaticFiles
+from hostplane.providers.runtime import FastCGI, HTTPProxy, StaticFiles
 from tests.e2e.harness import CaddyServer
 from tests.integration.test_haproxy_hostmap import HAPROXY
 from tests.services import free_port, terminate
@@ -53,6 +54,22 @@ def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path]]:
         (sites / name / "index.html").write_text(f"site {name}\n")
     (sites / "w" / "wp-admin").mkdir()
     (sites / "w" / "wp-admin" / "install.php").write_text("installer\n")
+    (sites / "php").mkdir()
+    (sites / "php" / "index.php").write_text(
+        '<?php echo "php ", $_SERVER["DOCUMENT_ROOT"], " ", $_SERVER["HTTP_X_HP_ROOT"] ?? "none";'
+    )
+    fpm_sock = tmp_path / "fpm.sock"
+    fpm_conf = tmp_path / "fpm.conf"
+    fpm_conf.write_text(
+        f"[global]\nerror_log = {tmp_path / 'fpm.log'}\n"
+        f"[www]\nlisten = {fpm_sock}\npm = static\npm.max_children = 1\n"
+    )
+    fpm = subprocess.Popen(
+        [shutil.which("php-fpm8.2") or "php-fpm8.2", "-R", "-F", "-n", "-y", str(fpm_conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     caddy = CaddyServer(tmp_path / "caddy")
@@ -97,7 +114,7 @@ def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path]]:
     )
     try:
         deadline = time.monotonic() + 10
-        while not config.admin_socket.exists():
+        while not (config.admin_socket.exists() and fpm_sock.exists()):
             assert proc.poll() is None, (tmp_path / "haproxy.log").read_text()
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -120,6 +137,11 @@ def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path]]:
                             "site-p", ("p.test",), HTTPProxy(f"127.0.0.1:{upstream.server_port}")
                         ),
                         EdgeRoute(
+                            "site-php",
+                            ("php.test",),
+                            FastCGI(str(sites / "php"), f"unix/{fpm_sock}"),
+                        ),
+                        EdgeRoute(
                             "site-m", ("m.test",), StaticFiles(str(sites / "a")), maintenance=True
                         ),
                         EdgeRoute(
@@ -136,6 +158,7 @@ def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path]]:
         yield runtime, f"http://127.0.0.1:{port}", sites
     finally:
         terminate(proc, timeout=10)
+        terminate(fpm, timeout=10)
         caddy.stop()
         upstream.shutdown()
 
@@ -145,7 +168,7 @@ def _get(url: str, host: str, path: str = "/", **headers: str) -> httpx.Response
 
 
 def test_each_kind_is_served_from_the_map_with_its_route(edge):
-    _, url, _ = edge
+    _, url, sites = edge
     for host in ("a.test", "www.a.test", "A.TEST:8080"):
         resp = _get(url, host)
         assert (resp.status_code, resp.text) == (200, "site a\n")
@@ -153,6 +176,9 @@ def test_each_kind_is_served_from_the_map_with_its_route(edge):
     resp = _get(url, "p.test", "/x?y=1")
     assert resp.text == "proxied /x?y=1 hp=None"  # the X-Hp-* headers stay at the edge
     assert resp.headers[ROUTE_HEADER] == "site-p"
+    resp = _get(url, "php.test")
+    assert (resp.status_code, resp.text) == (200, f"php {sites / 'php'} none")
+    assert resp.headers[ROUTE_HEADER] == "site-php"
 
 
 def test_unknown_hosts_maintenance_and_suspension_are_answered_at_the_front(edge):
