@@ -21,9 +21,17 @@ from hostplane.providers.caddy.render import (
     NOT_FOUND_BODY,
     SUSPENDED_BODY,
 )
-from hostplane.providers.edge import INSTALLER_HEADER, ROUTE_HEADER, SUSPENDED, EdgeRoute, EdgeState
+from hostplane.providers.edge import (
+    ACME_CHALLENGE_PATH,
+    INSTALLER_HEADER,
+    ROUTE_HEADER,
+    SUSPENDED,
+    AcmeChallenge,
+    EdgeRoute,
+    EdgeState,
+)
 from hostplane.providers.haproxy.frontend import FrontendConfig, render_frontend
-from hostplane.providers.haproxy.hostmap import host_map
+from hostplane.providers.haproxy.hostmap import challenge_map, host_map
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from hostplane.providers.runtime import FastCGI, HTTPProxy, StaticFiles
 from tests.e2e.harness import CaddyServer
@@ -47,7 +55,7 @@ class _Echo(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path]]:
+def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path, RuntimeHostMap]]:
     sites = tmp_path / "sites"
     for name in ("a", "b", "w"):
         (sites / name).mkdir(parents=True)
@@ -92,6 +100,7 @@ def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path]]:
     config = FrontendConfig(
         admin_socket=tmp_path / "admin.sock",
         map_path=tmp_path / "hosts.map",
+        challenges_map=tmp_path / "challenges.map",
         http_listen=f"127.0.0.1:{port}",
         behind=f"127.0.0.1:{behind_port}",
         not_found_file=bodies["not_found"],
@@ -102,6 +111,8 @@ def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path]]:
         installer_key=KEY,
     )
     config.map_path.write_text("")
+    assert config.challenges_map is not None
+    config.challenges_map.write_text("")
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(render_frontend(config))
     check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
@@ -155,7 +166,8 @@ def edge(tmp_path: Path) -> Iterator[tuple[RuntimeHostMap, str, Path]]:
                 )
             )
         )
-        yield runtime, f"http://127.0.0.1:{port}", sites
+        challenges = RuntimeHostMap(config.admin_socket, config.challenges_map)
+        yield runtime, f"http://127.0.0.1:{port}", sites, challenges
     finally:
         terminate(proc, timeout=10)
         terminate(fpm, timeout=10)
@@ -168,7 +180,7 @@ def _get(url: str, host: str, path: str = "/", **headers: str) -> httpx.Response
 
 
 def test_each_kind_is_served_from_the_map_with_its_route(edge):
-    _, url, sites = edge
+    _, url, sites, _ = edge
     for host in ("a.test", "www.a.test", "A.TEST:8080"):
         resp = _get(url, host)
         assert (resp.status_code, resp.text) == (200, "site a\n")
@@ -182,7 +194,7 @@ def test_each_kind_is_served_from_the_map_with_its_route(edge):
 
 
 def test_unknown_hosts_maintenance_and_suspension_are_answered_at_the_front(edge):
-    _, url, _ = edge
+    _, url, _, _ = edge
     resp = _get(url, "nobody.test")
     assert (resp.status_code, resp.text) == (404, NOT_FOUND_BODY)
     assert ROUTE_HEADER not in resp.headers
@@ -194,7 +206,7 @@ def test_unknown_hosts_maintenance_and_suspension_are_answered_at_the_front(edge
 
 
 def test_a_client_cannot_choose_the_webroot(edge):
-    _, url, sites = edge
+    _, url, sites, _ = edge
     resp = _get(
         url, "a.test", "/index.html", **{"X-Hp-Root": str(sites / "w"), "X-Hp-Kind": "static"}
     )
@@ -205,7 +217,7 @@ def test_a_client_cannot_choose_the_webroot(edge):
     "path", ["/wp-admin/install.php", "/WP-ADMIN/Install.php", "/wp-admin/install.php/x"]
 )
 def test_the_installer_is_denied_without_the_key(edge, path):
-    _, url, _ = edge
+    _, url, _, _ = edge
     resp = _get(url, "w.test", path)
     assert (resp.status_code, resp.text) == (404, DENIED_BODY)
     assert resp.headers[ROUTE_HEADER] == "site-w"
@@ -217,7 +229,7 @@ def test_the_installer_is_denied_without_the_key(edge, path):
 
 
 def test_a_new_site_is_served_after_one_command(edge):
-    runtime, url, sites = edge
+    runtime, url, sites, _ = edge
     desired = dict(runtime.observe())
     desired.update(
         host_map(EdgeState((EdgeRoute("site-b", ("b.test",), StaticFiles(str(sites / "b"))),)))
@@ -227,3 +239,22 @@ def test_a_new_site_is_served_after_one_command(edge):
     del desired["b.test"]
     runtime.apply(desired)
     assert _get(url, "b.test").status_code == 404
+
+
+def test_acme_challenges_are_answered_first_for_any_host(edge):
+    _, url, _, challenges = edge
+    state = EdgeState(
+        (),
+        challenges=(
+            AcmeChallenge("m.test", "tok-m", "tok-m.thumb"),
+            AcmeChallenge("new.test", "tok-n", "tok-n.thumb"),
+        ),
+    )
+    challenges.apply(challenge_map(state))
+    resp = _get(url, "m.test", ACME_CHALLENGE_PATH + "tok-m")
+    assert (resp.status_code, resp.text) == (200, "tok-m.thumb")  # in maintenance all the same
+    assert _get(url, "new.test", ACME_CHALLENGE_PATH + "tok-n").text == "tok-n.thumb"
+    assert _get(url, "m.test", ACME_CHALLENGE_PATH + "other").status_code == 503
+    assert _get(url, "new.test", ACME_CHALLENGE_PATH + "tok-m").status_code == 404
+    challenges.apply({})
+    assert _get(url, "new.test", ACME_CHALLENGE_PATH + "tok-n").status_code == 404

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from hostplane.errors import ValidationError
-from hostplane.providers.edge import SUSPENDED, EdgeRoute, EdgeState
+from hostplane.providers.edge import SUSPENDED, AcmeChallenge, EdgeRoute, EdgeState
 from hostplane.providers.haproxy.hostmap import (
     MARKER,
     MapChange,
+    challenge_map,
     diff,
     host_map,
     parse_show_map,
@@ -105,3 +106,10 @@ def test_diff_adds_sets_and_deletes_only_what_differs():
 def test_commands_name_the_map_file():
     assert MapChange("add", "a.test", "v").command("/m") == "add map /m a.test v"
     assert MapChange("del", "a.test").command("/m") == "del map /m a.test"
+
+
+def test_challenges_are_keyed_by_host_and_path():
+    state = EdgeState((), challenges=(AcmeChallenge("Shop.Test", "tok", "tok.thumb"),))
+    assert challenge_map(state) == {"shop.test/.well-known/acme-challenge/tok": "tok.thumb"}
+    with pytest.raises(ValidationError, match="malformed"):
+        challenge_map(EdgeState((), challenges=(AcmeChallenge("a.test", "t k", "v"),)))

@@ -2,10 +2,11 @@
 
 It names no site: every per-site fact is in the host map (hostmap.py), looked up once per
 request, so the config changes only when the platform's own settings do. What it does per
-request, in order: an unknown host is answered 404; the route id goes on the answer; a site in
-maintenance (or suspended) is answered 503 here; a guarded site's installer paths are answered
-404 unless the request carries the installer key; anything else goes to Caddy behind with the
-site's upstream in X-Hp-* headers, any such header sent by the client replaced first.
+request, in order: an ACME challenge being answered is answered; an unknown host is answered
+404; the route id goes on the answer; a site in maintenance (or suspended) is answered 503
+here; a guarded site's installer paths are answered 404 unless the request carries the
+installer key; anything else goes to Caddy behind with the site's upstream in X-Hp-* headers,
+any such header sent by the client replaced first.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FrontendConfig:
     maintenance_file: Path
     suspended_file: Path
     denied_file: Path
+    challenges_map: Path | None = None  # host + path → validation (challenge_map)
     denied_paths: tuple[str, ...] = ()
     installer_key: str | None = None
 
@@ -46,6 +48,7 @@ def render_frontend(c: FrontendConfig) -> str:
         "  timeout server 300s",
         "frontend hostplane",
         f"  bind {c.http_listen}",
+        *_challenges(c),
         f"  http-request set-var(txn.site) req.hdr(host),lower,word(1,:),map({c.map_path})",
         f'  http-request return status 404 content-type "text/plain; charset=utf-8" '
         f"file {c.not_found_file} if !{{ {site} -m found }}",
@@ -78,6 +81,17 @@ def render_frontend(c: FrontendConfig) -> str:
         f"  server caddy {c.behind}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _challenges(c: FrontendConfig) -> list[str]:
+    """ACME challenges first: answered for any host, in maintenance or not."""
+    if c.challenges_map is None:
+        return []
+    return [
+        f"  http-request set-var(txn.acme) base,map({c.challenges_map})",
+        "  http-request return status 200 content-type application/octet-stream "
+        'lf-string "%[var(txn.acme)]" if { var(txn.acme) -m found }',
+    ]
 
 
 def _maintenance(flag: str, body: Path) -> str:

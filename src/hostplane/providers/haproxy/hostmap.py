@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from hostplane.errors import ValidationError
-from hostplane.providers.edge import SUSPENDED, EdgeRoute, EdgeState
+from hostplane.providers.edge import ACME_CHALLENGE_PATH, SUSPENDED, EdgeRoute, EdgeState
 from hostplane.providers.runtime import FastCGI, HTTPProxy, StaticFiles, Upstream
 
 MARKER = "# hostplane edge host map: generated from the database, do not edit"
@@ -56,6 +56,19 @@ def host_map(state: EdgeState) -> HostMap:
             if key in entries and entries[key] != value:
                 raise ValidationError(f"host {host} is routed twice")
             entries[key] = value
+    return entries
+
+
+def challenge_map(state: EdgeState) -> HostMap:
+    """The ACME challenges being answered: `<host>/.well-known/acme-challenge/<token>` (what
+    HAProxy's `base` fetch gives for the request) → the validation to answer."""
+    entries: HostMap = {}
+    for challenge in state.challenges:
+        for field in (challenge.token, challenge.validation):
+            if not _FIELD.match(field):
+                raise ValidationError(f"ACME challenge of {challenge.host}: {field!r} is malformed")
+        key = _host(challenge.host) + ACME_CHALLENGE_PATH + challenge.token
+        entries[key] = challenge.validation
     return entries
 
 
