@@ -52,7 +52,7 @@ def host_map(state: EdgeState) -> HostMap:
     for route in state.routes:
         value = encode(route)
         for host in route.hosts:
-            key = _host(host)
+            key = normal_host(host)
             if key in entries and entries[key] != value:
                 raise ValidationError(f"host {host} is routed twice")
             entries[key] = value
@@ -67,7 +67,7 @@ def challenge_map(state: EdgeState) -> HostMap:
         for field in (challenge.token, challenge.validation):
             if not _FIELD.match(field):
                 raise ValidationError(f"ACME challenge of {challenge.host}: {field!r} is malformed")
-        key = _host(challenge.host) + ACME_CHALLENGE_PATH + challenge.token
+        key = normal_host(challenge.host) + ACME_CHALLENGE_PATH + challenge.token
         entries[key] = challenge.validation
     return entries
 
@@ -99,7 +99,7 @@ def _upstream(upstream: Upstream) -> tuple[str, str | None, str | None]:
     raise TypeError(f"unknown upstream {upstream!r}")
 
 
-def _host(host: str) -> str:
+def normal_host(host: str) -> str:
     key = host.lower().rstrip(".")
     if not _HOST.match(key):
         raise ValidationError(f"{host!r} is not a host the edge can route")
