@@ -31,6 +31,8 @@ class FrontendConfig:
     suspended_file: Path
     denied_file: Path
     challenges_map: Path | None = None  # host + path → validation (challenge_map)
+    https_listen: str | None = None  # 127.0.0.1:18443 or :443; no HTTPS without it
+    crt_list: Path | None = None  # the certificates (certs.py), a default one first
     denied_paths: tuple[str, ...] = ()
     installer_key: str | None = None
 
@@ -48,6 +50,7 @@ def render_frontend(c: FrontendConfig) -> str:
         "  timeout server 300s",
         "frontend hostplane",
         f"  bind {c.http_listen}",
+        *([f"  bind {c.https_listen} ssl crt-list {c.crt_list}"] if c.https_listen else []),
         *_challenges(c),
         f"  http-request set-var(txn.site) req.hdr(host),lower,word(1,:),map({c.map_path})",
         f'  http-request return status 404 content-type "text/plain; charset=utf-8" '
