@@ -55,6 +55,7 @@ sys.path[0] = str(REPO)  # not bench/, where dns.py would shadow dnspython
 from tests.e2e.harness import CaddyServer, free_port  # noqa: E402
 
 from bench.edge import Visitor, latency_ms, rss_kb  # noqa: E402
+from hostplane.observability import configure_logging  # noqa: E402
 from hostplane.providers.caddy.behind import render_behind  # noqa: E402
 from hostplane.providers.caddy.render import (  # noqa: E402
     DENIED_BODY,
@@ -355,6 +356,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--designs", default="a,b,c,c_full")
     args = parser.parse_args()
+    configure_logging("json", "warning")  # the figures, not a line per change
     sizes = sorted(int(s) for s in args.sizes.split(","))
     haproxy = os.environ.get("HOSTPLANE_BENCH_HAPROXY") or shutil.which("haproxy")
     root = Path(tempfile.mkdtemp(prefix="hostplane-bench-edge-designs-"))
