@@ -16,10 +16,13 @@ Designs:
      admin API requests on the `@id`s of the host list and the map (append, or DELETE by
      index) instead of a /load. Caddy still re-provisions its whole config on every admin
      change, but that config is a list of strings, not a tree of handlers per site.
-  c. HAProxy in front (runtime API map host → webroot, set as a request header) and one
-     Caddy route that serves `{http.request.header.X-Hp-Root}`; a change is one `add map`
-     / `del map` on HAProxy's socket, Caddy's config never changes. Needs `haproxy` on the
-     PATH or HOSTPLANE_BENCH_HAPROXY; skipped without it.
+  c. HAProxy in front (providers/haproxy: the frontend config, the host map, its runtime
+     provider) and Caddy behind with one route per upstream kind (providers/caddy/behind.py)
+     serving each site from the X-Hp-* headers HAProxy set from the map; a change is one
+     `add map` / `del map` on HAProxy's socket, Caddy's config never changes.
+  c_full. The same, a change being the provider's apply of one site: its hosts read from the
+     running map (`get map`), the difference sent, then the map file written whole.
+  c and c_full need `haproxy` on the PATH or HOSTPLANE_BENCH_HAPROXY; skipped without it.
 
 Targets (the issue's): a change at 10,000 sites within 1.2x or +20 ms of the same change at
 10 in the same design; the Nth site within 0.2 ms of the 1st. The last line printed is one
@@ -34,7 +37,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,8 +55,19 @@ sys.path[0] = str(REPO)  # not bench/, where dns.py would shadow dnspython
 from tests.e2e.harness import CaddyServer, free_port  # noqa: E402
 
 from bench.edge import Visitor, latency_ms, rss_kb  # noqa: E402
-from hostplane.providers.caddy.render import render_config  # noqa: E402
+from hostplane.observability import configure_logging  # noqa: E402
+from hostplane.providers.caddy.behind import render_behind  # noqa: E402
+from hostplane.providers.caddy.render import (  # noqa: E402
+    DENIED_BODY,
+    MAINTENANCE_BODY,
+    NOT_FOUND_BODY,
+    SUSPENDED_BODY,
+    render_config,
+)
 from hostplane.providers.edge import ROUTE_HEADER, EdgeRoute, EdgeState  # noqa: E402
+from hostplane.providers.haproxy.frontend import FrontendConfig, render_frontend  # noqa: E402
+from hostplane.providers.haproxy.hostmap import MapChange, host_map, render_file  # noqa: E402
+from hostplane.providers.haproxy.runtime import RuntimeHostMap  # noqa: E402
 from hostplane.providers.runtime import StaticFiles  # noqa: E402
 
 CHANGE_RATIO, CHANGE_SLACK_MS, LOOKUP_SLACK_MS = 1.2, 20.0, 0.2
@@ -188,64 +201,60 @@ class HostListAndMap:
 
 
 class HaproxyMap:
-    """c. HAProxy in front: a runtime map host → webroot; one fixed Caddy route."""
+    """c. HAProxy in front (the plane's frontend config, host map and runtime provider) and
+    Caddy behind with one route per upstream kind (render_behind). With `full`, a change is
+    the provider's whole apply (map file written whole, the running map observed in one
+    `show map`, the diff sent); without, only the runtime command that makes it live."""
 
-    name = "c_haproxy_map"
-
-    def __init__(self, caddy: CaddyServer, port: int, sites: Path, binary: str) -> None:
+    def __init__(
+        self, caddy: CaddyServer, port: int, sites: Path, binary: str, full: bool = False
+    ) -> None:
         self.admin, self.port, self.sites = Admin(caddy.admin_url), port, sites
-        self.binary, self.dir = binary, sites.parent / "haproxy"
+        self.binary, self.dir, self.full = binary, sites.parent / "haproxy", full
+        self.name = "c_haproxy_map_provider_apply" if full else "c_haproxy_map"
         self.dir.mkdir(exist_ok=True)
-        self.map, self.sock = self.dir / "hosts.map", self.dir / "admin.sock"
+        self.runtime = RuntimeHostMap(self.dir / "admin.sock", self.dir / "hosts.map")
         self.caddy_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.entries: dict[str, str] = {}
+
+    def _route(self, i: int) -> EdgeRoute:
+        return EdgeRoute(f"site-s{i:05d}", (host(i),), StaticFiles(str(webroot(self.sites, i))))
 
     def load(self, count: int) -> float:
         self.stop()
         started = time.perf_counter()
-        route = {
-            "handle": [
-                {"handler": "headers", "response": {"set": {ROUTE_HEADER: ["haproxy-map"]}}},
-                {"handler": "file_server", "root": "{http.request.header.X-Hp-Root}"},
-            ]
-        }
-        self.admin.load(
-            {
-                "admin": {"listen": self.admin.http.base_url.netloc.decode()},
-                "apps": {
-                    "http": {
-                        "servers": {
-                            "behind": {
-                                "listen": [f"127.0.0.1:{self.caddy_port}"],
-                                "automatic_https": {"disable": True},
-                                "routes": [route],
-                            }
-                        }
-                    }
-                },
-            }
-        )
-        lines = [f"{host(i)} {webroot(self.sites, i)}\n" for i in range(count)]
-        self.map.write_text("".join(lines))
+        admin = self.admin.http.base_url.netloc.decode()
+        self.admin.load(render_behind(admin_listen=admin, listen=f"127.0.0.1:{self.caddy_port}"))
+        self.entries = host_map(EdgeState(tuple(self._route(i) for i in range(count))))
+        self.runtime.map_path.write_text(render_file(self.entries))
+        bodies = {}
+        for name, text in (
+            ("not_found", NOT_FOUND_BODY),
+            ("maintenance", MAINTENANCE_BODY),
+            ("suspended", SUSPENDED_BODY),
+            ("denied", DENIED_BODY),
+        ):
+            bodies[name] = self.dir / f"{name}.body"
+            bodies[name].write_text(text)
         cfg = self.dir / "haproxy.cfg"
         cfg.write_text(
-            f"""global
-  stats socket {self.sock} mode 600 level admin
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-frontend fe
-  bind 127.0.0.1:{self.port}
-  http-request set-var(txn.root) req.hdr(host),lower,word(1,:),map({self.map})
-  http-request return status 404 if !{{ var(txn.root) -m found }}
-  http-request set-header X-Hp-Root %[var(txn.root)]
-  default_backend caddy
-backend caddy
-  server caddy 127.0.0.1:{self.caddy_port}
-"""
+            render_frontend(
+                FrontendConfig(
+                    admin_socket=self.runtime.socket_path,
+                    map_path=self.runtime.map_path,
+                    http_listen=f"127.0.0.1:{self.port}",
+                    behind=f"127.0.0.1:{self.caddy_port}",
+                    not_found_file=bodies["not_found"],
+                    maintenance_file=bodies["maintenance"],
+                    suspended_file=bodies["suspended"],
+                    denied_file=bodies["denied"],
+                    denied_paths=("/wp-admin/install.php", "/wp-admin/setup-config.php"),
+                    installer_key="bench-installer-key",
+                )
+            )
         )
+        self.runtime.socket_path.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             [self.binary, "-db", "-f", str(cfg)],
             stdout=subprocess.DEVNULL,
@@ -253,26 +262,27 @@ backend caddy
             start_new_session=True,
         )
         deadline = time.monotonic() + 30
-        while not self.sock.exists():
+        while not self.runtime.socket_path.exists():
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise SystemExit("haproxy did not start")
             time.sleep(0.01)
         return time.perf_counter() - started
 
-    def _runtime(self, command: str) -> str:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(str(self.sock))
-            s.sendall(command.encode() + b"\n")
-            out = b""
-            while chunk := s.recv(65536):
-                out += chunk
-        return out.decode()
-
     def add(self, i: int) -> None:
-        self._runtime(f"add map {self.map} {host(i)} {webroot(self.sites, i)}")
+        new = host_map(EdgeState((self._route(i),)))
+        self.entries.update(new)
+        if self.full:
+            self.runtime.apply_hosts(self.entries, new)
+        else:
+            for key, value in new.items():
+                self.runtime.call(MapChange("add", key, value).command(str(self.runtime.map_path)))
 
     def remove(self, i: int) -> None:
-        self._runtime(f"del map {self.map} {host(i)}")
+        del self.entries[host(i)]
+        if self.full:
+            self.runtime.apply_hosts(self.entries, [host(i)])
+        else:
+            self.runtime.call(MapChange("del", host(i)).command(str(self.runtime.map_path)))
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -344,8 +354,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,10000")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--designs", default="a,b,c")
+    parser.add_argument("--designs", default="a,b,c,c_full")
     args = parser.parse_args()
+    configure_logging("json", "warning")  # the figures, not a line per change
     sizes = sorted(int(s) for s in args.sizes.split(","))
     haproxy = os.environ.get("HOSTPLANE_BENCH_HAPROXY") or shutil.which("haproxy")
     root = Path(tempfile.mkdtemp(prefix="hostplane-bench-edge-designs-"))
@@ -355,8 +366,8 @@ def main() -> None:
     out: JSON = {}
     try:
         for letter in args.designs.split(","):
-            if letter == "c" and haproxy is None:
-                out["c_haproxy_map"] = {"skipped": "no haproxy (HOSTPLANE_BENCH_HAPROXY)"}
+            if letter in ("c", "c_full") and haproxy is None:
+                out[f"{letter}_haproxy_map"] = {"skipped": "no haproxy (HOSTPLANE_BENCH_HAPROXY)"}
                 continue
             figures: dict[int, JSON] = {}
             for count in sizes:
@@ -367,6 +378,9 @@ def main() -> None:
                     "a": lambda c=caddy, p=port: RouteBySite(c, p, sites),
                     "b": lambda c=caddy, p=port: HostListAndMap(c, p, sites),
                     "c": lambda c=caddy, p=port: HaproxyMap(c, p, sites, str(haproxy)),
+                    "c_full": lambda c=caddy, p=port: HaproxyMap(
+                        c, p, sites, str(haproxy), full=True
+                    ),
                 }[letter]()
                 try:
                     figures[count] = measure(design, caddy, count, args.runs, args.requests)

@@ -18,7 +18,7 @@ runtime_packages="caddy sqlite3 ca-certificates curl python3-venv \
   mariadb-server mariadb-client redis-server redis-tools pdns-server pdns-backend-sqlite3 \
   openssh-server"
 docker_packages="docker.io debootstrap"
-test_packages="postgresql $docker_packages busybox-static openssl pebble"
+test_packages="postgresql $docker_packages busybox-static openssl pebble haproxy"
 if [ "${HOSTPLANE_RUNTIME:-local}" = docker ]; then
   runtime_packages="$runtime_packages $docker_packages"
 fi
@@ -61,5 +61,5 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl disable --now caddy.service nginx.service pdns.service >/dev/null 2>&1 || true
+  systemctl disable --now caddy.service nginx.service pdns.service haproxy.service >/dev/null 2>&1 || true
 fi

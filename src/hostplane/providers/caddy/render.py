@@ -107,7 +107,7 @@ def _guarded(route: EdgeRoute) -> list[JSON]:
     it; denied paths (and anything below them) are answered 404 before it is asked."""
     if route.maintenance:
         body = SUSPENDED_BODY if route.maintenance_reason == SUSPENDED else MAINTENANCE_BODY
-        return [_static(503, body, "text/html; charset=utf-8", MAINTENANCE_HEADERS)]
+        return [static_response(503, body, "text/html; charset=utf-8", MAINTENANCE_HEADERS)]
     if not route.denied_paths:
         return _handlers(route.upstream)
     patterns = list(_denied_patterns_of(route.denied_paths))
@@ -117,7 +117,7 @@ def _guarded(route: EdgeRoute) -> list[JSON]:
             "routes": [
                 {
                     "match": [_denied_match(patterns, route.installer_key)],
-                    "handle": [_static(404, DENIED_BODY, "text/plain; charset=utf-8")],
+                    "handle": [static_response(404, DENIED_BODY, "text/plain; charset=utf-8")],
                     "terminal": True,
                 },
                 {"handle": _handlers(route.upstream)},
@@ -146,7 +146,7 @@ def denied_patterns(path: str) -> list[str]:
     return [base, f"{base}/", f"{base}/*"]
 
 
-def _static(
+def static_response(
     status: int, body: str, content_type: str, headers: dict[str, list[str]] | None = None
 ) -> JSON:
     return {
@@ -163,11 +163,11 @@ def _handlers(upstream: Upstream) -> list[JSON]:
     if isinstance(upstream, HTTPProxy):
         return [{"handler": "reverse_proxy", "upstreams": [{"dial": upstream.dial}]}]
     if isinstance(upstream, FastCGI):
-        return [{"handler": "subroute", "routes": _php_fastcgi(upstream)}]
+        return [{"handler": "subroute", "routes": php_fastcgi(upstream)}]
     raise TypeError(f"unknown upstream {upstream!r}")
 
 
-def _php_fastcgi(up: FastCGI) -> list[JSON]:
+def php_fastcgi(up: FastCGI) -> list[JSON]:
     """What Caddy's `php_fastcgi` directive expands to (caddy adapt, 2.6)."""
     path = "{http.request.uri.path}"
     return [
@@ -208,7 +208,7 @@ def _php_fastcgi(up: FastCGI) -> list[JSON]:
 
 
 def _not_found() -> JSON:
-    return {"handle": [_static(404, NOT_FOUND_BODY, "text/plain; charset=utf-8")]}
+    return {"handle": [static_response(404, NOT_FOUND_BODY, "text/plain; charset=utf-8")]}
 
 
 def route_ids(config: JSON) -> list[str]:

@@ -1,0 +1,103 @@
+"""The edge as HAProxy in front of Caddy (design c of issue 14), with the surface of CaddyEdge.
+
+Everything per site is in HAProxy's maps and certificate store, changed by their diff through
+the runtime API; Caddy behind runs a config that names no site (render_behind), loaded only
+when it differs. The desired state is validated whole (host_map, challenge_map) before
+anything is sent; HAProxy refuses a malformed command, Caddy a bad config. Confirmations go
+through the front, as a visitor's request would: they are CaddyEdge's own, pointed there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from hostplane.providers.base import Outcome
+from hostplane.providers.caddy.behind import render_behind
+from hostplane.providers.caddy.edge import CaddyEdge
+from hostplane.providers.edge import EdgeState
+from hostplane.providers.haproxy.certs import RuntimeCertificates
+from hostplane.providers.haproxy.hostmap import SEPARATOR, challenge_map, host_map, normal_host
+from hostplane.providers.haproxy.runtime import RuntimeHostMap
+
+
+class HaproxyEdge:
+    def __init__(
+        self,
+        caddy: CaddyEdge,  # the Caddy behind; its confirm_url/https_confirm are the front's
+        behind_listen: str,
+        hosts: RuntimeHostMap,
+        challenges: RuntimeHostMap,
+        certificates: RuntimeCertificates | None,
+    ) -> None:
+        self.caddy, self.behind_listen = caddy, behind_listen
+        self.hosts, self.challenges, self.certificates = hosts, challenges, certificates
+
+    def _behind(self, running_admin: Any) -> dict[str, Any]:
+        config = render_behind(admin_listen=self.caddy.admin_listen, listen=self.behind_listen)
+        if isinstance(running_admin, dict):
+            config["admin"] = running_admin
+        return config
+
+    def apply(self, state: EdgeState) -> Outcome:
+        """Make the front and Caddy behind serve exactly `state`."""
+        routes, challenges = host_map(state), challenge_map(state)  # refused whole if invalid
+        outcomes = []
+        current = self.caddy.current()
+        desired = self._behind(current.get("admin"))
+        if current != desired:
+            self.caddy.load(desired)
+            outcomes.append(Outcome.UPDATED)
+        outcomes.append(self.hosts.apply(routes))
+        outcomes.append(self.challenges.apply(challenges))
+        if self.certificates is not None:
+            wanted = {normal_host(c.host): c for c in state.certificates}
+            for cert in wanted.values():
+                outcomes.append(
+                    self.certificates.ensure(cert.host, cert.certificate_pem, cert.key_pem)
+                )
+            for host in self.certificates.observe() - wanted.keys():
+                outcomes.append(self.certificates.remove(host))
+        changed = [o for o in outcomes if o not in (Outcome.UNCHANGED, Outcome.ABSENT)]
+        return Outcome.UPDATED if changed else Outcome.UNCHANGED
+
+    def observe(self) -> list[str]:
+        """The route ids the front serves (one `show map`)."""
+        return sorted(_route_ids(self.hosts.observe()))
+
+    def in_sync(self, state: EdgeState) -> tuple[bool, frozenset[str]]:
+        """Whether the edge serves exactly `state` (one read of each map, of the certificate
+        list and of Caddy's config), and the routes it serves."""
+        observed = self.hosts.observe()
+        current = self.caddy.current()
+        same = (
+            observed == host_map(state)
+            and self.challenges.observe() == challenge_map(state)
+            and current == self._behind(current.get("admin"))
+        )
+        if same and self.certificates is not None:
+            same = self.certificates.observe() == {normal_host(c.host) for c in state.certificates}
+        return same, frozenset(_route_ids(observed))
+
+    def confirm(self, host: str, route_id: str) -> None:
+        self.caddy.confirm(host, route_id)
+
+    def confirm_gone(self, host: str) -> None:
+        self.caddy.confirm_gone(host)
+
+    def get(self, host: str, path: str = "/") -> httpx.Response:
+        return self.caddy.get(host, path)
+
+    def served_certificate(self, host: str) -> str | None:
+        return self.caddy.served_certificate(host)
+
+    def confirm_certificate(self, host: str, fingerprint: str) -> None:
+        self.caddy.confirm_certificate(host, fingerprint)
+
+    def close(self) -> None:
+        self.caddy.close()
+
+
+def _route_ids(entries: dict[str, str]) -> set[str]:
+    return {value.split(SEPARATOR, 1)[0] for value in entries.values()}
