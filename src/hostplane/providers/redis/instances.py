@@ -214,15 +214,19 @@ class RedisInstances:
             self._start(state.name, paths, _run_as(state.user, state.group), text)
             return True
 
-    @contextmanager
-    def admin(self, name: str, what: str) -> Iterator[redis.Redis]:
-        """A connection to the instance as the control plane's admin user, over its socket."""
-        paths = self.paths(name)
-        text = self._own_config(paths)
+    def socket(self, name: str) -> Path:
+        """The instance's socket, as its config on disk says; NotFoundError without one."""
+        text = self._own_config(self.paths(name))
         socket = config_value(text, "unixsocket") if text else None
         if socket is None:
             raise NotFoundError(f"there is no cache instance {name}")
-        with client.session(Path(socket), ADMIN_USER, self._admin_password(name), what) as r:
+        return Path(socket)
+
+    @contextmanager
+    def admin(self, name: str, what: str) -> Iterator[redis.Redis]:
+        """A connection to the instance as the control plane's admin user, over its socket."""
+        socket = self.socket(name)
+        with client.session(socket, ADMIN_USER, self._admin_password(name), what) as r:
             yield r
 
     # --- internals -------------------------------------------------------------------------
