@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import secrets
 import threading
 from collections.abc import Callable
@@ -239,6 +240,7 @@ class FakeAccounts:
         self.journal = journal
         self.homes: set[str] = set()
         self.processes: dict[str, int] = {}  # tenant → processes of its user
+        self.spared: dict[str, Callable[[int], bool]] = {}  # tenant → what its suspension kept
         self.homes_dir = Path("/fake/homes")
 
     def home(self, tenant: str) -> Path:
@@ -254,8 +256,9 @@ class FakeAccounts:
     def exists(self, account: Account) -> bool:
         return account.tenant in self.homes
 
-    def end_processes(self, account: Account) -> int:
+    def end_processes(self, account: Account, spare: Callable[[int], bool] | None = None) -> int:
         self.journal.record("accounts.end_processes", account.tenant)
+        self.spared[account.tenant] = spare or (lambda pid: False)
         return self.processes.pop(account.tenant, 0)
 
     def remove(self, account: Account) -> Outcome:
@@ -513,10 +516,14 @@ class FakeTenantDatabases:
         )
 
 
+_PIDS = itertools.count(40000)
+
+
 @dataclass
 class FakeInstance:
     spec: InstanceSpec
     alive: bool = True
+    pid: int = field(default_factory=lambda: next(_PIDS))
     config_intact: bool = True
     socket_ok: bool = True
     users: dict[str, FakeAclUser] = field(default_factory=dict)
@@ -570,7 +577,7 @@ class FakeCaches:
         return [
             InstanceState(
                 name=name,
-                pid=4242 if i.alive else None,
+                pid=i.pid if i.alive else None,
                 config_intact=i.config_intact,
                 digest=self.digest(i.spec),
                 user=i.spec.user,
@@ -583,6 +590,9 @@ class FakeCaches:
 
     def socket(self, name: str) -> Path:
         return self._running(name).spec.socket
+
+    def runs(self, pid: int) -> bool:
+        return any(i.alive and i.pid == pid for i in self.instances.values())
 
     def _running(self, name: str) -> FakeInstance:
         instance = self.instances.get(name)

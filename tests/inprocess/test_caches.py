@@ -241,6 +241,8 @@ def test_suspension_turns_the_tenants_cache_users_off_and_back_on(
     )
     assert plane.run(suspend) == "SUCCEEDED"
     assert fake.instances[CACHE].users["app"].enabled is False
+    spared = plane.world.accounts.spared["acme"]  # its processes ended, but the instance
+    assert spared(fake.instances[CACHE].pid) and not spared(fake.instances[CACHE].pid + 1)
     # while suspended, the reconciler keeps it off (it is as desired: nothing to find)
     assert cache_findings(plane) == set()
     assert fake.instances[CACHE].users["app"].enabled is False

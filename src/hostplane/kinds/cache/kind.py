@@ -16,7 +16,13 @@ from hostplane.kinds.cache.workflow import (
     delete_cache,
     delete_cache_user,
 )
-from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, OWNED, SUSPENSION, TEARDOWN
+from hostplane.kinds.tenant.model import (
+    BEFORE_TEARDOWN,
+    KEEP_RUNNING,
+    OWNED,
+    SUSPENSION,
+    TEARDOWN,
+)
 
 KIND: Kind[CacheRow] = Kind(
     name=NAME,
@@ -39,6 +45,7 @@ KIND: Kind[CacheRow] = Kind(
         BEFORE_TEARDOWN: tenancy.before_teardown,
         TEARDOWN: tenancy.teardown,
         SUSPENSION: tenancy.follow_suspension,
+        KEEP_RUNNING: tenancy.keep_running,
     },
     on_start=restore.on_start,
     daemons=restore.daemons,

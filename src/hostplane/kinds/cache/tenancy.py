@@ -4,6 +4,8 @@ suspension (every ACL user of its caches off, their connections cut; on again af
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
 from hostplane.errors import NotFoundError
@@ -89,3 +91,10 @@ def follow_suspension(services: Services, tenant: TenantRow) -> Outcome:
             log.warning("cache.user_missing", cache=instance, user=user, enabled=on)
     log.info("tenant.caches_followed", tenant=tenant.name, suspended=not on, users=len(wanted))
     return Outcome.UPDATED if changed else Outcome.UNCHANGED
+
+
+def keep_running(services: Services, tenant: TenantRow) -> Callable[[int], bool]:
+    """A suspension ends the tenant's processes but its cache instances (their data kept,
+    their users off): the supervisor would start them again anyway."""
+    instances = services.caches
+    return instances.runs if instances is not None else lambda pid: False

@@ -1,0 +1,125 @@
+"""A tenant's cache on a real control plane with real redis-server processes (issue 17 items
+6-8): a tenant, a cache and a user through hostctl; the user connects over the socket in the
+tenant's home with the password shown once, may SET within its key prefix and nothing else;
+a killed instance is back within seconds (the plane's supervisor); a restarted plane adopts
+the running instance; suspension turns the user off and back on; a delete leaves no
+process, socket or directory behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.e2e.harness import ControlPlane, wait_for, wait_gone
+from tests.fixtures_redis import connect
+
+TAG = uuid.uuid4().hex[:5]
+TENANT = f"ca-{TAG}"
+CACHE = f"tc-{len(TENANT)}-{TENANT}-main"
+
+
+@pytest.fixture(scope="module")
+def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    plane = ControlPlane(tmp_path_factory.mktemp("caches") / "data").start()
+    try:
+        yield plane
+    finally:
+        plane.cli("tenant", "delete", TENANT, "--cascade", "--wait")  # whatever a failure left
+        plane.stop()
+        plane.clean_host()
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def answers(socket: Path, user: str, password: str) -> bool:
+    try:
+        with connect(socket, user, password) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def test_a_cache_serves_its_user_within_its_prefix_survives_kills_and_leaves_nothing(
+    cp: ControlPlane,
+):
+    ok(cp.cli("tenant", "create", TENANT, "--wait"))
+    out = ok(cp.cli("cache", "create", "main", "--tenant", TENANT, "--memory-mb", "32", "--wait"))
+    assert CACHE in out
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", CACHE, "app", "--key-prefix", "app:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    password, socket = made["password"], Path(made["connection"]["socket"])
+    assert socket == cp.homes_dir / TENANT / "private" / "cache-main.sock"
+    pid = cp.cache_pids()[CACHE]
+
+    # the user, over the socket, with the password shown once: its prefix only
+    with connect(socket, "app", password) as app:
+        assert app.set("app:greeting", "hello") is True
+        assert app.get("app:greeting") == "hello"
+        for refused in (
+            lambda: app.set("other:key", "x"),
+            lambda: app.get("other:key"),
+            lambda: app.keys("*"),
+            lambda: app.flushall(),
+        ):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                refused()
+    with pytest.raises(redis.AuthenticationError):
+        connect(socket, "app", "not-the-password").ping()
+    with pytest.raises(redis.AuthenticationError):
+        connect(socket).ping()  # the default user is off
+    shown = ok(cp.cli("cache", "show", CACHE, "--json"))
+    detail = json.loads(shown)
+    assert password not in shown and detail["status"] == "ACTIVE"
+    assert detail["connection"]["socket"] == str(socket)
+    assert [(u["name"], u["key_prefix"]) for u in detail["users"]] == [("app", "app:")]
+    users = json.loads(ok(cp.cli("cache", "user", "list", CACHE, "--json")))
+    assert [u["connection"]["user"] for u in users] == ["app"] and password not in str(users)
+
+    # killed: the plane's supervisor starts it again, the user still in its ACL file
+    os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, "the killed redis-server")
+    wait_for(lambda: answers(socket, "app", password), "the cache to be restarted", timeout=20)
+    assert cp.cache_pids()[CACHE] != pid
+
+    # a restarted plane adopts the running instance (the same process) and supervises it
+    pid = cp.cache_pids()[CACHE]
+    cp.stop(edge=False)
+    assert answers(socket, "app", password)  # the instance outlives the plane
+    cp.start()
+    assert cp.cache_pids()[CACHE] == pid
+    os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, "the killed redis-server")
+    wait_for(lambda: answers(socket, "app", password), "the cache to be restarted", timeout=20)
+
+    # suspension turns the user off (the instance and its data kept); unsuspension on again
+    pid = cp.cache_pids()[CACHE]
+    with connect(socket, "app", password) as app:
+        app.set("app:kept", "yes")
+    ok(cp.cli("tenant", "suspend", TENANT, "--reason", "test", "--wait"))
+    assert not answers(socket, "app", password)
+    ok(cp.cli("tenant", "unsuspend", TENANT, "--wait"))
+    with connect(socket, "app", password) as app:
+        assert app.get("app:kept") == "yes"
+    assert cp.cache_pids()[CACHE] == pid  # the suspension ended the tenant's processes but it
+
+    # a delete leaves no process, socket or directory behind; audited
+    pid = cp.cache_pids()[CACHE]
+    ok(cp.cli("cache", "delete", CACHE, "--wait"))
+    wait_gone(pid, "the deleted cache's redis-server")
+    assert CACHE not in cp.cache_pids()
+    assert not socket.exists() and not (cp.caches_dir / CACHE).exists()
+    assert "cache.deleted" in ok(cp.cli("audit", "--json"))
+    ok(cp.cli("tenant", "delete", TENANT, "--cascade", "--wait"))
