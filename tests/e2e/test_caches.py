@@ -1,7 +1,8 @@
 """A tenant's cache on a real control plane with real redis-server processes (issue 17 items
 6-8): a tenant, a cache and a user through hostctl; the user connects over the socket in the
 tenant's home with the password shown once, may SET within its key prefix and nothing else;
-a killed instance is back within seconds (the plane's supervisor); a restarted plane adopts
+the reconciler finds the instance as rendered and puts back a config edited by hand; a killed
+instance is back within seconds (the plane's supervisor); a restarted plane adopts
 the running instance; suspension turns the user off and back on; a delete leaves no
 process, socket or directory behind."""
 
@@ -50,6 +51,11 @@ def answers(socket: Path, user: str, password: str) -> bool:
         return False
 
 
+def cache_findings(cp: ControlPlane, command: str) -> list[tuple[str, str]]:
+    found = json.loads(ok(cp.cli(command, "--json")))
+    return [(f["kind"], f["resource"]) for f in found if f["handler"] == "cache"]
+
+
 def test_a_cache_serves_its_user_within_its_prefix_survives_kills_and_leaves_nothing(
     cp: ControlPlane,
 ):
@@ -62,7 +68,6 @@ def test_a_cache_serves_its_user_within_its_prefix_survives_kills_and_leaves_not
     assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
     password, socket = made["password"], Path(made["connection"]["socket"])
     assert socket == cp.homes_dir / TENANT / "private" / "cache-main.sock"
-    pid = cp.cache_pids()[CACHE]
 
     # the user, over the socket, with the password shown once: its prefix only
     with connect(socket, "app", password) as app:
@@ -88,7 +93,16 @@ def test_a_cache_serves_its_user_within_its_prefix_survives_kills_and_leaves_not
     users = json.loads(ok(cp.cli("cache", "user", "list", CACHE, "--json")))
     assert [u["connection"]["user"] for u in users] == ["app"] and password not in str(users)
 
+    # the reconciler finds it as rendered; a config edited by hand is put back
+    assert cache_findings(cp, "drift") == []
+    config = cp.caches_dir / CACHE / "redis.conf"
+    config.write_text(config.read_text().replace("maxmemory 32mb", "maxmemory 900mb"))
+    assert cache_findings(cp, "reconcile") == [("drifted", f"instance:{CACHE}")]
+    assert "maxmemory 32mb" in config.read_text()
+    assert answers(socket, "app", password) and cache_findings(cp, "drift") == []
+
     # killed: the plane's supervisor starts it again, the user still in its ACL file
+    pid = cp.cache_pids()[CACHE]  # restarted by the reconciler with its config put back
     os.kill(pid, signal.SIGKILL)
     wait_gone(pid, "the killed redis-server")
     wait_for(lambda: answers(socket, "app", password), "the cache to be restarted", timeout=20)
