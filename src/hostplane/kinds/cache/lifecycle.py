@@ -7,7 +7,7 @@ from hostplane.kernel.kind import Plan
 from hostplane.kernel.lifecycle import Lifecycle
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
-from hostplane.kernel.transition import transition
+from hostplane.kernel.transition import transition, transition_to
 from hostplane.kinds.cache.model import (
     KIND,
     LIFECYCLE,
@@ -28,6 +28,7 @@ from hostplane.services import CACHE_ADMIN_SECRET, Services
 S = CacheStatus
 Row = CacheRow | CacheUserRow
 DELETES = (CacheOp.DELETE, CacheOp.USER_DELETE)
+NEVER = frozenset({S.ACTIVE})
 
 
 def _lifecycle(row: Row) -> Lifecycle:
@@ -37,6 +38,14 @@ def _lifecycle(row: Row) -> Lifecycle:
 def move(uow: UnitOfWork, row: Row, to: str, reason: str, actor: str, op: str | None) -> None:
     if row.status != to:
         transition(uow, _lifecycle(row), row, to, reason=reason, actor=actor, operation_id=op)
+
+
+def retire(uow: UnitOfWork, row: Row, to: str, reason: str, actor: str, op: str | None) -> None:
+    """Through its lifecycle to DELETING or DELETED, never through ACTIVE (a resource that was
+    never confirmed does not say it was)."""
+    transition_to(
+        uow, _lifecycle(row), row, to, reason=reason, actor=actor, operation_id=op, avoiding=NEVER
+    )
 
 
 def snapshot(uow: UnitOfWork, row: Row) -> dict[str, object]:
@@ -91,12 +100,7 @@ def forget(uow: UnitOfWork, row: Row, reason: str, actor: str, op: str | None) -
     if isinstance(row, CacheRow):
         for user in users(uow).of_cache(row.id):
             forget(uow, user, f"its cache {row.name} was deleted", actor, op)
-    if row.status == S.PENDING:
-        move(uow, row, S.PROVISIONING, reason, actor, op)
-    if row.status == S.PROVISIONING:
-        move(uow, row, S.FAILED, reason, actor, op)
-    move(uow, row, S.DELETING, reason, actor, op)
-    move(uow, row, S.DELETED, reason, actor, op)
+    retire(uow, row, S.DELETED, reason, actor, op)
     if isinstance(row, CacheUserRow):
         uow.secrets.delete(SECRET_OWNER, row.id, PASSWORD)
     else:

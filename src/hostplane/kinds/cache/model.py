@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
 from pathlib import PurePath
 
 from hostplane.errors import ValidationError
-from hostplane.kernel.lifecycle import Lifecycle
+from hostplane.kernel.lifecycle import RESOURCE_TRANSITIONS, Lifecycle, ResourceStatus
 
 KIND = "cache"
 USER_KIND = "cache-user"
@@ -52,26 +51,10 @@ _PREFIX = re.compile(KEY_PREFIX_PATTERN)
 _TENANT = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 
 
-class CacheStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    PROVISIONING = "PROVISIONING"
-    ACTIVE = "ACTIVE"
-    DELETING = "DELETING"
-    DELETED = "DELETED"
-    FAILED = "FAILED"
-
-
+CacheStatus = ResourceStatus  # the lifecycle most resources share (kernel)
 S = CacheStatus
-TRANSITIONS: Mapping[str, frozenset[str]] = {
-    S.PENDING: frozenset({S.PROVISIONING}),
-    S.PROVISIONING: frozenset({S.ACTIVE, S.FAILED}),
-    S.ACTIVE: frozenset({S.DELETING}),
-    S.DELETING: frozenset({S.DELETED, S.FAILED}),
-    S.FAILED: frozenset({S.PROVISIONING, S.DELETING}),
-    S.DELETED: frozenset(),
-}
-LIFECYCLE = Lifecycle(KIND, TRANSITIONS)
-USER_LIFECYCLE = Lifecycle(USER_KIND, TRANSITIONS)
+LIFECYCLE = Lifecycle(KIND, RESOURCE_TRANSITIONS)
+USER_LIFECYCLE = Lifecycle(USER_KIND, RESOURCE_TRANSITIONS)
 DELETABLE = frozenset({S.ACTIVE, S.FAILED})
 # What the host must run (the reconciler repairs instances and users of these).
 SERVED = frozenset({S.ACTIVE})

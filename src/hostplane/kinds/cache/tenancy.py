@@ -12,7 +12,7 @@ from hostplane.errors import NotFoundError
 from hostplane.kernel.operations import refuse_if_busy
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import UnitOfWork
-from hostplane.kinds.cache.lifecycle import audit, forget, move
+from hostplane.kinds.cache.lifecycle import audit, forget, retire
 from hostplane.kinds.cache.model import KIND, SERVED, USER_KIND, CacheStatus, Step
 from hostplane.kinds.cache.repo import caches, users
 from hostplane.kinds.cache.steps import BY_NAME, acl
@@ -51,12 +51,8 @@ def _delete(services: Services, cache_id: str, tenant: str, actor: str) -> None:
     with services.store.unit_of_work() as uow:
         row = caches(uow).get(cache_id)
         assert row is not None
-        if row.status not in (S.DELETING, S.DELETED):
-            if row.status not in (S.ACTIVE, S.FAILED):
-                if row.status == S.PENDING:
-                    move(uow, row, S.PROVISIONING, reason, actor, None)
-                move(uow, row, S.FAILED, reason, actor, None)
-            move(uow, row, S.DELETING, reason, actor, None)
+        if row.status != S.DELETED:
+            retire(uow, row, S.DELETING, reason, actor, None)
     undo = BY_NAME[Step.INSTANCE].undo  # the delete plan's undo
     assert undo is not None
     undo(services, row, {})
