@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from hostplane.cli.client import ApiClient, fail
-from hostplane.cli.follow import follow
-from hostplane.cli.output import (
-    JsonOpt,
-    TimeoutOpt,
-    WaitOpt,
-    console,
-    follow_console,
-    print_json,
-    run,
-)
+from hostplane.cli.client import ApiClient
+from hostplane.cli.finish import finish, say
+from hostplane.cli.output import JsonOpt, TimeoutOpt, WaitOpt, console, print_json, run
 
 cache_app = typer.Typer(no_args_is_help=True, help="A tenant's caches (Redis instances).")
 user_app = typer.Typer(no_args_is_help=True, help="A cache's users (Redis ACL users).")
@@ -27,29 +19,6 @@ TenantOpt = Annotated[str, typer.Option("--tenant", help="the tenant that owns i
 
 def install(app: typer.Typer) -> None:
     app.add_typer(cache_app, name="cache")
-
-
-def _say(text: str) -> None:
-    console.print(text, markup=False, highlight=False)
-
-
-def _finish(
-    client: ApiClient, accepted: dict[str, Any], wait: bool, timeout: float, as_json: bool
-) -> dict[str, Any] | None:
-    """The operation followed to its end with --wait (exit 1 unless it succeeded)."""
-    op = accepted["operation"]
-    if not wait:
-        if as_json:
-            print_json(accepted)
-        else:
-            _say(f"{op['kind']} of {accepted['cache']} accepted: operation {op['id']}")
-        return None
-    final = follow(client, op["id"], timeout, follow_console(as_json))
-    if as_json:
-        print_json({**accepted, "operation": final})
-    if final["status"] != "SUCCEEDED":
-        fail(f"{op['kind']} of {accepted['cache']} {final['status']}: {final['error']}")
-    return final
 
 
 @cache_app.command("create")
@@ -68,8 +37,8 @@ def cache_create(
     def go(client: ApiClient) -> None:
         body = {"name": name, "memory_mb": memory_mb, "persistence": persistence}
         accepted = client.post(f"/v1/tenants/{tenant}/caches", body)
-        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
-            _say(f"cache {accepted['cache']} is ACTIVE")
+        if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
+            say(f"cache {accepted['cache']} is ACTIVE")
 
     run(ctx, go)
 
@@ -101,15 +70,15 @@ def cache_show(ctx: typer.Context, cache: str, as_json: JsonOpt = False) -> None
         if as_json:
             print_json(c)
             return
-        _say(f"{c['name']} ({c['label']}) {c['status']} — tenant {c['tenant']}")
-        _say(f"  {c['memory_mb']} MB, persistence {c['persistence']}")
-        _say(f"  connect: socket {c['connection']['socket']}")
+        say(f"{c['name']} ({c['label']}) {c['status']} — tenant {c['tenant']}")
+        say(f"  {c['memory_mb']} MB, persistence {c['persistence']}")
+        say(f"  connect: socket {c['connection']['socket']}")
         if c["last_error"]:
-            _say(f"last error: {c['last_error']}")
+            say(f"last error: {c['last_error']}")
         for u in c["users"]:
-            _say(f"  user {u['name']}: keys {u['key_prefix']}*, {u['status']}")
+            say(f"  user {u['name']}: keys {u['key_prefix']}*, {u['status']}")
         for e in c["events"][:10]:
-            _say(f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}")
+            say(f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}")
 
     run(ctx, go)
 
@@ -126,8 +95,8 @@ def cache_delete(
 
     def go(client: ApiClient) -> None:
         accepted = client.delete(f"/v1/caches/{cache}")
-        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
-            _say(f"cache {cache} is DELETED")
+        if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
+            say(f"cache {cache} is DELETED")
 
     run(ctx, go)
 
@@ -152,9 +121,9 @@ def user_create(
             return
         if not as_json:
             c = accepted["connection"]
-            _say(f"user {accepted['user']} of {cache}: keys {key_prefix}*, socket {c['socket']}")
-            _say(f"password (shown once): {accepted['password']}")
-        _finish(client, accepted, wait, timeout, as_json)
+            say(f"user {accepted['user']} of {cache}: keys {key_prefix}*, socket {c['socket']}")
+            say(f"password (shown once): {accepted['password']}")
+        finish(client, accepted, accepted["cache"], wait, timeout, as_json)
 
     run(ctx, go)
 
@@ -189,7 +158,7 @@ def user_delete(
 
     def go(client: ApiClient) -> None:
         accepted = client.delete(f"/v1/caches/{cache}/users/{name}")
-        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
-            _say(f"user {name} of {cache} is DELETED")
+        if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
+            say(f"user {name} of {cache} is DELETED")
 
     run(ctx, go)
