@@ -4,18 +4,22 @@ tenant's home with the password shown once, may SET within its key prefix and no
 the reconciler finds the instance as rendered and puts back a config edited by hand; a killed
 instance is back within seconds (the plane's supervisor); a restarted plane adopts
 the running instance; suspension turns the user off and back on; a delete leaves no
-process, socket or directory behind."""
+process, socket or directory behind. And the kind's part of the isolation canaries: another
+tenant's user cannot reach the socket, nobody gets anything done before AUTH, another tenant's
+token sees nothing."""
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -33,7 +37,8 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     try:
         yield plane
     finally:
-        plane.cli("tenant", "delete", TENANT, "--cascade", "--wait")  # whatever a failure left
+        for tenant in (TENANT, f"cb-{TAG}", f"cc-{TAG}"):  # whatever a failure left
+            plane.cli("tenant", "delete", tenant, "--cascade", "--wait")
         plane.stop()
         plane.clean_host()
 
@@ -137,3 +142,58 @@ def test_a_cache_serves_its_user_within_its_prefix_survives_kills_and_leaves_not
     assert not socket.exists() and not (cp.caches_dir / CACHE).exists()
     assert "cache.deleted" in ok(cp.cli("audit", "--json"))
     ok(cp.cli("tenant", "delete", TENANT, "--cascade", "--wait"))
+
+
+def as_user(user: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`argv` run as a tenant's system user (its uid and gid only)."""
+    entry = pwd.getpwnam(user)
+    ids = [f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
+    return subprocess.run(
+        ["setpriv", *ids, *argv], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_canary_another_tenant_cannot_reach_a_cache_and_nobody_works_unauthenticated(
+    cp: ControlPlane,
+):
+    """What the kind adds to the provider's canaries (tests/integration/test_redis_*.py): the
+    socket it places in the tenant's home is its tenant's alone; its own tenant gets nothing
+    done before AUTH (no SELECT of another database either); another tenant's token sees none
+    of it."""
+    a, b = f"cb-{TAG}", f"cc-{TAG}"
+    for tenant in (a, b):
+        ok(cp.cli("tenant", "create", tenant, "--wait"))
+        ok(cp.cli("cache", "create", "main", "--tenant", tenant, "--memory-mb", "8", "--wait"))
+    theirs = f"tc-{len(a)}-{a}-main"
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", theirs, "app", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    socket = made["connection"]["socket"]
+    auth = ["--user", "app", "--pass", made["password"], "--no-auth-warning"]
+    assert as_user(f"hp-{a}", "redis-cli", "-s", socket, *auth, "SET", "a:k", "v").stdout == "OK\n"
+    for probe in (
+        ["redis-cli", "-s", socket, *auth, "GET", "a:k"],  # B's user, even with A's password
+        ["ls", str(Path(socket).parent)],
+        ["cat", str(cp.caches_dir / theirs / "redis.conf")],
+    ):
+        seen = as_user(f"hp-{b}", *probe)
+        assert "Permission denied" in seen.stdout + seen.stderr, (probe, seen)
+        assert "v" not in seen.stdout.split()
+    for command in (["PING"], ["SELECT", "1"], ["GET", "a:k"], ["KEYS", "*"]):
+        seen = as_user(f"hp-{a}", "redis-cli", "-s", socket, *command)
+        assert seen.stdout.startswith("NOAUTH"), (command, seen)
+    token = json.loads(ok(cp.cli("token", "create", "--tenant", b, "--json")))["token"]
+    with httpx.Client(base_url=cp.api_url, headers={"Authorization": f"Bearer {token}"}) as api:
+        assert api.get(f"/v1/caches/{theirs}").status_code == 404
+        assert api.get(f"/v1/caches/{theirs}/users").status_code == 404
+        assert api.get(f"/v1/tenants/{a}/caches").status_code == 404
+        assert api.delete(f"/v1/caches/{theirs}").status_code == 404
+        spy = api.post(f"/v1/caches/{theirs}/users", json={"name": "spy", "key_prefix": "a:"})
+        assert spy.status_code == 404
+        mine = api.get(f"/v1/tenants/{b}/caches").json()["items"]
+        assert [c["name"] for c in mine] == [f"tc-{len(b)}-{b}-main"]
+    ok(cp.cli("tenant", "delete", a, "--cascade", "--wait"))
+    ok(cp.cli("tenant", "delete", b, "--cascade", "--wait"))
+    assert not {theirs, f"tc-{len(b)}-{b}-main"} & set(cp.cache_pids())
+    assert not Path(socket).exists()
