@@ -25,7 +25,7 @@ from hostplane.kinds.tenant.repo import tenants
 from hostplane.services import CACHE_ADMIN_SECRET
 from tests.inprocess.fakes import FakeAclUser, FakeCaches, FakeInstance
 from tests.inprocess.helpers import ACTOR
-from tests.inprocess.plane import Plane
+from tests.inprocess.plane import Failpoints, Plane
 
 CACHE = "tc-4-acme-main"
 HANDLE = f"{CACHE}/app"
@@ -292,6 +292,22 @@ def test_the_reconciler_restarts_rewrites_puts_users_back_and_prunes_only_with_p
     assert "tc-9-someone-x" not in fake.instances
     assert set(fake.instances[CACHE].users) == {"app"}
     assert status(plane, CACHE) == "ACTIVE"
+
+
+def test_a_user_being_made_is_no_orphan_even_with_prune(
+    plane: Plane, acme_id: str, fake: FakeCaches, points: Failpoints
+):
+    assert plane.run(create_cache(plane)) == "SUCCEEDED"
+    gate = points.hold_at("cache-user.apply.after")  # in Redis, its row still PROVISIONING
+    made = create_user(plane)
+    op_id = plane.submit(made.submitted)
+    gate.wait_reached()
+    assert "app" in fake.instances[CACHE].users
+    assert cache_findings(plane, prune=True) == set()
+    assert "app" in fake.instances[CACHE].users
+    gate.open()
+    assert plane.wait(op_id) == "SUCCEEDED"
+    assert fake.instances[CACHE].users["app"].password == made.password
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ that no row wants, is an orphan (removed with prune); unmarked instances are nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 
 from hostplane.errors import ConflictError
 from hostplane.kernel.drift import (
@@ -83,12 +83,17 @@ def instance_findings(
     return found
 
 
-def user_findings(instance: str, report: Mapping[str, tuple[str, ...]]) -> list[Finding]:
-    """Pure: one instance's ACL users as `RedisAcl.compare` reported them."""
+def user_findings(
+    instance: str, report: Mapping[str, tuple[str, ...]], live: Set[str] = frozenset()
+) -> list[Finding]:
+    """Pure: one instance's ACL users as `RedisAcl.compare` reported them. `live`: the
+    handles of every live user row (one being made or deleted is no orphan)."""
     found: list[Finding] = []
     for user, differences in sorted(report.items()):
         handle = user_handle(instance, user)
         if differences == ("unexpected",):
+            if handle in live:
+                continue
             detail = "an ACL user in this plane's instance that no live cache user is behind"
             found.append(
                 _finding(FindingKind.ORPHANED, f"user:{handle}", None, detail, PRUNE, Step.USER)
@@ -112,12 +117,13 @@ def _users(
     observation: Observation,
     instance: str,
     wanted: list[WantedUser],
+    live: Set[str],
 ) -> list[Finding]:
     """One running instance's ACL users against the wanted ones, in one `ACL LIST`."""
     reports: list[dict[str, tuple[str, ...]]] = []
     compare = acl(ctx).compare
     ask(calls, observation, ACL_PROVIDER, lambda: reports.append(compare(instance, wanted)), n=3)
-    return user_findings(instance, reports[0]) if reports else []
+    return user_findings(instance, reports[0], live) if reports else []
 
 
 class CacheObserver:
@@ -134,6 +140,7 @@ class CacheObserver:
             live = caches(uow).live()
             served = [c for c in live if c.status in SERVED]
             wanted_users = self._wanted_users(ctx, uow, list(served))
+            live_users = {u.name for u in users(uow).live()}
             digests = {}
             for cache in served:
                 tenant = tenants(uow).get(cache.tenant_id)
@@ -145,7 +152,7 @@ class CacheObserver:
         running = {s.name for s in seen[0] if s.alive}
         for name in sorted(digests.keys() & running - broken):
             wanted = wanted_users.get(name, [])
-            observation.findings += _users(ctx, calls, observation, name, wanted)
+            observation.findings += _users(ctx, calls, observation, name, wanted, live_users)
         return observation
 
     @staticmethod
