@@ -1,7 +1,8 @@
 """A tenant's cache on a real control plane with real redis-server processes (issue 17 items
 6-8): a tenant, a cache and a user through hostctl; the user connects over the socket in the
 tenant's home with the password shown once, may SET within its key prefix and nothing else;
-the reconciler finds the instance as rendered and puts back a config edited by hand; a killed
+the reconciler finds the instance as rendered, puts back a config and an ACL user edited by
+hand; a killed
 instance is back within seconds (the plane's supervisor); a restarted plane adopts
 the running instance; suspension turns the user off and back on; a delete leaves no
 process, socket or directory behind. And the kind's part of the isolation canaries: another
@@ -112,6 +113,21 @@ def test_a_cache_serves_its_user_within_its_prefix_survives_kills_and_leaves_not
     wait_gone(pid, "the killed redis-server")
     wait_for(lambda: answers(socket, "app", password), "the cache to be restarted", timeout=20)
     assert cp.cache_pids()[CACHE] != pid
+
+    # an ACL user edited by hand (its file, then a restart) is put back by the reconciler
+    acl_file = cp.caches_dir / CACHE / "data" / "users.acl"
+    assert " ~app:* " in acl_file.read_text()
+    acl_file.write_text(acl_file.read_text().replace(" ~app:* ", " ~* "))
+    pid = cp.cache_pids()[CACHE]
+    os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, "the killed redis-server")
+    wait_for(lambda: answers(socket, "app", password), "the cache to be restarted", timeout=20)
+    with connect(socket, "app", password) as app:
+        assert app.set("other:key", "widened by hand") is True
+    assert cache_findings(cp, "reconcile") == [("drifted", f"user:{CACHE}/app")]
+    with connect(socket, "app", password) as app, pytest.raises(redis.exceptions.NoPermissionError):
+        app.get("other:key")
+    assert cache_findings(cp, "drift") == []
 
     # a restarted plane adopts the running instance (the same process) and supervises it
     pid = cp.cache_pids()[CACHE]
