@@ -2,9 +2,8 @@
 6-8): a tenant, a cache and a user through hostctl; the user connects over the socket in the
 tenant's home with the password shown once, may SET within its key prefix and nothing else;
 the reconciler finds the instance as rendered, puts back a config and an ACL user edited by
-hand; a killed
-instance is back within seconds (the plane's supervisor); a restarted plane adopts
-the running instance; suspension turns the user off and back on; a delete leaves no
+hand; a killed instance is back within seconds (the plane's supervisor); a restarted plane
+adopts the running instance; suspension turns the user off and back on; a delete leaves no
 process, socket or directory behind. And the kind's part of the isolation canaries: another
 tenant's user cannot reach the socket, nobody gets anything done before AUTH, another tenant's
 token sees nothing."""
