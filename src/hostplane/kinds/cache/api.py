@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/caches", tags=["caches"])
 
 TenantName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.TENANT_PATTERN)]
 CacheName = Annotated[str, Path(min_length=7, max_length=63, pattern=views.CACHE_PATTERN)]
-UserName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.USER_PATTERN)]
+UserName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.USER_PATH_PATTERN)]
 ERRORS = errors(401, 403, 404, 409, 422)
 
 

@@ -33,9 +33,12 @@ NAME_HINT = (
     "with a hyphen"
 )
 USER_NAME_MAX = 32
-USER_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
-USER_NAME_HINT = f"1-{USER_NAME_MAX} lowercase letters, digits, '_' and '-', starting with a letter"
-RESERVED_USERS = frozenset({"default", "hostplane"})
+RESERVED_USERS = frozenset({"default", "hostplane"})  # Redis's, and the control plane's admin
+USER_NAME_PATTERN = "^(?!(?:" + "|".join(sorted(RESERVED_USERS)) + ")$)[a-z][a-z0-9_-]{0,31}$"
+USER_NAME_HINT = (
+    f"1-{USER_NAME_MAX} lowercase letters, digits, '_' and '-', starting with a letter; not "
+    f"{' or '.join(sorted(RESERVED_USERS))}"
+)
 KEY_PREFIX_MAX = 64
 KEY_PREFIX_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
 KEY_PREFIX_HINT = (
@@ -98,10 +101,10 @@ def validate_name(raw: str) -> str:
 
 
 def validate_user_name(raw: str) -> str:
+    if isinstance(raw, str) and raw in RESERVED_USERS:
+        raise ValidationError(f"cache user name {raw!r} is kept by the platform: choose another")
     if not isinstance(raw, str) or not _USER.fullmatch(raw):
         raise ValidationError(f"cache user name {raw!r} is not valid: use {USER_NAME_HINT}")
-    if raw in RESERVED_USERS:
-        raise ValidationError(f"cache user name {raw!r} is kept by the platform: choose another")
     return raw
 
 

@@ -32,6 +32,8 @@ TENANT_PATTERN = hinted(TENANT_LABEL_PATTERN, "1-32 lowercase letters, digits, h
 CACHE_PATTERN = hinted(r"^tc-[0-9]{1,2}-[a-z0-9-]{3,57}$", "the cache's instance name (tc-…)")
 CACHE_NAME_PATTERN = hinted(NAME_PATTERN, NAME_HINT)
 USER_PATTERN = hinted(USER_NAME_PATTERN, USER_NAME_HINT)
+# A path's user (pydantic's own regex engine for paths has no look-ahead): the names only.
+USER_PATH_PATTERN = hinted(r"^[a-z][a-z0-9_-]{0,31}$", "the user's name")
 PREFIX_PATTERN = hinted(KEY_PREFIX_PATTERN, KEY_PREFIX_HINT)
 
 
