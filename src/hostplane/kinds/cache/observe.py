@@ -11,6 +11,7 @@ that no row wants, is an orphan (removed with prune); unmarked instances are nev
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
+from typing import TypeVar
 
 from hostplane.errors import ConflictError
 from hostplane.kernel.drift import (
@@ -22,13 +23,12 @@ from hostplane.kernel.drift import (
     ProviderCalls,
     ask,
 )
-from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import record_apply, run_repair
+from hostplane.kernel.steps import record_apply, repair_row
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.cache.model import KIND, SERVED, USER_KIND, CacheOp, Step, user_handle
 from hostplane.kinds.cache.repo import caches, users
 from hostplane.kinds.cache.steps import BY_NAME, PASSWORD, SECRET_OWNER, acl, provider, spec_of
-from hostplane.kinds.cache.table import CacheRow
+from hostplane.kinds.cache.table import CacheRow, CacheUserRow
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.providers.redis.instances import InstanceState
 from hostplane.providers.redis.rules import WantedUser, password_hash
@@ -126,6 +126,21 @@ def _users(
     return user_findings(instance, reports[0], live) if reports else []
 
 
+Row = TypeVar("Row", CacheRow, CacheUserRow)
+
+
+def _served(row: Row | None, what: str) -> Row:
+    """The row a repair works on, if it is still ACTIVE; ConflictError (skipped) if not."""
+    if row is None or row.status not in SERVED:
+        raise ConflictError(f"{what} is no longer ACTIVE")
+    return row
+
+
+def _apply(ctx: Services, op_id: str, step: str, row: CacheRow | CacheUserRow) -> None:
+    context = {"cache_user" if isinstance(row, CacheUserRow) else "cache": row.name}
+    record_apply(ctx.store, op_id, BY_NAME[step], ctx, row, **context)
+
+
 class CacheObserver:
     def observe(self, ctx: Services, calls: ProviderCalls) -> Observation:
         observation = Observation()
@@ -180,63 +195,36 @@ class CacheObserver:
         return "skipped: caches have no action of their own"
 
     def repair(self, ctx: Services, run_id: str, target: str, steps: list[str]) -> str:
-        """An instance (and its users), or one user, put back from the state database."""
-        if Step.INSTANCE in steps:
-            return self._repair_instance(ctx, run_id, target, steps)
-        return self._repair_user(ctx, run_id, target, steps)
+        """An instance (and its users), or one user, put back from the state database, under
+        its operation slot."""
+        if Step.INSTANCE not in steps:
+            return repair_row(
+                ctx.store,
+                kind=CacheOp.USER_REPAIR,
+                target_kind=USER_KIND,
+                load=lambda uow: _served(users(uow).get_live(target), f"cache user {target}"),
+                work=lambda user, op_id: _apply(ctx, op_id, Step.USER, user),
+                run_id=run_id,
+                steps=steps,
+                actor=ACTOR,
+            )
 
-    def _repair_instance(self, ctx: Services, run_id: str, target: str, steps: list[str]) -> str:
-        try:
+        def work(row: CacheRow, op_id: str) -> None:
+            _apply(ctx, op_id, Step.INSTANCE, row)
             with ctx.store.unit_of_work() as uow:
-                row = caches(uow).get_live(target)
-                if row is None or row.status not in SERVED:
-                    raise ConflictError(f"cache {target} is no longer ACTIVE")
                 members = [u for u in users(uow).of_cache(row.id) if u.status in SERVED]
-                op_id = take_repair_slot(
-                    uow,
-                    kind=CacheOp.REPAIR,
-                    target_kind=KIND,
-                    target_name=row.name,
-                    target_id=row.id,
-                    run_id=run_id,
-                    steps=steps,
-                    actor=ACTOR,
-                    scope=row.tenant_id,
-                )
-        except ConflictError as exc:
-            return f"skipped: {exc}"
-
-        def work() -> None:
-            record_apply(ctx.store, op_id, BY_NAME[Step.INSTANCE], ctx, row, cache=row.name)
             for user in members:  # a new instance has none; a restarted one keeps its file
-                record_apply(ctx.store, op_id, BY_NAME[Step.USER], ctx, user, cache_user=user.name)
+                _apply(ctx, op_id, Step.USER, user)
 
-        return run_repair(ctx.store, op_id, work)
-
-    def _repair_user(self, ctx: Services, run_id: str, target: str, steps: list[str]) -> str:
-        try:
-            with ctx.store.unit_of_work() as uow:
-                user = users(uow).get_live(target)
-                if user is None or user.status not in SERVED:
-                    raise ConflictError(f"cache user {target} is no longer ACTIVE")
-                op_id = take_repair_slot(
-                    uow,
-                    kind=CacheOp.USER_REPAIR,
-                    target_kind=USER_KIND,
-                    target_name=user.name,
-                    target_id=user.id,
-                    run_id=run_id,
-                    steps=steps,
-                    actor=ACTOR,
-                    scope=user.tenant_id,
-                )
-        except ConflictError as exc:
-            return f"skipped: {exc}"
-        step = BY_NAME[Step.USER]
-        return run_repair(
+        return repair_row(
             ctx.store,
-            op_id,
-            lambda: record_apply(ctx.store, op_id, step, ctx, user, cache_user=user.name),
+            kind=CacheOp.REPAIR,
+            target_kind=KIND,
+            load=lambda uow: _served(caches(uow).get_live(target), f"cache {target}"),
+            work=work,
+            run_id=run_id,
+            steps=steps,
+            actor=ACTOR,
         )
 
     def prune(self, ctx: Services, finding: Finding) -> str:
