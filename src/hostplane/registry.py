@@ -21,6 +21,7 @@ KINDS = (
     "hostplane.kinds.certificate",
     "hostplane.kinds.zone",
     "hostplane.kinds.database",
+    "hostplane.kinds.cache",
 )
 
 

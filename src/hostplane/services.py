@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hostplane.errors import HostplaneError
+from hostplane.errors import HostplaneError, NotFoundError
 from hostplane.kernel.store.db import create_engine, ensure_database_exists, migrate
 from hostplane.kernel.store.uow import Plane, Store
 from hostplane.providers.acme.issuer import AcmeIssuer
@@ -32,12 +32,16 @@ from hostplane.providers.powerdns.api import PowerDnsApi
 from hostplane.providers.powerdns.content import Soa
 from hostplane.providers.powerdns.process import PdnsProcess
 from hostplane.providers.powerdns.rrsets import SOA_EXPIRE, SOA_REFRESH, SOA_RETRY
+from hostplane.providers.redis.acl import RedisAcl
+from hostplane.providers.redis.instances import RedisInstances
 from hostplane.providers.runtime import RuntimeKind, SiteRuntime
 from hostplane.providers.wordpress import WordPressInstaller
 from hostplane.secretbox import SecretBox, load_secret_box
 from hostplane.settings import Settings
 
 INSTALLER_PURPOSE = "wordpress-installer"
+# Where a cache instance's admin password is sealed: (owner kind, name); owner id: the instance.
+CACHE_ADMIN_SECRET = ("cache-instance", "admin-password")
 
 
 @dataclass
@@ -58,6 +62,9 @@ class Services:
     sftp: SftpServer | None = None  # the tenants' SFTP server (None: HOSTPLANE_SFTP_PORT=0)
     # Tenants' databases and users: the site database server, through the same account.
     tenant_databases: TenantDatabases | None = None
+    # Tenants' caches: their Redis instances (supervised) and the instances' ACL users.
+    caches: RedisInstances | None = None
+    cache_acl: RedisAcl | None = None
     edge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def runtime(self, kind: str) -> SiteRuntime:
@@ -129,6 +136,12 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         RuntimeKind.DOCKER: docker_runtime,
     }
     key = secrets.derive(INSTALLER_PURPOSE)
+    caches = RedisInstances(
+        settings.caches_dir,
+        plane.id,
+        CacheAdminPasswords(store, secrets),
+        binary=settings.redis_binary,
+    )
     return Services(
         settings=settings,
         store=store,
@@ -145,6 +158,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         accounts=accounts,
         sftp=sftp_server(settings),
         tenant_databases=TenantDatabases.sharing(databases),
+        caches=caches,
+        cache_acl=RedisAcl(caches),
     )
 
 
@@ -180,6 +195,23 @@ class PlaneSecret:
         """ConflictError (from the commit) when one is stored already: never overwritten."""
         with self.store.unit_of_work() as uow:
             uow.secrets.add(self.owner_kind, self.plane_id, self.name, self.box.seal(value))
+
+
+@dataclass(frozen=True, slots=True)
+class CacheAdminPasswords:
+    """The admin password of a cache instance, by its name: made and sealed with the cache's
+    row (CACHE_ADMIN_SECRET), opened here when the provider starts or reaches the instance."""
+
+    store: Store
+    box: SecretBox
+
+    def __call__(self, instance: str) -> str:
+        owner_kind, name = CACHE_ADMIN_SECRET
+        with self.store.unit_of_work() as uow:
+            sealed = uow.secrets.get(owner_kind, instance, name)
+        if sealed is None:
+            raise NotFoundError(f"cache instance {instance} has no admin password in the store")
+        return self.box.open(sealed)
 
 
 def site_databases(settings: Settings, store: Store, secrets: SecretBox) -> MariaDBProvider:

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     sftp_bind: str = "127.0.0.1"
     sftp_dir: Path = Path("/var/lib/hostplane-sftp")
     sshd_binary: str = "/usr/sbin/sshd"
+    # Tenants' caches: a redis-server each, its config and data in caches_dir (outside the
+    # data dir: each instance's user reads its own config there), its socket in the tenant's
+    # home; a cache's memory_mb is at most cache_max_memory_mb.
+    caches_dir: Path = Path("/var/lib/hostplane-caches")
+    redis_binary: str = "redis-server"
+    cache_max_memory_mb: int = Field(default=1024, ge=4, le=1 << 20)
 
     edge: Literal["caddy"] = "caddy"
     edge_http_port: int = Field(default=80, ge=1, le=65535)
@@ -183,7 +189,14 @@ class Settings(BaseSettings):
         )
 
     @field_validator(
-        "sites_dir", "run_dir", "edge_dir", "dns_dir", "data_dir", "homes_dir", "sftp_dir"
+        "sites_dir",
+        "run_dir",
+        "edge_dir",
+        "dns_dir",
+        "data_dir",
+        "homes_dir",
+        "sftp_dir",
+        "caches_dir",
     )
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -135,6 +135,11 @@ class ControlPlane:
         return self.root_dir / "sftp"
 
     @property
+    def caches_dir(self) -> Path:
+        """Its cache instances' configs and data (each instance's user reads its own)."""
+        return self.root_dir / "caches"
+
+    @property
     def sites_dir(self) -> Path:
         """Where sites lived before tenants (HOSTPLANE_SITES_DIR): a site's files are now in
         its tenant's home (`site_dir`); an older release's are moved from here."""
@@ -169,6 +174,7 @@ class ControlPlane:
             "HOSTPLANE_DNS_DIR": str(self.dns_dir),
             "HOSTPLANE_HOMES_DIR": str(self.homes_dir),
             "HOSTPLANE_SFTP_DIR": str(self.sftp_dir),
+            "HOSTPLANE_CACHES_DIR": str(self.caches_dir),
             "HOSTPLANE_SFTP_PORT": str(self.sftp_port),
             "HOSTPLANE_LISTEN": f"127.0.0.1:{self.api_port}",
             "HOSTPLANE_EDGE_HTTP_PORT": str(self.edge_port),
@@ -286,8 +292,28 @@ class ControlPlane:
         self.proc = None
         if edge:
             self.stop_edge()
+            self.stop_caches()
         self.stop_powerdns()
         self.stop_sftp()
+
+    def cache_pids(self) -> dict[str, int]:
+        """Its cache instances' redis-server processes (they outlive the plane by design), by
+        instance: those whose config is under its caches dir."""
+        found = {}
+        prefix = f"{self.caches_dir}/".encode()
+        for proc in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                if proc.name.isdigit() and len(argv) > 1 and argv[1].startswith(prefix):
+                    found[argv[1][len(prefix) :].split(b"/")[0].decode()] = int(proc.name)
+        return found
+
+    def stop_caches(self) -> None:
+        """A test that ends must not leak its cache instances."""
+        for pid in self.cache_pids().values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            wait_gone(pid, f"cache instance {pid} to stop")
 
     def stop_sftp(self) -> None:
         """Its sshd outlives the control plane like the edge; a test that ends must not leak

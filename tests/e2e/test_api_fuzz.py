@@ -42,6 +42,9 @@ SEMANTIC_BODIES = frozenset(
         "POST /v1/zones",
         "PUT /v1/zones/{zone}/records/{name}/{rtype}",
         "DELETE /v1/zones/{zone}/records/{name}/{rtype}",
+        # A cache's memory_mb is bounded by the plane's HOSTPLANE_CACHE_MAX_MEMORY_MB, and its
+        # socket's path (in its tenant's home) must fit a unix socket's 107 bytes.
+        "POST /v1/tenants/{tenant}/caches",
     }
 )
 

@@ -11,6 +11,8 @@ the site. What the real systems do is tested against them (tests/integration, te
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import itertools
 import secrets
 import threading
 from collections.abc import Callable
@@ -26,7 +28,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hostplane import naming
-from hostplane.errors import ForeignResourceError, PermanentError, TemporaryError
+from hostplane.errors import (
+    ForeignResourceError,
+    NotFoundError,
+    PermanentError,
+    TemporaryError,
+)
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import Store
 from hostplane.providers.acme.issuer import IssuedCertificate, Publish, describe_leaf
@@ -45,6 +52,9 @@ from hostplane.providers.powerdns.rrsets import (
     check_in_zone,
     effective,
 )
+from hostplane.providers.redis.config import InstanceSpec
+from hostplane.providers.redis.instances import InstanceState
+from hostplane.providers.redis.rules import WantedUser, password_hash
 from hostplane.providers.runtime import (
     FastCGI,
     RuntimeKind,
@@ -230,6 +240,7 @@ class FakeAccounts:
         self.journal = journal
         self.homes: set[str] = set()
         self.processes: dict[str, int] = {}  # tenant → processes of its user
+        self.spared: dict[str, Callable[[int], bool]] = {}  # tenant → what its suspension kept
         self.homes_dir = Path("/fake/homes")
 
     def home(self, tenant: str) -> Path:
@@ -245,8 +256,9 @@ class FakeAccounts:
     def exists(self, account: Account) -> bool:
         return account.tenant in self.homes
 
-    def end_processes(self, account: Account) -> int:
+    def end_processes(self, account: Account, spare: Callable[[int], bool] | None = None) -> int:
         self.journal.record("accounts.end_processes", account.tenant)
+        self.spared[account.tenant] = spare or (lambda pid: False)
         return self.processes.pop(account.tenant, 0)
 
     def remove(self, account: Account) -> Outcome:
@@ -504,6 +516,150 @@ class FakeTenantDatabases:
         )
 
 
+_PIDS = itertools.count(40000)
+
+
+@dataclass
+class FakeInstance:
+    spec: InstanceSpec
+    alive: bool = True
+    pid: int = field(default_factory=lambda: next(_PIDS))
+    config_intact: bool = True
+    socket_ok: bool = True
+    users: dict[str, FakeAclUser] = field(default_factory=dict)
+
+
+@dataclass
+class FakeAclUser:
+    key_prefix: str
+    password: str
+    enabled: bool = True
+
+
+class FakeCaches:
+    """Cache instances and their ACL users in memory: the provider's instances (RedisInstances)
+    and ACL (RedisAcl) in one. `unmarked`: instances of nobody, which nothing here may touch."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.instances: dict[str, FakeInstance] = {}
+        self.unmarked: set[str] = set()
+
+    @staticmethod
+    def digest(spec: InstanceSpec) -> str:
+        return hashlib.sha256(repr(spec).encode()).hexdigest()
+
+    def ensure(self, spec: InstanceSpec) -> Outcome:
+        self.journal.record("caches.ensure", spec.name)
+        if spec.name in self.unmarked:
+            raise ForeignResourceError(f"{spec.name} belongs to nobody: not this plane's")
+        current = self.instances.get(spec.name)
+        if current is None:
+            self.instances[spec.name] = FakeInstance(spec)
+            return Outcome.CREATED
+        if current.alive and current.config_intact and current.socket_ok and current.spec == spec:
+            return Outcome.UNCHANGED
+        current.spec, current.alive, current.config_intact, current.socket_ok = (
+            spec,
+            True,
+            True,
+            True,
+        )
+        return Outcome.UPDATED
+
+    def remove(self, name: str) -> Outcome:
+        self.journal.record("caches.remove", name)
+        if name in self.unmarked or self.instances.pop(name, None) is None:
+            return Outcome.ABSENT
+        return Outcome.DELETED
+
+    def observe(self) -> list[InstanceState]:
+        return [
+            InstanceState(
+                name=name,
+                pid=i.pid if i.alive else None,
+                config_intact=i.config_intact,
+                digest=self.digest(i.spec),
+                user=i.spec.user,
+                group=i.spec.group,
+                socket=i.spec.socket if i.socket_ok else None,
+                socket_as_configured=i.socket_ok,
+            )
+            for name, i in sorted(self.instances.items())
+        ]
+
+    def socket(self, name: str) -> Path:
+        return self._running(name).spec.socket
+
+    def runs(self, pid: int) -> bool:
+        return any(i.alive and i.pid == pid for i in self.instances.values())
+
+    def _running(self, name: str) -> FakeInstance:
+        instance = self.instances.get(name)
+        if instance is None:
+            raise NotFoundError(f"there is no cache instance {name}")
+        if not instance.alive:
+            raise TemporaryError(f"cache instance {name} did not answer")
+        return instance
+
+    def ensure_user(
+        self, instance: str, name: str, password: str, key_prefix: str, *, enabled: bool = True
+    ) -> Outcome:
+        self.journal.record("caches.ensure_user", f"{instance}/{name}")
+        users = self._running(instance).users
+        wanted = FakeAclUser(key_prefix, password, enabled)
+        had = users.get(name)
+        users[name] = wanted
+        return (
+            Outcome.CREATED
+            if had is None
+            else Outcome.UNCHANGED
+            if had == wanted
+            else Outcome.UPDATED
+        )
+
+    def check_login(self, instance: str, name: str, password: str) -> None:
+        user = self._running(instance).users.get(name)
+        if user is None or user.password != password or not user.enabled:
+            raise PermanentError(f"login as {name} was refused")
+
+    def set_enabled(self, instance: str, name: str, on: bool) -> Outcome:
+        self.journal.record("caches.set_enabled", f"{instance}/{name}={on}")
+        user = self._running(instance).users.get(name)
+        if user is None:
+            raise NotFoundError(f"cache {instance} has no user {name}")
+        changed, user.enabled = user.enabled != on, on
+        return Outcome.UPDATED if changed else Outcome.UNCHANGED
+
+    def remove_user(self, instance: str, name: str) -> Outcome:
+        self.journal.record("caches.remove_user", f"{instance}/{name}")
+        found = self._running(instance).users.pop(name, None)
+        return Outcome.ABSENT if found is None else Outcome.DELETED
+
+    def compare(self, instance: str, wanted: list[WantedUser]) -> dict[str, tuple[str, ...]]:
+        present = self._running(instance).users
+        report: dict[str, tuple[str, ...]] = {}
+        for user in wanted:
+            actual = present.get(user.name)
+            if actual is None:
+                report[user.name] = ("missing",)
+                continue
+            differences = [
+                aspect
+                for aspect, differs in (
+                    ("enabled", actual.enabled != user.enabled),
+                    ("password", password_hash(actual.password) != user.password_hash),
+                    ("keys", actual.key_prefix != user.key_prefix),
+                )
+                if differs
+            ]
+            if differences:
+                report[user.name] = tuple(differences)
+        for name in present.keys() - {u.name for u in wanted}:
+            report[name] = ("unexpected",)
+        return report
+
+
 class FakeInstaller:
     """WordPress's installer, reached through the edge: it needs the site served."""
 
@@ -736,6 +892,7 @@ class FakeWorld:
     sftp: FakeSftp
     zones: FakeZones
     tenant_databases: FakeTenantDatabases
+    caches: FakeCaches
 
     def state(self) -> tuple[object, ...]:
         """What the fakes hold (compare it before and after)."""
@@ -757,6 +914,7 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
     installer = FakeInstaller(journal, edge, databases)
     zones = FakeZones(journal)
     tenant_databases = FakeTenantDatabases(journal)
+    caches = FakeCaches(journal)
     dns = FakeDns(journal, zones)
     ca = FakeAcme(journal, edge) if acme else None
     accounts = FakeAccounts(journal)
@@ -778,6 +936,8 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
         sftp=sftp,  # type: ignore[arg-type]
         zones=zones,  # type: ignore[arg-type]
         tenant_databases=tenant_databases,  # type: ignore[arg-type]
+        caches=caches,  # type: ignore[arg-type]
+        cache_acl=caches,  # type: ignore[arg-type]
     )
     return FakeWorld(
         journal,
@@ -792,4 +952,5 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
         sftp,
         zones,
         tenant_databases,
+        caches,
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from hostplane.errors import NotFoundError, ValidationError
+from hostplane.errors import NotFoundError, PermanentError, ValidationError
 from hostplane.providers.base import Outcome
 from hostplane.providers.redis import client
 from hostplane.providers.redis.rules import (
@@ -171,3 +171,16 @@ def test_reserved_names_patterns_and_weak_passwords_are_refused(
     assert set(cache.acl.users("acl")) == {"default", "hostplane"}
     with pytest.raises(ValidationError):
         cache.acl.remove_user("acl", "hostplane")
+
+
+def test_check_login_proves_a_user_can_log_in_and_refuses_otherwise(cache: Caches) -> None:
+    acl = cache.acl
+    acl.ensure_user("acl", "app", PASSWORD, "app:")
+    acl.check_login("acl", "app", PASSWORD)
+    with pytest.raises(PermanentError, match="app was refused"):
+        acl.check_login("acl", "app", OTHER_PASSWORD)
+    acl.set_enabled("acl", "app", False)
+    with pytest.raises(PermanentError, match="app was refused"):
+        acl.check_login("acl", "app", PASSWORD)
+    with pytest.raises(NotFoundError):
+        acl.check_login("nosuch", "app", PASSWORD)

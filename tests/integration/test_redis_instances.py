@@ -17,6 +17,7 @@ import pytest
 
 from hostplane.errors import PermanentError
 from hostplane.providers.base import Outcome
+from hostplane.providers.local.processes import end_processes
 from hostplane.providers.redis import process
 from hostplane.providers.redis.acl import generate_password
 from hostplane.providers.redis.config import read_mark, render
@@ -232,3 +233,30 @@ def test_an_instance_that_cannot_start_fails_with_its_answer(caches: Caches, ten
         caches.instances.ensure(dataclasses.replace(spec, name="asroot", user="root", group="root"))
     assert read_mark(caches.instances.paths("nosocket").config.read_text()) is not None
     unwritable.rmdir()
+
+
+def test_runs_knows_its_instances_and_a_suspension_spares_only_them(
+    caches: Caches, tenant_users
+) -> None:
+    """What a tenant's suspension ends (every process of its user) spares its running cache
+    instances, as `runs` recognizes them: a `sleep` of the same user is ended, the instance
+    keeps its pid; another plane's provider does not claim it."""
+    user = tenant_users[1]
+    caches.instances.ensure(caches.spec("kept", user))
+    pid = caches.pid("kept")
+    other = RedisInstances(caches.root.with_name(caches.root.name + "-x"), "other", str)
+    sleeper = subprocess.Popen(
+        ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "sleep", "60"]
+    )
+    try:
+        assert caches.instances.runs(pid) and not other.runs(pid)
+        assert not caches.instances.runs(sleeper.pid) and not caches.instances.runs(os.getpid())
+        reaper = threading.Thread(target=sleeper.wait)  # no zombie of ours is left waiting
+        reaper.start()
+        ended = end_processes(user.uid, user.name, spare=caches.instances.runs)
+        reaper.join(5)
+        assert ended == 1 and sleeper.returncode is not None
+        assert process.alive(pid) and caches.pid("kept") == pid
+    finally:
+        sleeper.kill()
+        sleeper.wait()

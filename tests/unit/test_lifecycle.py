@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from hostplane.errors import IllegalTransitionError
+from hostplane.kernel.lifecycle import RESOURCE_TRANSITIONS, Lifecycle, ResourceStatus
 from hostplane.kinds.domain.model import LIFECYCLE as DOMAIN
 from hostplane.kinds.domain.model import DomainStatus
 from hostplane.kinds.site.model import LIFECYCLE as SITE
@@ -88,3 +89,29 @@ def test_unknown_status_is_refused():
         SITE.check("BOGUS", "ACTIVE")
     with pytest.raises(IllegalTransitionError, match="BOGUS"):
         SITE.check("ACTIVE", "BOGUS")
+
+
+def test_a_path_takes_the_fewest_moves_and_never_one_it_must_avoid():
+    lifecycle = Lifecycle("resource", RESOURCE_TRANSITIONS)
+    r = ResourceStatus
+    never_served = frozenset({r.ACTIVE})
+    assert lifecycle.path(r.ACTIVE, r.DELETED) == (r.DELETING, r.DELETED)
+    assert lifecycle.path(r.PENDING, r.DELETED, never_served) == (
+        r.PROVISIONING,
+        r.FAILED,
+        r.DELETING,
+        r.DELETED,
+    )
+    assert lifecycle.path(r.PROVISIONING, r.DELETING, never_served) == (r.FAILED, r.DELETING)
+    assert lifecycle.path(r.DELETED, r.DELETED) == ()
+    with pytest.raises(IllegalTransitionError, match="cannot reach PENDING from DELETED"):
+        lifecycle.path(r.DELETED, r.PENDING)
+    with pytest.raises(IllegalTransitionError):
+        lifecycle.path(r.PENDING, r.ACTIVE, never_served)
+    for start, end in itertools.product(r, r):  # every step of every path is an allowed move
+        try:
+            steps = lifecycle.path(start, end)
+        except IllegalTransitionError:
+            continue
+        for before, after in itertools.pairwise((start, *steps)):
+            lifecycle.check(before, after)

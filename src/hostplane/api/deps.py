@@ -3,16 +3,20 @@ shares: submitting a recorded operation, the error answers to document."""
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol
+from collections.abc import Callable
+from typing import Annotated, Protocol, TypeVar
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Request, Response, status
 
 from hostplane.api import schemas
 from hostplane.api.schemas import Caller
 from hostplane.api.views import operation_ref as ref
+from hostplane.errors import ConflictError
 from hostplane.kernel.operations import Submitted
 from hostplane.observability import OPERATIONS
 from hostplane.services import Services
+
+T = TypeVar("T")
 
 
 class Submitter(Protocol):
@@ -76,3 +80,25 @@ def operation_ref(services: Services, operation_id: str) -> schemas.OperationRef
         op = uow.operations.get(operation_id)
         assert op is not None
         return ref(op)
+
+
+def accepted(
+    response: Response, services: Services, submitter: Submitter, sub: Submitted
+) -> schemas.OperationRef:
+    """A recorded operation submitted, and its reference (also in the Location header)."""
+    submit(submitter, sub)
+    assert sub.operation_id is not None
+    found = operation_ref(services, sub.operation_id)
+    response.headers["Location"] = found.url
+    return found
+
+
+def retrying(idempotency_key: str | None, record: Callable[[], T]) -> T:
+    """Record a request; two requests with one Idempotency-Key racing: the loser's conflict
+    answers the winner's operation."""
+    try:
+        return record()
+    except ConflictError:
+        if idempotency_key is None:
+            raise
+        return record()

@@ -21,6 +21,29 @@ class OperationStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
+class ResourceStatus(enum.StrEnum):
+    """The lifecycle most resources share (databases, caches, zones and their users or
+    records): made, served, removed, or FAILED on the way."""
+
+    PENDING = "PENDING"
+    PROVISIONING = "PROVISIONING"
+    ACTIVE = "ACTIVE"
+    DELETING = "DELETING"
+    DELETED = "DELETED"
+    FAILED = "FAILED"
+
+
+_R = ResourceStatus
+RESOURCE_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    _R.PENDING: frozenset({_R.PROVISIONING}),
+    _R.PROVISIONING: frozenset({_R.ACTIVE, _R.FAILED}),
+    _R.ACTIVE: frozenset({_R.DELETING}),
+    _R.DELETING: frozenset({_R.DELETED, _R.FAILED}),
+    _R.FAILED: frozenset({_R.PROVISIONING, _R.DELETING}),
+    _R.DELETED: frozenset(),
+}
+
+
 @dataclass(frozen=True)
 class Lifecycle:
     """A kind's statuses and the moves allowed between them (pure data)."""
@@ -43,6 +66,27 @@ class Lifecycle:
                 f"{self.kind} cannot go from {current} to {target}; "
                 f"from {current} it may go to: {permitted}"
             )
+
+    def path(
+        self, current: str, target: str, avoiding: frozenset[str] = frozenset()
+    ) -> tuple[str, ...]:
+        """The statuses a resource passes through from `current` to `target` (not `current`
+        itself), in the fewest moves the table allows that pass through none of `avoiding`;
+        IllegalTransitionError when there is none. E.g. PENDING → DELETED avoiding ACTIVE
+        (what was never confirmed never says it was): PROVISIONING, FAILED, DELETING, DELETED."""
+        paths: dict[str, tuple[str, ...]] = {current: ()}
+        frontier = [current]
+        while frontier and target not in paths:
+            step = []
+            for status in frontier:
+                for following in sorted(self.table.get(status, frozenset())):
+                    if following not in paths and following not in avoiding:
+                        paths[following] = (*paths[status], following)
+                        step.append(following)
+            frontier = step
+        if target not in paths:
+            raise IllegalTransitionError(f"{self.kind} cannot reach {target} from {current}")
+        return paths[target]
 
     @property
     def final(self) -> frozenset[str]:

@@ -17,8 +17,9 @@ from typing import Any, Generic, TypeVar
 import structlog
 
 from hostplane import failpoints
-from hostplane.errors import HostplaneError, TemporaryError
+from hostplane.errors import ConflictError, HostplaneError, TemporaryError
 from hostplane.kernel.lifecycle import OperationStatus
+from hostplane.kernel.operations import Target, take_repair_slot
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import Store, UnitOfWork
@@ -178,3 +179,40 @@ def run_repair(store: Store, operation_id: str, work: Callable[[], object]) -> s
             status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
             uow.operations.finish(op, status, error)
     return "repaired" if error is None else f"failed: {error}"
+
+
+R = TypeVar("R", bound=Target)
+
+
+def repair_row(
+    store: Store,
+    *,
+    run_id: str,
+    steps: list[str],
+    kind: str,
+    target_kind: str,
+    actor: str,
+    load: Callable[[UnitOfWork], R],
+    work: Callable[[R, str], object],
+) -> str:
+    """A reconcile's repair of one row: `load` reads it (ConflictError when it is no longer
+    to be repaired), its operation slot is taken (or the same repair's, after a crash), then
+    `work(row, operation id)` runs under it (run_repair). "skipped: <why>" when the row is
+    gone or another operation holds it."""
+    try:
+        with store.unit_of_work() as uow:
+            row = load(uow)
+            op_id = take_repair_slot(
+                uow,
+                kind=kind,
+                target_kind=target_kind,
+                target_name=row.name,
+                target_id=row.id,
+                run_id=run_id,
+                steps=steps,
+                actor=actor,
+                scope=row.scope,
+            )
+    except ConflictError as exc:
+        return f"skipped: {exc}"
+    return run_repair(store, op_id, lambda: work(row, op_id))

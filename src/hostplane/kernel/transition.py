@@ -36,6 +36,27 @@ def transition(
     uow.flush()
 
 
+def transition_to(
+    uow: UnitOfWork,
+    lifecycle: Lifecycle,
+    row: HasStatus,
+    to: str,
+    *,
+    reason: str,
+    actor: str,
+    operation_id: str | None = None,
+    avoiding: frozenset[str] = frozenset(),
+) -> None:
+    """Move `row` to `to` through every status of its lifecycle's shortest path that avoids
+    `avoiding` (each move checked and recorded); nothing when it is there already. A cascade
+    delete takes a PENDING resource to DELETED this way, avoiding ACTIVE: through
+    PROVISIONING, FAILED and DELETING."""
+    for status in lifecycle.path(row.status, to, avoiding):
+        transition(
+            uow, lifecycle, row, status, reason=reason, actor=actor, operation_id=operation_id
+        )
+
+
 def record_created(
     uow: UnitOfWork,
     lifecycle: Lifecycle,

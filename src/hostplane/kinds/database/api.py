@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
@@ -12,13 +11,11 @@ from hostplane.api.deps import (
     IdempotencyKey,
     ServicesDep,
     SubmitterDep,
+    accepted,
     errors,
-    operation_ref,
-    submit,
+    retrying,
 )
-from hostplane.api.schemas import OperationRef
 from hostplane.errors import ConflictError, HostplaneError, ValidationError
-from hostplane.kernel.operations import Submitted
 from hostplane.kinds.database import requests, views
 from hostplane.kinds.database.model import KIND
 from hostplane.kinds.database.repo import databases, users
@@ -34,16 +31,6 @@ TenantName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.TENA
 DatabaseName = Annotated[str, Path(min_length=5, max_length=64, pattern=views.DATABASE_PATTERN)]
 UserName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.USER_NAME_PATTERN)]
 ERRORS = errors(401, 403, 404, 409, 422)
-T = TypeVar("T")
-
-
-def _retrying(idempotency_key: str | None, record: Callable[[], T]) -> T:
-    try:
-        return record()
-    except ConflictError:
-        if idempotency_key is None:
-            raise
-        return record()  # two requests with one key racing: the loser answers the winner's
 
 
 def _endpoint(services: Services) -> Endpoint | None:
@@ -52,16 +39,6 @@ def _endpoint(services: Services) -> Endpoint | None:
         return provider(services).endpoint()
     except HostplaneError:
         return None
-
-
-def _ref(
-    response: Response, services: Services, submitter: SubmitterDep, sub: Submitted
-) -> OperationRef:
-    submit(submitter, sub)
-    assert sub.operation_id is not None
-    ref = operation_ref(services, sub.operation_id)
-    response.headers["Location"] = ref.url
-    return ref
 
 
 @tenant_router.post("", status_code=202, responses=ERRORS)
@@ -76,7 +53,7 @@ def create_database(
 ) -> views.Accepted:
     """A MariaDB database of the tenant, marked as this plane's; counted against its plan's
     `databases`. 409 when the tenant has one of that name or is at its limit."""
-    sub = _retrying(
+    sub = retrying(
         idempotency_key,
         lambda: requests.create_database(
             services,
@@ -87,7 +64,9 @@ def create_database(
             scope=caller.scope,
         ),
     )
-    return views.Accepted(operation=_ref(response, services, submitter, sub), database=sub.target)
+    return views.Accepted(
+        operation=accepted(response, services, submitter, sub), database=sub.target
+    )
 
 
 @tenant_router.get("", responses=ERRORS)
@@ -142,7 +121,9 @@ def delete_database(
             services, actor=caller.actor, name=database, reason=str(exc), scope=caller.scope
         )
         raise
-    return views.Accepted(operation=_ref(response, services, submitter, sub), database=sub.target)
+    return views.Accepted(
+        operation=accepted(response, services, submitter, sub), database=sub.target
+    )
 
 
 @router.post("/{database}/retry", status_code=202, responses=ERRORS)
@@ -154,7 +135,9 @@ def retry_database(
     caller: CallerDep,
 ) -> views.Accepted:
     sub = requests.retry_database(services, name=database, actor=caller.actor, scope=caller.scope)
-    return views.Accepted(operation=_ref(response, services, submitter, sub), database=sub.target)
+    return views.Accepted(
+        operation=accepted(response, services, submitter, sub), database=sub.target
+    )
 
 
 @router.post("/{database}/users", status_code=202, responses=ERRORS)
@@ -170,7 +153,7 @@ def create_user(
     """A MariaDB account granted on exactly this database (`all`, or `read`: SELECT, SHOW
     VIEW), with a random password shown in this answer only; usable once the operation
     succeeded. 409 when the tenant has a database user of that name."""
-    made = _retrying(
+    made = retrying(
         idempotency_key,
         lambda: requests.create_user(
             services,
@@ -184,7 +167,7 @@ def create_user(
     )
     sub = made.submitted
     return views.UserAccepted(
-        operation=_ref(response, services, submitter, sub),
+        operation=accepted(response, services, submitter, sub),
         database=database,
         user=sub.target,
         password=made.password,
@@ -203,7 +186,7 @@ def delete_user(
     idempotency_key: IdempotencyKey = None,
 ) -> views.Accepted:
     """The account dropped (with its grants); audited. `user`: the name the tenant gave."""
-    sub = _retrying(
+    sub = retrying(
         idempotency_key,
         lambda: requests.delete_user(
             services,
@@ -214,4 +197,4 @@ def delete_user(
             idempotency_key=idempotency_key,
         ),
     )
-    return views.Accepted(operation=_ref(response, services, submitter, sub), database=database)
+    return views.Accepted(operation=accepted(response, services, submitter, sub), database=database)

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from hostplane.cli.client import ApiClient, fail
-from hostplane.cli.follow import follow
-from hostplane.cli.output import (
-    JsonOpt,
-    TimeoutOpt,
-    WaitOpt,
-    console,
-    follow_console,
-    print_json,
-    run,
-)
+from hostplane.cli.client import ApiClient
+from hostplane.cli.finish import finish, say
+from hostplane.cli.output import JsonOpt, TimeoutOpt, WaitOpt, console, print_json, run
 
 database_app = typer.Typer(no_args_is_help=True, help="A tenant's MariaDB databases.")
 user_app = typer.Typer(no_args_is_help=True, help="A database's users (MariaDB accounts).")
@@ -27,29 +19,6 @@ TenantOpt = Annotated[str, typer.Option("--tenant", help="the tenant that owns i
 
 def install(app: typer.Typer) -> None:
     app.add_typer(database_app, name="database")
-
-
-def _say(text: str) -> None:
-    console.print(text, markup=False, highlight=False)
-
-
-def _finish(
-    client: ApiClient, accepted: dict[str, Any], wait: bool, timeout: float, as_json: bool
-) -> dict[str, Any] | None:
-    """The operation followed to its end with --wait (exit 1 unless it succeeded)."""
-    op = accepted["operation"]
-    if not wait:
-        if as_json:
-            print_json(accepted)
-        else:
-            _say(f"{op['kind']} of {accepted['database']} accepted: operation {op['id']}")
-        return None
-    final = follow(client, op["id"], timeout, follow_console(as_json))
-    if as_json:
-        print_json({**accepted, "operation": final})
-    if final["status"] != "SUCCEEDED":
-        fail(f"{op['kind']} of {accepted['database']} {final['status']}: {final['error']}")
-    return final
 
 
 @database_app.command("create")
@@ -65,8 +34,8 @@ def database_create(
 
     def go(client: ApiClient) -> None:
         accepted = client.post(f"/v1/tenants/{tenant}/databases", {"name": name})
-        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
-            _say(f"database {accepted['database']} is ACTIVE")
+        if finish(client, accepted, accepted["database"], wait, timeout, as_json) and not as_json:
+            say(f"database {accepted['database']} is ACTIVE")
 
     run(ctx, go)
 
@@ -98,14 +67,14 @@ def database_show(ctx: typer.Context, database: str, as_json: JsonOpt = False) -
             print_json(d)
             return
         c = d["connection"]
-        _say(f"{d['name']} ({d['label']}) {d['status']} — tenant {d['tenant']}")
-        _say(f"  connect: socket {c['socket']}, or host {c['host']} port {c['port']}")
+        say(f"{d['name']} ({d['label']}) {d['status']} — tenant {d['tenant']}")
+        say(f"  connect: socket {c['socket']}, or host {c['host']} port {c['port']}")
         if d["last_error"]:
-            _say(f"last error: {d['last_error']}")
+            say(f"last error: {d['last_error']}")
         for u in d["users"]:
-            _say(f"  user {u['user']} ({u['name']}): {u['privileges']}, {u['status']}")
+            say(f"  user {u['user']} ({u['name']}): {u['privileges']}, {u['status']}")
         for e in d["events"][:10]:
-            _say(f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}")
+            say(f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}")
 
     run(ctx, go)
 
@@ -122,8 +91,8 @@ def database_delete(
 
     def go(client: ApiClient) -> None:
         accepted = client.delete(f"/v1/databases/{database}")
-        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
-            _say(f"database {database} is DELETED")
+        if finish(client, accepted, accepted["database"], wait, timeout, as_json) and not as_json:
+            say(f"database {database} is DELETED")
 
     run(ctx, go)
 
@@ -149,9 +118,9 @@ def user_create(
             return
         if not as_json:
             c = accepted["connection"]
-            _say(f"user {accepted['user']} on {database} (socket {c['socket']}, port {c['port']})")
-            _say(f"password (shown once): {accepted['password']}")
-        _finish(client, accepted, wait, timeout, as_json)
+            say(f"user {accepted['user']} on {database} (socket {c['socket']}, port {c['port']})")
+            say(f"password (shown once): {accepted['password']}")
+        finish(client, accepted, accepted["database"], wait, timeout, as_json)
 
     run(ctx, go)
 
@@ -169,7 +138,7 @@ def user_delete(
 
     def go(client: ApiClient) -> None:
         accepted = client.delete(f"/v1/databases/{database}/users/{name}")
-        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
-            _say(f"user {name} of {database} is DELETED")
+        if finish(client, accepted, accepted["database"], wait, timeout, as_json) and not as_json:
+            say(f"user {name} of {database} is DELETED")
 
     run(ctx, go)

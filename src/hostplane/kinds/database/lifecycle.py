@@ -7,7 +7,7 @@ from hostplane.kernel.kind import Plan
 from hostplane.kernel.lifecycle import Lifecycle
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
-from hostplane.kernel.transition import transition
+from hostplane.kernel.transition import transition, transition_to
 from hostplane.kinds.database.model import (
     KIND,
     LIFECYCLE,
@@ -27,6 +27,7 @@ from hostplane.services import Services
 
 S = DatabaseStatus
 Row = DatabaseRow | DatabaseUserRow
+NEVER = frozenset({S.ACTIVE})
 
 
 def _lifecycle(row: Row) -> Lifecycle:
@@ -36,6 +37,14 @@ def _lifecycle(row: Row) -> Lifecycle:
 def move(uow: UnitOfWork, row: Row, to: str, reason: str, actor: str, op: str | None) -> None:
     if row.status != to:
         transition(uow, _lifecycle(row), row, to, reason=reason, actor=actor, operation_id=op)
+
+
+def retire(uow: UnitOfWork, row: Row, to: str, reason: str, actor: str, op: str | None) -> None:
+    """Through its lifecycle to DELETING or DELETED, never through ACTIVE (a resource that was
+    never confirmed does not say it was)."""
+    transition_to(
+        uow, _lifecycle(row), row, to, reason=reason, actor=actor, operation_id=op, avoiding=NEVER
+    )
 
 
 def snapshot(uow: UnitOfWork, row: Row) -> dict[str, object]:
@@ -84,12 +93,7 @@ def forget_user(
     """A user whose account was dropped: DELETED (through DELETING), its password forgotten."""
     if user.status == S.DELETED:
         return
-    if user.status == S.PENDING:
-        move(uow, user, S.PROVISIONING, reason, actor, op)
-    if user.status == S.PROVISIONING:
-        move(uow, user, S.FAILED, reason, actor, op)
-    move(uow, user, S.DELETING, reason, actor, op)
-    move(uow, user, S.DELETED, reason, actor, op)
+    retire(uow, user, S.DELETED, reason, actor, op)
     uow.secrets.delete(SECRET_OWNER, user.id, PASSWORD)
 
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 
 from hostplane.errors import ValidationError
-from hostplane.kernel.lifecycle import Lifecycle
+from hostplane.kernel.lifecycle import RESOURCE_TRANSITIONS, Lifecycle, ResourceStatus
 from hostplane.providers.mariadb.identifiers import ALL_PRIVILEGES, READ_PRIVILEGES
 
 KIND = "database"
@@ -45,26 +45,10 @@ _NAME = re.compile(NAME_PATTERN)
 _TENANT = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 
 
-class DatabaseStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    PROVISIONING = "PROVISIONING"
-    ACTIVE = "ACTIVE"
-    DELETING = "DELETING"
-    DELETED = "DELETED"
-    FAILED = "FAILED"
-
-
+DatabaseStatus = ResourceStatus  # the lifecycle most resources share (kernel)
 S = DatabaseStatus
-TRANSITIONS: Mapping[str, frozenset[str]] = {
-    S.PENDING: frozenset({S.PROVISIONING}),
-    S.PROVISIONING: frozenset({S.ACTIVE, S.FAILED}),
-    S.ACTIVE: frozenset({S.DELETING}),
-    S.DELETING: frozenset({S.DELETED, S.FAILED}),
-    S.FAILED: frozenset({S.PROVISIONING, S.DELETING}),
-    S.DELETED: frozenset(),
-}
-LIFECYCLE = Lifecycle(KIND, TRANSITIONS)
-USER_LIFECYCLE = Lifecycle(USER_KIND, TRANSITIONS)
+LIFECYCLE = Lifecycle(KIND, RESOURCE_TRANSITIONS)
+USER_LIFECYCLE = Lifecycle(USER_KIND, RESOURCE_TRANSITIONS)
 DELETABLE = frozenset({S.ACTIVE, S.FAILED})
 # What MariaDB must hold (the reconciler repairs users and grants of these).
 SERVED = frozenset({S.ACTIVE})

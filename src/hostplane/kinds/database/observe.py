@@ -19,8 +19,8 @@ from hostplane.kernel.drift import (
     ProviderCalls,
     ask,
 )
-from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import record_apply, run_repair
+from hostplane.kernel.steps import record_apply, repair_row
+from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.database.model import (
     DATABASE_PREFIX,
     KIND,
@@ -33,6 +33,7 @@ from hostplane.kinds.database.model import (
 )
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.steps import BY_NAME, provider
+from hostplane.kinds.database.table import DatabaseUserRow
 from hostplane.providers.mariadb.identifiers import grant_pattern
 from hostplane.providers.mariadb.tenant_dbs import TenantObservation
 from hostplane.services import Services
@@ -175,29 +176,25 @@ class DatabaseObserver:
 
     def repair(self, ctx: Services, run_id: str, target: str, steps: list[str]) -> str:
         """The account and its grant put back from the state database, under its slot."""
-        try:
-            with ctx.store.unit_of_work() as uow:
-                user = users(uow).get_live(target)
-                if user is None or user.status not in SERVED:
-                    raise ConflictError(f"database user {target} is no longer ACTIVE")
-                op_id = take_repair_slot(
-                    uow,
-                    kind=DatabaseOp.USER_REPAIR,
-                    target_kind=USER_KIND,
-                    target_name=user.name,
-                    target_id=user.id,
-                    run_id=run_id,
-                    steps=steps,
-                    actor=ACTOR,
-                    scope=user.tenant_id,
-                )
-        except ConflictError as exc:
-            return f"skipped: {exc}"
+
+        def load(uow: UnitOfWork) -> DatabaseUserRow:
+            user = users(uow).get_live(target)
+            if user is None or user.status not in SERVED:
+                raise ConflictError(f"database user {target} is no longer ACTIVE")
+            return user
+
         step = BY_NAME[Step.USER]
-        return run_repair(
+        return repair_row(
             ctx.store,
-            op_id,
-            lambda: record_apply(ctx.store, op_id, step, ctx, user, database_user=user.name),
+            run_id=run_id,
+            steps=steps,
+            kind=DatabaseOp.USER_REPAIR,
+            target_kind=USER_KIND,
+            actor=ACTOR,
+            load=load,
+            work=lambda user, op_id: record_apply(
+                ctx.store, op_id, step, ctx, user, database_user=user.name
+            ),
         )
 
     def prune(self, ctx: Services, finding: Finding) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hostplane.kernel.operations import refuse_if_busy
 from hostplane.kernel.store.uow import UnitOfWork
-from hostplane.kinds.database.lifecycle import audit, forget_user, move
+from hostplane.kinds.database.lifecycle import audit, forget_user, move, retire
 from hostplane.kinds.database.model import KIND, USER_KIND, DatabaseStatus, Step
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.steps import BY_NAME
@@ -44,12 +44,8 @@ def _delete(services: Services, database_id: str, tenant: str, actor: str) -> No
     with services.store.unit_of_work() as uow:
         row = databases(uow).get(database_id)
         assert row is not None
-        if row.status not in (S.DELETING, S.DELETED):
-            if row.status not in (S.ACTIVE, S.FAILED):
-                if row.status == S.PENDING:
-                    move(uow, row, S.PROVISIONING, reason, actor, None)
-                move(uow, row, S.FAILED, reason, actor, None)
-            move(uow, row, S.DELETING, reason, actor, None)
+        if row.status != S.DELETED:
+            retire(uow, row, S.DELETING, reason, actor, None)
     for step in (Step.USERS, Step.DATABASE):  # the delete plan's undo, in its order
         undo = BY_NAME[step].undo
         assert undo is not None

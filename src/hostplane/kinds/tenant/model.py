@@ -260,6 +260,10 @@ TEARDOWN = "tenant.teardown"
 # follow_suspension(services, tenant) -> Outcome: the child's resources of the tenant made to
 # match its desired suspension (tenant.suspension set: suspended; None: served as before).
 SUSPENSION = "tenant.suspension"
+# keep_running(services, tenant) -> (pid -> bool): which of the processes running as the
+# tenant's user are the child's and outlive its suspension (a cache instance, whose users are
+# turned off instead); the suspension ends every other one.
+KEEP_RUNNING = "tenant.keep_running"
 # domain_steps(services, uow, domain, tenant_id, removal) -> [step names]: a descendant's
 # steps for a custom domain of the tenant, run before its DNS is checked (a hosted zone writing
 # the domain's records) and undone when it is removed or its addition fails; each step works

@@ -14,6 +14,7 @@ from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.steps import Options, StepDef
 from hostplane.kernel.transition import transition
 from hostplane.kinds.tenant.model import (
+    KEEP_RUNNING,
     LIFECYCLE,
     SUSPENSION,
     TEARDOWN,
@@ -96,12 +97,16 @@ def _sftp(services: Services, tenant: TenantRow, options: Options) -> Outcome:
 
 def _suspension(services: Services, tenant: TenantRow, options: Options) -> Outcome:
     """Every child follows the tenant's desired suspension; a suspended tenant's processes
-    (PHP workers, SFTP sessions) are ended."""
+    (PHP workers, SFTP sessions) are ended, but those a child keeps running (KEEP_RUNNING)."""
     changed = False
     for follow in runtime.registry().contributions(SUSPENSION):
         changed |= Outcome(follow(services, tenant)).changed
     if tenant.suspension is not None:
-        changed |= accounts(services).end_processes(account_of(tenant)) > 0
+        kept = [keep(services, tenant) for keep in runtime.registry().contributions(KEEP_RUNNING)]
+        ended = accounts(services).end_processes(
+            account_of(tenant), spare=lambda pid: any(k(pid) for k in kept)
+        )
+        changed |= ended > 0
     return Outcome.UPDATED if changed else Outcome.UNCHANGED
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -13,9 +12,9 @@ from hostplane.api.deps import (
     IdempotencyKey,
     ServicesDep,
     SubmitterDep,
+    accepted,
     errors,
-    operation_ref,
-    submit,
+    retrying,
 )
 from hostplane.api.schemas import Caller
 from hostplane.errors import ConflictError, NotFoundError, ValidationError
@@ -42,11 +41,7 @@ def _name(raw: str) -> str:
 def _accepted(
     response: Response, services: Services, submitter: SubmitterDep, sub: Submitted
 ) -> views.Accepted:
-    submit(submitter, sub)
-    assert sub.operation_id is not None
-    ref = operation_ref(services, sub.operation_id)
-    response.headers["Location"] = ref.url
-    return views.Accepted(operation=ref, zone=sub.target)
+    return views.Accepted(operation=accepted(response, services, submitter, sub), zone=sub.target)
 
 
 def _tenant_of_request(caller: Caller, tenant: str | None) -> str:
@@ -61,15 +56,6 @@ def _tenant_of_request(caller: Caller, tenant: str | None) -> str:
     return tenant
 
 
-def _retrying(idempotency_key: str | None, record: Callable[[], Submitted]) -> Submitted:
-    try:
-        return record()
-    except ConflictError:
-        if idempotency_key is None:
-            raise
-        return record()  # two requests with one key racing: the loser answers the winner's
-
-
 @router.post("", status_code=202, responses=ERRORS)
 def create_zone(
     body: views.ZoneCreate,
@@ -82,7 +68,7 @@ def create_zone(
     """A zone of `tenant` on PowerDNS, with the platform's SOA and NS, marked as this plane's.
     409 when it exists, or when another tenant's zone is that name, above it or under it."""
     tenant = _tenant_of_request(caller, body.tenant)
-    sub = _retrying(
+    sub = retrying(
         idempotency_key,
         lambda: requests.create_zone(
             services,
@@ -232,7 +218,7 @@ def set_records(
     """Replace the whole RRset with `contents` (one PATCH, all or nothing; the database
     records it only once PowerDNS took it). 422 for an invalid value, a name outside the zone,
     a CNAME beside other records; 409 while the zone has another operation."""
-    sub = _retrying(
+    sub = retrying(
         idempotency_key,
         lambda: requests.set_rrset(
             services,
@@ -260,7 +246,7 @@ def delete_records(
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> views.Accepted:
-    sub = _retrying(
+    sub = retrying(
         idempotency_key,
         lambda: requests.delete_rrset(
             services,

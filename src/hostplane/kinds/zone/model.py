@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hostplane.errors import ConflictError, ValidationError
-from hostplane.kernel.lifecycle import Lifecycle
+from hostplane.kernel.lifecycle import RESOURCE_TRANSITIONS, Lifecycle, ResourceStatus
 from hostplane.providers.powerdns import rrsets as r
 from hostplane.providers.powerdns.names import canonical_name
 from hostplane.providers.powerdns.rrsets import Change, Delete, Replace, RRset
@@ -22,25 +22,9 @@ PARENT = "tenant"
 ZONE_MAX = 253
 
 
-class ZoneStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    PROVISIONING = "PROVISIONING"
-    ACTIVE = "ACTIVE"
-    DELETING = "DELETING"
-    DELETED = "DELETED"
-    FAILED = "FAILED"
-
-
+ZoneStatus = ResourceStatus  # the lifecycle most resources share (kernel)
 Z = ZoneStatus
-ZONE_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    Z.PENDING: frozenset({Z.PROVISIONING}),
-    Z.PROVISIONING: frozenset({Z.ACTIVE, Z.FAILED}),
-    Z.ACTIVE: frozenset({Z.DELETING}),
-    Z.DELETING: frozenset({Z.DELETED, Z.FAILED}),
-    Z.FAILED: frozenset({Z.PROVISIONING, Z.DELETING}),
-    Z.DELETED: frozenset(),
-}
-LIFECYCLE = Lifecycle(KIND, ZONE_TRANSITIONS)
+LIFECYCLE = Lifecycle(KIND, RESOURCE_TRANSITIONS)
 LIVE = frozenset(set(ZoneStatus) - {Z.DELETED})
 DELETABLE = frozenset({Z.ACTIVE, Z.FAILED})
 # The zones PowerDNS must hold (the reconciler repairs them; records change only on these).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,12 +107,13 @@ class TenantAccounts:
             )
         return users.ids(account.user)
 
-    def end_processes(self, account: Account) -> int:
-        """Every process of the tenant's user (PHP workers, SFTP sessions), ended."""
+    def end_processes(self, account: Account, spare: Callable[[int], bool] | None = None) -> int:
+        """Every process of the tenant's user (PHP workers, SFTP sessions), ended, but those
+        `spare(pid)` keeps (a cache instance, which outlives its tenant's suspension)."""
         if not users.exists(account.user):
             return 0
         uid, _ = users.ids(account.user)
-        return end_processes(uid, account.user)
+        return end_processes(uid, account.user, spare=spare or (lambda pid: False))
 
     def remove(self, account: Account) -> Outcome:
         """Its processes ended, its user removed (only if it is ours), then its home."""

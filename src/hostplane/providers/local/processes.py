@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -70,35 +71,55 @@ def _signal(pid: int, uid: int, sig: signal.Signals) -> None:
         os.close(fd)
 
 
-def _wait_gone(uid: int, timeout: float) -> tuple[list[int], list[int]]:
+def _never(pid: int) -> bool:
+    return False
+
+
+def _to_end(uid: int, spare: Callable[[int], bool]) -> tuple[list[int], list[int]]:
+    live, zombies = processes_of(uid)
+    return [pid for pid in live if not spare(pid)], zombies
+
+
+def _wait_gone(
+    uid: int, timeout: float, spare: Callable[[int], bool] = _never
+) -> tuple[list[int], list[int]]:
     deadline = time.monotonic() + timeout
     while True:
-        live, zombies = processes_of(uid)
+        live, zombies = _to_end(uid, spare)
         if (not live and not zombies) or time.monotonic() > deadline:
             return live, zombies
         time.sleep(0.02)
 
 
-def end_processes(uid: int, user: str, *, grace: float = 3.0, timeout: float = 10.0) -> int:
+def end_processes(
+    uid: int,
+    user: str,
+    *,
+    grace: float = 3.0,
+    timeout: float = 10.0,
+    spare: Callable[[int], bool] = _never,
+) -> int:
     """SIGTERM every process of `uid`, wait up to `grace`; SIGKILL whatever is left (and
-    whatever was started meanwhile) until none is left or `timeout` passes. Returns how many
-    there were; TemporaryError names those that outlived it."""
-    live, zombies = processes_of(uid)
+    whatever was started meanwhile) until none is left or `timeout` passes. A live process
+    `spare(pid)` says to keep (asked again each round, so a restarted one is kept too) is
+    neither signalled nor waited for. Returns how many there were; TemporaryError names those
+    that outlived it."""
+    live, zombies = _to_end(uid, spare)
     found = len(live) + len(zombies)
     if not found:
         return 0
     log.info("system_user.ending_processes", user=user, pids=live)
     for pid in live:
         _signal(pid, uid, signal.SIGTERM)
-    live, zombies = _wait_gone(uid, grace)
+    live, zombies = _wait_gone(uid, grace, spare)
     deadline = time.monotonic() + timeout
     while live and time.monotonic() < deadline:
         log.warning("system_user.killing_processes", user=user, pids=live)
         for pid in live:
             _signal(pid, uid, signal.SIGKILL)
-        live, zombies = _wait_gone(uid, 1.0)
+        live, zombies = _wait_gone(uid, 1.0, spare)
     if zombies and not live:
-        live, zombies = _wait_gone(uid, max(0.0, deadline - time.monotonic()))
+        live, zombies = _wait_gone(uid, max(0.0, deadline - time.monotonic()), spare)
     if live or zombies:
         raise TemporaryError(
             f"processes of system user {user} outlived SIGKILL: {sorted(live + zombies)}",

@@ -118,6 +118,15 @@ class RedisAcl:
         log.info("redis.acl.user_removed", instance=instance, user=name, outcome=str(outcome))
         return outcome
 
+    def check_login(self, instance: str, name: str, password: str) -> None:
+        """A user logs in with its password over the instance's socket and is answered
+        (invariant 6: what `ensure_user` made is usable); PermanentError when refused."""
+        check_user(name)
+        socket = self.instances.socket(instance)
+        with client.session(socket, name, password, f"login as {name}") as conn:
+            if not conn.ping():
+                raise PermanentError(f"cache {instance} did not answer {name}'s PING")
+
     def users(self, instance: str) -> dict[str, AclUser]:
         """Every user on the instance (`default` and the admin included), from `ACL LIST`."""
         with self.instances.admin(instance, "ACL LIST") as admin:

@@ -31,9 +31,11 @@ def connect(socket: Path, user: str, password: str, timeout: float = 5.0) -> red
 
 @contextmanager
 def session(socket: Path, user: str, password: str, what: str) -> Iterator[redis.Redis]:
-    """A connection for the `with` block; Redis's answer becomes Temporary/PermanentError."""
-    client = connect(socket, user, password)
+    """A connection for the `with` block; Redis's answer becomes Temporary/PermanentError,
+    a refused login or an instance that does not answer at connect time included."""
+    client = None
     try:
+        client = connect(socket, user, password)
         yield client
     except redis.AuthenticationError as exc:
         raise PermanentError(
@@ -46,7 +48,8 @@ def session(socket: Path, user: str, password: str, what: str) -> Iterator[redis
     except redis.ResponseError as exc:
         raise PermanentError(f"{what}: the instance refused", detail=str(exc)) from exc
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def categories(client: redis.Redis) -> dict[str, frozenset[str]]:

@@ -183,6 +183,21 @@ class RedisInstances:
             and files.socket_matches(Path(socket or "/"), run_as, mode),
         )
 
+    def runs(self, pid: int) -> bool:
+        """Whether `pid` is the redis-server of an instance of this plane (its config under
+        the provider's directory, the binary, the instance's user: as `_pid` recognizes it).
+        A tenant's suspension ends its user's processes but these."""
+        config = process.config_of(pid)
+        if config is None or config.parent.parent != self.base_dir:
+            return False
+        paths = InstancePaths(config.parent)
+        run_as = files.run_as_of(paths)
+        return (
+            config == paths.config
+            and run_as is not None
+            and process.is_ours(pid, self.binary, config, run_as.uid)
+        )
+
     def watch_once(self) -> list[str]:
         """Restart every instance of this plane whose process died, from its config on disk
         (only an intact one: an edited config waits for `ensure`). Returns their names; one
@@ -214,15 +229,19 @@ class RedisInstances:
             self._start(state.name, paths, _run_as(state.user, state.group), text)
             return True
 
-    @contextmanager
-    def admin(self, name: str, what: str) -> Iterator[redis.Redis]:
-        """A connection to the instance as the control plane's admin user, over its socket."""
-        paths = self.paths(name)
-        text = self._own_config(paths)
+    def socket(self, name: str) -> Path:
+        """The instance's socket, as its config on disk says; NotFoundError without one."""
+        text = self._own_config(self.paths(name))
         socket = config_value(text, "unixsocket") if text else None
         if socket is None:
             raise NotFoundError(f"there is no cache instance {name}")
-        with client.session(Path(socket), ADMIN_USER, self._admin_password(name), what) as r:
+        return Path(socket)
+
+    @contextmanager
+    def admin(self, name: str, what: str) -> Iterator[redis.Redis]:
+        """A connection to the instance as the control plane's admin user, over its socket."""
+        socket = self.socket(name)
+        with client.session(socket, ADMIN_USER, self._admin_password(name), what) as r:
             yield r
 
     # --- internals -------------------------------------------------------------------------

@@ -84,6 +84,15 @@ def is_ours(pid: int, binary: Binary, config: Path, uid: int) -> bool:
     return exe == binary.exe and real_uid == uid and not zombie
 
 
+def config_of(pid: int) -> Path | None:
+    """The config path a process was started with (its first argument), if it has one."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError, PermissionError, NotADirectoryError):
+        return None
+    return Path(os.fsdecode(argv[1])) if len(argv) > 2 and argv[1] else None
+
+
 def find_ours(binary: Binary, config: Path, uid: int) -> int | None:
     """One pass over /proc for a process of this config whose pid file was lost."""
     for entry in os.scandir("/proc"):

@@ -1,0 +1,121 @@
+"""What each step of a cache's and a cache user's sagas does, and how it is undone. A step
+re-reads what it needs from the state database (the tenant, a password, sealed) and calls the
+Redis provider; every action is idempotent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hostplane.errors import NotFoundError, PermanentError
+from hostplane.kernel.outcome import Outcome
+from hostplane.kernel.steps import Options, StepDef
+from hostplane.kinds.cache.model import Step, socket_path
+from hostplane.kinds.cache.repo import caches
+from hostplane.kinds.cache.table import CacheRow, CacheUserRow
+from hostplane.kinds.tenant.model import system_user
+from hostplane.kinds.tenant.repo import tenants
+from hostplane.kinds.tenant.table import TenantRow
+from hostplane.providers.redis.acl import RedisAcl
+from hostplane.providers.redis.config import InstanceSpec, Persistence
+from hostplane.providers.redis.instances import RedisInstances
+from hostplane.services import Services
+
+SECRET_OWNER = "cache-user"
+PASSWORD = "password"
+
+
+def provider(services: Services) -> RedisInstances:
+    if services.caches is None:
+        raise PermanentError("this control plane has no cache provider (Redis) configured")
+    return services.caches
+
+
+def acl(services: Services) -> RedisAcl:
+    if services.cache_acl is None:
+        raise PermanentError("this control plane has no cache provider (Redis) configured")
+    return services.cache_acl
+
+
+def home(services: Services, tenant: str) -> Path:
+    if services.accounts is None:
+        raise PermanentError("this control plane has no tenant accounts: caches need homes")
+    return services.accounts.home(tenant)
+
+
+def spec_of(services: Services, row: CacheRow, tenant: TenantRow) -> InstanceSpec:
+    """The instance as the state database says: run as the tenant's user, its socket in the
+    tenant's home, its memory and persistence as asked."""
+    user = system_user(tenant.name)
+    persistence: Persistence = "aof" if row.persistence == "aof" else "none"
+    return InstanceSpec(
+        name=row.name,
+        user=user,
+        group=user,
+        socket=Path(socket_path(home(services, tenant.name), row.label)),
+        maxmemory_mb=row.memory_mb,
+        persistence=persistence,
+    )
+
+
+def spec(services: Services, row: CacheRow) -> InstanceSpec:
+    with services.store.unit_of_work() as uow:
+        tenant = tenants(uow).get(row.tenant_id)
+        assert tenant is not None
+        return spec_of(services, row, tenant)
+
+
+def password(services: Services, user_id: str) -> str:
+    with services.store.unit_of_work() as uow:
+        sealed = uow.secrets.get(SECRET_OWNER, user_id, PASSWORD)
+    if sealed is None:
+        raise PermanentError(f"the password of cache user {user_id} is gone from the store")
+    return services.secrets.open(sealed)
+
+
+def served_as(services: Services, user: CacheUserRow) -> tuple[str, bool]:
+    """The user's instance, and whether it is to be on (off while its tenant is suspended)."""
+    with services.store.unit_of_work() as uow:
+        cache = caches(uow).get(user.cache_id)
+        tenant = tenants(uow).get(user.tenant_id)
+        assert cache is not None and tenant is not None
+        return cache.name, tenant.suspension is None
+
+
+def ensure_user(services: Services, user: CacheUserRow) -> Outcome:
+    """The ACL user with its stored password and key prefix, on (or off while its tenant is
+    suspended); a login as that user proves an enabled one (invariant 6)."""
+    instance, enabled = served_as(services, user)
+    secret = password(services, user.id)
+    redis_acl = acl(services)
+    outcome = redis_acl.ensure_user(instance, user.label, secret, user.key_prefix, enabled=enabled)
+    if enabled:
+        redis_acl.check_login(instance, user.label, secret)
+    return outcome
+
+
+def _instance(services: Services, row: CacheRow, options: Options) -> Outcome:
+    return provider(services).ensure(spec(services, row))
+
+
+def _remove_instance(services: Services, row: CacheRow, options: Options) -> Outcome:
+    return provider(services).remove(row.name)
+
+
+def _user(services: Services, user: CacheUserRow, options: Options) -> Outcome:
+    return ensure_user(services, user)
+
+
+def _remove_user(services: Services, user: CacheUserRow, options: Options) -> Outcome:
+    instance, _ = served_as(services, user)
+    try:
+        return acl(services).remove_user(instance, user.label)
+    except NotFoundError:
+        return Outcome.ABSENT  # the instance is gone, and its users with it
+
+
+STEPS: tuple[StepDef[Any], ...] = (
+    StepDef(Step.INSTANCE, _instance, _remove_instance, "the supervised Redis instance"),
+    StepDef(Step.USER, _user, _remove_user, "the ACL user, allowed only its key prefix"),
+)
+BY_NAME = {step.name: step for step in STEPS}

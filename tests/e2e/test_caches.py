@@ -1,0 +1,214 @@
+"""A tenant's cache on a real control plane with real redis-server processes (issue 17 items
+6-8): a tenant, a cache and a user through hostctl; the user connects over the socket in the
+tenant's home with the password shown once, may SET within its key prefix and nothing else;
+the reconciler finds the instance as rendered, puts back a config and an ACL user edited by
+hand; a killed instance is back within seconds (the plane's supervisor); a restarted plane
+adopts the running instance; suspension turns the user off and back on; a delete leaves no
+process, socket or directory behind. And the kind's part of the isolation canaries: another
+tenant's user cannot reach the socket, nobody gets anything done before AUTH, another tenant's
+token sees nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from tests.e2e.harness import ControlPlane, wait_for, wait_gone
+from tests.fixtures_redis import connect
+
+TAG = uuid.uuid4().hex[:5]
+TENANT = f"ca-{TAG}"
+CACHE = f"tc-{len(TENANT)}-{TENANT}-main"
+
+
+@pytest.fixture(scope="module")
+def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    plane = ControlPlane(tmp_path_factory.mktemp("caches") / "data").start()
+    try:
+        yield plane
+    finally:
+        for tenant in (TENANT, f"cb-{TAG}", f"cc-{TAG}"):  # whatever a failure left
+            plane.cli("tenant", "delete", tenant, "--cascade", "--wait")
+        plane.stop()
+        plane.clean_host()
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def answers(socket: Path, user: str, password: str) -> bool:
+    try:
+        with connect(socket, user, password) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def cache_findings(cp: ControlPlane, command: str) -> list[tuple[str, str]]:
+    found = json.loads(ok(cp.cli(command, "--json")))
+    return [(f["kind"], f["resource"]) for f in found if f["handler"] == "cache"]
+
+
+def test_a_cache_serves_its_user_within_its_prefix_survives_kills_and_leaves_nothing(
+    cp: ControlPlane,
+):
+    ok(cp.cli("tenant", "create", TENANT, "--wait"))
+    out = ok(cp.cli("cache", "create", "main", "--tenant", TENANT, "--memory-mb", "32", "--wait"))
+    assert CACHE in out
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", CACHE, "app", "--key-prefix", "app:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    password, socket = made["password"], Path(made["connection"]["socket"])
+    assert socket == cp.homes_dir / TENANT / "private" / "cache-main.sock"
+
+    # the user, over the socket, with the password shown once: its prefix only
+    with connect(socket, "app", password) as app:
+        assert app.set("app:greeting", "hello") is True
+        assert app.get("app:greeting") == "hello"
+        for refused in (
+            lambda: app.set("other:key", "x"),
+            lambda: app.get("other:key"),
+            lambda: app.keys("*"),
+            lambda: app.flushall(),
+        ):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                refused()
+    with pytest.raises(redis.AuthenticationError):
+        connect(socket, "app", "not-the-password").ping()
+    with pytest.raises(redis.AuthenticationError):
+        connect(socket).ping()  # the default user is off
+    shown = ok(cp.cli("cache", "show", CACHE, "--json"))
+    detail = json.loads(shown)
+    assert password not in shown and detail["status"] == "ACTIVE"
+    assert detail["connection"]["socket"] == str(socket)
+    assert [(u["name"], u["key_prefix"]) for u in detail["users"]] == [("app", "app:")]
+    users = json.loads(ok(cp.cli("cache", "user", "list", CACHE, "--json")))
+    assert [u["connection"]["user"] for u in users] == ["app"] and password not in str(users)
+
+    # the reconciler finds it as rendered; a config edited by hand is put back
+    assert cache_findings(cp, "drift") == []
+    config = cp.caches_dir / CACHE / "redis.conf"
+    config.write_text(config.read_text().replace("maxmemory 32mb", "maxmemory 900mb"))
+    assert cache_findings(cp, "reconcile") == [("drifted", f"instance:{CACHE}")]
+    assert "maxmemory 32mb" in config.read_text()
+    assert answers(socket, "app", password) and cache_findings(cp, "drift") == []
+
+    # killed: the plane's supervisor starts it again, the user still in its ACL file
+    pid = cp.cache_pids()[CACHE]  # restarted by the reconciler with its config put back
+    os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, "the killed redis-server")
+    wait_for(lambda: answers(socket, "app", password), "the cache to be restarted", timeout=20)
+    assert cp.cache_pids()[CACHE] != pid
+
+    # an ACL user edited by hand (its file, then a restart) is put back by the reconciler
+    acl_file = cp.caches_dir / CACHE / "data" / "users.acl"
+    assert " ~app:* " in acl_file.read_text()
+    acl_file.write_text(acl_file.read_text().replace(" ~app:* ", " ~* "))
+    pid = cp.cache_pids()[CACHE]
+    os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, "the killed redis-server")
+    wait_for(lambda: answers(socket, "app", password), "the cache to be restarted", timeout=20)
+    with connect(socket, "app", password) as app:
+        assert app.set("other:key", "widened by hand") is True
+    assert cache_findings(cp, "reconcile") == [("drifted", f"user:{CACHE}/app")]
+    with connect(socket, "app", password) as app, pytest.raises(redis.exceptions.NoPermissionError):
+        app.get("other:key")
+    assert cache_findings(cp, "drift") == []
+
+    # a restarted plane adopts the running instance (the same process) and supervises it
+    pid = cp.cache_pids()[CACHE]
+    cp.stop(edge=False)
+    assert answers(socket, "app", password)  # the instance outlives the plane
+    cp.start()
+    assert cp.cache_pids()[CACHE] == pid
+    os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, "the killed redis-server")
+    wait_for(lambda: answers(socket, "app", password), "the cache to be restarted", timeout=20)
+
+    # suspension turns the user off (the instance and its data kept); unsuspension on again
+    pid = cp.cache_pids()[CACHE]
+    with connect(socket, "app", password) as app:
+        app.set("app:kept", "yes")
+    ok(cp.cli("tenant", "suspend", TENANT, "--reason", "test", "--wait"))
+    assert not answers(socket, "app", password)
+    ok(cp.cli("tenant", "unsuspend", TENANT, "--wait"))
+    with connect(socket, "app", password) as app:
+        assert app.get("app:kept") == "yes"
+    assert cp.cache_pids()[CACHE] == pid  # the suspension ended the tenant's processes but it
+
+    # a delete leaves no process, socket or directory behind; audited
+    pid = cp.cache_pids()[CACHE]
+    ok(cp.cli("cache", "delete", CACHE, "--wait"))
+    wait_gone(pid, "the deleted cache's redis-server")
+    assert CACHE not in cp.cache_pids()
+    assert not socket.exists() and not (cp.caches_dir / CACHE).exists()
+    assert "cache.deleted" in ok(cp.cli("audit", "--json"))
+    ok(cp.cli("tenant", "delete", TENANT, "--cascade", "--wait"))
+
+
+def as_user(user: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`argv` run as a tenant's system user (its uid and gid only)."""
+    entry = pwd.getpwnam(user)
+    ids = [f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
+    return subprocess.run(
+        ["setpriv", *ids, *argv], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_canary_another_tenant_cannot_reach_a_cache_and_nobody_works_unauthenticated(
+    cp: ControlPlane,
+):
+    """What the kind adds to the provider's canaries (tests/integration/test_redis_*.py): the
+    socket it places in the tenant's home is its tenant's alone; its own tenant gets nothing
+    done before AUTH (no SELECT of another database either); another tenant's token sees none
+    of it."""
+    a, b = f"cb-{TAG}", f"cc-{TAG}"
+    for tenant in (a, b):
+        ok(cp.cli("tenant", "create", tenant, "--wait"))
+        ok(cp.cli("cache", "create", "main", "--tenant", tenant, "--memory-mb", "8", "--wait"))
+    theirs = f"tc-{len(a)}-{a}-main"
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", theirs, "app", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    socket = made["connection"]["socket"]
+    auth = ["--user", "app", "--pass", made["password"], "--no-auth-warning"]
+    assert as_user(f"hp-{a}", "redis-cli", "-s", socket, *auth, "SET", "a:k", "v").stdout == "OK\n"
+    for probe in (
+        ["redis-cli", "-s", socket, *auth, "GET", "a:k"],  # B's user, even with A's password
+        ["ls", str(Path(socket).parent)],
+        ["cat", str(cp.caches_dir / theirs / "redis.conf")],
+    ):
+        seen = as_user(f"hp-{b}", *probe)
+        assert "Permission denied" in seen.stdout + seen.stderr, (probe, seen)
+        assert "v" not in seen.stdout.split()
+    for command in (["PING"], ["SELECT", "1"], ["GET", "a:k"], ["KEYS", "*"]):
+        seen = as_user(f"hp-{a}", "redis-cli", "-s", socket, *command)
+        assert seen.stdout.startswith("NOAUTH"), (command, seen)
+    token = json.loads(ok(cp.cli("token", "create", "--tenant", b, "--json")))["token"]
+    with httpx.Client(base_url=cp.api_url, headers={"Authorization": f"Bearer {token}"}) as api:
+        assert api.get(f"/v1/caches/{theirs}").status_code == 404
+        assert api.get(f"/v1/caches/{theirs}/users").status_code == 404
+        assert api.get(f"/v1/tenants/{a}/caches").status_code == 404
+        assert api.delete(f"/v1/caches/{theirs}").status_code == 404
+        spy = api.post(f"/v1/caches/{theirs}/users", json={"name": "spy", "key_prefix": "a:"})
+        assert spy.status_code == 404
+        mine = api.get(f"/v1/tenants/{b}/caches").json()["items"]
+        assert [c["name"] for c in mine] == [f"tc-{len(b)}-{b}-main"]
+    ok(cp.cli("tenant", "delete", a, "--cascade", "--wait"))
+    ok(cp.cli("tenant", "delete", b, "--cascade", "--wait"))
+    assert not {theirs, f"tc-{len(b)}-{b}-main"} & set(cp.cache_pids())
+    assert not Path(socket).exists()
