@@ -23,6 +23,10 @@ import httpx
 import pytest
 import redis
 
+from hostplane.cli.client import ApiClient
+from hostplane.cli.isolation import Canary, tenant_names
+from hostplane.kinds.cache.canary import INSIDE, attack, made
+from hostplane.settings import Settings
 from tests.e2e.harness import ControlPlane, wait_for, wait_gone
 from tests.fixtures_redis import connect
 
@@ -212,3 +216,45 @@ def test_canary_another_tenant_cannot_reach_a_cache_and_nobody_works_unauthentic
     ok(cp.cli("tenant", "delete", b, "--cascade", "--wait"))
     assert not {theirs, f"tc-{len(b)}-{b}-main"} & set(cp.cache_pids())
     assert not Path(socket).exists()
+
+
+def test_hostctl_canary_passes_for_caches_and_leaves_nothing(cp: ControlPlane):
+    result = cp.cli("canary", "--kind", "cache", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    probes = json.loads(result.stdout)
+    assert len(probes) == len(INSIDE) + 5 and all(p["held"] for p in probes), probes
+    with cp.api() as api:
+        tenants = {t["name"] for t in api.get("/v1/tenants").json()["items"]}
+    assert not {t for t in tenants if t.startswith(("cn-", "cnx"))}
+    assert not {name for name in cp.cache_pids() if "-cn" in name}
+
+
+def test_the_canary_reports_a_user_widened_by_hand(cp: ControlPlane):
+    """A's `p:` user given every key by hand (its ACL file, then a restart): the probes that
+    must see it do, and the ones that do not depend on its key pattern still hold."""
+    canary = Canary(ApiClient(Settings(api_url=cp.api_url, api_token=cp.token)), tenant_names())
+    for tenant in canary.tenants:
+        canary.done("POST", "/v1/tenants", {"name": tenant})
+    try:
+        world = made(canary)
+        acl_file = cp.caches_dir / world.cache / "data" / "users.acl"
+        user = world.me["user"]
+        widened = acl_file.read_text().replace(" ~p:* ", " ~* ").replace(" &p:* ", " &* ")
+        assert widened != acl_file.read_text()
+        acl_file.write_text(widened)
+        pid = cp.cache_pids()[world.cache]
+        os.kill(pid, signal.SIGKILL)
+        wait_gone(pid, "the killed redis-server")
+        wait_for(lambda: answers(Path(world.socket), user, world.me["password"]), "a restart")
+        leaks = {p.name.split(" (")[0] for p in attack(world) if not p.held}
+        widened_leaks = {
+            "GET o:secret",
+            "SET o:planted x",
+            "SUBSCRIBE o:news",
+            "PUBLISH o:news forged",
+        }
+        assert widened_leaks <= leaks, leaks
+        assert not leaks & {"KEYS *", "FLUSHALL", "ACL LIST", "PING before AUTH"}, leaks
+    finally:
+        for tenant in canary.tenants:
+            canary.done("DELETE", f"/v1/tenants/{tenant}?cascade=true")
