@@ -209,6 +209,33 @@ def test_the_reconciler_repairs_a_dropped_user_and_a_changed_grant_and_leaves_un
         assert UNMARKED in column(conn, "SHOW DATABASES")
 
 
+def test_a_rotated_password_and_changed_privileges_take_effect_on_mariadb(
+    cp: ControlPlane, world, mariadb_server
+):
+    a = world["a"]
+    rotated = json.loads(
+        ok(cp.cli("database", "user", "update", DB_A, "app", "--rotate-password", "--json"))
+    )
+    assert rotated["password"] and rotated["password"] != a["password"]
+    _wait(cp, rotated["operation"]["id"])
+    with pytest.raises(pymysql.MySQLError):
+        login(mariadb_server, a["user"], a["password"], DB_A)
+    with login(mariadb_server, a["user"], rotated["password"], DB_A) as conn:
+        assert "tenant a only" in column(conn, "SELECT v FROM secrets")
+    own = "Tenant-Chosen-Secret-42"
+    with cp.api() as api:
+        weak = api.put(f"/v1/databases/{DB_A}/users/app", json={"password": "short"})
+        assert weak.status_code == 422 and "too weak" in weak.text, weak.text
+        changed = api.put(
+            f"/v1/databases/{DB_A}/users/app", json={"privileges": "read", "password": own}
+        )
+        assert changed.status_code == 202 and changed.json()["password"] is None, changed.text
+    _wait(cp, changed.json()["operation"]["id"])
+    with login(mariadb_server, a["user"], own, DB_A) as conn:
+        assert refused(conn, "INSERT INTO secrets VALUES ('x')") in DENIED
+    a["password"] = own  # later tests log in with it
+
+
 def test_deletes_leave_nothing_and_are_audited(cp: ControlPlane, world, mariadb_server):
     ok(cp.cli("database", "user", "delete", DB_A, "ro", "--wait"))
     with pytest.raises(pymysql.MySQLError):

@@ -180,8 +180,19 @@ def create_user(
             actor=caller.actor,
             idempotency_key=idempotency_key,
             scope=caller.scope,
+            password=body.password,
         ),
     )
+    return _user_accepted(response, services, submitter, database, made)
+
+
+def _user_accepted(
+    response: Response,
+    services: Services,
+    submitter: SubmitterDep,
+    database: str,
+    made: requests.UserSubmitted,
+) -> views.UserAccepted:
     sub = made.submitted
     return views.UserAccepted(
         operation=_ref(response, services, submitter, sub),
@@ -190,6 +201,38 @@ def create_user(
         password=made.password,
         connection=views.connection(_endpoint(services), database, sub.target),
     )
+
+
+@router.put("/{database}/users/{user}", status_code=202, responses=ERRORS)
+def update_user(
+    database: DatabaseName,
+    user: UserName,
+    body: views.UserUpdate,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.UserAccepted:
+    """New privileges and/or a new password: `rotate_password` makes a random one, shown in
+    this answer only; `password` sets your own (checked for strength, never shown back). The
+    account keeps its old ones until the operation succeeded; a failed one leaves it as it
+    was. `user`: the name the tenant gave."""
+    made = _retrying(
+        idempotency_key,
+        lambda: requests.update_user(
+            services,
+            database=database,
+            name=user,
+            actor=caller.actor,
+            privileges=body.privileges,
+            rotate_password=body.rotate_password,
+            password=body.password,
+            idempotency_key=idempotency_key,
+            scope=caller.scope,
+        ),
+    )
+    return _user_accepted(response, services, submitter, database, made)
 
 
 @router.delete("/{database}/users/{user}", status_code=202, responses=ERRORS)

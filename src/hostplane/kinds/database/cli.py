@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +24,13 @@ database_app = typer.Typer(no_args_is_help=True, help="A tenant's MariaDB databa
 user_app = typer.Typer(no_args_is_help=True, help="A database's users (MariaDB accounts).")
 database_app.add_typer(user_app, name="user")
 TenantOpt = Annotated[str, typer.Option("--tenant", help="the tenant that owns it")]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="your own password, read from the first line of stdin (checked for strength)",
+    ),
+]
 
 
 def install(app: typer.Typer) -> None:
@@ -134,24 +142,73 @@ def user_create(
     database: str,
     name: str,
     privileges: Annotated[str, typer.Option(help="all, or read (SELECT, SHOW VIEW)")] = "all",
+    password_stdin: PasswordStdinOpt = False,
     wait: WaitOpt = False,
     timeout: TimeoutOpt = 120.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """An account granted on exactly DATABASE; its password is printed this once."""
+    """An account granted on exactly DATABASE; a random password is printed this once."""
+    body: dict[str, Any] = {"name": name, "privileges": privileges}
+    if password_stdin:
+        body["password"] = _read_password()
 
     def go(client: ApiClient) -> None:
-        accepted = client.post(
-            f"/v1/databases/{database}/users", {"name": name, "privileges": privileges}
-        )
-        if as_json and not wait:
-            print_json(accepted)
-            return
-        if not as_json:
-            c = accepted["connection"]
-            _say(f"user {accepted['user']} on {database} (socket {c['socket']}, port {c['port']})")
+        accepted = client.post(f"/v1/databases/{database}/users", body)
+        _user_answer(client, accepted, database, wait, timeout, as_json)
+
+    run(ctx, go)
+
+
+def _read_password() -> str:
+    line = sys.stdin.readline().rstrip("\n")
+    if not line:
+        fail("--password-stdin: no password on stdin")
+    return line
+
+
+def _user_answer(
+    client: ApiClient,
+    accepted: dict[str, Any],
+    database: str,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    if as_json and not wait:
+        print_json(accepted)
+        return
+    if not as_json:
+        c = accepted["connection"]
+        _say(f"user {accepted['user']} on {database} (socket {c['socket']}, port {c['port']})")
+        if accepted["password"]:
             _say(f"password (shown once): {accepted['password']}")
-        _finish(client, accepted, wait, timeout, as_json)
+    _finish(client, accepted, wait, timeout, as_json)
+
+
+@user_app.command("update")
+def user_update(
+    ctx: typer.Context,
+    database: str,
+    name: str,
+    privileges: Annotated[str | None, typer.Option(help="all, or read (SELECT, SHOW VIEW)")] = None,
+    rotate_password: Annotated[
+        bool, typer.Option("--rotate-password", help="a new random password, printed once")
+    ] = False,
+    password_stdin: PasswordStdinOpt = False,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's privileges and/or password (NAME: the name it was created with)."""
+    body: dict[str, Any] = {"rotate_password": rotate_password}
+    if privileges is not None:
+        body["privileges"] = privileges
+    if password_stdin:
+        body["password"] = _read_password()
+
+    def go(client: ApiClient) -> None:
+        accepted = client.put(f"/v1/databases/{database}/users/{name}", body)
+        _user_answer(client, accepted, database, wait, timeout, as_json)
 
     run(ctx, go)
 

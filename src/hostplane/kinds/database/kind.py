@@ -15,6 +15,7 @@ from hostplane.kinds.database.workflow import (
     create_user,
     delete_database,
     delete_user,
+    update_user,
 )
 from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, OWNED, TEARDOWN
 
@@ -29,6 +30,7 @@ KIND: Kind[DatabaseRow] = Kind(
         DatabaseOp.DELETE: delete_database,
         DatabaseOp.USER_CREATE: create_user,
         DatabaseOp.USER_DELETE: delete_user,
+        DatabaseOp.USER_UPDATE: update_user,
     },
     saga=DatabaseSaga(),  # type: ignore[arg-type]
     steps=STEPS,

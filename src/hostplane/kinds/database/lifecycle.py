@@ -17,10 +17,11 @@ from hostplane.kinds.database.model import (
     DatabaseStatus,
     create_plan,
     delete_plan,
+    update_plan,
     user_plan,
 )
 from hostplane.kinds.database.repo import databases, load_target, users
-from hostplane.kinds.database.steps import PASSWORD, SECRET_OWNER
+from hostplane.kinds.database.steps import NEXT_PASSWORD, PASSWORD, SECRET_OWNER
 from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.services import Services
@@ -91,6 +92,23 @@ def forget_user(
     move(uow, user, S.DELETING, reason, actor, op)
     move(uow, user, S.DELETED, reason, actor, op)
     uow.secrets.delete(SECRET_OWNER, user.id, PASSWORD)
+    uow.secrets.delete(SECRET_OWNER, user.id, NEXT_PASSWORD)
+
+
+def finish_update(
+    uow: UnitOfWork, op: OperationRow, user: DatabaseUserRow, error: str | None
+) -> None:
+    """A succeeded update: the row takes the privileges and the new password the account
+    has; a failed one (the account put back) forgets the new password."""
+    options = op.options or {}
+    next_sealed = uow.secrets.get(SECRET_OWNER, user.id, NEXT_PASSWORD)
+    uow.secrets.delete(SECRET_OWNER, user.id, NEXT_PASSWORD)
+    if error is not None:
+        return
+    user.privileges = str(options.get("privileges") or user.privileges)
+    if options.get("password") and next_sealed is not None:
+        uow.secrets.put(SECRET_OWNER, user.id, PASSWORD, next_sealed)
+    audit(uow, op.actor, user, "database.user.updated", f"{op.kind} finished", op.id)
 
 
 class DatabaseSaga:
@@ -107,6 +125,8 @@ class DatabaseSaga:
             move(uow, row, S.DELETING, "delete started", op.actor, op.id)
             plan = delete_plan() if op.kind == DatabaseOp.DELETE else user_plan()
             return Plan(plan, undo=True, failure="delete stopped at a step")
+        if op.kind == DatabaseOp.USER_UPDATE:
+            return Plan(update_plan(), failure="update stopped")
         move(uow, row, S.PROVISIONING, f"{op.kind} started", op.actor, op.id)
         return Plan(user_plan() if op.kind == DatabaseOp.USER_CREATE else create_plan())
 
@@ -133,6 +153,10 @@ class DatabaseSaga:
             move(uow, row, S.DELETED, what, op.actor, op.id)
             audit(uow, op.actor, row, "database.deleted", f"{op.kind} finished", op.id)
             return None
+        if op.kind == DatabaseOp.USER_UPDATE:
+            assert isinstance(row, DatabaseUserRow)
+            finish_update(uow, op, row, error)  # an ACTIVE user stays ACTIVE either way
+            return error
         target = S.ACTIVE if error is None else S.FAILED
         move(uow, row, target, error or "made on MariaDB and confirmed", op.actor, op.id)
         return error

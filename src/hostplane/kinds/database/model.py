@@ -88,16 +88,25 @@ class DatabaseOp(enum.StrEnum):
     DELETE = "database-delete"
     USER_CREATE = "database-user-create"
     USER_DELETE = "database-user-delete"
+    USER_UPDATE = "database-user-update"  # privileges changed and/or a new password
     USER_REPAIR = "database-user-repair"  # a reconcile putting an account or its grant back
 
 
-USER_OPS = frozenset({DatabaseOp.USER_CREATE, DatabaseOp.USER_DELETE, DatabaseOp.USER_REPAIR})
+USER_OPS = frozenset(
+    {
+        DatabaseOp.USER_CREATE,
+        DatabaseOp.USER_DELETE,
+        DatabaseOp.USER_UPDATE,
+        DatabaseOp.USER_REPAIR,
+    }
+)
 
 
 class Step(enum.StrEnum):
     DATABASE = "database-database"  # the database on MariaDB, marked as this plane's
     USERS = "database-users"  # a delete only: the database's users removed first
     USER = "database-user"  # the account, its password, its grant on exactly its database
+    USER_CHANGE = "database-user-change"  # an update: the new privileges and/or password
 
 
 def create_plan() -> tuple[Step, ...]:
@@ -111,6 +120,11 @@ def delete_plan() -> tuple[Step, ...]:
 
 def user_plan() -> tuple[Step, ...]:
     return (Step.USER,)
+
+
+def update_plan() -> tuple[Step, ...]:
+    """Its undo puts back the account as the row still has it (privileges, password)."""
+    return (Step.USER_CHANGE,)
 
 
 def validate_name(raw: str, *, what: str = "database name", most: int = DATABASE_NAME_MAX) -> str:
@@ -131,6 +145,35 @@ def validate_privileges(raw: str) -> Privileges:
         raise ValidationError(
             f"privileges {raw!r} is not valid: use {' or '.join(p.value for p in Privileges)}"
         ) from None
+
+
+PASSWORD_MIN = 16
+PASSWORD_MAX = 128
+PASSWORD_HINT = (
+    f"{PASSWORD_MIN}-{PASSWORD_MAX} printable ASCII characters without spaces, with at least "
+    "three of: lowercase letters, uppercase letters, digits, other characters; not containing "
+    "the user's name, and not one character or a run of characters repeated"
+)
+_CLASSES = (str.islower, str.isupper, str.isdigit)
+
+
+def validate_password(raw: str, user: str) -> str:
+    """A tenant's own password for a database user, if it is strong enough (else a
+    ValidationError saying what to fix: never echoing the password)."""
+    problem = None
+    if not isinstance(raw, str) or not (PASSWORD_MIN <= len(raw) <= PASSWORD_MAX):
+        problem = f"it is {len(raw) if isinstance(raw, str) else 0} characters long"
+    elif not all(33 <= ord(c) <= 126 for c in raw):
+        problem = "it has spaces, control or non-ASCII characters"
+    elif sum(any(f(c) for c in raw) for f in _CLASSES) + any(not c.isalnum() for c in raw) < 3:
+        problem = "it has fewer than three kinds of characters"
+    elif user.lower() in raw.lower():
+        problem = f"it contains the user's name {user!r}"
+    elif len(set(raw)) < PASSWORD_MIN // 2:
+        problem = "it repeats too few distinct characters"
+    if problem:
+        raise ValidationError(f"password is too weak ({problem}): use {PASSWORD_HINT}")
+    return raw
 
 
 def _derive(prefix: str, tenant: str, name: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from hostplane.errors import ConflictError, NotFoundError
+from hostplane.errors import ConflictError, NotFoundError, ValidationError
 from hostplane.kernel.operations import Submitted, refuse_if_busy, replay, request_hash, submit
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.database.lifecycle import audit
@@ -22,11 +22,12 @@ from hostplane.kinds.database.model import (
     database_identifier,
     user_identifier,
     validate_name,
+    validate_password,
     validate_privileges,
     validate_user_name,
 )
 from hostplane.kinds.database.repo import databases, users
-from hostplane.kinds.database.steps import PASSWORD, SECRET_OWNER
+from hostplane.kinds.database.steps import NEXT_PASSWORD, PASSWORD, SECRET_OWNER
 from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
 from hostplane.kinds.tenant.model import Limit, TenantStatus
 from hostplane.kinds.tenant.repo import tenants
@@ -138,13 +139,22 @@ def create_user(
     actor: str,
     idempotency_key: str | None,
     scope: str | None = None,
+    password: str | None = None,
 ) -> UserSubmitted:
     """An account of the database's tenant granted on exactly `database`; its password made
-    now, sealed, and returned here only."""
+    now (or the tenant's own, checked for strength), sealed, and returned here only."""
     name = validate_user_name(name)
     level = validate_privileges(privileges)
+    if password is not None:
+        validate_password(password, name)
     fingerprint = request_hash(
-        {"op": DatabaseOp.USER_CREATE, "database": database, "name": name, "privileges": level}
+        {
+            "op": DatabaseOp.USER_CREATE,
+            "database": database,
+            "name": name,
+            "privileges": level,
+            "own_password": password is not None,
+        }
     )
     with services.store.unit_of_work() as uow:
         replayed = replay(uow, idempotency_key, fingerprint)
@@ -179,13 +189,91 @@ def create_user(
             )
         )
         uow.flush()
-        secret = generate_password()
+        secret = password or generate_password()
         uow.secrets.add(SECRET_OWNER, row.id, PASSWORD, services.secrets.seal(secret))
         sub = _user_op(uow, row, DatabaseOp.USER_CREATE, actor, idempotency_key, fingerprint)
         record_created(
             uow, USER_LIFECYCLE, row, reason="requested", actor=actor, operation_id=sub.operation_id
         )
-        return UserSubmitted(sub, secret)
+        return UserSubmitted(sub, None if password else secret)
+
+
+def update_user(
+    services: Services,
+    *,
+    database: str,
+    name: str,
+    actor: str,
+    privileges: str | None = None,
+    rotate_password: bool = False,
+    password: str | None = None,
+    idempotency_key: str | None = None,
+    scope: str | None = None,
+) -> UserSubmitted:
+    """A user's new privileges and/or password (a random one, returned here only, or the
+    tenant's own, checked for strength), sealed until the account has them; the row takes
+    them when the operation succeeded (a failed one puts the account back as it was)."""
+    level = validate_privileges(privileges) if privileges is not None else None
+    if rotate_password and password is not None:
+        raise ValidationError(
+            "give either rotate_password (a new random password) or password (your own), not both"
+        )
+    if level is None and not rotate_password and password is None:
+        raise ValidationError(
+            "nothing to change: give privileges, rotate_password: true, or password"
+        )
+    if password is not None:
+        validate_password(password, name)
+    fingerprint = request_hash(
+        {
+            "op": DatabaseOp.USER_UPDATE,
+            "database": database,
+            "name": name,
+            "privileges": level,
+            "rotate": rotate_password,
+            "own_password": password is not None,
+        }
+    )
+    with services.store.unit_of_work() as uow:
+        replayed = replay(uow, idempotency_key, fingerprint)
+        if replayed:
+            return UserSubmitted(replayed, None)
+        db = databases(uow).live_or_404(database, scope)
+        row = users(uow).live_in(db.id, name)
+        if row is None:
+            raise NotFoundError(f"database {database!r} has no user {name!r}")
+        refuse_if_busy(uow, KIND, db.name)
+        refuse_if_busy(uow, USER_KIND, row.name)
+        if row.status != S.ACTIVE:
+            raise ConflictError(
+                f"database user {name!r} is {row.status}: only ACTIVE users are changed "
+                "(retry or delete a FAILED one)"
+            )
+        databases(uow).touch(db)
+        users(uow).touch(row)
+        secret = password or (generate_password() if rotate_password else None)
+        if secret is not None:
+            uow.secrets.put(SECRET_OWNER, row.id, NEXT_PASSWORD, services.secrets.seal(secret))
+        sub = _user_op(
+            uow,
+            row,
+            DatabaseOp.USER_UPDATE,
+            actor,
+            idempotency_key,
+            fingerprint,
+            privileges=str(level or row.privileges),
+            password=secret is not None,
+        )
+        what = ", ".join(
+            p
+            for p in (
+                f"privileges {row.privileges} → {level.value}" if level else "",
+                "a new password" if secret else "",
+            )
+            if p
+        )
+        audit(uow, actor, row, "database.user.update", what, sub.operation_id)
+        return UserSubmitted(sub, secret if rotate_password else None)
 
 
 def delete_user(

@@ -17,6 +17,8 @@ from hostplane.services import Services
 
 SECRET_OWNER = "database-user"
 PASSWORD = "password"
+# An update's new password, sealed until the update succeeded (then it is PASSWORD).
+NEXT_PASSWORD = "password-next"
 
 
 def provider(services: Services) -> TenantDatabases:
@@ -25,11 +27,11 @@ def provider(services: Services) -> TenantDatabases:
     return services.tenant_databases
 
 
-def password(services: Services, user_id: str) -> str:
+def password(services: Services, user_id: str, name: str = PASSWORD) -> str:
     with services.store.unit_of_work() as uow:
-        sealed = uow.secrets.get(SECRET_OWNER, user_id, PASSWORD)
+        sealed = uow.secrets.get(SECRET_OWNER, user_id, name)
     if sealed is None:
-        raise PermanentError(f"the password of database user {user_id} is gone from the store")
+        raise PermanentError(f"the {name} of database user {user_id} is gone from the store")
     return services.secrets.open(sealed)
 
 
@@ -40,13 +42,16 @@ def database_of(services: Services, user: DatabaseUserRow) -> str:
         return row.name
 
 
-def ensure_user(services: Services, user: DatabaseUserRow) -> Outcome:
-    """The account with its stored password, granted on exactly its database; then a login
-    as that account proves it (invariant 6)."""
-    db, secret = database_of(services, user), password(services, user.id)
+def ensure_user(
+    services: Services, user: DatabaseUserRow, privileges: str | None = None, secret: str = PASSWORD
+) -> Outcome:
+    """The account with its stored password (or the sealed secret `secret`), granted on
+    exactly its database (`privileges`, else the row's); then a login as that account
+    proves it (invariant 6)."""
+    db, pw = database_of(services, user), password(services, user.id, secret)
     mariadb = provider(services)
-    outcome = mariadb.ensure_account(user.name, secret, db, GRANTS[user.privileges])
-    mariadb.check_account(user.name, secret, db)
+    outcome = mariadb.ensure_account(user.name, pw, db, GRANTS[privileges or user.privileges])
+    mariadb.check_account(user.name, pw, db)
     return outcome
 
 
@@ -70,6 +75,12 @@ def _user(services: Services, user: DatabaseUserRow, options: Options) -> Outcom
     return ensure_user(services, user)
 
 
+def _change_user(services: Services, user: DatabaseUserRow, options: Options) -> Outcome:
+    """An update's desired account: its new privileges, its new password if it has one."""
+    secret = NEXT_PASSWORD if options.get("password") else PASSWORD
+    return ensure_user(services, user, str(options.get("privileges") or ""), secret)
+
+
 def _remove_user(services: Services, user: DatabaseUserRow, options: Options) -> Outcome:
     return provider(services).remove_account(user.name)
 
@@ -78,5 +89,7 @@ STEPS: tuple[StepDef[Any], ...] = (
     StepDef(Step.DATABASE, _database, _remove_database, "the database on MariaDB, marked"),
     StepDef(Step.USERS, None, _remove_users, "the database's accounts"),
     StepDef(Step.USER, _user, _remove_user, "the account, granted on exactly its database"),
+    # Undone by the account as the row has it: a failed update leaves it as it was.
+    StepDef(Step.USER_CHANGE, _change_user, _user, "the account's new privileges or password"),
 )
 BY_NAME = {step.name: step for step in STEPS}

@@ -29,3 +29,9 @@ def create_user(operation_id: str) -> str:
 def delete_user(operation_id: str) -> str:
     """The account dropped with its grants."""
     return saga.run(operation_id)
+
+
+@DBOS.workflow()
+def update_user(operation_id: str) -> str:
+    """The account's new privileges or password; a failure puts back the account it was."""
+    return saga.run(operation_id)
