@@ -236,6 +236,75 @@ def test_a_rotated_password_and_changed_privileges_take_effect_on_mariadb(
     a["password"] = own  # later tests log in with it
 
 
+def locked_out(server: Any, user: str, password: str) -> bool:
+    try:
+        login(server, user, password, DB_A).close()
+    except pymysql.MySQLError as exc:
+        assert exc.args[0] == 4151, exc  # refused as locked, not for its password
+        return True
+    return False
+
+
+def test_a_suspended_tenants_users_are_locked_kept_locked_and_unlocked_again(
+    cp: ControlPlane, world, mariadb_server
+):
+    a = world["a"]
+    ok(cp.cli("tenant", "suspend", A, "--reason", "unpaid", "--wait"))
+    assert locked_out(mariadb_server, a["user"], a["password"])
+    assert locked_out(mariadb_server, world["ro"]["user"], world["ro"]["password"])
+    with login(mariadb_server, world["b"]["user"], world["b"]["password"], DB_B):
+        pass  # the other tenant's user is not touched
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute("ALTER USER %s@'localhost' ACCOUNT UNLOCK", (a["user"],))
+    assert not locked_out(mariadb_server, a["user"], a["password"])
+    ok(cp.cli("reconcile"))
+    assert locked_out(mariadb_server, a["user"], a["password"])
+    ok(cp.cli("tenant", "unsuspend", A, "--wait"))
+    assert not locked_out(mariadb_server, a["user"], a["password"])
+    assert not locked_out(mariadb_server, world["ro"]["user"], world["ro"]["password"])
+
+
+def test_canary_after_a_reassign_the_old_tenants_user_is_out_and_the_new_tenants_in(
+    cp: ControlPlane, world, mariadb_server
+):
+    moving, moved = f"tdb_7_q_{TAG}_moving", f"tdb_7_qx{TAG}_moving"
+    ok(cp.cli("database", "create", "moving", "--tenant", A, "--wait"))
+    mover = json.loads(ok(cp.cli("database", "user", "create", moving, "mover", "--json")))
+    _wait(cp, mover["operation"]["id"])
+    with (
+        login(mariadb_server, mover["user"], mover["password"], moving) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute("CREATE TABLE ledger (id INT PRIMARY KEY, v VARCHAR(32))")
+        cur.execute("INSERT INTO ledger VALUES (1, 'kept across')")
+        cur.execute("CREATE TABLE `odd``name` (v INT)")
+    held = login(mariadb_server, mover["user"], mover["password"], moving)  # open across it
+    with cp.api() as api:
+        same = api.post(f"/v1/databases/{moving}/reassign", json={"tenant": A})
+        assert same.status_code == 422 and "already" in same.text, same.text
+    out = ok(cp.cli("database", "reassign", moving, "--to", B, "--wait"))
+    assert moved in out
+    with pytest.raises(pymysql.MySQLError):
+        login(mariadb_server, mover["user"], mover["password"], moving)
+    with held:
+        assert refused(held, f"SELECT * FROM `{moved}`.ledger") in DENIED
+        assert refused(held, f"INSERT INTO `{moved}`.ledger VALUES (2, 'x')") in DENIED
+    with root_connection(mariadb_server) as conn:
+        assert moving not in column(conn, "SHOW DATABASES")
+        assert mover["user"] not in column(conn, "SELECT User FROM mysql.user")
+    theirs = json.loads(ok(cp.cli("database", "user", "create", moved, "taker", "--json")))
+    _wait(cp, theirs["operation"]["id"])
+    with login(mariadb_server, theirs["user"], theirs["password"], moved) as conn:
+        assert column(conn, "SELECT v FROM ledger") == {"kept across"}
+        assert column(conn, "SHOW TABLES") == {"ledger", "odd`name"}
+        assert refused(conn, f"SELECT * FROM `{DB_A}`.secrets") in DENIED
+    with login(mariadb_server, world["a"]["user"], world["a"]["password"], DB_A) as conn:
+        assert moved not in column(conn, "SHOW DATABASES")
+        assert refused(conn, f"SELECT * FROM `{moved}`.ledger") in DENIED
+    listed = json.loads(ok(cp.cli("database", "list", "--tenant", B, "--json")))
+    assert moved in [d["name"] for d in listed]
+
+
 def test_deletes_leave_nothing_and_are_audited(cp: ControlPlane, world, mariadb_server):
     ok(cp.cli("database", "user", "delete", DB_A, "ro", "--wait"))
     with pytest.raises(pymysql.MySQLError):

@@ -1,8 +1,11 @@
 """A tenant's database users changed after creation (issue 17 item 2): new privileges, a new
 random password shown once, the tenant's own password checked for strength; a failed change
-leaves the account as it was. Against the fake tenant-database server."""
+leaves the account as it was. A suspended tenant's accounts locked, kept locked by the
+reconciler, unlocked again (item 5). Against the fake tenant-database server."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
@@ -10,9 +13,14 @@ from hostplane.errors import ConflictError, NotFoundError, PermanentError, Valid
 from hostplane.kinds.database import requests as db_requests
 from hostplane.kinds.database.repo import users
 from hostplane.kinds.database.steps import NEXT_PASSWORD, PASSWORD, SECRET_OWNER
+from hostplane.kinds.database.table import DatabaseRow
+from hostplane.kinds.tenant import access
+from hostplane.kinds.tenant import requests as tenant_requests
+from hostplane.kinds.tenant.model import DEFAULT_LIMITS
+from hostplane.kinds.tenant.repo import tenants
 from hostplane.providers.mariadb.identifiers import ALL_PRIVILEGES, READ_PRIVILEGES, grant_pattern
 from tests.inprocess.helpers import ACTOR
-from tests.inprocess.plane import Plane
+from tests.inprocess.plane import Failpoints, Plane
 from tests.inprocess.test_databases import DB, USER, create_db, create_user, make_tenant
 
 STRONG = "Correct-Horse-Battery-9"
@@ -135,3 +143,163 @@ def test_a_failed_update_leaves_the_account_as_it_was(plane: Plane, made: str):
     assert privileges(plane) == "all"
     assert sealed(plane) == made and sealed(plane, NEXT_PASSWORD) is None
     assert "MariaDB said no" in (plane.operation(sub.submitted.operation_id).error or "")
+
+
+def suspend(plane: Plane, tenant: str = "acme") -> str:
+    sub = tenant_requests.suspend_tenant(plane.services, name=tenant, reason="unpaid", actor=ACTOR)
+    return plane.run(sub)
+
+
+def unsuspend(plane: Plane, tenant: str = "acme") -> str:
+    sub = tenant_requests.unsuspend_tenant(plane.services, name=tenant, reason="paid", actor=ACTOR)
+    return plane.run(sub)
+
+
+def test_suspension_locks_the_tenants_accounts_and_the_reconciler_keeps_them_locked(
+    plane: Plane, made: str
+):
+    fake = plane.world.tenant_databases
+    make_tenant(plane, "other")
+    assert plane.run(create_db(plane, "shop", tenant="other")) == "SUCCEEDED"
+    theirs = create_user(plane, database="tdb_5_other_shop")
+    assert plane.run(theirs.submitted) == "SUCCEEDED"
+    assert suspend(plane) == "SUCCEEDED"
+    assert fake.locked == {USER}  # the other tenant's account is left alone
+    # a user made while suspended is made locked; its password still checked
+    later = create_user(plane, name="late")
+    assert plane.run(later.submitted) == "SUCCEEDED"
+    assert fake.locked == {USER, "tdu_4_acme_late"}
+    # unlocked by hand while suspended: locked again by the reconciler
+    fake.locked.discard(USER)
+    run = plane.reconcile()
+    found = {(f["kind"], f["resource"]) for f in run.findings if f["handler"] == "database"}
+    assert found == {("drifted", f"lock:{USER}")}
+    assert USER in fake.locked and fake.accounts[USER] == made
+    assert unsuspend(plane) == "SUCCEEDED"
+    assert fake.locked == set()
+    fake.locked.add(USER)  # locked by hand while it is not suspended
+    plane.reconcile()
+    assert fake.locked == set()
+    assert [f for f in plane.reconcile().findings if f["handler"] == "database"] == []
+
+
+def test_a_suspension_that_fails_leaves_the_accounts_unlocked(plane: Plane, made: str):
+    fake = plane.world.tenant_databases
+    plane.world.journal.fail(
+        "tenant_databases.lock_account", lambda: PermanentError("MariaDB is read-only")
+    )
+    assert suspend(plane) == "FAILED"
+    assert fake.locked == set()
+    with plane.store.unit_of_work() as uow:
+        tenant = tenants(uow).get_live("acme")
+        assert tenant is not None and tenant.status == "ACTIVE" and tenant.suspension is None
+    assert suspend(plane) == "SUCCEEDED"
+    assert fake.locked == {USER}
+
+
+NEW = "tdb_4_beta_shop"
+
+
+@pytest.fixture
+def two(plane: Plane, made: str) -> str:
+    """acme's database with a table and its user; tenant beta; the user's password."""
+    make_tenant(plane, "beta")
+    plane.world.tenant_databases.tables[DB] = {"orders", "customers"}
+    return made
+
+
+def reassign(plane: Plane, tenant: str = "beta", name: str = DB, **kw: object):
+    return db_requests.reassign_database(
+        plane.services, name=name, tenant=tenant, actor=ACTOR, **kw
+    )
+
+
+def rows(plane: Plane) -> dict[str, tuple[str, str]]:
+    """Every database row's MariaDB name → (its tenant, its status)."""
+    with plane.store.unit_of_work() as uow:
+        return {
+            d.name: (tenants(uow).get(d.tenant_id).name, d.status)  # type: ignore[union-attr]
+            for d in uow.session.query(DatabaseRow).all()
+        }
+
+
+def test_a_reassign_moves_the_tables_and_drops_the_old_tenants_users(plane: Plane, two: str):
+    fake = plane.world.tenant_databases
+    sub = reassign(plane)
+    assert rows(plane) == {DB: ("acme", "ACTIVE"), NEW: ("beta", "PENDING")}
+    with pytest.raises(ConflictError, match="PENDING"):
+        create_db(plane, "shop", tenant="beta")  # the new name is taken while it moves
+    with pytest.raises(ConflictError, match="in progress"):
+        create_user(plane, name="late")
+    assert plane.run(sub) == "SUCCEEDED"
+    assert rows(plane) == {DB: ("acme", "DELETED"), NEW: ("beta", "ACTIVE")}
+    assert fake.databases == {NEW} and fake.tables == {NEW: {"orders", "customers"}}
+    assert fake.accounts == {}  # acme's user lost its access with its account
+    with plane.store.unit_of_work() as uow:
+        assert users(uow).live() == []
+    theirs = create_user(plane, database=NEW, name="app")
+    assert plane.run(theirs.submitted) == "SUCCEEDED"
+    assert fake.grants["tdu_4_beta_app"] == {grant_pattern(NEW): ALL_PRIVILEGES}
+    assert {"database.reassign", "database.reassigned"} <= {a[0] for a in plane.audit()}
+    assert [f for f in plane.reconcile().findings if f["handler"] == "database"] == []
+
+
+def test_bad_reassigns_are_refused_saying_what_to_fix(plane: Plane, two: str):
+    access.save_plan(
+        plane.services, name="onedb", limits=replace(DEFAULT_LIMITS, databases=1), create=True
+    )
+    make_tenant(plane, "full", plan="onedb")
+    assert plane.run(create_db(plane, "x", tenant="full")) == "SUCCEEDED"
+    before = len(plane.operations())
+    with pytest.raises(ValidationError, match="belongs to tenant 'acme' already"):
+        reassign(plane, "acme")
+    with pytest.raises(NotFoundError, match="no tenant is named 'ghost'"):
+        reassign(plane, "ghost")
+    with pytest.raises(NotFoundError, match="no database"):
+        reassign(plane, name="tdb_4_acme_none")
+    with pytest.raises(ConflictError, match="limit of databases: 1 of 1"):
+        reassign(plane, "full")
+    assert plane.run(create_db(plane, "shop", tenant="beta")) == "SUCCEEDED"
+    with pytest.raises(ConflictError, match="has a database 'shop' already"):
+        reassign(plane)
+    assert len(plane.operations()) == before + 1
+
+
+def test_a_reassign_that_fails_is_undone_and_the_old_user_works_again(plane: Plane, two: str):
+    fake = plane.world.tenant_databases
+    plane.world.journal.fail(
+        "tenant_databases.move_tables", lambda: PermanentError("lock wait timeout")
+    )
+    sub = reassign(plane)
+    assert plane.run(sub) == "FAILED"
+    assert rows(plane) == {DB: ("acme", "ACTIVE"), NEW: ("beta", "DELETED")}
+    assert fake.databases == {DB} and fake.tables == {DB: {"orders", "customers"}}
+    assert fake.accounts == {USER: two}
+    plane.world.tenant_databases.views[DB] = {"report"}
+    refused = reassign(plane)
+    assert plane.run(refused) == "FAILED"
+    assert "views" in (plane.operation(refused.operation_id).error or "")
+    assert plane.world.journal.count("tenant_databases.remove_account") == 1  # before views
+
+
+@pytest.mark.parametrize(
+    "failpoint",
+    [
+        "database-reassign-users.apply.after",
+        "database-reassign-tables.apply.after",
+        "database-reassign-tables.apply.checkpointed",
+        "database-reassign-source.apply.after",
+    ],
+)
+def test_a_reassign_killed_at_a_step_resumes_and_ends_as_without_it(
+    plane: Plane, points: Failpoints, two: str, failpoint: str
+):
+    points.crash_at(failpoint)
+    sub = reassign(plane)
+    plane.run_until_crash(sub)
+    plane.restart()
+    assert plane.wait(sub.operation_id) == "SUCCEEDED"
+    fake = plane.world.tenant_databases
+    assert fake.databases == {NEW} and fake.tables == {NEW: {"orders", "customers"}}
+    assert fake.accounts == {}
+    assert rows(plane) == {DB: ("acme", "DELETED"), NEW: ("beta", "ACTIVE")}

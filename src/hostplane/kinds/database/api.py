@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Path, Response
 
 from hostplane.api.deps import (
+    ActorDep,
     CallerDep,
     IdempotencyKey,
     ServicesDep,
@@ -155,6 +156,39 @@ def retry_database(
 ) -> views.Accepted:
     sub = requests.retry_database(services, name=database, actor=caller.actor, scope=caller.scope)
     return views.Accepted(operation=_ref(response, services, submitter, sub), database=sub.target)
+
+
+@router.post("/{database}/reassign", status_code=202, responses=ERRORS)
+def reassign_database(
+    database: DatabaseName,
+    body: views.DatabaseReassign,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.Reassigned:
+    """Move the database to another tenant (the operator's token only): its MariaDB name
+    changes to the new tenant's (`to`), its tables are renamed across, its users (the old
+    tenant's) are dropped in the same operation; counted against the new tenant's plan. A
+    database holding views, triggers, routines or events is refused by the operation."""
+    sub = _retrying(
+        idempotency_key,
+        lambda: requests.reassign_database(
+            services,
+            name=database,
+            tenant=body.tenant,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    with services.store.unit_of_work() as uow:
+        assert sub.operation_id is not None
+        op = uow.operations.get(sub.operation_id)
+        to = str((op.options or {}).get("to")) if op else ""
+    return views.Reassigned(
+        operation=_ref(response, services, submitter, sub), database=sub.target, to=to
+    )
 
 
 @router.post("/{database}/users", status_code=202, responses=ERRORS)

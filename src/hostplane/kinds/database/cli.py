@@ -136,6 +136,28 @@ def database_delete(
     run(ctx, go)
 
 
+@database_app.command("reassign")
+def database_reassign(
+    ctx: typer.Context,
+    database: str,
+    tenant: Annotated[str, typer.Option("--to", help="the tenant it moves to")],
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move DATABASE to another tenant: a new MariaDB name (printed), its tables moved, the
+    old tenant's users dropped."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.post(f"/v1/databases/{database}/reassign", {"tenant": tenant})
+        if _finish(client, accepted, wait, timeout, as_json) and not as_json:
+            _say(f"database {database} is now {accepted['to']} of tenant {tenant}")
+        elif not wait and not as_json:
+            _say(f"it becomes {accepted['to']}")
+
+    run(ctx, go)
+
+
 @user_app.command("create")
 def user_create(
     ctx: typer.Context,

@@ -17,6 +17,7 @@ from hostplane.kinds.database.model import (
     DatabaseStatus,
     create_plan,
     delete_plan,
+    reassign_plan,
     update_plan,
     user_plan,
 )
@@ -111,6 +112,36 @@ def finish_update(
     audit(uow, op.actor, user, "database.user.updated", f"{op.kind} finished", op.id)
 
 
+def _moved(uow: UnitOfWork, op: OperationRow) -> DatabaseRow:
+    moved = databases(uow).get(str((op.options or {})["to_id"]))
+    assert moved is not None, op.options
+    return moved
+
+
+def finish_reassign(uow: UnitOfWork, op: OperationRow, row: DatabaseRow, error: str | None) -> None:
+    """Succeeded: the new row ACTIVE, the old one (and its users) DELETED. Failed: the new
+    row DELETED when every undo succeeded (the account and tables are back), else FAILED (it
+    may hold the tables: never an orphan for the reconciler to prune)."""
+    moved = _moved(uow, op)
+    tenant = (op.options or {}).get("tenant")
+    if error is None:
+        move(uow, moved, S.ACTIVE, f"reassigned from {row.name}", op.actor, op.id)
+        reason = f"reassigned to tenant {tenant} as {moved.name}"
+        for user in users(uow).of_database(row.id):
+            forget_user(uow, user, reason, op.actor, op.id)
+        move(uow, row, S.DELETING, reason, op.actor, op.id)
+        move(uow, row, S.DELETED, reason, op.actor, op.id)
+        audit(uow, op.actor, row, "database.reassigned", reason, op.id)
+        return
+    row.last_error = error
+    moved.last_error = error
+    move(uow, moved, S.FAILED, error, op.actor, op.id)
+    undone = all(r.status == "succeeded" for r in uow.operations.steps(op.id) if r.phase == "undo")
+    if undone:
+        move(uow, moved, S.DELETING, "its reassign failed and was undone", op.actor, op.id)
+        move(uow, moved, S.DELETED, "its reassign failed and was undone", op.actor, op.id)
+
+
 class DatabaseSaga:
     def load(self, uow: UnitOfWork, op: OperationRow) -> Row:
         return load_target(uow, op)
@@ -127,6 +158,10 @@ class DatabaseSaga:
             return Plan(plan, undo=True, failure="delete stopped at a step")
         if op.kind == DatabaseOp.USER_UPDATE:
             return Plan(update_plan(), failure="update stopped")
+        if op.kind == DatabaseOp.REASSIGN:
+            reason = f"reassign of {row.name} started"
+            move(uow, _moved(uow, op), S.PROVISIONING, reason, op.actor, op.id)
+            return Plan(reassign_plan(), failure="reassign stopped")
         move(uow, row, S.PROVISIONING, f"{op.kind} started", op.actor, op.id)
         return Plan(user_plan() if op.kind == DatabaseOp.USER_CREATE else create_plan())
 
@@ -156,6 +191,10 @@ class DatabaseSaga:
         if op.kind == DatabaseOp.USER_UPDATE:
             assert isinstance(row, DatabaseUserRow)
             finish_update(uow, op, row, error)  # an ACTIVE user stays ACTIVE either way
+            return error
+        if op.kind == DatabaseOp.REASSIGN:
+            assert isinstance(row, DatabaseRow)
+            finish_reassign(uow, op, row, error)  # the old row stays ACTIVE on a failure
             return error
         target = S.ACTIVE if error is None else S.FAILED
         move(uow, row, target, error or "made on MariaDB and confirmed", op.actor, op.id)

@@ -89,6 +89,7 @@ class DatabaseOp(enum.StrEnum):
     USER_CREATE = "database-user-create"
     USER_DELETE = "database-user-delete"
     USER_UPDATE = "database-user-update"  # privileges changed and/or a new password
+    REASSIGN = "database-reassign"  # moved to another tenant (a new name), its users dropped
     USER_REPAIR = "database-user-repair"  # a reconcile putting an account or its grant back
 
 
@@ -107,6 +108,12 @@ class Step(enum.StrEnum):
     USERS = "database-users"  # a delete only: the database's users removed first
     USER = "database-user"  # the account, its password, its grant on exactly its database
     USER_CHANGE = "database-user-change"  # an update: the new privileges and/or password
+    # A reassign, in order: the new database (after checking the old one can move), the old
+    # tenant's accounts dropped, every table renamed across, the old database (empty) dropped.
+    REASSIGN_TARGET = "database-reassign-target"
+    REASSIGN_USERS = "database-reassign-users"
+    REASSIGN_TABLES = "database-reassign-tables"
+    REASSIGN_SOURCE = "database-reassign-source"
 
 
 def create_plan() -> tuple[Step, ...]:
@@ -125,6 +132,12 @@ def user_plan() -> tuple[Step, ...]:
 def update_plan() -> tuple[Step, ...]:
     """Its undo puts back the account as the row still has it (privileges, password)."""
     return (Step.USER_CHANGE,)
+
+
+def reassign_plan() -> tuple[Step, ...]:
+    """Undone in reverse: the old database made again, the tables renamed back, the old
+    tenant's accounts made again with their sealed passwords, the new database dropped."""
+    return (Step.REASSIGN_TARGET, Step.REASSIGN_USERS, Step.REASSIGN_TABLES, Step.REASSIGN_SOURCE)
 
 
 def validate_name(raw: str, *, what: str = "database name", most: int = DATABASE_NAME_MAX) -> str:

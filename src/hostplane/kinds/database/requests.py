@@ -306,6 +306,82 @@ def delete_user(
         return sub
 
 
+def reassign_database(
+    services: Services,
+    *,
+    name: str,
+    tenant: str,
+    actor: str,
+    idempotency_key: str | None = None,
+) -> Submitted:
+    """The database moved to `tenant` (an operator's request): its MariaDB name embeds the
+    tenant, so a new row under the new name (PENDING, counted against the new tenant's
+    plan) is made now; the operation moves the tables and drops the old tenant's users, and
+    only when it succeeded is the old row DELETED and the new one ACTIVE."""
+    fingerprint = request_hash({"op": DatabaseOp.REASSIGN, "name": name, "tenant": tenant})
+    with services.store.unit_of_work() as uow:
+        replayed = replay(uow, idempotency_key, fingerprint)
+        if replayed:
+            return replayed
+        row = databases(uow).live_or_404(name)
+        target = tenants(uow).live_or_404(tenant)
+        if target.id == row.tenant_id:
+            raise ValidationError(f"database {name!r} belongs to tenant {tenant!r} already")
+        if row.status != S.ACTIVE:
+            raise ConflictError(f"database {name!r} is {row.status}: only ACTIVE ones move")
+        if target.status != TenantStatus.ACTIVE:
+            raise ConflictError(
+                f"tenant {tenant!r} is {target.status}: databases move to ACTIVE tenants only"
+            )
+        identifier = database_identifier(target.name, row.label)
+        existing = databases(uow).get_live(identifier)
+        if existing is not None:
+            raise ConflictError(
+                f"tenant {tenant!r} has a database {row.label!r} already ({identifier}, status "
+                f"{existing.status}): rename or delete it first"
+            )
+        refuse_if_busy(uow, KIND, name)
+        refuse_if_busy(uow, KIND, identifier)
+        for user in users(uow).of_database(row.id):
+            refuse_if_busy(uow, USER_KIND, user.name)
+            users(uow).touch(user)
+        check_usage(uow, target, Limit.DATABASES, len(databases(uow).of_tenant(target.id)))
+        tenants(uow).touch(target)
+        databases(uow).touch(row)
+        moved = databases(uow).add(
+            DatabaseRow(tenant_id=target.id, label=row.label, name=identifier, status=S.PENDING)
+        )
+        uow.flush()
+        sub = _database_op(
+            uow,
+            row,
+            DatabaseOp.REASSIGN,
+            actor,
+            idempotency_key,
+            fingerprint,
+            tenant=target.name,
+            to=identifier,
+            to_id=moved.id,
+        )
+        record_created(
+            uow,
+            LIFECYCLE,
+            moved,
+            reason=f"reassigned from {name}",
+            actor=actor,
+            operation_id=sub.operation_id,
+        )
+        audit(
+            uow,
+            actor,
+            row,
+            "database.reassign",
+            f"to tenant {tenant} as {identifier}",
+            sub.operation_id,
+        )
+        return sub
+
+
 def audit_refusal(
     services: Services, *, actor: str, name: str, reason: str, scope: str | None
 ) -> None:

@@ -12,6 +12,7 @@ from hostplane.kernel.steps import Options, StepDef
 from hostplane.kinds.database.model import GRANTS, Step
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
+from hostplane.kinds.tenant.repo import tenants
 from hostplane.providers.mariadb.tenant_dbs import TenantDatabases
 from hostplane.services import Services
 
@@ -35,23 +36,28 @@ def password(services: Services, user_id: str, name: str = PASSWORD) -> str:
     return services.secrets.open(sealed)
 
 
-def database_of(services: Services, user: DatabaseUserRow) -> str:
+def placement(services: Services, user: DatabaseUserRow) -> tuple[str, bool]:
+    """The user's database, and whether its account is to be locked (its tenant is to be
+    suspended: the tenant's desired suspension, set before its steps run)."""
     with services.store.unit_of_work() as uow:
         row = databases(uow).get(user.database_id)
         assert row is not None
-        return row.name
+        tenant = tenants(uow).get(user.tenant_id)
+        return row.name, tenant is not None and tenant.suspension is not None
 
 
 def ensure_user(
     services: Services, user: DatabaseUserRow, privileges: str | None = None, secret: str = PASSWORD
 ) -> Outcome:
     """The account with its stored password (or the sealed secret `secret`), granted on
-    exactly its database (`privileges`, else the row's); then a login as that account
-    proves it (invariant 6)."""
-    db, pw = database_of(services, user), password(services, user.id, secret)
+    exactly its database (`privileges`, else the row's), locked while its tenant is
+    suspended; then a login as that account proves it (invariant 6): it works, or it is
+    refused as locked."""
+    (db, locked), pw = placement(services, user), password(services, user.id, secret)
     mariadb = provider(services)
-    outcome = mariadb.ensure_account(user.name, pw, db, GRANTS[privileges or user.privileges])
-    mariadb.check_account(user.name, pw, db)
+    grant = GRANTS[privileges or user.privileges]
+    outcome = mariadb.ensure_account(user.name, pw, db, grant, locked)
+    mariadb.check_account(user.name, pw, db, locked)
     return outcome
 
 
@@ -69,6 +75,45 @@ def _remove_users(services: Services, row: DatabaseRow, options: Options) -> Out
         names = [u.name for u in users(uow).of_database(row.id)]
     outcomes = [provider(services).remove_account(name) for name in names]
     return Outcome.DELETED if Outcome.DELETED in outcomes else Outcome.ABSENT
+
+
+def _target(options: Options) -> str:
+    """A reassign's new database (its MariaDB name), from the operation's options."""
+    return str(options["to"])
+
+
+def _reassign_target(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    """The old database checked movable (before anything changes), the new one made."""
+    mariadb = provider(services)
+    mariadb.check_movable(row.name)
+    return mariadb.ensure_tenant_database(_target(options))
+
+
+def _remove_target(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    return provider(services).remove_empty_tenant_database(_target(options))
+
+
+def _users_of(services: Services, row: DatabaseRow) -> list[DatabaseUserRow]:
+    with services.store.unit_of_work() as uow:
+        return list(users(uow).of_database(row.id))
+
+
+def _restore_users(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    """The old tenant's accounts made again with their sealed passwords (a failed reassign)."""
+    outcomes = [ensure_user(services, u) for u in _users_of(services, row) if u.status == "ACTIVE"]
+    return Outcome.UPDATED if any(o.changed for o in outcomes) else Outcome.UNCHANGED
+
+
+def _move_tables(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    return provider(services).move_tables(row.name, _target(options))
+
+
+def _move_back(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    return provider(services).move_tables(_target(options), row.name)
+
+
+def _remove_source(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    return provider(services).remove_empty_tenant_database(row.name)
 
 
 def _user(services: Services, user: DatabaseUserRow, options: Options) -> Outcome:
@@ -91,5 +136,11 @@ STEPS: tuple[StepDef[Any], ...] = (
     StepDef(Step.USER, _user, _remove_user, "the account, granted on exactly its database"),
     # Undone by the account as the row has it: a failed update leaves it as it was.
     StepDef(Step.USER_CHANGE, _change_user, _user, "the account's new privileges or password"),
+    StepDef(Step.REASSIGN_TARGET, _reassign_target, _remove_target, "the new database"),
+    StepDef(
+        Step.REASSIGN_USERS, _remove_users, _restore_users, "the old tenant's accounts dropped"
+    ),
+    StepDef(Step.REASSIGN_TABLES, _move_tables, _move_back, "every table renamed across"),
+    StepDef(Step.REASSIGN_SOURCE, _remove_source, _database, "the old database (empty) dropped"),
 )
 BY_NAME = {step.name: step for step in STEPS}

@@ -60,6 +60,12 @@ class UserCreate(RequestBody):
     )
 
 
+class DatabaseReassign(RequestBody):
+    tenant: str = Field(
+        min_length=1, max_length=32, pattern=TENANT_PATTERN, description="the tenant it moves to"
+    )
+
+
 class UserUpdate(RequestBody):
     """At least one of: new privileges, a new random password, your own password."""
 
@@ -89,6 +95,10 @@ class Connection(BaseModel):
 class Accepted(BaseModel):
     operation: OperationRef
     database: str
+
+
+class Reassigned(Accepted):
+    to: str = Field(description="its MariaDB name under the new tenant (its handle once moved)")
 
 
 class UserAccepted(BaseModel):

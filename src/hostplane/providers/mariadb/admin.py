@@ -11,7 +11,10 @@ and only the rights it needs:
 - ALL on `tdb\\_%`.* WITH GRANT OPTION: the same on the tenants' databases (tenant_dbs.py);
 - ALL on `hostplane\\_ledger`.*: its claims (ledger.py);
 - SELECT (User, Host) on mysql.user: whether an account exists, and no password hash;
-- SELECT on mysql.db: the database-level grants of the accounts it made (the reconciler).
+- SELECT on mysql.db: the database-level grants of the accounts it made (the reconciler);
+- SELECT (User, Host, Priv) on mysql.global_priv: whether its tenants' accounts are locked
+  (a suspended tenant's are). Priv holds password hashes too; CREATE USER already lets this
+  account reset any password, so reading them gives it nothing it could not take.
 
 An account made by an older release lacks the later rights: it is granted them again (through
 root, as when it was made) the first time this release logs in with it.
@@ -58,10 +61,11 @@ GRANTS = (
     "GRANT ALL PRIVILEGES ON `hostplane\\_ledger`.* TO %s@%s",  # ledger.LEDGER, escaped
     "GRANT SELECT (User, Host) ON mysql.user TO %s@%s",
     "GRANT SELECT ON mysql.db TO %s@%s",
+    "GRANT SELECT (User, Host, Priv) ON mysql.global_priv TO %s@%s",
 )
 # A right only the latest GRANTS give, as SHOW GRANTS prints it: its absence is an account
 # made by an older release.
-LATEST_GRANT = "`mysql`.`db`"
+LATEST_GRANT = "`mysql`.`global_priv`"
 # Through a socket that is missing or where nothing listens (PyMySQL reports either).
 NO_SOCKET = frozenset({2002, 2003})
 

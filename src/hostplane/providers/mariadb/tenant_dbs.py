@@ -6,7 +6,9 @@ is refused by `ensure_*`, left alone by `remove_*`, never listed by `observe_ten
 
 An account is granted on exactly one database, with the database named with its wildcards
 escaped (identifiers.grant_target); `ensure_account` revokes any other database-level grant
-the account holds (made by hand) and puts back a grant that is missing or was changed.
+the account holds (made by hand) and puts back a grant that is missing or was changed. An
+account is locked (`ACCOUNT LOCK`) while its tenant is suspended: a locked account is
+confirmed by a login being refused as locked.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hostplane.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError
 from hostplane.providers.mariadb import identifiers as ids
 from hostplane.providers.mariadb import ledger
-from hostplane.providers.mariadb.connection import error_message
+from hostplane.providers.mariadb.connection import error_code, error_message
 from hostplane.providers.mariadb.identifiers import ACCOUNT_HOST
 from hostplane.providers.mariadb.ownership import Kind, Verdict
 from hostplane.providers.mariadb.provider import MariaDBProvider
@@ -30,6 +32,8 @@ from hostplane.providers.mariadb.provider import MariaDBProvider
 log = structlog.get_logger(__name__)
 
 ACCOUNT_RE = re.compile(r"^[a-z0-9_]{1,80}$")
+# MariaDB's answer to a login of a locked account (ER_ACCOUNT_HAS_BEEN_LOCKED).
+ACCOUNT_LOCKED = 4151
 # What a GRANT may give here (MariaDB's names), checked before it is put in a statement.
 GRANTABLE = frozenset({"ALL PRIVILEGES", "SELECT, SHOW VIEW"})
 
@@ -44,11 +48,13 @@ def account(name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class TenantObservation:
     """This plane's tenant databases and accounts, and every database-level grant of those
-    accounts: account → {grant pattern as mysql.db holds it → privileges (select, ...)}."""
+    accounts: account → {grant pattern as mysql.db holds it → privileges (select, ...)};
+    `locked`: those of the accounts that are locked."""
 
     databases: frozenset[str] = frozenset()
     accounts: frozenset[str] = frozenset()
     grants: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+    locked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +103,71 @@ class TenantDatabases(MariaDBProvider):
     def remove_tenant_database(self, name: str) -> Outcome:
         return self.remove_database_only(name)
 
-    def ensure_account(self, user: str, password: str, database: str, grant: str) -> Outcome:
+    def contents(self, name: str) -> dict[str, list[str]]:
+        """What the database holds, by kind: tables (base, sequences, system-versioned),
+        views, triggers, routines, events; {} when it does not exist (one query)."""
+        ids.database(name)
+        with self._cursor() as cur:
+            return _contents(cur, name)
+
+    def check_movable(self, name: str) -> None:
+        """PermanentError naming what RENAME TABLE cannot take to another database (views,
+        triggers) or what dropping it would lose (routines, events)."""
+        found = {k: v for k, v in self.contents(name).items() if k != "tables" and v}
+        if found:
+            listing = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in found.items())
+            raise PermanentError(
+                f"database {name} on {self.where} cannot be moved to another database: it "
+                f"holds {listing} (drop them, move it, and make them again)"
+            )
+
+    def move_tables(self, source: str, target: str) -> Outcome:
+        """Every table of `source` renamed into `target` in one RENAME TABLE (atomic on
+        MariaDB 10.6+); both this plane's. Run again it moves what is left: UNCHANGED once
+        `source` is empty or gone."""
+        ids.database(source), ids.database(target)
+        with self._cursor() as cur:
+            src, _ = self._judge(cur, source, "")
+            dst, _ = self._judge(cur, target, "")
+            self._refuse_foreign(src, dst)
+            if not dst.ours:
+                raise PermanentError(f"database {target} on {self.where} is missing")
+            if not src.ours:
+                return Outcome.UNCHANGED
+            tables = _contents(cur, source).get("tables", [])
+            clash = sorted(set(tables) & set(_contents(cur, target).get("tables", [])))
+            if clash:
+                raise PermanentError(
+                    f"database {target} on {self.where} has tables named as {source}'s "
+                    f"already: {', '.join(clash)} (made by hand?): move or drop them first"
+                )
+            if tables:
+                cur.execute(
+                    "RENAME TABLE "
+                    + ", ".join(
+                        f"`{source}`.{_quoted(t)} TO `{target}`.{_quoted(t)}" for t in tables
+                    )
+                )
+        outcome = Outcome.UPDATED if tables else Outcome.UNCHANGED
+        log.info("mariadb.tables.moved", source=source, target=target, tables=len(tables))
+        return outcome
+
+    def remove_empty_tenant_database(self, name: str) -> Outcome:
+        """The database dropped if it is this plane's and holds nothing; refused if it still
+        holds anything (never drops data that was to move)."""
+        held = {k: v for k, v in self.contents(name).items() if v}
+        if held:
+            listing = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in held.items())
+            raise PermanentError(
+                f"database {name} on {self.where} is not empty ({listing}): not dropped"
+            )
+        return self.remove_database_only(name)
+
+    def ensure_account(
+        self, user: str, password: str, database: str, grant: str, locked: bool = False
+    ) -> Outcome:
         """The account with `password`, granted `grant` on exactly `database` (one of this
-        plane's), and no other database-level grant."""
+        plane's), no other database-level grant, and locked or not as `locked` says."""
         user = account(user)
         if grant not in GRANTABLE:
             raise ValidationError(f"{grant!r} is not a grant of a tenant's database user")
@@ -117,6 +185,7 @@ class TenantDatabases(MariaDBProvider):
             self._refuse_foreign(judged)
             self._make_user(cur, judged, password)
             changed = self._grant_exactly(cur, user, target, grant)
+            changed |= _lock(cur, user, locked)
         outcome = (
             Outcome.CREATED
             if first.verdict is Verdict.CREATE
@@ -157,12 +226,26 @@ class TenantDatabases(MariaDBProvider):
                 detail=error_message(exc),
             ) from None
 
+    def lock_account(self, user: str, locked: bool) -> Outcome:
+        """This plane's account locked (no new login) or unlocked; ABSENT when it is gone or
+        not this plane's (left alone)."""
+        user = account(user)
+        with self._cursor() as cur:
+            _, found = self._judge(cur, "", user)
+            if not found.ours:
+                return Outcome.ABSENT
+            changed = _lock(cur, user, locked)
+        outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
+        log.info("mariadb.account.lock", user=user, locked=locked, outcome=outcome.value)
+        return outcome
+
     def remove_account(self, user: str) -> Outcome:
         """The account dropped (with its grants) if it is this plane's; its claim released."""
         return self._remove(None, account(user))
 
-    def check_account(self, user: str, password: str, database: str) -> None:
-        """Log in as the tenant's client would (through the socket) and use the database."""
+    def check_account(self, user: str, password: str, database: str, locked: bool = False) -> None:
+        """Log in as the tenant's client would (through the socket) and use the database; a
+        `locked` account must be refused as locked (its password right: checked first)."""
         ids.database(database)
         try:
             conn = pymysql.connect(
@@ -173,10 +256,15 @@ class TenantDatabases(MariaDBProvider):
                 connect_timeout=5,
             )
         except pymysql.MySQLError as exc:
+            if locked and error_code(exc) == ACCOUNT_LOCKED:
+                return
             raise PermanentError(
                 f"user {user} cannot use database {database} on {self.where}",
                 detail=error_message(exc),
             ) from None
+        if locked:
+            conn.close()
+            raise PermanentError(f"user {user} on {self.where} logs in: it is not locked")
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
@@ -201,11 +289,58 @@ class TenantDatabases(MariaDBProvider):
                 user = str(record["user"])
                 if user in accounts:
                     grants.setdefault(user, {})[str(record["db"])] = _held(record)
+            cur.execute(
+                f"SELECT User FROM mysql.global_priv WHERE Host = %s AND User LIKE %s AND {LOCKED}",
+                (ACCOUNT_HOST, user_prefix.replace("_", "\\_") + "%"),
+            )
+            locked = frozenset(str(r[0]) for r in cur.fetchall()) & accounts
         return TenantObservation(
             databases=frozenset(n for k, n in rows if k == "database" and n.startswith(db_prefix)),
             accounts=accounts,
             grants=grants,
+            locked=locked,
         )
+
+
+def _quoted(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+_CONTENTS = (
+    "SELECT IF(TABLE_TYPE = 'VIEW', 'views', 'tables'), TABLE_NAME FROM information_schema.TABLES"
+    " WHERE TABLE_SCHEMA = %s"
+    " UNION ALL SELECT 'triggers', TRIGGER_NAME FROM information_schema.TRIGGERS"
+    " WHERE TRIGGER_SCHEMA = %s"
+    " UNION ALL SELECT 'routines', ROUTINE_NAME FROM information_schema.ROUTINES"
+    " WHERE ROUTINE_SCHEMA = %s"
+    " UNION ALL SELECT 'events', EVENT_NAME FROM information_schema.EVENTS"
+    " WHERE EVENT_SCHEMA = %s"
+)
+
+
+def _contents(cur: Any, name: str) -> dict[str, list[str]]:
+    cur.execute(_CONTENTS, (name, name, name, name))
+    found: dict[str, list[str]] = {}
+    for kind, item in cur.fetchall():
+        found.setdefault(str(kind), []).append(str(item))
+    return {kind: sorted(items) for kind, items in found.items()}
+
+
+# mysql.global_priv's test of a locked account (its Priv JSON).
+LOCKED = "COALESCE(JSON_VALUE(Priv, '$.account_locked'), 0) = 1"
+
+
+def _lock(cur: Any, user: str, locked: bool) -> bool:
+    """The account locked or unlocked as `locked` says; whether that changed it."""
+    cur.execute(
+        f"SELECT {LOCKED} FROM mysql.global_priv WHERE User = %s AND Host = %s",
+        (user, ACCOUNT_HOST),
+    )
+    row = cur.fetchone()
+    if row is not None and bool(row[0]) == locked:
+        return False
+    cur.execute(f"ALTER USER %s@%s ACCOUNT {'LOCK' if locked else 'UNLOCK'}", (user, ACCOUNT_HOST))
+    return True
 
 
 def _common_prefix(a: str, b: str) -> str:
