@@ -305,6 +305,39 @@ def test_canary_after_a_reassign_the_old_tenants_user_is_out_and_the_new_tenants
     assert moved in [d["name"] for d in listed]
 
 
+def test_a_delete_with_backup_leaves_a_dump_of_the_tenants_that_restores(
+    cp: ControlPlane, world, mariadb_server
+):
+    kept, restored = f"tdb_7_qx{TAG}_kept", f"restored_{TAG}"
+    ok(cp.cli("database", "create", "kept", "--tenant", B, "--wait"))
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{kept}`.notes (id INT PRIMARY KEY, body TEXT)")
+        cur.execute(f"INSERT INTO `{kept}`.notes VALUES (1, 'first'), (2, 'ŝecond')")
+    with cp.api() as api:
+        accepted = api.delete(f"/v1/databases/{kept}", params={"backup": "true"})
+        assert accepted.status_code == 202, accepted.text
+    _wait(cp, accepted.json()["operation"]["id"])
+    dump = cp.homes_dir / B / accepted.json()["backup"]
+    assert dump.parent.name == "private" and dump.name.endswith(".sql.gz")
+    assert dump.stat().st_uid == dump.parent.stat().st_uid != 0  # written as the tenant
+    assert oct(dump.stat().st_mode & 0o777) == "0o600"
+    with root_connection(mariadb_server) as conn:
+        assert kept not in column(conn, "SHOW DATABASES")
+        conn.cursor().execute(f"CREATE DATABASE `{restored}`")
+    try:
+        subprocess.run(
+            f"gunzip -c '{dump}' | mariadb --no-defaults -uroot --socket={mariadb_server.socket}"
+            f" {restored}",
+            shell=True,
+            check=True,
+        )
+        with root_connection(mariadb_server) as conn:
+            assert column(conn, f"SELECT body FROM `{restored}`.notes") == {"first", "ŝecond"}
+    finally:
+        with root_connection(mariadb_server) as conn:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{restored}`")
+
+
 def test_deletes_leave_nothing_and_are_audited(cp: ControlPlane, world, mariadb_server):
     ok(cp.cli("database", "user", "delete", DB_A, "ro", "--wait"))
     with pytest.raises(pymysql.MySQLError):

@@ -245,6 +245,11 @@ class FakeAccounts:
     def exists(self, account: Account) -> bool:
         return account.tenant in self.homes
 
+    def ids(self, account: Account) -> tuple[int, int]:
+        if account.tenant not in self.homes:
+            raise PermanentError(f"the system user of tenant {account.tenant} is missing")
+        return 20000 + sorted(self.homes).index(account.tenant), 20000
+
     def end_processes(self, account: Account) -> int:
         self.journal.record("accounts.end_processes", account.tenant)
         return self.processes.pop(account.tenant, 0)
@@ -450,6 +455,7 @@ class FakeTenantDatabases:
         self.unmarked: set[str] = set()
         self.tables: dict[str, set[str]] = {}  # database → its tables
         self.views: dict[str, set[str]] = {}  # database → its views (they cannot move)
+        self.dumps: dict[str, tuple[int, list[str]]] = {}  # path → (owner uid, its tables)
         self._sets = {"ALL PRIVILEGES": ALL_PRIVILEGES, "SELECT, SHOW VIEW": READ_PRIVILEGES}
 
     def _refuse_foreign(self, name: str) -> None:
@@ -474,6 +480,14 @@ class FakeTenantDatabases:
         self.tables.pop(name, None)
         self.views.pop(name, None)
         return Outcome.DELETED
+
+    def dump_database(self, name: str, folder: Path, filename: str, uid: int, gid: int) -> Outcome:
+        """A dump is the database's tables at that time, kept under its path (and owner)."""
+        self.journal.record("tenant_databases.dump_database", name)
+        if name not in self.databases:
+            raise PermanentError(f"database {name} is missing: nothing to dump")
+        self.dumps[str(folder / filename)] = (uid, sorted(self.tables.get(name, set())))
+        return Outcome.CREATED
 
     def contents(self, name: str) -> dict[str, list[str]]:
         found = {"tables": self.tables.get(name, set()), "views": self.views.get(name, set())}

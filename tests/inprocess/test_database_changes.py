@@ -18,10 +18,12 @@ from hostplane.kinds.tenant import access
 from hostplane.kinds.tenant import requests as tenant_requests
 from hostplane.kinds.tenant.model import DEFAULT_LIMITS
 from hostplane.kinds.tenant.repo import tenants
+from hostplane.kinds.tenant.steps import account_of
 from hostplane.providers.mariadb.identifiers import ALL_PRIVILEGES, READ_PRIVILEGES, grant_pattern
 from tests.inprocess.helpers import ACTOR
 from tests.inprocess.plane import Failpoints, Plane
 from tests.inprocess.test_databases import DB, USER, create_db, create_user, make_tenant
+from tests.inprocess.test_databases import status as status_of
 
 STRONG = "Correct-Horse-Battery-9"
 
@@ -303,3 +305,43 @@ def test_a_reassign_killed_at_a_step_resumes_and_ends_as_without_it(
     assert fake.databases == {NEW} and fake.tables == {NEW: {"orders", "customers"}}
     assert fake.accounts == {}
     assert rows(plane) == {DB: ("acme", "DELETED"), NEW: ("beta", "ACTIVE")}
+
+
+def test_a_delete_with_backup_dumps_into_the_tenants_private_folder_first(plane: Plane, two: str):
+    fake = plane.world.tenant_databases
+    journal = plane.world.journal
+    journal.clear()
+    sub = db_requests.delete_database(
+        plane.services, name=DB, actor=ACTOR, backup=True, idempotency_key="d1"
+    )
+    with pytest.raises(ConflictError, match="different request"):
+        db_requests.delete_database(plane.services, name=DB, actor=ACTOR, idempotency_key="d1")
+    options = plane.operation(sub.operation_id).options or {}
+    path = f"/fake/homes/acme/private/{options['backup_file']}"
+    assert path.endswith(".sql.gz") and DB in path
+    assert plane.run(sub) == "SUCCEEDED"
+    with plane.store.unit_of_work() as uow:
+        acme = account_of(tenants(uow).get_live("acme"))  # type: ignore[arg-type]
+    uid, _ = plane.world.accounts.ids(acme)
+    assert fake.dumps == {path: (uid, ["customers", "orders"])}
+    assert journal.names("tenant_databases.")[:3] == [
+        "tenant_databases.dump_database",
+        "tenant_databases.remove_account",
+        "tenant_databases.remove_database",
+    ]
+    assert status_of(plane, DB) == "DELETED"
+
+
+def test_a_dump_that_fails_stops_the_delete_before_anything_is_dropped(plane: Plane, two: str):
+    fake = plane.world.tenant_databases
+    plane.world.journal.fail(
+        "tenant_databases.dump_database", lambda: PermanentError("mariadb-dump: disk full")
+    )
+    sub = db_requests.delete_database(plane.services, name=DB, actor=ACTOR, backup=True)
+    assert plane.run(sub) == "FAILED"
+    assert "disk full" in (plane.operation(sub.operation_id).error or "")
+    assert DB in fake.databases and fake.accounts == {USER: two} and fake.dumps == {}
+    assert status_of(plane, DB) == "FAILED"
+    retried = db_requests.retry_database(plane.services, name=DB, actor=ACTOR)
+    assert plane.run(retried) == "SUCCEEDED"  # the delete again, with its dump
+    assert len(fake.dumps) == 1 and fake.databases == set()

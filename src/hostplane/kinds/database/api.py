@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from hostplane.api.deps import (
     ActorDep,
@@ -21,7 +21,7 @@ from hostplane.api.schemas import OperationRef
 from hostplane.errors import ConflictError, HostplaneError, ValidationError
 from hostplane.kernel.operations import Submitted
 from hostplane.kinds.database import requests, views
-from hostplane.kinds.database.model import KIND
+from hostplane.kinds.database.model import BACKUP_FOLDER, KIND
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.steps import provider
 from hostplane.kinds.tenant.repo import tenants
@@ -128,8 +128,14 @@ def delete_database(
     submitter: SubmitterDep,
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
-) -> views.Accepted:
-    """The database and its users dropped from MariaDB; audited (refusals too)."""
+    backup: Annotated[
+        bool, Query(description="first a gzipped dump into the tenant's private/ folder")
+    ] = False,
+) -> views.DeleteAccepted:
+    """The database and its users dropped from MariaDB; audited (refusals too). With
+    `backup=true` a gzipped dump (mariadb-dump) is first written, as the tenant's user, into
+    its home's private/ folder; a dump that fails stops the delete before anything is
+    dropped."""
     try:
         sub = requests.delete_database(
             services,
@@ -137,13 +143,22 @@ def delete_database(
             actor=caller.actor,
             scope=caller.scope,
             idempotency_key=idempotency_key,
+            backup=backup,
         )
     except (ConflictError, ValidationError) as exc:
         requests.audit_refusal(
             services, actor=caller.actor, name=database, reason=str(exc), scope=caller.scope
         )
         raise
-    return views.Accepted(operation=_ref(response, services, submitter, sub), database=sub.target)
+    with services.store.unit_of_work() as uow:
+        assert sub.operation_id is not None
+        op = uow.operations.get(sub.operation_id)
+        dumped = (op.options or {}).get("backup_file") if op else None
+    return views.DeleteAccepted(
+        operation=_ref(response, services, submitter, sub),
+        database=sub.target,
+        backup=f"{BACKUP_FOLDER}/{dumped}" if dumped else None,
+    )
 
 
 @router.post("/{database}/retry", status_code=202, responses=ERRORS)

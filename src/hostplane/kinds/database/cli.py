@@ -122,14 +122,21 @@ def database_show(ctx: typer.Context, database: str, as_json: JsonOpt = False) -
 def database_delete(
     ctx: typer.Context,
     database: str,
+    backup: Annotated[
+        bool, typer.Option("--backup", help="first a gzipped dump into the tenant's private/")
+    ] = False,
     wait: WaitOpt = False,
-    timeout: TimeoutOpt = 120.0,
+    timeout: TimeoutOpt = 600.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Drop a database and its users (audited)."""
+    """Drop a database and its users (audited), with --backup after dumping it."""
 
     def go(client: ApiClient) -> None:
-        accepted = client.delete(f"/v1/databases/{database}")
+        accepted = client.delete(
+            f"/v1/databases/{database}", **({"backup": "true"} if backup else {})
+        )
+        if accepted.get("backup") and not as_json:
+            _say(f"dump: {accepted['backup']} (in the tenant's home)")
         if _finish(client, accepted, wait, timeout, as_json) and not as_json:
             _say(f"database {database} is DELETED")
 

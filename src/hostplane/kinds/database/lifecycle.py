@@ -154,7 +154,8 @@ class DatabaseSaga:
     def begin(self, ctx: Services, uow: UnitOfWork, op: OperationRow, row: Row) -> Plan:
         if op.kind in (DatabaseOp.DELETE, DatabaseOp.USER_DELETE):
             move(uow, row, S.DELETING, "delete started", op.actor, op.id)
-            plan = delete_plan() if op.kind == DatabaseOp.DELETE else user_plan()
+            backup = bool((op.options or {}).get("backup_file"))
+            plan = delete_plan(backup) if op.kind == DatabaseOp.DELETE else user_plan()
             return Plan(plan, undo=True, failure="delete stopped at a step")
         if op.kind == DatabaseOp.USER_UPDATE:
             return Plan(update_plan(), failure="update stopped")

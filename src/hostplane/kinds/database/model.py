@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
+from datetime import datetime
 
 from hostplane.errors import ValidationError
 from hostplane.kernel.lifecycle import Lifecycle
@@ -105,6 +106,7 @@ USER_OPS = frozenset(
 
 class Step(enum.StrEnum):
     DATABASE = "database-database"  # the database on MariaDB, marked as this plane's
+    BACKUP = "database-backup"  # a delete with backup, first: a gzipped dump in private/
     USERS = "database-users"  # a delete only: the database's users removed first
     USER = "database-user"  # the account, its password, its grant on exactly its database
     USER_CHANGE = "database-user-change"  # an update: the new privileges and/or password
@@ -120,9 +122,18 @@ def create_plan() -> tuple[Step, ...]:
     return (Step.DATABASE,)
 
 
-def delete_plan() -> tuple[Step, ...]:
-    """Undone in this order: the database's accounts, then the database."""
-    return (Step.USERS, Step.DATABASE)
+def delete_plan(backup: bool = False) -> tuple[Step, ...]:
+    """Undone in this order: (its dump written,) the database's accounts, the database; a
+    dump that fails stops the delete before anything is dropped."""
+    return ((Step.BACKUP,) if backup else ()) + (Step.USERS, Step.DATABASE)
+
+
+BACKUP_FOLDER = "private"  # the tenant's folder (of its home) that dumps are written into
+
+
+def backup_file(name: str, at: datetime) -> str:
+    """The dump's file name: the database's MariaDB name and the time of the request."""
+    return f"{name}-{at:%Y%m%dT%H%M%SZ}.sql.gz"
 
 
 def user_plan() -> tuple[Step, ...]:

@@ -9,6 +9,7 @@ from functools import partial
 
 from hostplane.errors import ConflictError, NotFoundError, ValidationError
 from hostplane.kernel.operations import Submitted, refuse_if_busy, replay, request_hash, submit
+from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.database.lifecycle import audit
 from hostplane.kinds.database.model import (
@@ -19,6 +20,7 @@ from hostplane.kinds.database.model import (
     USER_LIFECYCLE,
     DatabaseOp,
     DatabaseStatus,
+    backup_file,
     database_identifier,
     user_identifier,
     validate_name,
@@ -94,9 +96,11 @@ def delete_database(
     actor: str,
     scope: str | None = None,
     idempotency_key: str | None = None,
+    backup: bool = False,
 ) -> Submitted:
-    """The database dropped with every user of it; audited."""
-    fingerprint = request_hash({"op": DatabaseOp.DELETE, "name": name})
+    """The database dropped with every user of it; audited. With `backup`, first dumped
+    (gzipped) into the tenant's private/ folder: a dump that fails stops the delete."""
+    fingerprint = request_hash({"op": DatabaseOp.DELETE, "name": name, "backup": backup})
     with services.store.unit_of_work() as uow:
         replayed = replay(uow, idempotency_key, fingerprint)
         if replayed:
@@ -111,8 +115,12 @@ def delete_database(
             refuse_if_busy(uow, USER_KIND, user.name)
             users(uow).touch(user)
         databases(uow).touch(row)
-        sub = _database_op(uow, row, DatabaseOp.DELETE, actor, idempotency_key, fingerprint)
-        audit(uow, actor, row, "database.delete", f"database is {row.status}", sub.operation_id)
+        options = {"backup_file": backup_file(row.name, utcnow())} if backup else {}
+        sub = _database_op(
+            uow, row, DatabaseOp.DELETE, actor, idempotency_key, fingerprint, **options
+        )
+        reason = f"database is {row.status}" + (f", dumped to {options}" if backup else "")
+        audit(uow, actor, row, "database.delete", reason, sub.operation_id)
         return sub
 
 
@@ -126,7 +134,8 @@ def retry_database(
             raise ConflictError(f"database {name!r} is {row.status}: only FAILED ones are retried")
         last = uow.operations.latest_for(row.id)
         if last is not None and last.kind == DatabaseOp.DELETE:
-            return _database_op(uow, row, DatabaseOp.DELETE, actor)
+            # its options too: a delete asked with a backup is retried with it
+            return _database_op(uow, row, DatabaseOp.DELETE, actor, **dict(last.options or {}))
         return _database_op(uow, row, DatabaseOp.RETRY, actor)
 
 

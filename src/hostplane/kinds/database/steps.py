@@ -9,10 +9,11 @@ from typing import Any
 from hostplane.errors import PermanentError
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.steps import Options, StepDef
-from hostplane.kinds.database.model import GRANTS, Step
+from hostplane.kinds.database.model import BACKUP_FOLDER, GRANTS, Step
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
 from hostplane.kinds.tenant.repo import tenants
+from hostplane.kinds.tenant.steps import account_of, accounts
 from hostplane.providers.mariadb.tenant_dbs import TenantDatabases
 from hostplane.services import Services
 
@@ -116,6 +117,21 @@ def _remove_source(services: Services, row: DatabaseRow, options: Options) -> Ou
     return provider(services).remove_empty_tenant_database(row.name)
 
 
+def _backup(services: Services, row: DatabaseRow, options: Options) -> Outcome:
+    """A delete's dump, gzipped, into the tenant's private/ folder, written as its user."""
+    filename = options.get("backup_file")
+    if not filename:
+        return Outcome.UNCHANGED
+    with services.store.unit_of_work() as uow:
+        tenant = tenants(uow).get(row.tenant_id)
+        assert tenant is not None
+        account = account_of(tenant)
+    homes = accounts(services)
+    uid, gid = homes.ids(account)
+    folder = homes.home(account.tenant) / BACKUP_FOLDER
+    return provider(services).dump_database(row.name, folder, str(filename), uid, gid)
+
+
 def _user(services: Services, user: DatabaseUserRow, options: Options) -> Outcome:
     return ensure_user(services, user)
 
@@ -132,6 +148,7 @@ def _remove_user(services: Services, user: DatabaseUserRow, options: Options) ->
 
 STEPS: tuple[StepDef[Any], ...] = (
     StepDef(Step.DATABASE, _database, _remove_database, "the database on MariaDB, marked"),
+    StepDef(Step.BACKUP, None, _backup, "a dump of the database in the tenant's private/"),
     StepDef(Step.USERS, None, _remove_users, "the database's accounts"),
     StepDef(Step.USER, _user, _remove_user, "the account, granted on exactly its database"),
     # Undone by the account as the row has it: a failed update leaves it as it was.

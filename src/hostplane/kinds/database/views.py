@@ -97,6 +97,14 @@ class Accepted(BaseModel):
     database: str
 
 
+class DeleteAccepted(Accepted):
+    backup: str | None = Field(
+        default=None,
+        description="with backup=true: where the gzipped dump is written, below the tenant's "
+        "home (private/…); the delete goes on only once it is written and tested",
+    )
+
+
 class Reassigned(Accepted):
     to: str = Field(description="its MariaDB name under the new tenant (its handle once moved)")
 

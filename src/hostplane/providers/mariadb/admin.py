@@ -14,7 +14,9 @@ and only the rights it needs:
 - SELECT on mysql.db: the database-level grants of the accounts it made (the reconciler);
 - SELECT (User, Host, Priv) on mysql.global_priv: whether its tenants' accounts are locked
   (a suspended tenant's are). Priv holds password hashes too; CREATE USER already lets this
-  account reset any password, so reading them gives it nothing it could not take.
+  account reset any password, so reading them gives it nothing it could not take;
+- SELECT on mysql.proc: SHOW CREATE of a tenant's routines, for the dump written before a
+  delete with backup (MariaDB 10.11 has no narrower right).
 
 An account made by an older release lacks the later rights: it is granted them again (through
 root, as when it was made) the first time this release logs in with it.
@@ -62,10 +64,11 @@ GRANTS = (
     "GRANT SELECT (User, Host) ON mysql.user TO %s@%s",
     "GRANT SELECT ON mysql.db TO %s@%s",
     "GRANT SELECT (User, Host, Priv) ON mysql.global_priv TO %s@%s",
+    "GRANT SELECT ON mysql.proc TO %s@%s",
 )
 # A right only the latest GRANTS give, as SHOW GRANTS prints it: its absence is an account
 # made by an older release.
-LATEST_GRANT = "`mysql`.`global_priv`"
+LATEST_GRANT = "`mysql`.`proc`"
 # Through a socket that is missing or where nothing listens (PyMySQL reports either).
 NO_SOCKET = frozenset({2002, 2003})
 

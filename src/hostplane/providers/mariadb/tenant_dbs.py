@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -22,8 +23,8 @@ import structlog
 
 from hostplane.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError
+from hostplane.providers.mariadb import dump, ledger
 from hostplane.providers.mariadb import identifiers as ids
-from hostplane.providers.mariadb import ledger
 from hostplane.providers.mariadb.connection import error_code, error_message
 from hostplane.providers.mariadb.identifiers import ACCOUNT_HOST
 from hostplane.providers.mariadb.ownership import Kind, Verdict
@@ -102,6 +103,17 @@ class TenantDatabases(MariaDBProvider):
 
     def remove_tenant_database(self, name: str) -> Outcome:
         return self.remove_database_only(name)
+
+    def dump_database(self, name: str, folder: Path, filename: str, uid: int, gid: int) -> Outcome:
+        """The database (this plane's) dumped, gzipped, into `folder/filename` as uid:gid."""
+        with self._cursor() as cur:
+            db, _ = self._judge(cur, name, "")
+        if not db.ours:
+            raise PermanentError(
+                f"database {name} on {self.where} is missing or not this control plane's: "
+                "nothing to dump (delete it without backup)"
+            )
+        return dump.dump_database(self._server.account(), name, folder, filename, uid, gid)
 
     def contents(self, name: str) -> dict[str, list[str]]:
         """What the database holds, by kind: tables (base, sequences, system-versioned),
