@@ -10,6 +10,7 @@ from functools import partial
 from hostplane.errors import ConflictError, NotFoundError, ValidationError
 from hostplane.kernel.operations import Submitted, refuse_if_busy, replay, request_hash, submit
 from hostplane.kernel.store.types import utcnow
+from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.database.lifecycle import audit
 from hostplane.kinds.database.model import (
@@ -247,12 +248,7 @@ def update_user(
         replayed = replay(uow, idempotency_key, fingerprint)
         if replayed:
             return UserSubmitted(replayed, None)
-        db = databases(uow).live_or_404(database, scope)
-        row = users(uow).live_in(db.id, name)
-        if row is None:
-            raise NotFoundError(f"database {database!r} has no user {name!r}")
-        refuse_if_busy(uow, KIND, db.name)
-        refuse_if_busy(uow, USER_KIND, row.name)
+        db, row = _user_of(uow, database, name, scope)
         if row.status != S.ACTIVE:
             raise ConflictError(
                 f"database user {name!r} is {row.status}: only ACTIVE users are changed "
@@ -285,6 +281,19 @@ def update_user(
         return UserSubmitted(sub, secret if rotate_password else None)
 
 
+def _user_of(
+    uow: UnitOfWork, database: str, name: str, scope: str | None
+) -> tuple[DatabaseRow, DatabaseUserRow]:
+    """The database's live user `name` (404 otherwise); 409 while either is at work."""
+    db = databases(uow).live_or_404(database, scope)
+    row = users(uow).live_in(db.id, name)
+    if row is None:
+        raise NotFoundError(f"database {database!r} has no user {name!r}")
+    refuse_if_busy(uow, KIND, db.name)
+    refuse_if_busy(uow, USER_KIND, row.name)
+    return db, row
+
+
 def delete_user(
     services: Services,
     *,
@@ -299,12 +308,7 @@ def delete_user(
         replayed = replay(uow, idempotency_key, fingerprint)
         if replayed:
             return replayed
-        db = databases(uow).live_or_404(database, scope)
-        row = users(uow).live_in(db.id, name)
-        if row is None:
-            raise NotFoundError(f"database {database!r} has no user {name!r}")
-        refuse_if_busy(uow, KIND, db.name)
-        refuse_if_busy(uow, USER_KIND, row.name)
+        _, row = _user_of(uow, database, name, scope)
         if row.status not in DELETABLE:
             raise ConflictError(
                 f"database user {name!r} is {row.status}: only ACTIVE or FAILED ones are deleted"
