@@ -1,6 +1,7 @@
-"""A tenant's database dumped into its folder against a real MariaDB (issue 17 item 1, delete
-with backup): the dump is written as the tenant's user, never through a link the tenant
-planted, and it restores."""
+"""A tenant's database dumped into its folder and moved to another database, against a real
+MariaDB (issue 17 item 1: delete with backup, reassign): the dump is written as the tenant's
+user, never through a link the tenant planted, and it restores; tables move in one RENAME
+TABLE, run again it moves what is left, and what cannot move (views, triggers) is named."""
 
 from __future__ import annotations
 
@@ -97,3 +98,45 @@ def test_a_folder_that_is_a_link_or_not_the_tenants_is_refused(
             provider.dump_database("tdb_4_dump_absent", home / "private", "x.gz", NOBODY, NOBODY)
     finally:
         provider.remove_tenant_database(name)
+
+
+def test_tables_move_across_in_one_rename_and_what_cannot_move_is_named(
+    provider: TenantDatabases, mariadb_server
+):
+    source, target = f"tdb_4_from_{uuid.uuid4().hex[:8]}", f"tdb_4_to_{uuid.uuid4().hex[:8]}"
+    provider.ensure_tenant_database(source)
+    provider.ensure_tenant_database(target)
+    try:
+        with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{source}`.a (v INT)")
+            cur.execute(f"INSERT INTO `{source}`.a VALUES (7)")
+            cur.execute(f"CREATE TABLE `{source}`.`b``c` (v INT)")
+            cur.execute(f"CREATE VIEW `{source}`.va AS SELECT v FROM `{source}`.a")
+            cur.execute(
+                f"CREATE TRIGGER `{source}`.ta BEFORE INSERT ON `{source}`.a "
+                "FOR EACH ROW SET NEW.v = NEW.v"
+            )
+        with pytest.raises(PermanentError, match=r"views: va; triggers: ta"):
+            provider.check_movable(source)
+        with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP VIEW `{source}`.va")
+            cur.execute(f"DROP TRIGGER `{source}`.ta")
+        provider.check_movable(source)
+        with pytest.raises(PermanentError, match="not empty"):
+            provider.remove_empty_tenant_database(source)
+        assert provider.move_tables(source, target) is Outcome.UPDATED
+        assert provider.move_tables(source, target) is Outcome.UNCHANGED  # run again
+        assert provider.contents(target) == {"tables": ["a", "b`c"]}
+        assert provider.remove_empty_tenant_database(source) is Outcome.DELETED
+        assert provider.move_tables(source, target) is Outcome.UNCHANGED  # source gone
+        with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT v FROM `{target}`.a")
+            assert cur.fetchall() == ((7,),)
+        provider.ensure_tenant_database(source)
+        with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{source}`.a (v INT)")  # made by hand: a clash
+        with pytest.raises(PermanentError, match="has tables named as"):
+            provider.move_tables(source, target)
+    finally:
+        provider.remove_tenant_database(source)
+        provider.remove_tenant_database(target)
