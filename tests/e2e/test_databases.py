@@ -249,7 +249,11 @@ def test_a_suspended_tenants_users_are_locked_kept_locked_and_unlocked_again(
     cp: ControlPlane, world, mariadb_server
 ):
     a = world["a"]
+    held = login(mariadb_server, a["user"], a["password"], DB_A)  # open before the suspension
     ok(cp.cli("tenant", "suspend", A, "--reason", "unpaid", "--wait"))
+    with pytest.raises(pymysql.MySQLError):  # its session was ended
+        column(held, "SELECT v FROM secrets")
+    held.close()
     assert locked_out(mariadb_server, a["user"], a["password"])
     assert locked_out(mariadb_server, world["ro"]["user"], world["ro"]["password"])
     with login(mariadb_server, world["b"]["user"], world["b"]["password"], DB_B):

@@ -16,7 +16,9 @@ and only the rights it needs:
   (a suspended tenant's are). Priv holds password hashes too; CREATE USER already lets this
   account reset any password, so reading them gives it nothing it could not take;
 - SELECT on mysql.proc: SHOW CREATE of a tenant's routines, for the dump written before a
-  delete with backup (MariaDB 10.11 has no narrower right).
+  delete with backup (MariaDB 10.11 has no narrower right);
+- PROCESS and CONNECTION ADMIN: to find and end the open sessions of an account it locks (a
+  suspended tenant's); again nothing CREATE USER does not already allow in effect.
 
 An account made by an older release lacks the later rights: it is granted them again (through
 root, as when it was made) the first time this release logs in with it.
@@ -65,10 +67,11 @@ GRANTS = (
     "GRANT SELECT ON mysql.db TO %s@%s",
     "GRANT SELECT (User, Host, Priv) ON mysql.global_priv TO %s@%s",
     "GRANT SELECT ON mysql.proc TO %s@%s",
+    "GRANT PROCESS, CONNECTION ADMIN ON *.* TO %s@%s",
 )
 # A right only the latest GRANTS give, as SHOW GRANTS prints it: its absence is an account
 # made by an older release.
-LATEST_GRANT = "`mysql`.`proc`"
+LATEST_GRANT = "CONNECTION ADMIN"
 # Through a socket that is missing or where nothing listens (PyMySQL reports either).
 NO_SOCKET = frozenset({2002, 2003})
 

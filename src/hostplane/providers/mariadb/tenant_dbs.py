@@ -7,8 +7,8 @@ is refused by `ensure_*`, left alone by `remove_*`, never listed by `observe_ten
 An account is granted on exactly one database, with the database named with its wildcards
 escaped (identifiers.grant_target); `ensure_account` revokes any other database-level grant
 the account holds (made by hand) and puts back a grant that is missing or was changed. An
-account is locked (`ACCOUNT LOCK`) while its tenant is suspended: a locked account is
-confirmed by a login being refused as locked.
+account is locked (`ACCOUNT LOCK`) while its tenant is suspended, its open sessions ended: a
+locked account is confirmed by a login being refused as locked.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 ACCOUNT_RE = re.compile(r"^[a-z0-9_]{1,80}$")
 # MariaDB's answer to a login of a locked account (ER_ACCOUNT_HAS_BEEN_LOCKED).
 ACCOUNT_LOCKED = 4151
+UNKNOWN_THREAD = 1094  # ER_NO_SUCH_THREAD: a session that ended before its KILL
 # What a GRANT may give here (MariaDB's names), checked before it is put in a statement.
 GRANTABLE = frozenset({"ALL PRIVILEGES", "SELECT, SHOW VIEW"})
 
@@ -343,16 +344,37 @@ LOCKED = "COALESCE(JSON_VALUE(Priv, '$.account_locked'), 0) = 1"
 
 
 def _lock(cur: Any, user: str, locked: bool) -> bool:
-    """The account locked or unlocked as `locked` says; whether that changed it."""
+    """The account locked or unlocked as `locked` says, a locked one's open sessions ended
+    (a lock only refuses new logins); whether that changed anything."""
     cur.execute(
         f"SELECT {LOCKED} FROM mysql.global_priv WHERE User = %s AND Host = %s",
         (user, ACCOUNT_HOST),
     )
     row = cur.fetchone()
-    if row is not None and bool(row[0]) == locked:
-        return False
-    cur.execute(f"ALTER USER %s@%s ACCOUNT {'LOCK' if locked else 'UNLOCK'}", (user, ACCOUNT_HOST))
-    return True
+    changed = row is None or bool(row[0]) != locked
+    if changed:
+        cur.execute(
+            f"ALTER USER %s@%s ACCOUNT {'LOCK' if locked else 'UNLOCK'}", (user, ACCOUNT_HOST)
+        )
+    if locked:
+        changed |= _end_sessions(cur, user) > 0
+    return changed
+
+
+def _end_sessions(cur: Any, user: str) -> int:
+    """Every open session of the account killed; how many there were."""
+    cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,))
+    ended = 0
+    for (session,) in cur.fetchall():
+        try:
+            cur.execute("KILL CONNECTION %s", (int(session),))
+            ended += 1
+        except pymysql.MySQLError as exc:
+            if error_code(exc) != UNKNOWN_THREAD:  # it ended by itself meanwhile
+                raise
+    if ended:
+        log.info("mariadb.account.sessions_ended", user=user, sessions=ended)
+    return ended
 
 
 def _common_prefix(a: str, b: str) -> str:
