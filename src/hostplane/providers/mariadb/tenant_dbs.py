@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 ACCOUNT_RE = re.compile(r"^[a-z0-9_]{1,80}$")
 # MariaDB's answer to a login of a locked account (ER_ACCOUNT_HAS_BEEN_LOCKED).
 ACCOUNT_LOCKED = 4151
+RENAME_LOCK_WAIT = 30  # seconds
 UNKNOWN_THREAD = 1094  # ER_NO_SUCH_THREAD: a session that ended before its KILL
 # What a GRANT may give here (MariaDB's names), checked before it is put in a statement.
 GRANTABLE = frozenset({"ALL PRIVILEGES", "SELECT, SHOW VIEW"})
@@ -155,6 +156,9 @@ class TenantDatabases(MariaDBProvider):
                     f"already: {', '.join(clash)} (made by hand?): move or drop them first"
                 )
             if tables:
+                # A session holding a table waits the rename out no longer than this; the
+                # step's retries then try again (1205 is a temporary error).
+                cur.execute(f"SET SESSION lock_wait_timeout = {RENAME_LOCK_WAIT}")
                 cur.execute(
                     "RENAME TABLE "
                     + ", ".join(
@@ -253,8 +257,15 @@ class TenantDatabases(MariaDBProvider):
         return outcome
 
     def remove_account(self, user: str) -> Outcome:
-        """The account dropped (with its grants) if it is this plane's; its claim released."""
-        return self._remove(None, account(user))
+        """The account dropped (with its grants) if it is this plane's, its open sessions
+        ended first (a dropped account's session lives on, and may hold table locks); its
+        claim released."""
+        user = account(user)
+        with self._cursor() as cur:
+            _, found = self._judge(cur, "", user)
+            if found.ours:
+                _end_sessions(cur, user)
+        return self._remove(None, user)
 
     def check_account(self, user: str, password: str, database: str, locked: bool = False) -> None:
         """Log in as the tenant's client would (through the socket) and use the database; a
