@@ -181,6 +181,11 @@ def test_a_tenants_token_sees_only_its_own_databases(cp: ControlPlane, world):
         assert b.delete(f"/v1/databases/{DB_A}").status_code == 404
         assert b.post(f"/v1/databases/{DB_A}/users", json={"name": "spy"}).status_code == 404
         assert b.post(f"/v1/tenants/{A}/databases", json={"name": "x"}).status_code == 404
+        spy = {"rotate_password": True}
+        assert b.put(f"/v1/databases/{DB_A}/users/app", json=spy).status_code == 404
+        assert b.delete(f"/v1/databases/{DB_A}", params={"backup": "true"}).status_code == 404
+        moved = b.post(f"/v1/databases/{DB_B}/reassign", json={"tenant": A})
+        assert moved.status_code == 403, moved.text  # the operator's only, even its own
         assert [d["name"] for d in b.get(f"/v1/tenants/{B}/databases").json()["items"]] == [DB_B]
 
 
@@ -222,17 +227,32 @@ def test_a_rotated_password_and_changed_privileges_take_effect_on_mariadb(
         login(mariadb_server, a["user"], a["password"], DB_A)
     with login(mariadb_server, a["user"], rotated["password"], DB_A) as conn:
         assert "tenant a only" in column(conn, "SELECT v FROM secrets")
-    own = "Tenant-Chosen-Secret-42"
     with cp.api() as api:
         weak = api.put(f"/v1/databases/{DB_A}/users/app", json={"password": "short"})
         assert weak.status_code == 422 and "too weak" in weak.text, weak.text
-        changed = api.put(
-            f"/v1/databases/{DB_A}/users/app", json={"privileges": "read", "password": own}
-        )
+        changed = api.put(f"/v1/databases/{DB_A}/users/app", json={"privileges": "read"})
         assert changed.status_code == 202 and changed.json()["password"] is None, changed.text
     _wait(cp, changed.json()["operation"]["id"])
-    with login(mariadb_server, a["user"], own, DB_A) as conn:
+    with login(mariadb_server, a["user"], rotated["password"], DB_A) as conn:
         assert refused(conn, "INSERT INTO secrets VALUES ('x')") in DENIED
+    own = "Tenant-Chosen-Secret-42"
+    out = ok(
+        cp.cli(
+            "database",
+            "user",
+            "update",
+            DB_A,
+            "app",
+            "--password-stdin",
+            "--privileges",
+            "all",
+            "--wait",
+            stdin=own + "\n",
+        )
+    )
+    assert own not in out
+    with login(mariadb_server, a["user"], own, DB_A) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO secrets VALUES ('all again')")
     a["password"] = own  # later tests log in with it
 
 
