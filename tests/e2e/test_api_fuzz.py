@@ -42,6 +42,10 @@ SEMANTIC_BODIES = frozenset(
         "POST /v1/zones",
         "PUT /v1/zones/{zone}/records/{name}/{rtype}",
         "DELETE /v1/zones/{zone}/records/{name}/{rtype}",
+        # A database user's own password: checked for strength (kinds of characters, not the
+        # user's name); a change must change something, and not both rotate and set it.
+        "POST /v1/databases/{database}/users",
+        "PUT /v1/databases/{database}/users/{user}",
     }
 )
 
