@@ -14,17 +14,10 @@ import pytest
 from tests.e2e.harness import ControlPlane
 from tests.faults.test_failpoints import _done_once, _no_drift, _request_killed
 from tests.fixtures_mariadb import root_connection
+from tests.inprocess.test_database_changes import REASSIGN_KILLS
 
 
-@pytest.mark.parametrize(
-    "failpoint",
-    [
-        "database-reassign-users.apply.after",
-        "database-reassign-tables.apply.after",
-        "database-reassign-tables.apply.checkpointed",
-        "database-reassign-source.apply.after",
-    ],
-)
+@pytest.mark.parametrize("failpoint", REASSIGN_KILLS)
 def test_a_reassign_killed_at_a_step_converges(
     tmp_path: Path, stop: list[ControlPlane], mariadb_server, failpoint: str
 ):

@@ -11,6 +11,7 @@ import pytest
 
 from hostplane.errors import ConflictError, NotFoundError, PermanentError, ValidationError
 from hostplane.kinds.database import requests as db_requests
+from hostplane.kinds.database.model import Step, reassign_plan
 from hostplane.kinds.database.repo import users
 from hostplane.kinds.database.steps import NEXT_PASSWORD, PASSWORD, SECRET_OWNER
 from hostplane.kinds.database.table import DatabaseRow
@@ -284,15 +285,15 @@ def test_a_reassign_that_fails_is_undone_and_the_old_user_works_again(plane: Pla
     assert plane.world.journal.count("tenant_databases.remove_account") == 1  # before views
 
 
-@pytest.mark.parametrize(
-    "failpoint",
-    [
-        "database-reassign-users.apply.after",
-        "database-reassign-tables.apply.after",
-        "database-reassign-tables.apply.checkpointed",
-        "database-reassign-source.apply.after",
-    ],
+# Where a reassign is killed: after each step's side effect that changes MariaDB (before its
+# record), and after the tables' checkpoint (in process here, with SIGKILL in tests/faults).
+REASSIGN_KILLS = (
+    *(f"{step}.apply.after" for step in reassign_plan()[1:]),
+    f"{Step.REASSIGN_TABLES}.apply.checkpointed",
 )
+
+
+@pytest.mark.parametrize("failpoint", REASSIGN_KILLS)
 def test_a_reassign_killed_at_a_step_resumes_and_ends_as_without_it(
     plane: Plane, points: Failpoints, two: str, failpoint: str
 ):
