@@ -11,6 +11,7 @@ import pytest
 
 from hostplane.errors import ConflictError, NotFoundError, PermanentError, ValidationError
 from hostplane.kinds.database import requests as db_requests
+from hostplane.kinds.database import user_requests
 from hostplane.kinds.database.model import Step, reassign_plan
 from hostplane.kinds.database.repo import users
 from hostplane.kinds.database.steps import NEXT_PASSWORD, PASSWORD, SECRET_OWNER
@@ -40,10 +41,10 @@ def made(plane: Plane) -> str:
     return made.password
 
 
-def update(plane: Plane, **kw: object) -> db_requests.UserSubmitted:
+def update(plane: Plane, **kw: object) -> user_requests.UserSubmitted:
     kw.setdefault("database", DB)
     kw.setdefault("name", "app")
-    return db_requests.update_user(plane.services, actor=ACTOR, **kw)  # type: ignore[arg-type]
+    return user_requests.update_user(plane.services, actor=ACTOR, **kw)  # type: ignore[arg-type]
 
 
 def sealed(plane: Plane, name: str = PASSWORD) -> str | None:

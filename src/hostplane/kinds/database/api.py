@@ -20,7 +20,7 @@ from hostplane.api.deps import (
 from hostplane.api.schemas import OperationRef
 from hostplane.errors import ConflictError, HostplaneError, ValidationError
 from hostplane.kernel.operations import Submitted
-from hostplane.kinds.database import requests, views
+from hostplane.kinds.database import requests, user_requests, views
 from hostplane.kinds.database.model import BACKUP_FOLDER, KIND
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.steps import provider
@@ -221,7 +221,7 @@ def create_user(
     succeeded. 409 when the tenant has a database user of that name."""
     made = _retrying(
         idempotency_key,
-        lambda: requests.create_user(
+        lambda: user_requests.create_user(
             services,
             database=database,
             name=body.name,
@@ -240,7 +240,7 @@ def _user_accepted(
     services: Services,
     submitter: SubmitterDep,
     database: str,
-    made: requests.UserSubmitted,
+    made: user_requests.UserSubmitted,
 ) -> views.UserAccepted:
     sub = made.submitted
     return views.UserAccepted(
@@ -269,7 +269,7 @@ def update_user(
     was. `user`: the name the tenant gave."""
     made = _retrying(
         idempotency_key,
-        lambda: requests.update_user(
+        lambda: user_requests.update_user(
             services,
             database=database,
             name=user,
@@ -297,7 +297,7 @@ def delete_user(
     """The account dropped (with its grants); audited. `user`: the name the tenant gave."""
     sub = _retrying(
         idempotency_key,
-        lambda: requests.delete_user(
+        lambda: user_requests.delete_user(
             services,
             database=database,
             name=user,

@@ -27,6 +27,7 @@ from hostplane.providers.mariadb import dump, ledger
 from hostplane.providers.mariadb import identifiers as ids
 from hostplane.providers.mariadb.connection import error_code, error_message
 from hostplane.providers.mariadb.identifiers import ACCOUNT_HOST
+from hostplane.providers.mariadb.moves import MovableDatabases
 from hostplane.providers.mariadb.ownership import Kind, Verdict
 from hostplane.providers.mariadb.provider import MariaDBProvider
 
@@ -35,7 +36,6 @@ log = structlog.get_logger(__name__)
 ACCOUNT_RE = re.compile(r"^[a-z0-9_]{1,80}$")
 # MariaDB's answer to a login of a locked account (ER_ACCOUNT_HAS_BEEN_LOCKED).
 ACCOUNT_LOCKED = 4151
-RENAME_LOCK_WAIT = 30  # seconds
 UNKNOWN_THREAD = 1094  # ER_NO_SUCH_THREAD: a session that ended before its KILL
 # What a GRANT may give here (MariaDB's names), checked before it is put in a statement.
 GRANTABLE = frozenset({"ALL PRIVILEGES", "SELECT, SHOW VIEW"})
@@ -69,7 +69,7 @@ class Endpoint:
     socket: str
 
 
-class TenantDatabases(MariaDBProvider):
+class TenantDatabases(MovableDatabases):
     """The tenants' databases and accounts, on the server (and account) of the sites'."""
 
     _endpoint: Endpoint | None = None
@@ -116,69 +116,6 @@ class TenantDatabases(MariaDBProvider):
                 "nothing to dump (delete it without backup)"
             )
         return dump.dump_database(self._server.account(), name, folder, filename, uid, gid)
-
-    def contents(self, name: str) -> dict[str, list[str]]:
-        """What the database holds, by kind: tables (base, sequences, system-versioned),
-        views, triggers, routines, events; {} when it does not exist (one query)."""
-        ids.database(name)
-        with self._cursor() as cur:
-            return _contents(cur, name)
-
-    def check_movable(self, name: str) -> None:
-        """PermanentError naming what RENAME TABLE cannot take to another database (views,
-        triggers) or what dropping it would lose (routines, events)."""
-        found = {k: v for k, v in self.contents(name).items() if k != "tables" and v}
-        if found:
-            listing = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in found.items())
-            raise PermanentError(
-                f"database {name} on {self.where} cannot be moved to another database: it "
-                f"holds {listing} (drop them, move it, and make them again)"
-            )
-
-    def move_tables(self, source: str, target: str) -> Outcome:
-        """Every table of `source` renamed into `target` in one RENAME TABLE (atomic on
-        MariaDB 10.6+); both this plane's. Run again it moves what is left: UNCHANGED once
-        `source` is empty or gone."""
-        ids.database(source), ids.database(target)
-        with self._cursor() as cur:
-            src, _ = self._judge(cur, source, "")
-            dst, _ = self._judge(cur, target, "")
-            self._refuse_foreign(src, dst)
-            if not dst.ours:
-                raise PermanentError(f"database {target} on {self.where} is missing")
-            if not src.ours:
-                return Outcome.UNCHANGED
-            tables = _contents(cur, source).get("tables", [])
-            clash = sorted(set(tables) & set(_contents(cur, target).get("tables", [])))
-            if clash:
-                raise PermanentError(
-                    f"database {target} on {self.where} has tables named as {source}'s "
-                    f"already: {', '.join(clash)} (made by hand?): move or drop them first"
-                )
-            if tables:
-                # A session holding a table waits the rename out no longer than this; the
-                # step's retries then try again (1205 is a temporary error).
-                cur.execute(f"SET SESSION lock_wait_timeout = {RENAME_LOCK_WAIT}")
-                cur.execute(
-                    "RENAME TABLE "
-                    + ", ".join(
-                        f"`{source}`.{_quoted(t)} TO `{target}`.{_quoted(t)}" for t in tables
-                    )
-                )
-        outcome = Outcome.UPDATED if tables else Outcome.UNCHANGED
-        log.info("mariadb.tables.moved", source=source, target=target, tables=len(tables))
-        return outcome
-
-    def remove_empty_tenant_database(self, name: str) -> Outcome:
-        """The database dropped if it is this plane's and holds nothing; refused if it still
-        holds anything (never drops data that was to move)."""
-        held = {k: v for k, v in self.contents(name).items() if v}
-        if held:
-            listing = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in held.items())
-            raise PermanentError(
-                f"database {name} on {self.where} is not empty ({listing}): not dropped"
-            )
-        return self.remove_database_only(name)
 
     def ensure_account(
         self, user: str, password: str, database: str, grant: str, locked: bool = False
@@ -324,30 +261,6 @@ class TenantDatabases(MariaDBProvider):
             grants=grants,
             locked=locked,
         )
-
-
-def _quoted(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
-
-
-_CONTENTS = (
-    "SELECT IF(TABLE_TYPE = 'VIEW', 'views', 'tables'), TABLE_NAME FROM information_schema.TABLES"
-    " WHERE TABLE_SCHEMA = %s"
-    " UNION ALL SELECT 'triggers', TRIGGER_NAME FROM information_schema.TRIGGERS"
-    " WHERE TRIGGER_SCHEMA = %s"
-    " UNION ALL SELECT 'routines', ROUTINE_NAME FROM information_schema.ROUTINES"
-    " WHERE ROUTINE_SCHEMA = %s"
-    " UNION ALL SELECT 'events', EVENT_NAME FROM information_schema.EVENTS"
-    " WHERE EVENT_SCHEMA = %s"
-)
-
-
-def _contents(cur: Any, name: str) -> dict[str, list[str]]:
-    cur.execute(_CONTENTS, (name, name, name, name))
-    found: dict[str, list[str]] = {}
-    for kind, item in cur.fetchall():
-        found.setdefault(str(kind), []).append(str(item))
-    return {kind: sorted(items) for kind, items in found.items()}
 
 
 # mysql.global_priv's test of a locked account (its Priv JSON).
