@@ -378,7 +378,10 @@ class ControlPlane:
             base_url=self.api_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
         )
 
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 120, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """hostctl with `args` (`stdin`: what it reads, else nothing)."""
         env = {**self.env, "HOSTPLANE_API_URL": self.api_url}
         return subprocess.run(
             [HOSTCTL, *args],
@@ -386,7 +389,7 @@ class ControlPlane:
             capture_output=True,
             text=True,
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            input=stdin or "",
         )
 
     def edge_get(self, host: str, path: str = "/") -> httpx.Response:

@@ -45,6 +45,10 @@ SEMANTIC_BODIES = frozenset(
         # A cache's memory_mb is bounded by the plane's HOSTPLANE_CACHE_MAX_MEMORY_MB, and its
         # socket's path (in its tenant's home) must fit a unix socket's 107 bytes.
         "POST /v1/tenants/{tenant}/caches",
+        # A database user's own password: checked for strength (kinds of characters, not the
+        # user's name); a change must change something, and not both rotate and set it.
+        "POST /v1/databases/{database}/users",
+        "PUT /v1/databases/{database}/users/{user}",
     }
 )
 

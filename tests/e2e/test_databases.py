@@ -196,6 +196,11 @@ def test_a_tenants_token_sees_only_its_own_databases(cp: ControlPlane, world):
         assert b.delete(f"/v1/databases/{DB_A}").status_code == 404
         assert b.post(f"/v1/databases/{DB_A}/users", json={"name": "spy"}).status_code == 404
         assert b.post(f"/v1/tenants/{A}/databases", json={"name": "x"}).status_code == 404
+        spy = {"rotate_password": True}
+        assert b.put(f"/v1/databases/{DB_A}/users/app", json=spy).status_code == 404
+        assert b.delete(f"/v1/databases/{DB_A}", params={"backup": "true"}).status_code == 404
+        moved = b.post(f"/v1/databases/{DB_B}/reassign", json={"tenant": A})
+        assert moved.status_code == 403, moved.text  # the operator's only, even its own
         assert [d["name"] for d in b.get(f"/v1/tenants/{B}/databases").json()["items"]] == [DB_B]
 
 
@@ -222,6 +227,157 @@ def test_the_reconciler_repairs_a_dropped_user_and_a_changed_grant_and_leaves_un
         assert refused(conn, f"SELECT * FROM `{DB_B}`.theirs") in DENIED
     with root_connection(mariadb_server) as conn:
         assert UNMARKED in column(conn, "SHOW DATABASES")
+
+
+def test_a_rotated_password_and_changed_privileges_take_effect_on_mariadb(
+    cp: ControlPlane, world, mariadb_server
+):
+    a = world["a"]
+    rotated = json.loads(
+        ok(cp.cli("database", "user", "update", DB_A, "app", "--rotate-password", "--json"))
+    )
+    assert rotated["password"] and rotated["password"] != a["password"]
+    _wait(cp, rotated["operation"]["id"])
+    with pytest.raises(pymysql.MySQLError):
+        login(mariadb_server, a["user"], a["password"], DB_A)
+    with login(mariadb_server, a["user"], rotated["password"], DB_A) as conn:
+        assert "tenant a only" in column(conn, "SELECT v FROM secrets")
+    with cp.api() as api:
+        weak = api.put(f"/v1/databases/{DB_A}/users/app", json={"password": "short"})
+        assert weak.status_code == 422 and "too weak" in weak.text, weak.text
+        changed = api.put(f"/v1/databases/{DB_A}/users/app", json={"privileges": "read"})
+        assert changed.status_code == 202 and changed.json()["password"] is None, changed.text
+    _wait(cp, changed.json()["operation"]["id"])
+    with login(mariadb_server, a["user"], rotated["password"], DB_A) as conn:
+        assert refused(conn, "INSERT INTO secrets VALUES ('x')") in DENIED
+    own = "Tenant-Chosen-Secret-42"
+    out = ok(
+        cp.cli(
+            "database",
+            "user",
+            "update",
+            DB_A,
+            "app",
+            "--password-stdin",
+            "--privileges",
+            "all",
+            "--wait",
+            stdin=own + "\n",
+        )
+    )
+    assert own not in out
+    with login(mariadb_server, a["user"], own, DB_A) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO secrets VALUES ('all again')")
+    a["password"] = own  # later tests log in with it
+
+
+def locked_out(server: Any, user: str, password: str) -> bool:
+    try:
+        login(server, user, password, DB_A).close()
+    except pymysql.MySQLError as exc:
+        assert exc.args[0] == 4151, exc  # refused as locked, not for its password
+        return True
+    return False
+
+
+def test_a_suspended_tenants_users_are_locked_kept_locked_and_unlocked_again(
+    cp: ControlPlane, world, mariadb_server
+):
+    a = world["a"]
+    held = login(mariadb_server, a["user"], a["password"], DB_A)  # open before the suspension
+    ok(cp.cli("tenant", "suspend", A, "--reason", "unpaid", "--wait"))
+    with pytest.raises(pymysql.MySQLError):  # its session was ended
+        column(held, "SELECT v FROM secrets")
+    held.close()
+    assert locked_out(mariadb_server, a["user"], a["password"])
+    assert locked_out(mariadb_server, world["ro"]["user"], world["ro"]["password"])
+    with login(mariadb_server, world["b"]["user"], world["b"]["password"], DB_B):
+        pass  # the other tenant's user is not touched
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute("ALTER USER %s@'localhost' ACCOUNT UNLOCK", (a["user"],))
+    assert not locked_out(mariadb_server, a["user"], a["password"])
+    ok(cp.cli("reconcile"))
+    assert locked_out(mariadb_server, a["user"], a["password"])
+    ok(cp.cli("tenant", "unsuspend", A, "--wait"))
+    assert not locked_out(mariadb_server, a["user"], a["password"])
+    assert not locked_out(mariadb_server, world["ro"]["user"], world["ro"]["password"])
+
+
+def test_canary_after_a_reassign_the_old_tenants_user_is_out_and_the_new_tenants_in(
+    cp: ControlPlane, world, mariadb_server
+):
+    moving, moved = f"tdb_7_q_{TAG}_moving", f"tdb_7_qx{TAG}_moving"
+    ok(cp.cli("database", "create", "moving", "--tenant", A, "--wait"))
+    mover = json.loads(ok(cp.cli("database", "user", "create", moving, "mover", "--json")))
+    _wait(cp, mover["operation"]["id"])
+    with (
+        login(mariadb_server, mover["user"], mover["password"], moving) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute("CREATE TABLE ledger (id INT PRIMARY KEY, v VARCHAR(32))")
+        cur.execute("INSERT INTO ledger VALUES (1, 'kept across')")
+        cur.execute("CREATE TABLE `odd``name` (v INT)")
+    held = login(mariadb_server, mover["user"], mover["password"], moving)  # open across it
+    with held.cursor() as cur:  # a transaction holding the table: ended, never waited for
+        cur.execute("START TRANSACTION")
+        cur.execute("SELECT * FROM ledger")
+    with cp.api() as api:
+        same = api.post(f"/v1/databases/{moving}/reassign", json={"tenant": A})
+        assert same.status_code == 422 and "already" in same.text, same.text
+    out = ok(cp.cli("database", "reassign", moving, "--to", B, "--wait"))
+    assert moved in out
+    with pytest.raises(pymysql.MySQLError):
+        login(mariadb_server, mover["user"], mover["password"], moving)
+    with pytest.raises(pymysql.MySQLError), held.cursor() as cur:
+        cur.execute(f"SELECT * FROM `{moved}`.ledger")  # its session was ended
+    held.close()
+    with root_connection(mariadb_server) as conn:
+        assert moving not in column(conn, "SHOW DATABASES")
+        assert mover["user"] not in column(conn, "SELECT User FROM mysql.user")
+    theirs = json.loads(ok(cp.cli("database", "user", "create", moved, "taker", "--json")))
+    _wait(cp, theirs["operation"]["id"])
+    with login(mariadb_server, theirs["user"], theirs["password"], moved) as conn:
+        assert column(conn, "SELECT v FROM ledger") == {"kept across"}
+        assert column(conn, "SHOW TABLES") == {"ledger", "odd`name"}
+        assert refused(conn, f"SELECT * FROM `{DB_A}`.secrets") in DENIED
+    with login(mariadb_server, world["a"]["user"], world["a"]["password"], DB_A) as conn:
+        assert moved not in column(conn, "SHOW DATABASES")
+        assert refused(conn, f"SELECT * FROM `{moved}`.ledger") in DENIED
+    listed = json.loads(ok(cp.cli("database", "list", "--tenant", B, "--json")))
+    assert moved in [d["name"] for d in listed]
+
+
+def test_a_delete_with_backup_leaves_a_dump_of_the_tenants_that_restores(
+    cp: ControlPlane, world, mariadb_server
+):
+    kept, restored = f"tdb_7_qx{TAG}_kept", f"restored_{TAG}"
+    ok(cp.cli("database", "create", "kept", "--tenant", B, "--wait"))
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{kept}`.notes (id INT PRIMARY KEY, body TEXT)")
+        cur.execute(f"INSERT INTO `{kept}`.notes VALUES (1, 'first'), (2, 'ŝecond')")
+    with cp.api() as api:
+        accepted = api.delete(f"/v1/databases/{kept}", params={"backup": "true"})
+        assert accepted.status_code == 202, accepted.text
+    _wait(cp, accepted.json()["operation"]["id"])
+    dump = cp.homes_dir / B / accepted.json()["backup"]
+    assert dump.parent.name == "private" and dump.name.endswith(".sql.gz")
+    assert dump.stat().st_uid == dump.parent.stat().st_uid != 0  # written as the tenant
+    assert oct(dump.stat().st_mode & 0o777) == "0o600"
+    with root_connection(mariadb_server) as conn:
+        assert kept not in column(conn, "SHOW DATABASES")
+        conn.cursor().execute(f"CREATE DATABASE `{restored}`")
+    try:
+        subprocess.run(
+            f"gunzip -c '{dump}' | mariadb --no-defaults -uroot --socket={mariadb_server.socket}"
+            f" {restored}",
+            shell=True,
+            check=True,
+        )
+        with root_connection(mariadb_server) as conn:
+            assert column(conn, f"SELECT body FROM `{restored}`.notes") == {"first", "ŝecond"}
+    finally:
+        with root_connection(mariadb_server) as conn:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{restored}`")
 
 
 def test_deletes_leave_nothing_and_are_audited(cp: ControlPlane, world, mariadb_server):

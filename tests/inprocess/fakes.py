@@ -256,6 +256,11 @@ class FakeAccounts:
     def exists(self, account: Account) -> bool:
         return account.tenant in self.homes
 
+    def ids(self, account: Account) -> tuple[int, int]:
+        if account.tenant not in self.homes:
+            raise PermanentError(f"the system user of tenant {account.tenant} is missing")
+        return 20000 + sorted(self.homes).index(account.tenant), 20000
+
     def end_processes(self, account: Account, spare: Callable[[int], bool] | None = None) -> int:
         self.journal.record("accounts.end_processes", account.tenant)
         self.spared[account.tenant] = spare or (lambda pid: False)
@@ -458,7 +463,11 @@ class FakeTenantDatabases:
         self.databases: set[str] = set()
         self.accounts: dict[str, str] = {}
         self.grants: dict[str, dict[str, frozenset[str]]] = {}
+        self.locked: set[str] = set()
         self.unmarked: set[str] = set()
+        self.tables: dict[str, set[str]] = {}  # database → its tables
+        self.views: dict[str, set[str]] = {}  # database → its views (they cannot move)
+        self.dumps: dict[str, tuple[int, list[str]]] = {}  # path → (owner uid, its tables)
         self._sets = {"ALL PRIVILEGES": ALL_PRIVILEGES, "SELECT, SHOW VIEW": READ_PRIVILEGES}
 
     def _refuse_foreign(self, name: str) -> None:
@@ -480,25 +489,76 @@ class FakeTenantDatabases:
         if name in self.unmarked or name not in self.databases:
             return Outcome.ABSENT
         self.databases.discard(name)
+        self.tables.pop(name, None)
+        self.views.pop(name, None)
         return Outcome.DELETED
 
-    def ensure_account(self, user: str, password: str, database: str, grant: str) -> Outcome:
+    def dump_database(self, name: str, folder: Path, filename: str, uid: int, gid: int) -> Outcome:
+        """A dump is the database's tables at that time, kept under its path (and owner)."""
+        self.journal.record("tenant_databases.dump_database", name)
+        if name not in self.databases:
+            raise PermanentError(f"database {name} is missing: nothing to dump")
+        self.dumps[str(folder / filename)] = (uid, sorted(self.tables.get(name, set())))
+        return Outcome.CREATED
+
+    def contents(self, name: str) -> dict[str, list[str]]:
+        found = {"tables": self.tables.get(name, set()), "views": self.views.get(name, set())}
+        return {k: sorted(v) for k, v in found.items() if v}
+
+    def check_movable(self, name: str) -> None:
+        self.journal.record("tenant_databases.check_movable", name)
+        if self.views.get(name):
+            raise PermanentError(f"database {name} holds views: {sorted(self.views[name])}")
+
+    def move_tables(self, source: str, target: str) -> Outcome:
+        self.journal.record("tenant_databases.move_tables", f"{source}>{target}")
+        if target not in self.databases:
+            raise PermanentError(f"database {target} is missing")
+        moving = self.tables.pop(source, set()) if source in self.databases else set()
+        self.tables.setdefault(target, set()).update(moving)
+        return Outcome.UPDATED if moving else Outcome.UNCHANGED
+
+    def remove_empty_tenant_database(self, name: str) -> Outcome:
+        if self.contents(name):
+            raise PermanentError(f"database {name} is not empty: {self.contents(name)}")
+        return self.remove_tenant_database(name)
+
+    def ensure_account(
+        self, user: str, password: str, database: str, grant: str, locked: bool = False
+    ) -> Outcome:
         self.journal.record("tenant_databases.ensure_account", user)
         self._refuse_foreign(user)
         if database not in self.databases:
             raise PermanentError(f"database {database} is missing")
         had = user in self.accounts
         want = {grant_pattern(database): self._sets[grant]}
-        changed = self.grants.get(user) != want
+        changed = self.grants.get(user) != want or (user in self.locked) != locked
         self.accounts[user] = password
         self.grants[user] = want
+        self._set_lock(user, locked)
         return Outcome.CREATED if not had else Outcome.UPDATED if changed else Outcome.UNCHANGED
 
-    def check_account(self, user: str, password: str, database: str) -> None:
+    def _set_lock(self, user: str, locked: bool) -> None:
+        if locked:
+            self.locked.add(user)
+        else:
+            self.locked.discard(user)
+
+    def lock_account(self, user: str, locked: bool) -> Outcome:
+        self.journal.record("tenant_databases.lock_account", user)
+        if user in self.unmarked or user not in self.accounts:
+            return Outcome.ABSENT
+        changed = (user in self.locked) != locked
+        self._set_lock(user, locked)
+        return Outcome.UPDATED if changed else Outcome.UNCHANGED
+
+    def check_account(self, user: str, password: str, database: str, locked: bool = False) -> None:
         if self.accounts.get(user) != password or grant_pattern(database) not in self.grants.get(
             user, {}
         ):
             raise PermanentError(f"{user} cannot use {database}")
+        if (user in self.locked) != locked:
+            raise PermanentError(f"{user} is {'not ' if locked else ''}locked")
 
     def remove_account(self, user: str) -> Outcome:
         self.journal.record("tenant_databases.remove_account", user)
@@ -506,6 +566,7 @@ class FakeTenantDatabases:
             return Outcome.ABSENT
         del self.accounts[user]
         self.grants.pop(user, None)
+        self.locked.discard(user)
         return Outcome.DELETED
 
     def observe_tenants(self, db_prefix: str, user_prefix: str) -> TenantObservation:
@@ -513,6 +574,7 @@ class FakeTenantDatabases:
             databases=frozenset(d for d in self.databases if d.startswith(db_prefix)),
             accounts=frozenset(u for u in self.accounts if u.startswith(user_prefix)),
             grants={u: dict(g) for u, g in self.grants.items() if u in self.accounts},
+            locked=frozenset(u for u in self.locked if u in self.accounts),
         )
 
 

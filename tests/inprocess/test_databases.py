@@ -11,6 +11,7 @@ import pytest
 
 from hostplane.errors import ConflictError, NotFoundError, PermanentError, ValidationError
 from hostplane.kinds.database import requests as db_requests
+from hostplane.kinds.database import user_requests
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.steps import PASSWORD, SECRET_OWNER
 from hostplane.kinds.tenant import access
@@ -44,7 +45,7 @@ def create_db(plane: Plane, name: str = "shop", tenant: str = "acme", **kw: obje
 
 def create_user(plane: Plane, name: str = "app", database: str = DB, **kw: object):
     kw.setdefault("privileges", "all")
-    return db_requests.create_user(
+    return user_requests.create_user(
         plane.services, database=database, name=name, actor=ACTOR, idempotency_key=None, **kw
     )
 
@@ -72,7 +73,7 @@ def test_a_database_and_a_user_are_made_with_a_sealed_password_shown_once(
     assert DB in fake.databases
     with pytest.raises(ConflictError, match="already"):
         create_db(plane)
-    made = db_requests.create_user(
+    made = user_requests.create_user(
         plane.services,
         database=DB,
         name="app",
@@ -81,7 +82,7 @@ def test_a_database_and_a_user_are_made_with_a_sealed_password_shown_once(
         idempotency_key="u1",
     )
     assert made.submitted.target == USER and made.password and len(made.password) >= 32
-    replayed = db_requests.create_user(
+    replayed = user_requests.create_user(
         plane.services,
         database=DB,
         name="app",
@@ -148,7 +149,7 @@ def test_a_failed_user_is_compensated_and_can_be_deleted(plane: Plane, acme_id: 
     with plane.store.unit_of_work() as uow:
         user = users(uow).get_live(USER)
         assert user is not None and user.status == "FAILED"
-    sub = db_requests.delete_user(plane.services, database=DB, name="app", actor=ACTOR)
+    sub = user_requests.delete_user(plane.services, database=DB, name="app", actor=ACTOR)
     assert plane.run(sub) == "SUCCEEDED"
     with plane.store.unit_of_work() as uow:
         assert users(uow).get_live(USER) is None

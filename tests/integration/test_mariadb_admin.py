@@ -4,6 +4,10 @@ password sealed in a real state database; and `hostctl doctor`'s root check."""
 
 from __future__ import annotations
 
+import gzip
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +23,11 @@ from hostplane.providers.base import Outcome, PermanentError
 from hostplane.providers.mariadb import ledger
 from hostplane.providers.mariadb.admin import ADMIN_SECRET, AdminAccount, Bootstrap, admin_user
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password
+from hostplane.providers.mariadb.tenant_dbs import TenantDatabases
 from hostplane.secretbox import SecretBox, load_secret_box
 from hostplane.services import PlaneSecret, open_store, site_databases
 from hostplane.settings import Settings
+from tests.integration.test_mariadb_dump import NOBODY
 from tests.services_mariadb import PrivateMariaDB
 
 
@@ -218,3 +224,40 @@ def test_doctor_checks_hostplanes_account_and_warns_about_root_over_tcp(
     assert "unix_socket" in str(info.value) and len(str(info.value)) < 300
     checks = {c.name: c for c in doctor.run_checks(open_door)}
     assert not checks["site database root"].ok and not checks["site database root"].required
+
+
+def test_hostplanes_account_locks_a_tenants_account_ends_its_sessions_and_dumps_its_routines(
+    plane, debian_db
+):
+    """The rights of tenant_dbs.py as Hostplane's own account (not root): the lock flag read
+    from mysql.global_priv, open sessions ended, and a dump that takes the routines."""
+    mariadb = TenantDatabases.sharing(plane.start())
+    db, user, password = "tdb_4_lock_shop", "tdu_4_lock_app", generate_password()
+    mariadb.ensure_tenant_database(db)
+    try:
+        mariadb.ensure_account(user, password, db, "ALL PRIVILEGES")
+        held = pymysql.connect(unix_socket=debian_db.socket, user=user, password=password)
+        with held.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{db}`.t (v INT)")
+            cur.execute(f"CREATE PROCEDURE `{db}`.p() SELECT 1")
+        assert mariadb.lock_account(user, True) is Outcome.UPDATED
+        with pytest.raises(pymysql.MySQLError), held.cursor() as cur:
+            cur.execute("SELECT 1")  # its session was ended
+        mariadb.check_account(user, password, db, locked=True)
+        assert mariadb.observe_tenants("tdb_", "tdu_").locked == {user}
+        assert mariadb.lock_account(user, True) is Outcome.UNCHANGED
+        home = Path(tempfile.mkdtemp(prefix="hp-dump-", dir="/tmp"))
+        home.chmod(0o711)  # the tenant passes through to its folder
+        (home / "private").mkdir(mode=0o700)
+        os.chown(home / "private", NOBODY, NOBODY)
+        try:
+            mariadb.dump_database(db, home / "private", "d.sql.gz", NOBODY, NOBODY)
+            dumped = gzip.decompress((home / "private" / "d.sql.gz").read_bytes())
+        finally:
+            shutil.rmtree(home)
+        assert b"CREATE DEFINER" in dumped
+        assert mariadb.lock_account(user, False) is Outcome.UPDATED
+        mariadb.check_account(user, password, db)
+    finally:
+        mariadb.remove_account(user)
+        mariadb.remove_tenant_database(db)

@@ -59,5 +59,8 @@ class ApiClient:
     def post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self.request("POST", path, json=body, params=params or None)
 
+    def put(self, path: str, body: Any = None) -> Any:
+        return self.request("PUT", path, json=body)
+
     def delete(self, path: str, **params: Any) -> Any:
         return self.request("DELETE", path, params=params or None)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from hostplane.api.deps import (
+    ActorDep,
     CallerDep,
     IdempotencyKey,
     ServicesDep,
@@ -16,8 +17,8 @@ from hostplane.api.deps import (
     retrying,
 )
 from hostplane.errors import ConflictError, HostplaneError, ValidationError
-from hostplane.kinds.database import requests, views
-from hostplane.kinds.database.model import KIND
+from hostplane.kinds.database import requests, user_requests, views
+from hostplane.kinds.database.model import BACKUP_FOLDER, KIND
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.steps import provider
 from hostplane.kinds.tenant.repo import tenants
@@ -106,8 +107,14 @@ def delete_database(
     submitter: SubmitterDep,
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
-) -> views.Accepted:
-    """The database and its users dropped from MariaDB; audited (refusals too)."""
+    backup: Annotated[
+        bool, Query(description="first a gzipped dump into the tenant's private/ folder")
+    ] = False,
+) -> views.DeleteAccepted:
+    """The database and its users dropped from MariaDB; audited (refusals too). With
+    `backup=true` a gzipped dump (mariadb-dump) is first written, as the tenant's user, into
+    its home's private/ folder; a dump that fails stops the delete before anything is
+    dropped."""
     try:
         sub = requests.delete_database(
             services,
@@ -115,14 +122,21 @@ def delete_database(
             actor=caller.actor,
             scope=caller.scope,
             idempotency_key=idempotency_key,
+            backup=backup,
         )
     except (ConflictError, ValidationError) as exc:
         requests.audit_refusal(
             services, actor=caller.actor, name=database, reason=str(exc), scope=caller.scope
         )
         raise
-    return views.Accepted(
-        operation=accepted(response, services, submitter, sub), database=sub.target
+    with services.store.unit_of_work() as uow:
+        assert sub.operation_id is not None
+        op = uow.operations.get(sub.operation_id)
+        dumped = (op.options or {}).get("backup_file") if op else None
+    return views.DeleteAccepted(
+        operation=accepted(response, services, submitter, sub),
+        database=sub.target,
+        backup=f"{BACKUP_FOLDER}/{dumped}" if dumped else None,
     )
 
 
@@ -137,6 +151,39 @@ def retry_database(
     sub = requests.retry_database(services, name=database, actor=caller.actor, scope=caller.scope)
     return views.Accepted(
         operation=accepted(response, services, submitter, sub), database=sub.target
+    )
+
+
+@router.post("/{database}/reassign", status_code=202, responses=ERRORS)
+def reassign_database(
+    database: DatabaseName,
+    body: views.DatabaseReassign,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.Reassigned:
+    """Move the database to another tenant (the operator's token only): its MariaDB name
+    changes to the new tenant's (`to`), its tables are renamed across, its users (the old
+    tenant's) are dropped in the same operation; counted against the new tenant's plan. A
+    database holding views, triggers, routines or events is refused by the operation."""
+    sub = retrying(
+        idempotency_key,
+        lambda: requests.reassign_database(
+            services,
+            name=database,
+            tenant=body.tenant,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    with services.store.unit_of_work() as uow:
+        assert sub.operation_id is not None
+        op = uow.operations.get(sub.operation_id)
+        to = str((op.options or {}).get("to")) if op else ""
+    return views.Reassigned(
+        operation=accepted(response, services, submitter, sub), database=sub.target, to=to
     )
 
 
@@ -155,7 +202,7 @@ def create_user(
     succeeded. 409 when the tenant has a database user of that name."""
     made = retrying(
         idempotency_key,
-        lambda: requests.create_user(
+        lambda: user_requests.create_user(
             services,
             database=database,
             name=body.name,
@@ -163,8 +210,19 @@ def create_user(
             actor=caller.actor,
             idempotency_key=idempotency_key,
             scope=caller.scope,
+            password=body.password,
         ),
     )
+    return _user_accepted(response, services, submitter, database, made)
+
+
+def _user_accepted(
+    response: Response,
+    services: Services,
+    submitter: SubmitterDep,
+    database: str,
+    made: user_requests.UserSubmitted,
+) -> views.UserAccepted:
     sub = made.submitted
     return views.UserAccepted(
         operation=accepted(response, services, submitter, sub),
@@ -173,6 +231,38 @@ def create_user(
         password=made.password,
         connection=views.connection(_endpoint(services), database, sub.target),
     )
+
+
+@router.put("/{database}/users/{user}", status_code=202, responses=ERRORS)
+def update_user(
+    database: DatabaseName,
+    user: UserName,
+    body: views.UserUpdate,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.UserAccepted:
+    """New privileges and/or a new password: `rotate_password` makes a random one, shown in
+    this answer only; `password` sets your own (checked for strength, never shown back). The
+    account keeps its old ones until the operation succeeded; a failed one leaves it as it
+    was. `user`: the name the tenant gave."""
+    made = retrying(
+        idempotency_key,
+        lambda: user_requests.update_user(
+            services,
+            database=database,
+            name=user,
+            actor=caller.actor,
+            privileges=body.privileges,
+            rotate_password=body.rotate_password,
+            password=body.password,
+            idempotency_key=idempotency_key,
+            scope=caller.scope,
+        ),
+    )
+    return _user_accepted(response, services, submitter, database, made)
 
 
 @router.delete("/{database}/users/{user}", status_code=202, responses=ERRORS)
@@ -188,7 +278,7 @@ def delete_user(
     """The account dropped (with its grants); audited. `user`: the name the tenant gave."""
     sub = retrying(
         idempotency_key,
-        lambda: requests.delete_user(
+        lambda: user_requests.delete_user(
             services,
             database=database,
             name=user,

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from hostplane.cli.client import ApiClient
+from hostplane.cli.client import ApiClient, fail
 from hostplane.cli.finish import finish, say
-from hostplane.cli.output import JsonOpt, TimeoutOpt, WaitOpt, console, print_json, run
+from hostplane.cli.output import (
+    JsonOpt,
+    TimeoutOpt,
+    WaitOpt,
+    console,
+    print_json,
+    run,
+)
 
 database_app = typer.Typer(no_args_is_help=True, help="A tenant's MariaDB databases.")
 user_app = typer.Typer(no_args_is_help=True, help="A database's users (MariaDB accounts).")
 database_app.add_typer(user_app, name="user")
 TenantOpt = Annotated[str, typer.Option("--tenant", help="the tenant that owns it")]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="your own password, read from the first line of stdin (checked for strength)",
+    ),
+]
 
 
 def install(app: typer.Typer) -> None:
@@ -83,16 +98,45 @@ def database_show(ctx: typer.Context, database: str, as_json: JsonOpt = False) -
 def database_delete(
     ctx: typer.Context,
     database: str,
+    backup: Annotated[
+        bool, typer.Option("--backup", help="first a gzipped dump into the tenant's private/")
+    ] = False,
     wait: WaitOpt = False,
-    timeout: TimeoutOpt = 120.0,
+    timeout: TimeoutOpt = 600.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Drop a database and its users (audited)."""
+    """Drop a database and its users (audited), with --backup after dumping it."""
 
     def go(client: ApiClient) -> None:
-        accepted = client.delete(f"/v1/databases/{database}")
+        accepted = client.delete(
+            f"/v1/databases/{database}", **({"backup": "true"} if backup else {})
+        )
+        if accepted.get("backup") and not as_json:
+            say(f"dump: {accepted['backup']} (in the tenant's home)")
         if finish(client, accepted, accepted["database"], wait, timeout, as_json) and not as_json:
             say(f"database {database} is DELETED")
+
+    run(ctx, go)
+
+
+@database_app.command("reassign")
+def database_reassign(
+    ctx: typer.Context,
+    database: str,
+    tenant: Annotated[str, typer.Option("--to", help="the tenant it moves to")],
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move DATABASE to another tenant: a new MariaDB name (printed), its tables moved, the
+    old tenant's users dropped."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.post(f"/v1/databases/{database}/reassign", {"tenant": tenant})
+        if finish(client, accepted, accepted["database"], wait, timeout, as_json) and not as_json:
+            say(f"database {database} is now {accepted['to']} of tenant {tenant}")
+        elif not wait and not as_json:
+            say(f"it becomes {accepted['to']}")
 
     run(ctx, go)
 
@@ -103,24 +147,73 @@ def user_create(
     database: str,
     name: str,
     privileges: Annotated[str, typer.Option(help="all, or read (SELECT, SHOW VIEW)")] = "all",
+    password_stdin: PasswordStdinOpt = False,
     wait: WaitOpt = False,
     timeout: TimeoutOpt = 120.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """An account granted on exactly DATABASE; its password is printed this once."""
+    """An account granted on exactly DATABASE; a random password is printed this once."""
+    body: dict[str, Any] = {"name": name, "privileges": privileges}
+    if password_stdin:
+        body["password"] = _read_password()
 
     def go(client: ApiClient) -> None:
-        accepted = client.post(
-            f"/v1/databases/{database}/users", {"name": name, "privileges": privileges}
-        )
-        if as_json and not wait:
-            print_json(accepted)
-            return
-        if not as_json:
-            c = accepted["connection"]
-            say(f"user {accepted['user']} on {database} (socket {c['socket']}, port {c['port']})")
+        accepted = client.post(f"/v1/databases/{database}/users", body)
+        _user_answer(client, accepted, database, wait, timeout, as_json)
+
+    run(ctx, go)
+
+
+def _read_password() -> str:
+    line = sys.stdin.readline().rstrip("\n")
+    if not line:
+        fail("--password-stdin: no password on stdin")
+    return line
+
+
+def _user_answer(
+    client: ApiClient,
+    accepted: dict[str, Any],
+    database: str,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    if as_json and not wait:
+        print_json(accepted)
+        return
+    if not as_json:
+        c = accepted["connection"]
+        say(f"user {accepted['user']} on {database} (socket {c['socket']}, port {c['port']})")
+        if accepted["password"]:
             say(f"password (shown once): {accepted['password']}")
-        finish(client, accepted, accepted["database"], wait, timeout, as_json)
+    finish(client, accepted, accepted["database"], wait, timeout, as_json)
+
+
+@user_app.command("update")
+def user_update(
+    ctx: typer.Context,
+    database: str,
+    name: str,
+    privileges: Annotated[str | None, typer.Option(help="all, or read (SELECT, SHOW VIEW)")] = None,
+    rotate_password: Annotated[
+        bool, typer.Option("--rotate-password", help="a new random password, printed once")
+    ] = False,
+    password_stdin: PasswordStdinOpt = False,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's privileges and/or password (NAME: the name it was created with)."""
+    body: dict[str, Any] = {"rotate_password": rotate_password}
+    if privileges is not None:
+        body["privileges"] = privileges
+    if password_stdin:
+        body["password"] = _read_password()
+
+    def go(client: ApiClient) -> None:
+        accepted = client.put(f"/v1/databases/{database}/users/{name}", body)
+        _user_answer(client, accepted, database, wait, timeout, as_json)
 
     run(ctx, go)
 

@@ -15,8 +15,10 @@ from hostplane.kinds.database.workflow import (
     create_user,
     delete_database,
     delete_user,
+    reassign_database,
+    update_user,
 )
-from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, OWNED, TEARDOWN
+from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, OWNED, SUSPENSION, TEARDOWN
 
 KIND: Kind[DatabaseRow] = Kind(
     name=NAME,
@@ -29,6 +31,8 @@ KIND: Kind[DatabaseRow] = Kind(
         DatabaseOp.DELETE: delete_database,
         DatabaseOp.USER_CREATE: create_user,
         DatabaseOp.USER_DELETE: delete_user,
+        DatabaseOp.USER_UPDATE: update_user,
+        DatabaseOp.REASSIGN: reassign_database,
     },
     saga=DatabaseSaga(),  # type: ignore[arg-type]
     steps=STEPS,
@@ -38,5 +42,6 @@ KIND: Kind[DatabaseRow] = Kind(
         OWNED: tenancy.owned,
         BEFORE_TEARDOWN: tenancy.before_teardown,
         TEARDOWN: tenancy.teardown,
+        SUSPENSION: tenancy.follow_suspension,
     },
 )

@@ -17,10 +17,12 @@ from hostplane.kinds.database.model import (
     DatabaseStatus,
     create_plan,
     delete_plan,
+    reassign_plan,
+    update_plan,
     user_plan,
 )
 from hostplane.kinds.database.repo import databases, load_target, users
-from hostplane.kinds.database.steps import PASSWORD, SECRET_OWNER
+from hostplane.kinds.database.steps import NEXT_PASSWORD, PASSWORD, SECRET_OWNER
 from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.services import Services
@@ -95,6 +97,53 @@ def forget_user(
         return
     retire(uow, user, S.DELETED, reason, actor, op)
     uow.secrets.delete(SECRET_OWNER, user.id, PASSWORD)
+    uow.secrets.delete(SECRET_OWNER, user.id, NEXT_PASSWORD)
+
+
+def finish_update(
+    uow: UnitOfWork, op: OperationRow, user: DatabaseUserRow, error: str | None
+) -> None:
+    """A succeeded update: the row takes the privileges and the new password the account
+    has; a failed one (the account put back) forgets the new password."""
+    options = op.options or {}
+    next_sealed = uow.secrets.get(SECRET_OWNER, user.id, NEXT_PASSWORD)
+    uow.secrets.delete(SECRET_OWNER, user.id, NEXT_PASSWORD)
+    if error is not None:
+        return
+    user.privileges = str(options.get("privileges") or user.privileges)
+    if options.get("password") and next_sealed is not None:
+        uow.secrets.put(SECRET_OWNER, user.id, PASSWORD, next_sealed)
+    audit(uow, op.actor, user, "database.user.updated", f"{op.kind} finished", op.id)
+
+
+def _moved(uow: UnitOfWork, op: OperationRow) -> DatabaseRow:
+    moved = databases(uow).get(str((op.options or {})["to_id"]))
+    assert moved is not None, op.options
+    return moved
+
+
+def finish_reassign(uow: UnitOfWork, op: OperationRow, row: DatabaseRow, error: str | None) -> None:
+    """Succeeded: the new row ACTIVE, the old one (and its users) DELETED. Failed: the new
+    row DELETED when every undo succeeded (the account and tables are back), else FAILED (it
+    may hold the tables: never an orphan for the reconciler to prune)."""
+    moved = _moved(uow, op)
+    tenant = (op.options or {}).get("tenant")
+    if error is None:
+        move(uow, moved, S.ACTIVE, f"reassigned from {row.name}", op.actor, op.id)
+        reason = f"reassigned to tenant {tenant} as {moved.name}"
+        for user in users(uow).of_database(row.id):
+            forget_user(uow, user, reason, op.actor, op.id)
+        move(uow, row, S.DELETING, reason, op.actor, op.id)
+        move(uow, row, S.DELETED, reason, op.actor, op.id)
+        audit(uow, op.actor, row, "database.reassigned", reason, op.id)
+        return
+    row.last_error = error
+    moved.last_error = error
+    move(uow, moved, S.FAILED, error, op.actor, op.id)
+    undone = all(r.status == "succeeded" for r in uow.operations.steps(op.id) if r.phase == "undo")
+    if undone:
+        move(uow, moved, S.DELETING, "its reassign failed and was undone", op.actor, op.id)
+        move(uow, moved, S.DELETED, "its reassign failed and was undone", op.actor, op.id)
 
 
 class DatabaseSaga:
@@ -109,8 +158,15 @@ class DatabaseSaga:
     def begin(self, ctx: Services, uow: UnitOfWork, op: OperationRow, row: Row) -> Plan:
         if op.kind in (DatabaseOp.DELETE, DatabaseOp.USER_DELETE):
             move(uow, row, S.DELETING, "delete started", op.actor, op.id)
-            plan = delete_plan() if op.kind == DatabaseOp.DELETE else user_plan()
+            backup = bool((op.options or {}).get("backup_file"))
+            plan = delete_plan(backup) if op.kind == DatabaseOp.DELETE else user_plan()
             return Plan(plan, undo=True, failure="delete stopped at a step")
+        if op.kind == DatabaseOp.USER_UPDATE:
+            return Plan(update_plan(), failure="update stopped")
+        if op.kind == DatabaseOp.REASSIGN:
+            reason = f"reassign of {row.name} started"
+            move(uow, _moved(uow, op), S.PROVISIONING, reason, op.actor, op.id)
+            return Plan(reassign_plan(), failure="reassign stopped")
         move(uow, row, S.PROVISIONING, f"{op.kind} started", op.actor, op.id)
         return Plan(user_plan() if op.kind == DatabaseOp.USER_CREATE else create_plan())
 
@@ -137,6 +193,14 @@ class DatabaseSaga:
             move(uow, row, S.DELETED, what, op.actor, op.id)
             audit(uow, op.actor, row, "database.deleted", f"{op.kind} finished", op.id)
             return None
+        if op.kind == DatabaseOp.USER_UPDATE:
+            assert isinstance(row, DatabaseUserRow)
+            finish_update(uow, op, row, error)  # an ACTIVE user stays ACTIVE either way
+            return error
+        if op.kind == DatabaseOp.REASSIGN:
+            assert isinstance(row, DatabaseRow)
+            finish_reassign(uow, op, row, error)  # the old row stays ACTIVE on a failure
+            return error
         target = S.ACTIVE if error is None else S.FAILED
         move(uow, row, target, error or "made on MariaDB and confirmed", op.actor, op.id)
         return error

@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
+from datetime import datetime
 
 from hostplane.errors import ValidationError
 from hostplane.kernel.lifecycle import RESOURCE_TRANSITIONS, Lifecycle, ResourceStatus
@@ -72,29 +73,66 @@ class DatabaseOp(enum.StrEnum):
     DELETE = "database-delete"
     USER_CREATE = "database-user-create"
     USER_DELETE = "database-user-delete"
+    USER_UPDATE = "database-user-update"  # privileges changed and/or a new password
+    REASSIGN = "database-reassign"  # moved to another tenant (a new name), its users dropped
     USER_REPAIR = "database-user-repair"  # a reconcile putting an account or its grant back
 
 
-USER_OPS = frozenset({DatabaseOp.USER_CREATE, DatabaseOp.USER_DELETE, DatabaseOp.USER_REPAIR})
+USER_OPS = frozenset(
+    {
+        DatabaseOp.USER_CREATE,
+        DatabaseOp.USER_DELETE,
+        DatabaseOp.USER_UPDATE,
+        DatabaseOp.USER_REPAIR,
+    }
+)
 
 
 class Step(enum.StrEnum):
     DATABASE = "database-database"  # the database on MariaDB, marked as this plane's
+    BACKUP = "database-backup"  # a delete with backup, first: a gzipped dump in private/
     USERS = "database-users"  # a delete only: the database's users removed first
     USER = "database-user"  # the account, its password, its grant on exactly its database
+    USER_CHANGE = "database-user-change"  # an update: the new privileges and/or password
+    # A reassign, in order: the new database (after checking the old one can move), the old
+    # tenant's accounts dropped, every table renamed across, the old database (empty) dropped.
+    REASSIGN_TARGET = "database-reassign-target"
+    REASSIGN_USERS = "database-reassign-users"
+    REASSIGN_TABLES = "database-reassign-tables"
+    REASSIGN_SOURCE = "database-reassign-source"
 
 
 def create_plan() -> tuple[Step, ...]:
     return (Step.DATABASE,)
 
 
-def delete_plan() -> tuple[Step, ...]:
-    """Undone in this order: the database's accounts, then the database."""
-    return (Step.USERS, Step.DATABASE)
+def delete_plan(backup: bool = False) -> tuple[Step, ...]:
+    """Undone in this order: (its dump written,) the database's accounts, the database; a
+    dump that fails stops the delete before anything is dropped."""
+    return ((Step.BACKUP,) if backup else ()) + (Step.USERS, Step.DATABASE)
+
+
+BACKUP_FOLDER = "private"  # the tenant's folder (of its home) that dumps are written into
+
+
+def backup_file(name: str, at: datetime) -> str:
+    """The dump's file name: the database's MariaDB name and the time of the request."""
+    return f"{name}-{at:%Y%m%dT%H%M%SZ}.sql.gz"
 
 
 def user_plan() -> tuple[Step, ...]:
     return (Step.USER,)
+
+
+def update_plan() -> tuple[Step, ...]:
+    """Its undo puts back the account as the row still has it (privileges, password)."""
+    return (Step.USER_CHANGE,)
+
+
+def reassign_plan() -> tuple[Step, ...]:
+    """Undone in reverse: the old database made again, the tables renamed back, the old
+    tenant's accounts made again with their sealed passwords, the new database dropped."""
+    return (Step.REASSIGN_TARGET, Step.REASSIGN_USERS, Step.REASSIGN_TABLES, Step.REASSIGN_SOURCE)
 
 
 def validate_name(raw: str, *, what: str = "database name", most: int = DATABASE_NAME_MAX) -> str:
@@ -115,6 +153,35 @@ def validate_privileges(raw: str) -> Privileges:
         raise ValidationError(
             f"privileges {raw!r} is not valid: use {' or '.join(p.value for p in Privileges)}"
         ) from None
+
+
+PASSWORD_MIN = 16
+PASSWORD_MAX = 128
+PASSWORD_HINT = (
+    f"{PASSWORD_MIN}-{PASSWORD_MAX} printable ASCII characters without spaces, with at least "
+    "three of: lowercase letters, uppercase letters, digits, other characters; not containing "
+    "the user's name, and not one character or a run of characters repeated"
+)
+_CLASSES = (str.islower, str.isupper, str.isdigit)
+
+
+def validate_password(raw: str, user: str) -> str:
+    """A tenant's own password for a database user, if it is strong enough (else a
+    ValidationError saying what to fix: never echoing the password)."""
+    problem = None
+    if not isinstance(raw, str) or not (PASSWORD_MIN <= len(raw) <= PASSWORD_MAX):
+        problem = f"it is {len(raw) if isinstance(raw, str) else 0} characters long"
+    elif not all(33 <= ord(c) <= 126 for c in raw):
+        problem = "it has spaces, control or non-ASCII characters"
+    elif sum(any(f(c) for c in raw) for f in _CLASSES) + any(not c.isalnum() for c in raw) < 3:
+        problem = "it has fewer than three kinds of characters"
+    elif user.lower() in raw.lower():
+        problem = f"it contains the user's name {user!r}"
+    elif len(set(raw)) < PASSWORD_MIN // 2:
+        problem = "it repeats too few distinct characters"
+    if problem:
+        raise ValidationError(f"password is too weak ({problem}): use {PASSWORD_HINT}")
+    return raw
 
 
 def _derive(prefix: str, tenant: str, name: str) -> str:

@@ -2,7 +2,8 @@
 and their database-level grants, in two queries (`observe_tenants`), against the state
 database. A dropped account, a missing or changed grant, or a grant on another database made
 by hand is repaired (the user's step, under its operation slot: the account ensured with its
-sealed password, granted on exactly its database). An ACTIVE database that is gone has lost
+sealed password, granted on exactly its database), and so is an account unlocked while its
+tenant is suspended (or locked while it is not). An ACTIVE database that is gone has lost
 its data: reported, never made again empty. A database or account with this plane's mark (or
 claim) and no live row is an orphan (removed with prune); unmarked ones are never listed."""
 
@@ -19,6 +20,7 @@ from hostplane.kernel.drift import (
     ProviderCalls,
     ask,
 )
+from hostplane.kernel.operations import refuse_if_busy
 from hostplane.kernel.steps import record_apply, repair_row
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.database.model import (
@@ -34,6 +36,7 @@ from hostplane.kinds.database.model import (
 from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.steps import BY_NAME, provider
 from hostplane.kinds.database.table import DatabaseUserRow
+from hostplane.kinds.tenant.repo import tenants
 from hostplane.providers.mariadb.identifiers import grant_pattern
 from hostplane.providers.mariadb.tenant_dbs import TenantObservation
 from hostplane.services import Services
@@ -52,12 +55,13 @@ def _finding(
 def findings(
     seen: TenantObservation,
     served: dict[str, str],
-    wanted: dict[str, tuple[str, str]],
+    wanted: dict[str, tuple[str, str, bool]],
     live_databases: set[str],
     live_users: set[str],
 ) -> list[Finding]:
     """Pure: the differences. `served`: ACTIVE database → its tenant's label for it;
-    `wanted`: ACTIVE user of an ACTIVE database → (its database, its privileges)."""
+    `wanted`: ACTIVE user of an ACTIVE database → (its database, its privileges, whether it
+    is to be locked: its tenant suspended)."""
     found: list[Finding] = []
     for name in sorted(served):
         if name not in seen.databases:
@@ -71,7 +75,7 @@ def findings(
                     REPORT,
                 )
             )
-    for user, (database, level) in sorted(wanted.items()):
+    for user, (database, level, locked) in sorted(wanted.items()):
         if user not in seen.accounts:
             found.append(
                 _finding(
@@ -83,6 +87,18 @@ def findings(
                 )
             )
             continue
+        if (user in seen.locked) != locked:
+            found.append(
+                _finding(
+                    FindingKind.DRIFTED,
+                    f"lock:{user}",
+                    user,
+                    "the account is unlocked while its tenant is suspended (unlocked by hand?)"
+                    if locked
+                    else "the account is locked while its tenant is not suspended",
+                    REPAIR,
+                )
+            )
         held = seen.grants.get(user, {})
         target = grant_pattern(database)
         if target not in held:
@@ -156,17 +172,21 @@ class DatabaseObserver:
         if PROVIDER in observation.unreachable or not seen:
             return observation
         with ctx.store.unit_of_work() as uow:
-            live = {d.id: d for d in databases(uow).live()}
+            # A database at work (a reassign moving it, a delete) is its operation's: not
+            # judged, so a repair never makes again an account the operation dropped.
+            busy = {op.target_name for op in uow.operations.unfinished() if op.target_kind == KIND}
+            live = {d.id: d for d in databases(uow).live() if d.name not in busy}
             live_users = users(uow).live()
+            suspended = {t.id for t in tenants(uow).live() if t.suspension is not None}
             served = {d.name: d.label for d in live.values() if d.status in SERVED}
             wanted = {
-                u.name: (live[u.database_id].name, u.privileges)
+                u.name: (live[u.database_id].name, u.privileges, u.tenant_id in suspended)
                 for u in live_users
                 if u.status in SERVED
                 and u.database_id in live
                 and live[u.database_id].status in SERVED
             }
-            names = {d.name for d in live.values()}
+            names = {d.name for d in live.values()} | busy
             accounts = {u.name for u in live_users}
         observation.findings += findings(seen[0], served, wanted, names, accounts)
         return observation
@@ -181,6 +201,9 @@ class DatabaseObserver:
             user = users(uow).get_live(target)
             if user is None or user.status not in SERVED:
                 raise ConflictError(f"database user {target} is no longer ACTIVE")
+            db = databases(uow).get(user.database_id)
+            assert db is not None
+            refuse_if_busy(uow, KIND, db.name)  # a reassign or delete owns its accounts
             return user
 
         step = BY_NAME[Step.USER]

@@ -88,6 +88,12 @@ class DatabaseUserRepository:
         )
         return self.session.scalars(stmt.order_by(DatabaseUserRow.name)).all()
 
+    def of_tenant(self, tenant_id: str) -> Sequence[DatabaseUserRow]:
+        stmt = sa.select(DatabaseUserRow).where(
+            DatabaseUserRow.tenant_id == tenant_id, DatabaseUserRow.status != DELETED
+        )
+        return self.session.scalars(stmt.order_by(DatabaseUserRow.name)).all()
+
     def live_in(self, database_id: str, label: str) -> DatabaseUserRow | None:
         stmt = sa.select(DatabaseUserRow).where(
             DatabaseUserRow.database_id == database_id,

@@ -1,14 +1,14 @@
-"""Recording a database's or a database user's intent: the row and its operation in one
-transaction; the API submits the operation after the commit. A user's password is made here,
-sealed into the store in the same transaction, and handed back once."""
+"""Recording a database's intent (create, delete, retry, reassign): the row and its operation
+in one transaction; the API submits the operation after the commit. A database user's:
+user_requests.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
-from hostplane.errors import ConflictError, NotFoundError
+from hostplane.errors import ConflictError, ValidationError
 from hostplane.kernel.operations import Submitted, refuse_if_busy, replay, request_hash, submit
+from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.database.lifecycle import audit
 from hostplane.kinds.database.model import (
@@ -16,33 +16,21 @@ from hostplane.kinds.database.model import (
     KIND,
     LIFECYCLE,
     USER_KIND,
-    USER_LIFECYCLE,
     DatabaseOp,
     DatabaseStatus,
+    backup_file,
     database_identifier,
-    user_identifier,
     validate_name,
-    validate_privileges,
-    validate_user_name,
 )
 from hostplane.kinds.database.repo import databases, users
-from hostplane.kinds.database.steps import PASSWORD, SECRET_OWNER
-from hostplane.kinds.database.table import DatabaseRow, DatabaseUserRow
+from hostplane.kinds.database.table import DatabaseRow
 from hostplane.kinds.tenant.model import Limit, TenantStatus
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.tenant.requests import check_usage
-from hostplane.providers.mariadb.identifiers import generate_password
 from hostplane.services import Services
 
 _database_op = partial(submit, KIND)
-_user_op = partial(submit, USER_KIND)
 S = DatabaseStatus
-
-
-@dataclass(frozen=True, slots=True)
-class UserSubmitted:
-    submitted: Submitted
-    password: str | None  # None when an Idempotency-Key replayed the first request
 
 
 def create_database(
@@ -93,9 +81,11 @@ def delete_database(
     actor: str,
     scope: str | None = None,
     idempotency_key: str | None = None,
+    backup: bool = False,
 ) -> Submitted:
-    """The database dropped with every user of it; audited."""
-    fingerprint = request_hash({"op": DatabaseOp.DELETE, "name": name})
+    """The database dropped with every user of it; audited. With `backup`, first dumped
+    (gzipped) into the tenant's private/ folder: a dump that fails stops the delete."""
+    fingerprint = request_hash({"op": DatabaseOp.DELETE, "name": name, "backup": backup})
     with services.store.unit_of_work() as uow:
         replayed = replay(uow, idempotency_key, fingerprint)
         if replayed:
@@ -110,8 +100,12 @@ def delete_database(
             refuse_if_busy(uow, USER_KIND, user.name)
             users(uow).touch(user)
         databases(uow).touch(row)
-        sub = _database_op(uow, row, DatabaseOp.DELETE, actor, idempotency_key, fingerprint)
-        audit(uow, actor, row, "database.delete", f"database is {row.status}", sub.operation_id)
+        options = {"backup_file": backup_file(row.name, utcnow())} if backup else {}
+        sub = _database_op(
+            uow, row, DatabaseOp.DELETE, actor, idempotency_key, fingerprint, **options
+        )
+        reason = f"database is {row.status}" + (f", dumped to {options}" if backup else "")
+        audit(uow, actor, row, "database.delete", reason, sub.operation_id)
         return sub
 
 
@@ -125,96 +119,84 @@ def retry_database(
             raise ConflictError(f"database {name!r} is {row.status}: only FAILED ones are retried")
         last = uow.operations.latest_for(row.id)
         if last is not None and last.kind == DatabaseOp.DELETE:
-            return _database_op(uow, row, DatabaseOp.DELETE, actor)
+            # its options too: a delete asked with a backup is retried with it
+            return _database_op(uow, row, DatabaseOp.DELETE, actor, **dict(last.options or {}))
         return _database_op(uow, row, DatabaseOp.RETRY, actor)
 
 
-def create_user(
+def reassign_database(
     services: Services,
     *,
-    database: str,
     name: str,
-    privileges: str,
+    tenant: str,
     actor: str,
-    idempotency_key: str | None,
-    scope: str | None = None,
-) -> UserSubmitted:
-    """An account of the database's tenant granted on exactly `database`; its password made
-    now, sealed, and returned here only."""
-    name = validate_user_name(name)
-    level = validate_privileges(privileges)
-    fingerprint = request_hash(
-        {"op": DatabaseOp.USER_CREATE, "database": database, "name": name, "privileges": level}
-    )
-    with services.store.unit_of_work() as uow:
-        replayed = replay(uow, idempotency_key, fingerprint)
-        if replayed:
-            return UserSubmitted(replayed, None)
-        db = databases(uow).live_or_404(database, scope)
-        if db.status != S.ACTIVE:
-            raise ConflictError(
-                f"database {database!r} is {db.status}: users are added to ACTIVE databases only"
-            )
-        owner = tenants(uow).get(db.tenant_id)
-        assert owner is not None
-        account = user_identifier(owner.name, name)
-        existing = users(uow).get_live(account)
-        if existing is not None:
-            held = databases(uow).get(existing.database_id)
-            raise ConflictError(
-                f"tenant {owner.name!r} has a database user {name!r} already ({account}, on "
-                f"{held.name if held else '?'}): user names are the tenant's, one of each"
-            )
-        refuse_if_busy(uow, KIND, db.name)
-        refuse_if_busy(uow, USER_KIND, account)
-        databases(uow).touch(db)  # a delete of the database racing this cannot also commit
-        row = users(uow).add(
-            DatabaseUserRow(
-                tenant_id=db.tenant_id,
-                database_id=db.id,
-                label=name,
-                name=account,
-                privileges=level.value,
-                status=S.PENDING,
-            )
-        )
-        uow.flush()
-        secret = generate_password()
-        uow.secrets.add(SECRET_OWNER, row.id, PASSWORD, services.secrets.seal(secret))
-        sub = _user_op(uow, row, DatabaseOp.USER_CREATE, actor, idempotency_key, fingerprint)
-        record_created(
-            uow, USER_LIFECYCLE, row, reason="requested", actor=actor, operation_id=sub.operation_id
-        )
-        return UserSubmitted(sub, secret)
-
-
-def delete_user(
-    services: Services,
-    *,
-    database: str,
-    name: str,
-    actor: str,
-    scope: str | None = None,
     idempotency_key: str | None = None,
 ) -> Submitted:
-    fingerprint = request_hash({"op": DatabaseOp.USER_DELETE, "database": database, "name": name})
+    """The database moved to `tenant` (an operator's request): its MariaDB name embeds the
+    tenant, so a new row under the new name (PENDING, counted against the new tenant's
+    plan) is made now; the operation moves the tables and drops the old tenant's users, and
+    only when it succeeded is the old row DELETED and the new one ACTIVE."""
+    fingerprint = request_hash({"op": DatabaseOp.REASSIGN, "name": name, "tenant": tenant})
     with services.store.unit_of_work() as uow:
         replayed = replay(uow, idempotency_key, fingerprint)
         if replayed:
             return replayed
-        db = databases(uow).live_or_404(database, scope)
-        row = users(uow).live_in(db.id, name)
-        if row is None:
-            raise NotFoundError(f"database {database!r} has no user {name!r}")
-        refuse_if_busy(uow, KIND, db.name)
-        refuse_if_busy(uow, USER_KIND, row.name)
-        if row.status not in DELETABLE:
+        row = databases(uow).live_or_404(name)
+        target = tenants(uow).live_or_404(tenant)
+        if target.id == row.tenant_id:
+            raise ValidationError(f"database {name!r} belongs to tenant {tenant!r} already")
+        if row.status != S.ACTIVE:
+            raise ConflictError(f"database {name!r} is {row.status}: only ACTIVE ones move")
+        if target.status != TenantStatus.ACTIVE:
             raise ConflictError(
-                f"database user {name!r} is {row.status}: only ACTIVE or FAILED ones are deleted"
+                f"tenant {tenant!r} is {target.status}: databases move to ACTIVE tenants only"
             )
-        users(uow).touch(row)
-        sub = _user_op(uow, row, DatabaseOp.USER_DELETE, actor, idempotency_key, fingerprint)
-        audit(uow, actor, row, "database.user.delete", f"user is {row.status}", sub.operation_id)
+        identifier = database_identifier(target.name, row.label)
+        existing = databases(uow).get_live(identifier)
+        if existing is not None:
+            raise ConflictError(
+                f"tenant {tenant!r} has a database {row.label!r} already ({identifier}, status "
+                f"{existing.status}): rename or delete it first"
+            )
+        refuse_if_busy(uow, KIND, name)
+        refuse_if_busy(uow, KIND, identifier)
+        for user in users(uow).of_database(row.id):
+            refuse_if_busy(uow, USER_KIND, user.name)
+            users(uow).touch(user)
+        check_usage(uow, target, Limit.DATABASES, len(databases(uow).of_tenant(target.id)))
+        tenants(uow).touch(target)
+        databases(uow).touch(row)
+        moved = databases(uow).add(
+            DatabaseRow(tenant_id=target.id, label=row.label, name=identifier, status=S.PENDING)
+        )
+        uow.flush()
+        sub = _database_op(
+            uow,
+            row,
+            DatabaseOp.REASSIGN,
+            actor,
+            idempotency_key,
+            fingerprint,
+            tenant=target.name,
+            to=identifier,
+            to_id=moved.id,
+        )
+        record_created(
+            uow,
+            LIFECYCLE,
+            moved,
+            reason=f"reassigned from {name}",
+            actor=actor,
+            operation_id=sub.operation_id,
+        )
+        audit(
+            uow,
+            actor,
+            row,
+            "database.reassign",
+            f"to tenant {tenant} as {identifier}",
+            sub.operation_id,
+        )
         return sub
 
 

@@ -16,6 +16,8 @@ from hostplane.kinds.database.model import (
     DATABASE_NAME_HINT,
     DATABASE_NAME_MAX,
     NAME_PATTERN,
+    PASSWORD_HINT,
+    PASSWORD_MAX,
     USER_NAME_HINT,
     USER_NAME_MAX,
     Privileges,
@@ -51,6 +53,33 @@ class UserCreate(RequestBody):
         default=Privileges.ALL.value,
         description="all: every right on the database; read: SELECT and SHOW VIEW",
     )
+    password: str | None = Field(
+        default=None,
+        max_length=PASSWORD_MAX,
+        description=f"your own password instead of a random one: {PASSWORD_HINT}",
+    )
+
+
+class DatabaseReassign(RequestBody):
+    tenant: str = Field(
+        min_length=1, max_length=32, pattern=TENANT_PATTERN, description="the tenant it moves to"
+    )
+
+
+class UserUpdate(RequestBody):
+    """At least one of: new privileges, a new random password, your own password."""
+
+    privileges: Literal["all", "read"] | None = Field(
+        default=None, description="all: every right on the database; read: SELECT and SHOW VIEW"
+    )
+    rotate_password: bool = Field(
+        default=False, description="a new random password, shown once in the answer"
+    )
+    password: str | None = Field(
+        default=None,
+        max_length=PASSWORD_MAX,
+        description=f"your own new password (never shown back): {PASSWORD_HINT}",
+    )
 
 
 class Connection(BaseModel):
@@ -68,13 +97,26 @@ class Accepted(BaseModel):
     database: str
 
 
+class DeleteAccepted(Accepted):
+    backup: str | None = Field(
+        default=None,
+        description="with backup=true: where the gzipped dump is written, below the tenant's "
+        "home (private/…); the delete goes on only once it is written and tested",
+    )
+
+
+class Reassigned(Accepted):
+    to: str = Field(description="its MariaDB name under the new tenant (its handle once moved)")
+
+
 class UserAccepted(BaseModel):
     operation: OperationRef
     database: str
     user: str = Field(description="the MariaDB account")
     password: str | None = Field(
-        description="shown this once (None when an Idempotency-Key replayed the request): the "
-        "control plane never shows it again"
+        description="a random password, shown this once (None when an Idempotency-Key "
+        "replayed the request, when the password was your own, or when it did not change): "
+        "the control plane never shows it again"
     )
     connection: Connection
 

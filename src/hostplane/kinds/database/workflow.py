@@ -29,3 +29,16 @@ def create_user(operation_id: str) -> str:
 def delete_user(operation_id: str) -> str:
     """The account dropped with its grants."""
     return saga.run(operation_id)
+
+
+@DBOS.workflow()
+def update_user(operation_id: str) -> str:
+    """The account's new privileges or password; a failure puts back the account it was."""
+    return saga.run(operation_id)
+
+
+@DBOS.workflow()
+def reassign_database(operation_id: str) -> str:
+    """The new database, the old tenant's accounts dropped, the tables moved, the old
+    database dropped; a failure undoes them in reverse."""
+    return saga.run(operation_id)

@@ -11,7 +11,14 @@ and only the rights it needs:
 - ALL on `tdb\\_%`.* WITH GRANT OPTION: the same on the tenants' databases (tenant_dbs.py);
 - ALL on `hostplane\\_ledger`.*: its claims (ledger.py);
 - SELECT (User, Host) on mysql.user: whether an account exists, and no password hash;
-- SELECT on mysql.db: the database-level grants of the accounts it made (the reconciler).
+- SELECT on mysql.db: the database-level grants of the accounts it made (the reconciler);
+- SELECT (User, Host, Priv) on mysql.global_priv: whether its tenants' accounts are locked
+  (a suspended tenant's are). Priv holds password hashes too; CREATE USER already lets this
+  account reset any password, so reading them gives it nothing it could not take;
+- SELECT on mysql.proc: SHOW CREATE of a tenant's routines, for the dump written before a
+  delete with backup (MariaDB 10.11 has no narrower right);
+- PROCESS and CONNECTION ADMIN: to find and end the open sessions of an account it locks (a
+  suspended tenant's); again nothing CREATE USER does not already allow in effect.
 
 An account made by an older release lacks the later rights: it is granted them again (through
 root, as when it was made) the first time this release logs in with it.
@@ -58,10 +65,13 @@ GRANTS = (
     "GRANT ALL PRIVILEGES ON `hostplane\\_ledger`.* TO %s@%s",  # ledger.LEDGER, escaped
     "GRANT SELECT (User, Host) ON mysql.user TO %s@%s",
     "GRANT SELECT ON mysql.db TO %s@%s",
+    "GRANT SELECT (User, Host, Priv) ON mysql.global_priv TO %s@%s",
+    "GRANT SELECT ON mysql.proc TO %s@%s",
+    "GRANT PROCESS, CONNECTION ADMIN ON *.* TO %s@%s",
 )
 # A right only the latest GRANTS give, as SHOW GRANTS prints it: its absence is an account
 # made by an older release.
-LATEST_GRANT = "`mysql`.`db`"
+LATEST_GRANT = "CONNECTION ADMIN"
 # Through a socket that is missing or where nothing listens (PyMySQL reports either).
 NO_SOCKET = frozenset({2002, 2003})
 

@@ -6,13 +6,16 @@ is refused by `ensure_*`, left alone by `remove_*`, never listed by `observe_ten
 
 An account is granted on exactly one database, with the database named with its wildcards
 escaped (identifiers.grant_target); `ensure_account` revokes any other database-level grant
-the account holds (made by hand) and puts back a grant that is missing or was changed.
+the account holds (made by hand) and puts back a grant that is missing or was changed. An
+account is locked (`ACCOUNT LOCK`) while its tenant is suspended, its open sessions ended: a
+locked account is confirmed by a login being refused as locked.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -20,16 +23,20 @@ import structlog
 
 from hostplane.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError
+from hostplane.providers.mariadb import dump, ledger
 from hostplane.providers.mariadb import identifiers as ids
-from hostplane.providers.mariadb import ledger
-from hostplane.providers.mariadb.connection import error_message
+from hostplane.providers.mariadb.connection import error_code, error_message
 from hostplane.providers.mariadb.identifiers import ACCOUNT_HOST
+from hostplane.providers.mariadb.moves import MovableDatabases
 from hostplane.providers.mariadb.ownership import Kind, Verdict
 from hostplane.providers.mariadb.provider import MariaDBProvider
 
 log = structlog.get_logger(__name__)
 
 ACCOUNT_RE = re.compile(r"^[a-z0-9_]{1,80}$")
+# MariaDB's answer to a login of a locked account (ER_ACCOUNT_HAS_BEEN_LOCKED).
+ACCOUNT_LOCKED = 4151
+UNKNOWN_THREAD = 1094  # ER_NO_SUCH_THREAD: a session that ended before its KILL
 # What a GRANT may give here (MariaDB's names), checked before it is put in a statement.
 GRANTABLE = frozenset({"ALL PRIVILEGES", "SELECT, SHOW VIEW"})
 
@@ -44,11 +51,13 @@ def account(name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class TenantObservation:
     """This plane's tenant databases and accounts, and every database-level grant of those
-    accounts: account → {grant pattern as mysql.db holds it → privileges (select, ...)}."""
+    accounts: account → {grant pattern as mysql.db holds it → privileges (select, ...)};
+    `locked`: those of the accounts that are locked."""
 
     databases: frozenset[str] = frozenset()
     accounts: frozenset[str] = frozenset()
     grants: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+    locked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +69,7 @@ class Endpoint:
     socket: str
 
 
-class TenantDatabases(MariaDBProvider):
+class TenantDatabases(MovableDatabases):
     """The tenants' databases and accounts, on the server (and account) of the sites'."""
 
     _endpoint: Endpoint | None = None
@@ -97,9 +106,22 @@ class TenantDatabases(MariaDBProvider):
     def remove_tenant_database(self, name: str) -> Outcome:
         return self.remove_database_only(name)
 
-    def ensure_account(self, user: str, password: str, database: str, grant: str) -> Outcome:
+    def dump_database(self, name: str, folder: Path, filename: str, uid: int, gid: int) -> Outcome:
+        """The database (this plane's) dumped, gzipped, into `folder/filename` as uid:gid."""
+        with self._cursor() as cur:
+            db, _ = self._judge(cur, name, "")
+        if not db.ours:
+            raise PermanentError(
+                f"database {name} on {self.where} is missing or not this control plane's: "
+                "nothing to dump (delete it without backup)"
+            )
+        return dump.dump_database(self._server.account(), name, folder, filename, uid, gid)
+
+    def ensure_account(
+        self, user: str, password: str, database: str, grant: str, locked: bool = False
+    ) -> Outcome:
         """The account with `password`, granted `grant` on exactly `database` (one of this
-        plane's), and no other database-level grant."""
+        plane's), no other database-level grant, and locked or not as `locked` says."""
         user = account(user)
         if grant not in GRANTABLE:
             raise ValidationError(f"{grant!r} is not a grant of a tenant's database user")
@@ -117,6 +139,7 @@ class TenantDatabases(MariaDBProvider):
             self._refuse_foreign(judged)
             self._make_user(cur, judged, password)
             changed = self._grant_exactly(cur, user, target, grant)
+            changed |= _lock(cur, user, locked)
         outcome = (
             Outcome.CREATED
             if first.verdict is Verdict.CREATE
@@ -157,12 +180,33 @@ class TenantDatabases(MariaDBProvider):
                 detail=error_message(exc),
             ) from None
 
-    def remove_account(self, user: str) -> Outcome:
-        """The account dropped (with its grants) if it is this plane's; its claim released."""
-        return self._remove(None, account(user))
+    def lock_account(self, user: str, locked: bool) -> Outcome:
+        """This plane's account locked (no new login) or unlocked; ABSENT when it is gone or
+        not this plane's (left alone)."""
+        user = account(user)
+        with self._cursor() as cur:
+            _, found = self._judge(cur, "", user)
+            if not found.ours:
+                return Outcome.ABSENT
+            changed = _lock(cur, user, locked)
+        outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
+        log.info("mariadb.account.lock", user=user, locked=locked, outcome=outcome.value)
+        return outcome
 
-    def check_account(self, user: str, password: str, database: str) -> None:
-        """Log in as the tenant's client would (through the socket) and use the database."""
+    def remove_account(self, user: str) -> Outcome:
+        """The account dropped (with its grants) if it is this plane's, its open sessions
+        ended first (a dropped account's session lives on, and may hold table locks); its
+        claim released."""
+        user = account(user)
+        with self._cursor() as cur:
+            _, found = self._judge(cur, "", user)
+            if found.ours:
+                _end_sessions(cur, user)
+        return self._remove(None, user)
+
+    def check_account(self, user: str, password: str, database: str, locked: bool = False) -> None:
+        """Log in as the tenant's client would (through the socket) and use the database; a
+        `locked` account must be refused as locked (its password right: checked first)."""
         ids.database(database)
         try:
             conn = pymysql.connect(
@@ -173,10 +217,15 @@ class TenantDatabases(MariaDBProvider):
                 connect_timeout=5,
             )
         except pymysql.MySQLError as exc:
+            if locked and error_code(exc) == ACCOUNT_LOCKED:
+                return
             raise PermanentError(
                 f"user {user} cannot use database {database} on {self.where}",
                 detail=error_message(exc),
             ) from None
+        if locked:
+            conn.close()
+            raise PermanentError(f"user {user} on {self.where} logs in: it is not locked")
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
@@ -201,11 +250,55 @@ class TenantDatabases(MariaDBProvider):
                 user = str(record["user"])
                 if user in accounts:
                     grants.setdefault(user, {})[str(record["db"])] = _held(record)
+            cur.execute(
+                f"SELECT User FROM mysql.global_priv WHERE Host = %s AND User LIKE %s AND {LOCKED}",
+                (ACCOUNT_HOST, user_prefix.replace("_", "\\_") + "%"),
+            )
+            locked = frozenset(str(r[0]) for r in cur.fetchall()) & accounts
         return TenantObservation(
             databases=frozenset(n for k, n in rows if k == "database" and n.startswith(db_prefix)),
             accounts=accounts,
             grants=grants,
+            locked=locked,
         )
+
+
+# mysql.global_priv's test of a locked account (its Priv JSON).
+LOCKED = "COALESCE(JSON_VALUE(Priv, '$.account_locked'), 0) = 1"
+
+
+def _lock(cur: Any, user: str, locked: bool) -> bool:
+    """The account locked or unlocked as `locked` says, a locked one's open sessions ended
+    (a lock only refuses new logins); whether that changed anything."""
+    cur.execute(
+        f"SELECT {LOCKED} FROM mysql.global_priv WHERE User = %s AND Host = %s",
+        (user, ACCOUNT_HOST),
+    )
+    row = cur.fetchone()
+    changed = row is None or bool(row[0]) != locked
+    if changed:
+        cur.execute(
+            f"ALTER USER %s@%s ACCOUNT {'LOCK' if locked else 'UNLOCK'}", (user, ACCOUNT_HOST)
+        )
+    if locked:
+        changed |= _end_sessions(cur, user) > 0
+    return changed
+
+
+def _end_sessions(cur: Any, user: str) -> int:
+    """Every open session of the account killed; how many there were."""
+    cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,))
+    ended = 0
+    for (session,) in cur.fetchall():
+        try:
+            cur.execute("KILL CONNECTION %s", (int(session),))
+            ended += 1
+        except pymysql.MySQLError as exc:
+            if error_code(exc) != UNKNOWN_THREAD:  # it ended by itself meanwhile
+                raise
+    if ended:
+        log.info("mariadb.account.sessions_ended", user=user, sessions=ended)
+    return ended
 
 
 def _common_prefix(a: str, b: str) -> str:
