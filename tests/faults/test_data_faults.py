@@ -1,9 +1,9 @@
 """Tenants' databases under faults (issue 17, "how it is checked"), against a real control
 plane and a real MariaDB: the worker killed with SIGKILL at each point of a database's create,
-of a user's create and of a database's delete. A client whose request died with the plane
-asks again with the same Idempotency-Key, as clients do, and gets the same operation. Each
-ends with the operation SUCCEEDED, its step done once, MariaDB as the database says, and no
-drift."""
+of a user's create, of a database's delete and of its reassign. A client whose request died
+with the plane asks again with the same Idempotency-Key, as clients do, and gets the same
+operation. Each ends with the operation SUCCEEDED, its step done once, MariaDB as the
+database says, and no drift."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tests.faults.common import (
     no_drift,
 )
 from tests.fixtures_mariadb import root_connection
+from tests.inprocess.test_database_changes import REASSIGN_KILLS
 from tests.services import terminate
 from tests.services_mariadb import PrivateMariaDB
 
@@ -177,4 +178,32 @@ def test_mariadb_restarted_in_the_middle_of_a_user_create_converges(cp, mariadb_
         database=database,
         connect_timeout=5,
     ).close()
+    no_drift(cp)
+
+
+@pytest.mark.parametrize("failpoint", REASSIGN_KILLS)
+def test_a_reassign_killed_at_a_step_converges(cp, mariadb_server, failpoint: str):
+    """After the restart the reassign finishes, each step's work done once: the tables under
+    the new tenant's name with their rows, the old database and the old tenant's account
+    gone, and nothing left to repair."""
+    tag = uuid.uuid4().hex[:5]
+    a, b = f"ra{tag}", f"rb{tag}"
+    old, new = f"tdb_7_{a}_shop", f"tdb_7_{b}_shop"
+    for tenant in (a, b):
+        done(cp, "POST", "/v1/tenants", {"name": tenant})
+    done(cp, "POST", f"/v1/tenants/{a}/databases", {"name": "shop"})
+    user = done(cp, "POST", f"/v1/databases/{old}/users", {"name": "app"})["user"]
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{old}`.orders (id INT PRIMARY KEY)")
+        cur.execute(f"INSERT INTO `{old}`.orders VALUES (1), (2)")
+    cp.arm(f"{failpoint}=kill")
+    answer = _killed_request(cp, "POST", f"/v1/databases/{old}/reassign", {"tenant": b})
+    _succeeded_once(cp, answer, "apply")
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT id FROM `{new}`.orders ORDER BY id")
+        assert cur.fetchall() == ((1,), (2,))
+    assert old not in _databases(mariadb_server)
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT User FROM mysql.user WHERE User = %s", (user,))
+        assert cur.fetchall() == ()
     no_drift(cp)
