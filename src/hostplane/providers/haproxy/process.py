@@ -318,3 +318,21 @@ def _end(pid: int) -> None:
         _end_fd(fd)
     finally:
         os.close(fd)
+
+
+def end_left(layout: FrontLayout, binary: str) -> bool:
+    """End the HAProxy of ours that a start with the HAProxy front left running (the edge's
+    front is Caddy again, which needs the ports); True when there was one."""
+    try:
+        pid = int(layout.pid_file.read_text().strip())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+    found = shutil.which(binary)
+    args = [a.decode(errors="replace") for a in argv if a]
+    if found is None or args != [str(Path(found).resolve()), "-db", "-f", str(layout.config)]:
+        return False
+    log.info("haproxy.ending_left", pid=pid, reason="the edge's front is caddy")
+    _end(pid)
+    layout.pid_file.unlink(missing_ok=True)
+    return True
