@@ -13,6 +13,7 @@ import signal
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +168,21 @@ def test_a_second_start_adopts_it_and_a_changed_config_replaces_it(front):
     wait_gone(pid, "the replaced HAProxy")
     assert "installer_key" in front.config.layout.config.read_text()
     # The map survives in its file: the new process serves the site at once.
+    assert front.edge.get("a.test").status_code == 200
+
+
+def test_a_deaf_one_of_ours_is_replaced(front):
+    pid = front.process.pid
+    assert pid is not None
+    front.process.detach()
+    os.kill(pid, signal.SIGSTOP)  # its socket still accepts; nothing answers on it
+    replaced = HaproxyProcess(front.config)
+    front.process = replaced
+    started = time.monotonic()
+    assert replaced.start() is Outcome.UPDATED
+    assert time.monotonic() - started < 8
+    wait_gone(pid, "the stopped HAProxy")
+    assert replaced.pid not in (None, pid)
     assert front.edge.get("a.test").status_code == 200
 
 

@@ -52,8 +52,9 @@ class FrontProcessConfig:
     ports: tuple[tuple[str, int, str], ...] = ()  # (host, port, setting) a new one binds
 
 
-def why_not_ours(pid: int, exe: Path, config: Path, socket: Path) -> str | None:
-    """None when `pid` is `exe -db -f <config>`, serving the runtime socket itself."""
+def runs_config(pid: int, exe: Path, config: Path) -> str | None:
+    """None when `pid` is `exe -db -f <config>` (a config in the control plane's private
+    directory: none but ours runs it); else why not."""
     try:
         running = os.readlink(f"/proc/{pid}/exe")
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -64,6 +65,14 @@ def why_not_ours(pid: int, exe: Path, config: Path, socket: Path) -> str | None:
     args = [a.decode(errors="replace") for a in argv if a]
     if args[1:] != ["-db", "-f", str(config)]:
         return f"it was not started as `haproxy -db -f {config}`: {' '.join(args)[:200]}"
+    return None
+
+
+def why_not_ours(pid: int, exe: Path, config: Path, socket: Path) -> str | None:
+    """None when `pid` runs our config and serves the runtime socket itself."""
+    reason = runs_config(pid, exe, config)
+    if reason is not None:
+        return reason
     try:
         peer = admin.peer(str(socket))[0]
     except OSError as exc:
@@ -102,7 +111,10 @@ class HaproxyProcess:
         layout = self.layout
         with self._locked():
             pid = self._pid_from_file()
+            ours = pid is not None and runs_config(pid, exe, layout.config) is None
             reason = "no pid file" if pid is None else why_not_ours(pid, exe, *self._ids())
+            if pid is not None and reason is None and not self._answers(pid):
+                reason = "it does not answer on its runtime socket"
             same = layout.config.exists() and layout.config.read_text() == text
             if pid is not None and reason is None and same:
                 self._watch_pid(pid)
@@ -112,9 +124,9 @@ class HaproxyProcess:
                 log.info("haproxy.adopted", pid=pid, socket=str(layout.socket))
                 return Outcome.UNCHANGED
             self._check(text)  # before the running one (if any) is touched
-            replaced = pid is not None and reason is None
-            if replaced and pid is not None:
-                log.info("haproxy.replacing", pid=pid, reason="its config changed")
+            replaced = pid is not None and ours
+            if replaced and pid is not None:  # ours, but changed or deaf: replaced
+                log.info("haproxy.replacing", pid=pid, reason=reason or "its config changed")
                 _end(pid)
             elif pid is not None:
                 log.info("haproxy.not_adopted", pid=pid, reason=reason)
@@ -214,14 +226,20 @@ class HaproxyProcess:
         self._wait_ready(timeout)
         log.info("haproxy.started", pid=self._proc.pid, user=self.config.user)
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _answers(self, pid: int) -> bool:
+        """`pid` serves the runtime socket and answers on it (a stopped one does not)."""
         api = RuntimeHostMap(self.layout.socket, self.layout.hosts_map, timeout=2.0)
+        try:
+            ours = admin.peer(str(self.layout.socket))[0] == pid
+            return ours and f"Pid: {pid}" in api.call("show info")
+        except (OSError, TemporaryError):
+            return False
+
+    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self._exited():
-            with contextlib.suppress(OSError, TemporaryError):
-                ours = admin.peer(str(self.layout.socket))[0] == self._pid
-                if ours and f"Pid: {self._pid}" in api.call("show info"):
-                    return
+            if self._pid is not None and self._answers(self._pid):
+                return
             time.sleep(0.05)
         tail = self._log_tail()
         self._end_current()
@@ -301,6 +319,7 @@ def _end_fd(fd: int) -> None:
     """SIGTERM the process behind a pidfd; SIGKILL if it outlives 10 s."""
     try:
         signal.pidfd_send_signal(fd, signal.SIGTERM)
+        signal.pidfd_send_signal(fd, signal.SIGCONT)  # a stopped one too
         if not select.select([fd], [], [], 10.0)[0]:
             signal.pidfd_send_signal(fd, signal.SIGKILL)
             select.select([fd], [], [], 10.0)
@@ -325,12 +344,10 @@ def end_left(layout: FrontLayout, binary: str) -> bool:
     front is Caddy again, which needs the ports); True when there was one."""
     try:
         pid = int(layout.pid_file.read_text().strip())
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (FileNotFoundError, ValueError):
         return False
     found = shutil.which(binary)
-    args = [a.decode(errors="replace") for a in argv if a]
-    if found is None or args != [str(Path(found).resolve()), "-db", "-f", str(layout.config)]:
+    if found is None or runs_config(pid, Path(found).resolve(), layout.config) is not None:
         return False
     log.info("haproxy.ending_left", pid=pid, reason="the edge's front is caddy")
     _end(pid)
