@@ -11,7 +11,9 @@ managed Caddy) starts and regenerates the edge from the database. Measured:
   the operation's own edge step; then `DELETE` → the edge answers 404 for it (median of runs);
 - request latency (median over a few hundred keep-alive requests, interleaved) of the 1st
   site and of the Nth (the last route, walked last);
-- Caddy's resident memory (VmRSS), and per 1,000 sites beyond the smallest N.
+- Caddy's resident memory (VmRSS), and per 1,000 sites beyond the smallest N (with
+  `--front haproxy`, HAProxy's too: the plane runs HOSTPLANE_EDGE_FRONT=haproxy, HAProxy
+  on the edge's ports with every site in its host map, Caddy behind it).
 
 Targets are ratios against the same figure at the smallest N, measured in the same run:
 a change within 1.2x (or +20 ms, whichever is larger); the Nth site's latency within 0.2 ms
@@ -20,6 +22,7 @@ beside it: the floor of a start). The last line printed is one JSON object with 
 the exit code is 0 whether or not targets are met.
 
 Usage: .venv/bin/python bench/edge.py [--sizes 10,1000,10000] [--runs 3] [--requests 300]
+       [--front caddy|haproxy]
 """
 
 from __future__ import annotations
@@ -177,9 +180,10 @@ def rss_kb(pid: int) -> int:
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
 
 
-def run(size: int, runs: int, requests: int) -> dict[str, Any]:
+def run(size: int, runs: int, requests: int, front: str = "caddy") -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix=f"hostplane-bench-edge-{size}-"))
-    cp = ControlPlane(root / "data", extra_env={"HOSTPLANE_LOG_LEVEL": "warning"})
+    env = {"HOSTPLANE_LOG_LEVEL": "warning", "HOSTPLANE_EDGE_FRONT": front}
+    cp = ControlPlane(root / "data", extra_env=env)
     names = site_names(size)
     visitor: Visitor | None = None
     try:
@@ -196,6 +200,10 @@ def run(size: int, runs: int, requests: int) -> dict[str, Any]:
         pid = cp.edge_pid()
         assert pid is not None, "the plane runs no edge"
         rss = rss_kb(pid)
+        front_pid = cp.front_pid()
+        if front == "haproxy" and front_pid is None:
+            raise SystemExit("the plane runs no HAProxy in front")
+        front_rss = {"haproxy_rss_kb": rss_kb(front_pid)} if front_pid is not None else {}
         lat = latency_ms(visitor, [first, last], requests)
         changes = [one_change(cp, visitor) for _ in range(runs)]
         med = {k: statistics.median(c[k] or 0.0 for c in changes) for k in changes[0]}
@@ -206,7 +214,9 @@ def run(size: int, runs: int, requests: int) -> dict[str, Any]:
             "first_site_ms": lat[first],
             "nth_site_ms": lat[last],
             "nth_minus_first_ms": round(lat[last] - lat[first], 3),
+            "front": front,
             "caddy_rss_kb": rss,
+            **front_rss,
             **{k: round(v, 1) for k, v in med.items()},
             "changes": changes,
         }
@@ -223,17 +233,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,1000,10000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--front", choices=("caddy", "haproxy"), default="caddy")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     results: dict[str, Any] = {}
     for size in sizes:
-        r = run(size, args.runs, args.requests)
+        r = run(size, args.runs, args.requests, args.front)
         results[f"sites_{size}"] = r
         print(
             f"{size:>6} sites: start→served {r['start_to_served_s']} s, create→200 "
             f"{r['create_ms']} ms (edge step {r['create_edge_step_ms']} ms), destroy→404 "
             f"{r['destroy_ms']} ms, 1st {r['first_site_ms']} ms / Nth {r['nth_site_ms']} ms, "
-            f"Caddy RSS {r['caddy_rss_kb'] // 1024} MB",
+            f"Caddy RSS {r['caddy_rss_kb'] // 1024} MB"
+            + (f", HAProxy RSS {r['haproxy_rss_kb'] // 1024} MB" if "haproxy_rss_kb" in r else ""),
             file=sys.stderr,
         )
     base = results[f"sites_{sizes[0]}"]
@@ -256,7 +268,11 @@ def main() -> None:
             "start_met": r["start_to_served_s"] <= START_S,
             "caddy_rss_kb_per_1000_sites": round(per_1000),
         }
+        if "haproxy_rss_kb" in r:
+            grown = (r["haproxy_rss_kb"] - base["haproxy_rss_kb"]) / (size - sizes[0]) * 1000
+            targets[f"sites_{size}"]["haproxy_rss_kb_per_1000_sites"] = round(grown)
     out = {
+        "front": args.front,
         **results,
         "targets": targets,
         "target_rules": {

@@ -158,9 +158,23 @@ def _processes_naming_abandoned_dirs() -> set[int]:
             if not proc.name.isdigit() or int(proc.name) == os.getpid():
                 continue
             named = (proc / "cmdline").read_bytes() + b"\0" + (proc / "environ").read_bytes()
+            named += haproxy_config(proc)
             for host_dir in dirs_named(named.decode(errors="replace")):
                 if host_dir not in verdicts:
                     verdicts[host_dir] = abandoned(host_dir)
                 if verdicts[host_dir]:
                     pids.add(int(proc.name))
     return pids
+
+
+def haproxy_config(proc: Path) -> bytes:
+    """The managed HAProxy is `haproxy -db -f <config>` with its config in the plane's data
+    directory and a cleared environment: the test directories it uses (its runtime socket,
+    Caddy's socket behind it) are named in the config alone, whose text this returns."""
+    args = (proc / "cmdline").read_bytes().split(b"\0")
+    if len(args) < 4 or args[1:3] != [b"-db", b"-f"] or not args[0].endswith(b"haproxy"):
+        return b""
+    try:
+        return b"\0" + Path(args[3].decode()).read_bytes()[:8192]
+    except OSError:
+        return b""

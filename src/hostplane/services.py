@@ -18,6 +18,11 @@ from hostplane.providers.cloudflared.tunnel import CloudflareDns, CloudflareTunn
 from hostplane.providers.dnscheck.resolver import DnsChecker, cloudflare_ranges, parse_resolvers
 from hostplane.providers.dnscheck.verdict import DnsExpectation, DnsMode, parse_ips
 from hostplane.providers.docker.runtime import DockerRuntime, DockerRuntimeConfig
+from hostplane.providers.edge import Edge
+from hostplane.providers.haproxy.certs import RuntimeCertificates
+from hostplane.providers.haproxy.edge import HaproxyEdge
+from hostplane.providers.haproxy.layout import FrontLayout
+from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from hostplane.providers.local.accounts import TenantAccounts
 from hostplane.providers.local.fpm import PhpFpmPools
 from hostplane.providers.local.runtime import LocalRuntime
@@ -48,7 +53,7 @@ CACHE_ADMIN_SECRET = ("cache-instance", "admin-password")
 class Services:
     settings: Settings
     store: Store
-    edge: CaddyEdge
+    edge: Edge  # CaddyEdge, or HaproxyEdge with HOSTPLANE_EDGE_FRONT=haproxy
     runtimes: dict[RuntimeKind, SiteRuntime]
     secrets: SecretBox
     databases: MariaDBProvider
@@ -114,6 +119,32 @@ def caddy_edge(settings: Settings) -> CaddyEdge:
     )
 
 
+def front_layout(settings: Settings) -> FrontLayout:
+    return FrontLayout(settings.haproxy_dir, settings.haproxy_socket)
+
+
+def haproxy_edge(settings: Settings) -> HaproxyEdge:
+    """HAProxy in front (its maps and certificates changed at runtime), the managed Caddy
+    behind it on a unix socket; confirmations through HAProxy's ports, as a visitor's."""
+    layout = front_layout(settings)
+    hosts = RuntimeHostMap(layout.socket, layout.hosts_map)
+    return HaproxyEdge(
+        caddy_edge(settings),
+        f"unix/{settings.caddy_behind_socket}",
+        hosts,
+        RuntimeHostMap(layout.socket, layout.challenges_map),
+        (
+            RuntimeCertificates(hosts, layout.cert_dir, layout.crt_list)
+            if settings.edge_https_port
+            else None
+        ),
+    )
+
+
+def edge_provider(settings: Settings) -> Edge:
+    return haproxy_edge(settings) if settings.edge_front == "haproxy" else caddy_edge(settings)
+
+
 def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store or open_store(settings)
     plane = store.plane()
@@ -145,7 +176,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     return Services(
         settings=settings,
         store=store,
-        edge=caddy_edge(settings),
+        edge=edge_provider(settings),
         runtimes=runtimes,
         secrets=secrets,
         databases=databases,

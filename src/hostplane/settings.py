@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # control plane runs Caddy itself, as edge_user, with its admin API on a private socket.
     caddy_admin_url: str | None = None
     caddy_admin_listen: str | None = None  # gone: refused with a message saying why
+    # What answers on the edge's ports: caddy (the managed Caddy itself, its whole config
+    # loaded on every change), or haproxy (issue 14: a managed HAProxy in front, every site
+    # in its host map changed at runtime, the managed Caddy behind it on a unix socket).
+    edge_front: Literal["caddy", "haproxy"] = "caddy"
+    haproxy_binary: str = "haproxy"
     caddy_binary: str = "caddy"
     edge_user: str = "caddy"  # the managed Caddy runs as this user (created if missing)
     # Stop the managed Caddy when the control plane exits (`hostctl up --stop-edge`); by
@@ -176,6 +181,16 @@ class Settings(BaseSettings):
             "HOSTPLANE_RUN_DIR (edge/admin.sock), never TCP: unset it (for a Caddy of your "
             "own, set HOSTPLANE_CADDY_ADMIN_URL)"
         )
+
+    @field_validator("edge_front")
+    @classmethod
+    def _front_needs_the_managed_caddy(cls, value: str, info: ValidationInfo) -> str:
+        if value == "haproxy" and info.data.get("caddy_admin_url") is not None:
+            raise ValueError(
+                "haproxy runs in front of the Caddy this control plane manages, behind it on "
+                "a socket of its own: unset HOSTPLANE_CADDY_ADMIN_URL, or use caddy"
+            )
+        return value
 
     @field_validator("caddy_admin_url")
     @classmethod
@@ -301,6 +316,23 @@ class Settings(BaseSettings):
     def caddy_admin_socket(self) -> Path:
         """The managed Caddy's admin API, in a directory only root and the edge user enter."""
         return self.run_dir / "edge" / "admin.sock"
+
+    @property
+    def haproxy_dir(self) -> Path:
+        """The managed HAProxy's config, maps and certificates: root's (it reads them as root
+        at start, before it drops to the edge user)."""
+        return self.edge_state_dir / "haproxy"
+
+    @property
+    def haproxy_socket(self) -> Path:
+        """The managed HAProxy's runtime API, beside Caddy's admin socket."""
+        return self.run_dir / "edge" / "haproxy.sock"
+
+    @property
+    def caddy_behind_socket(self) -> Path:
+        """Where Caddy behind HAProxy listens: in a directory only root and the edge user
+        enter, so that only HAProxy reaches it (whoever does chooses the webroot)."""
+        return self.run_dir / "edge" / "behind.sock"
 
     @property
     def fpm_config_dir(self) -> Path:

@@ -324,12 +324,35 @@ class ControlPlane:
                 os.kill(pid, signal.SIGTERM)
 
     def stop_edge(self) -> None:
+        self.stop_front()
         pid = self.edge_pid()
         if pid is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         wait_gone(pid, f"the edge (pid {pid}) to stop")
+
+    @property
+    def front_config(self) -> Path:
+        return self.data_dir / "edge" / "haproxy" / "haproxy.cfg"
+
+    def front_pid(self) -> int | None:
+        """The managed HAProxy's pid (HOSTPLANE_EDGE_FRONT=haproxy), if one runs."""
+        try:
+            pid = int((self.front_config.parent / "haproxy.pid").read_text().strip())
+            ours = str(self.front_config).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (ValueError, FileNotFoundError):
+            return None
+        return pid if ours else None
+
+    def stop_front(self) -> None:
+        """Its HAProxy outlives the control plane like its Caddy: a test must not leak it."""
+        pid = self.front_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        wait_gone(pid, f"the front (pid {pid}) to stop")
 
     def stop_powerdns(self) -> None:
         """Its PowerDNS outlives the control plane by design (DNS must not drop while the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.leftovers import dirs_named, host_dir_of, is_abandoned
+from tests.leftovers import dirs_named, haproxy_config, host_dir_of, is_abandoned
 
 
 def test_only_paths_in_the_tests_host_directories_are_considered():
@@ -45,3 +45,20 @@ def test_the_test_directories_a_command_line_names_are_found():
     }
     assert dirs_named("sshd: /usr/sbin/sshd -D [listener]") == set()  # the host's own sshd
     assert dirs_named("sleep 300 /srv/hostplane/tenants/acme") == set()
+
+
+def test_an_haproxy_front_is_known_by_the_test_directories_its_config_names(tmp_path: Path):
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        "global\n  stats socket /tmp/hostplane-host-ef56/run/edge/haproxy.sock mode 600\n"
+    )
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "cmdline").write_bytes(b"/usr/sbin/haproxy\0-db\0-f\0" + str(config).encode() + b"\0")
+    named = haproxy_config(proc).decode()
+    assert dirs_named(named) == {Path("/tmp/hostplane-host-ef56")}
+    (proc / "cmdline").write_bytes(b"/usr/bin/caddy\0run\0--config\0" + str(config).encode())
+    assert haproxy_config(proc) == b""  # only an HAProxy's config is read
+    config.unlink()
+    (proc / "cmdline").write_bytes(b"/usr/sbin/haproxy\0-db\0-f\0" + str(config).encode())
+    assert haproxy_config(proc) == b""  # its config gone: nothing to tell

@@ -1,4 +1,5 @@
-"""Run the control plane: API, worker and supervised Caddy, in one process or apart."""
+"""Run the control plane: API, worker and supervised edge (Caddy, and HAProxy in front of it
+with HOSTPLANE_EDGE_FRONT=haproxy), in one process or apart."""
 
 from __future__ import annotations
 
@@ -18,13 +19,17 @@ from hostplane.kernel.engine import WorkflowEngine
 from hostplane.kernel.kind import Daemon, Registry
 from hostplane.kernel.metrics import ResourceCollector
 from hostplane.kernel.workers import WorkerHeartbeat
+from hostplane.kinds.site.model import INSTALLER_PATHS
 from hostplane.observability import configure_logging
 from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
 from hostplane.providers.fs import private_dir
+from hostplane.providers.haproxy.edge import HaproxyEdge
+from hostplane.providers.haproxy.frontend import FrontendConfig
+from hostplane.providers.haproxy.process import FrontProcessConfig, HaproxyProcess, end_left
 from hostplane.providers.powerdns.process import PdnsProcess
 from hostplane.reconciler import run as reconcile_run
 from hostplane.registry import registry
-from hostplane.services import Services, build_services, powerdns_process
+from hostplane.services import Services, build_services, front_layout, powerdns_process
 from hostplane.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -40,14 +45,19 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     runtime.bind(kinds, services)
     REGISTRY.register(ResourceCollector(services.store, kinds))
     caddy: CaddyProcess | None = None
+    front: HaproxyProcess | None = None
     pdns: PdnsProcess | None = None
     daemons: list[Daemon] = []
     engine = _engine(settings, services, kinds, work=work)
     heartbeat = _heartbeat(settings, services, engine) if work else None
     try:
         if work and settings.managed_caddy:
+            if settings.edge_front == "caddy":  # an HAProxy left from haproxy holds the ports
+                end_left(front_layout(settings), settings.haproxy_binary)
             caddy = CaddyProcess(edge_process_config(settings))
             caddy.start(on_restart=lambda: _on_start(services, kinds))
+            if settings.edge_front == "haproxy":
+                front = _start_front(settings, services, kinds)
         if work and settings.managed_powerdns:  # outlives the plane: stop() only detaches
             pdns = powerdns_process(settings)
             pdns.start()
@@ -69,6 +79,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
         if heartbeat is not None:
             heartbeat.stop()
         engine.shutdown()
+        _leave_edge(front, settings)
         _leave_edge(caddy, settings)
         if pdns is not None:
             pdns.stop()
@@ -88,28 +99,75 @@ def _heartbeat(settings: Settings, services: Services, engine: WorkflowEngine) -
     )
 
 
-def _leave_edge(caddy: CaddyProcess | None, settings: Settings) -> None:
+def _leave_edge(process: CaddyProcess | HaproxyProcess | None, settings: Settings) -> None:
     """The edge outlives the control plane (the next start adopts it) unless told otherwise."""
-    if caddy is None:
+    if process is None:
         return
     if settings.edge_stop_on_exit:
-        caddy.stop()
+        process.stop()
     else:
-        caddy.detach()
+        process.detach()
 
 
-def edge_process_config(settings: Settings) -> EdgeProcessConfig:
+def _start_front(settings: Settings, services: Services, kinds: Registry) -> HaproxyProcess:
+    """Caddy moves behind first (it may still hold the edge's ports from when it was the
+    edge), then HAProxy is adopted or started in front of it."""
+    edge = services.edge
+    assert isinstance(edge, HaproxyEdge), edge
+    edge.ensure_behind()
+    front = HaproxyProcess(front_process_config(settings, services))
+    front.start(on_restart=lambda: _on_start(services, kinds))
+    return front
+
+
+def _edge_ports(settings: Settings) -> tuple[tuple[str, int, str], ...]:
     bind = settings.edge_bind
     ports = [(bind, settings.edge_http_port, "HOSTPLANE_EDGE_HTTP_PORT")]
     if settings.edge_https_port:
         ports.append((bind, settings.edge_https_port, "HOSTPLANE_EDGE_HTTPS_PORT"))
+    return tuple(ports)
+
+
+def front_process_config(settings: Settings, services: Services) -> FrontProcessConfig:
+    """HAProxy on the edge's ports, Caddy behind on its socket; the installer paths of a
+    guarded site answered 404 at the front unless the request carries the installer key."""
+    layout = front_layout(settings)
+    bind, https = settings.edge_bind, settings.edge_https_port
+    frontend = FrontendConfig(
+        admin_socket=layout.socket,
+        map_path=layout.hosts_map,
+        challenges_map=layout.challenges_map,
+        http_listen=f"{bind}:{settings.edge_http_port}",
+        https_listen=f"{bind}:{https}" if https else None,
+        crt_list=layout.crt_list if https else None,
+        behind=str(settings.caddy_behind_socket),
+        not_found_file=layout.body("not-found"),
+        maintenance_file=layout.body("maintenance"),
+        suspended_file=layout.body("suspended"),
+        denied_file=layout.body("denied"),
+        denied_paths=INSTALLER_PATHS,
+        installer_key=services.installer.installer_key,
+    )
+    return FrontProcessConfig(
+        binary=settings.haproxy_binary,
+        layout=layout,
+        frontend=frontend,
+        user=settings.edge_user,
+        edge_dir=settings.edge_dir,
+        ports=_edge_ports(settings),
+    )
+
+
+def edge_process_config(settings: Settings) -> EdgeProcessConfig:
+    # Behind HAProxy, Caddy binds none of the edge's ports: its own socket only.
+    ports = _edge_ports(settings) if settings.edge_front == "caddy" else ()
     return EdgeProcessConfig(
         binary=settings.caddy_binary,
         state_dir=settings.edge_state_dir,
         edge_dir=settings.edge_dir,
         admin_socket=settings.caddy_admin_socket,
         user=settings.edge_user,
-        ports=tuple(ports),
+        ports=ports,
     )
 
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from hostplane.errors import ValidationError
 from hostplane.providers.runtime import Upstream
+
+if TYPE_CHECKING:
+    import httpx
+
+    from hostplane.providers.base import Outcome
 
 ROUTE_HEADER = "X-Hostplane-Route"
 ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
@@ -73,3 +79,26 @@ class EdgeState:
     routes: tuple[EdgeRoute, ...]
     certificates: tuple[EdgeCertificate, ...] = ()
     challenges: tuple[AcmeChallenge, ...] = ()
+
+
+class Edge(Protocol):
+    """What the control plane asks of its edge: Caddy alone (caddy/edge.py) or HAProxy in
+    front of Caddy (haproxy/edge.py)."""
+
+    def apply(self, state: EdgeState) -> Outcome: ...
+
+    def observe(self) -> list[str]: ...
+
+    def in_sync(self, state: EdgeState) -> tuple[bool, frozenset[str]]: ...
+
+    def confirm(self, host: str, route_id: str) -> None: ...
+
+    def confirm_gone(self, host: str) -> None: ...
+
+    def get(self, host: str, path: str = "/") -> httpx.Response: ...
+
+    def served_certificate(self, host: str) -> str | None: ...
+
+    def confirm_certificate(self, host: str, fingerprint: str) -> None: ...
+
+    def close(self) -> None: ...

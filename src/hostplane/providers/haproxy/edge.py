@@ -40,15 +40,20 @@ class HaproxyEdge:
             config["admin"] = running_admin
         return config
 
+    def ensure_behind(self) -> Outcome:
+        """Caddy runs the config behind the front (and no longer holds the edge's ports,
+        as it did when it was the edge itself): loaded only when it differs."""
+        current = self.caddy.current()
+        desired = self._behind(current.get("admin"))
+        if current == desired:
+            return Outcome.UNCHANGED
+        self.caddy.load(desired)
+        return Outcome.UPDATED
+
     def apply(self, state: EdgeState) -> Outcome:
         """Make the front and Caddy behind serve exactly `state`."""
         routes, challenges = host_map(state), challenge_map(state)  # refused whole if invalid
-        outcomes = []
-        current = self.caddy.current()
-        desired = self._behind(current.get("admin"))
-        if current != desired:
-            self.caddy.load(desired)
-            outcomes.append(Outcome.UPDATED)
+        outcomes = [self.ensure_behind()]
         outcomes.append(self.hosts.apply(routes))
         outcomes.append(self.challenges.apply(challenges))
         if self.certificates is not None:

@@ -35,6 +35,10 @@ class FrontendConfig:
     crt_list: Path | None = None  # the certificates (certs.py), a default one first
     denied_paths: tuple[str, ...] = ()
     installer_key: str | None = None
+    # Started as root (to read the certificates and bind low ports), HAProxy drops to this
+    # user and group once it has; None: it keeps the user it was started as.
+    uid: int | None = None
+    gid: int | None = None
 
 
 def render_frontend(c: FrontendConfig) -> str:
@@ -42,6 +46,8 @@ def render_frontend(c: FrontendConfig) -> str:
     lines = [
         "global",
         f"  stats socket {c.admin_socket} mode 600 level admin",
+        *([f"  uid {c.uid}"] if c.uid is not None else []),
+        *([f"  gid {c.gid}"] if c.gid is not None else []),
         "defaults",
         "  mode http",
         "  option http-keep-alive",

@@ -1,0 +1,180 @@
+"""A real control plane with HOSTPLANE_EDGE_FRONT=haproxy: its HAProxy answers on the edge's
+ports from its runtime host map, its Caddy behind it on a unix socket; sites created and
+destroyed live, drift clean, a plane restart that adopts both and never stops answering,
+and `hostctl regenerate` rebuilding the front from the database alone."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hostplane.providers.edge import ROUTE_HEADER
+from hostplane.providers.haproxy.runtime import RuntimeHostMap
+from tests.e2e.harness import ControlPlane, wait_gone
+
+
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    cp = ControlPlane(
+        tmp_path_factory.mktemp("front") / "data", extra_env={"HOSTPLANE_EDGE_FRONT": "haproxy"}
+    ).start()
+    try:
+        yield cp
+    finally:
+        cp.stop()
+        cp.clean_host()
+
+
+def _hosts(cp: ControlPlane) -> RuntimeHostMap:
+    return RuntimeHostMap(
+        cp.run_dir / "edge" / "haproxy.sock", cp.front_config.parent / "hosts.map"
+    )
+
+
+def _create(cp: ControlPlane, name: str) -> dict:
+    with cp.api() as api:
+        r = api.post("/v1/sites", json={"name": name, "type": "static"})
+    assert r.status_code == 202, r.text
+    op = cp.wait_operation(r.json()["operation"]["id"])
+    assert op["status"] == "SUCCEEDED", op
+    return op
+
+
+def _destroy(cp: ControlPlane, name: str) -> None:
+    with cp.api() as api:
+        r = api.delete(f"/v1/sites/{name}")
+    assert r.status_code == 202, r.text
+    assert cp.wait_operation(r.json()["operation"]["id"])["status"] == "SUCCEEDED"
+
+
+def _uid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
+def test_a_static_site_is_served_by_haproxy_in_front_of_caddy(plane):
+    cp = plane
+    name = f"front-{uuid.uuid4().hex[:6]}"
+    op = _create(cp, name)
+    assert [s["name"] for s in op["steps"] if s["phase"] == "apply"] == ["files", "edge", "confirm"]
+    page = cp.edge_get(f"{name}.localhost")
+    assert page.status_code == 200 and f"<h1>{name}</h1>" in page.text
+    assert page.headers[ROUTE_HEADER] == f"site-{name}"
+    # The site is a line of HAProxy's map; Caddy's config names no site at all.
+    assert (
+        _hosts(cp).get(
+            f"{name}.localhost",
+        )
+        is not None
+    )
+    servers = cp.caddy_config()["apps"]["http"]["servers"]
+    assert list(servers) == ["hostplane-behind"]
+    assert servers["hostplane-behind"]["listen"] == [f"unix/{cp.run_dir / 'edge' / 'behind.sock'}"]
+    front = cp.front_pid()
+    assert front is not None and _uid(front) == _uid(cp.edge_pid() or 0) != 0
+    assert cp.edge_get("nobody-here.localhost").status_code == 404
+
+
+def test_a_site_created_and_destroyed_live(plane):
+    cp = plane
+    name = f"live-{uuid.uuid4().hex[:6]}"
+    assert cp.edge_get(f"{name}.localhost").status_code == 404
+    _create(cp, name)
+    assert cp.edge_get(f"{name}.localhost").status_code == 200
+    _destroy(cp, name)
+    assert cp.edge_get(f"{name}.localhost").status_code == 404
+    assert _hosts(cp).get(f"{name}.localhost") is None
+    assert f"{name}.localhost" not in (cp.front_config.parent / "hosts.map").read_text()
+
+
+def test_drift_is_clean(plane):
+    cp = plane
+    _create(cp, f"drift-{uuid.uuid4().hex[:6]}")
+    drift = cp.cli("drift", "--json")
+    assert drift.returncode == 0 and json.loads(drift.stdout) == [], drift.stdout + drift.stderr
+
+
+def test_a_plane_restart_adopts_the_front_and_traffic_is_answered_meanwhile(plane):
+    cp = plane
+    name = f"calm-{uuid.uuid4().hex[:6]}"
+    _create(cp, name)
+    front, caddy = cp.front_pid(), cp.edge_pid()
+    answers: list[int] = []
+    done = threading.Event()
+
+    def visit() -> None:
+        with httpx.Client(timeout=5) as client:
+            while not done.is_set():
+                try:
+                    r = client.get(
+                        f"http://127.0.0.1:{cp.edge_port}/", headers={"Host": f"{name}.localhost"}
+                    )
+                    answers.append(r.status_code)
+                except httpx.HTTPError:
+                    answers.append(0)
+
+    visitor = threading.Thread(target=visit, daemon=True)
+    visitor.start()
+    try:
+        cp.stop(edge=False)  # SIGTERM: the plane goes, its edge stays
+        served_while_down = len(answers)
+        cp.start()
+        _create(cp, f"after-{uuid.uuid4().hex[:6]}")  # the restarted plane drives the front
+    finally:
+        done.set()
+        visitor.join(10)
+    assert (cp.front_pid(), cp.edge_pid()) == (front, caddy)
+    assert "haproxy.adopted" in cp.log_path.read_text()
+    assert served_while_down > 0 and len(answers) > served_while_down
+    assert set(answers) == {200}, {code: answers.count(code) for code in set(answers)}
+
+
+def test_regenerate_rebuilds_the_front_from_the_database_alone(plane):
+    cp = plane
+    name = f"regen-{uuid.uuid4().hex[:6]}"
+    _create(cp, name)
+    hosts = _hosts(cp)
+    # Wipe the running map and Caddy's config behind the control plane's back.
+    assert hosts.call(f"clear map {hosts.map_path}").strip() == ""
+    with cp.caddy_admin() as admin:
+        empty = {"admin": cp.caddy_config()["admin"], "apps": {}}
+        assert admin.post("/load", json=empty).status_code == 200
+    assert cp.edge_get(f"{name}.localhost").status_code == 404
+    drift = json.loads(cp.cli("drift", "--json").stdout)
+    assert drift, "the wiped front is seen as drift"
+
+    result = cp.cli("regenerate", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["outcome"] == "updated"
+    assert cp.edge_get(f"{name}.localhost").status_code == 200
+    assert cp.edge_get("nobody.localhost").status_code == 404
+    assert json.loads(cp.cli("drift", "--json").stdout) == []
+
+
+def test_the_front_is_switched_to_caddy_and_back(plane):
+    cp = plane
+    name = f"switch-{uuid.uuid4().hex[:6]}"
+    _create(cp, name)
+    front = cp.front_pid()
+    assert front is not None
+    cp.stop(edge=False)
+    cp.extra_env["HOSTPLANE_EDGE_FRONT"] = "caddy"
+    try:
+        cp.start()
+        wait_gone(front, "the HAProxy left from the haproxy front")
+        assert cp.front_pid() is None
+        assert cp.edge_get(f"{name}.localhost").status_code == 200
+        assert "hostplane" in cp.caddy_config()["apps"]["http"]["servers"]  # Caddy is the edge
+        cp.stop(edge=False)
+    finally:
+        cp.extra_env["HOSTPLANE_EDGE_FRONT"] = "haproxy"
+    cp.start()
+    assert cp.front_pid() not in (None, front)
+    assert cp.edge_get(f"{name}.localhost").status_code == 200
+    assert list(cp.caddy_config()["apps"]["http"]["servers"]) == ["hostplane-behind"]

@@ -1,0 +1,236 @@
+"""The managed HAProxy on a real system: started as root, running as the edge user in front of
+the managed Caddy (behind it on a unix socket), with a default certificate; adopted by a
+second start, replaced when its config changes, left running when a new config is refused,
+started again when it dies, and never started over a stranger on its port."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import signal
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hostplane.providers.base import Outcome, PermanentError
+from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
+from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
+from hostplane.providers.edge import EdgeRoute, EdgeState
+from hostplane.providers.haproxy.certs import RuntimeCertificates
+from hostplane.providers.haproxy.edge import HaproxyEdge
+from hostplane.providers.haproxy.frontend import FrontendConfig
+from hostplane.providers.haproxy.layout import FrontLayout
+from hostplane.providers.haproxy.process import FrontProcessConfig, HaproxyProcess
+from hostplane.providers.haproxy.runtime import RuntimeHostMap
+from hostplane.providers.local import users
+from hostplane.providers.runtime import StaticFiles
+from tests.e2e.harness import free_port, host_tmpdir, wait_for, wait_gone
+from tests.integration.test_haproxy_hostmap import HAPROXY
+
+
+@dataclass
+class Front:
+    config: FrontProcessConfig
+    process: HaproxyProcess
+    edge: HaproxyEdge
+    port: int
+    state: EdgeState
+
+
+def _uid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
+@pytest.fixture
+def front(tmp_path: Path) -> Iterator[Front]:
+    host = host_tmpdir()
+    state_dir = tmp_path / "edge"
+    site = host / "site"
+    site.mkdir()
+    (site / "index.html").write_text("served from behind\n")
+    run = host / "run" / "edge"
+    caddy = CaddyProcess(
+        EdgeProcessConfig("caddy", state_dir, host / "edge-home", run / "admin.sock")
+    )
+    caddy.start()
+    layout = FrontLayout(state_dir / "haproxy", run / "haproxy.sock")
+    port, https = free_port(), free_port()
+    frontend = FrontendConfig(
+        admin_socket=layout.socket,
+        map_path=layout.hosts_map,
+        challenges_map=layout.challenges_map,
+        http_listen=f"127.0.0.1:{port}",
+        https_listen=f"127.0.0.1:{https}",
+        crt_list=layout.crt_list,
+        behind=str(run / "behind.sock"),
+        not_found_file=layout.body("not-found"),
+        maintenance_file=layout.body("maintenance"),
+        suspended_file=layout.body("suspended"),
+        denied_file=layout.body("denied"),
+    )
+    config = FrontProcessConfig(
+        HAPROXY, layout, frontend, "caddy", host / "edge-home", (("127.0.0.1", port, "PORT"),)
+    )
+    process = HaproxyProcess(config)
+    hosts = RuntimeHostMap(layout.socket, layout.hosts_map)
+    edge = HaproxyEdge(
+        CaddyEdge(
+            CaddyEdgeConfig(
+                admin_url=caddy.admin_url,
+                http_listen="unused",
+                confirm_url=f"http://127.0.0.1:{port}",
+                state_dir=state_dir,
+                confirm_timeout=5,
+                https_confirm=("127.0.0.1", https),
+            )
+        ),
+        f"unix/{run / 'behind.sock'}",
+        hosts,
+        RuntimeHostMap(layout.socket, layout.challenges_map),
+        RuntimeCertificates(hosts, layout.cert_dir, layout.crt_list),
+    )
+    state = EdgeState((EdgeRoute("site-a", ("a.test",), StaticFiles(str(site))),))
+    made = Front(config, process, edge, port, state)
+    try:
+        assert edge.ensure_behind() is Outcome.UPDATED
+        assert process.start() is Outcome.CREATED
+        edge.apply(state)
+        yield made
+    finally:
+        try:
+            edge.close()
+            made.process.stop()
+            _end_left(layout)
+        finally:
+            caddy.stop()
+
+
+def _end_left(layout: FrontLayout) -> None:
+    """The test's HAProxy, if a test left one running that its process object no longer
+    watches (detached): found by its pid file and its command line, ended."""
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        pid = int(layout.pid_file.read_text())
+        if str(layout.config).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGTERM)
+            wait_gone(pid, "the test's HAProxy")
+
+
+def _default_fingerprint(layout: FrontLayout) -> str:
+    pem = layout.default_cert.read_text()
+    cert = pem[: pem.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert)).hexdigest()
+
+
+def test_it_serves_as_the_edge_user_from_caddy_behind_a_unix_socket(front):
+    pid = front.process.pid
+    assert pid is not None
+    assert _uid(pid) == users.ids("caddy")[0] != 0  # root only to start
+    front.edge.confirm("a.test", "site-a")
+    assert front.edge.get("a.test").text == "served from behind\n"
+    assert front.edge.get("nobody.test").status_code == 404
+    assert front.edge.in_sync(front.state) == (True, frozenset({"site-a"}))
+    # HTTPS starts with a certificate of its own, presented to a name no site has.
+    layout = front.config.layout
+    assert front.edge.served_certificate("nobody.test") == _default_fingerprint(layout)
+    assert layout.crt_list.read_text().splitlines()[0] == str(layout.default_cert)
+    assert (layout.default_cert.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_second_start_adopts_it_and_a_changed_config_replaces_it(front):
+    pid = front.process.pid
+    front.process.detach()
+    again = HaproxyProcess(front.config)
+    assert again.start() is Outcome.UNCHANGED
+    assert again.pid == pid
+    front.process = again
+
+    changed = dataclasses.replace(
+        front.config,
+        frontend=dataclasses.replace(
+            front.config.frontend, denied_paths=("/wp-admin/install.php",), installer_key="k"
+        ),
+    )
+    again.detach()
+    replaced = HaproxyProcess(changed)
+    assert replaced.start() is Outcome.UPDATED
+    front.process = replaced
+    assert replaced.pid != pid
+    assert pid is not None
+    wait_gone(pid, "the replaced HAProxy")
+    assert "installer_key" in front.config.layout.config.read_text()
+    # The map survives in its file: the new process serves the site at once.
+    assert front.edge.get("a.test").status_code == 200
+
+
+def test_a_deaf_one_of_ours_is_replaced(front):
+    pid = front.process.pid
+    assert pid is not None
+    front.process.detach()
+    os.kill(pid, signal.SIGSTOP)  # its socket still accepts; nothing answers on it
+    replaced = HaproxyProcess(front.config)
+    front.process = replaced
+    started = time.monotonic()
+    assert replaced.start() is Outcome.UPDATED
+    assert time.monotonic() - started < 8
+    wait_gone(pid, "the stopped HAProxy")
+    assert replaced.pid not in (None, pid)
+    assert front.edge.get("a.test").status_code == 200
+
+
+def test_a_refused_config_leaves_the_running_one_in_force(front):
+    pid = front.process.pid
+    layout = front.config.layout
+    before = layout.config.read_text()
+    bad = dataclasses.replace(
+        front.config,
+        frontend=dataclasses.replace(front.config.frontend, http_listen="127.0.0.1:99999"),
+    )
+    front.process.detach()
+    refused = HaproxyProcess(bad)
+    with pytest.raises(PermanentError, match="refused the generated config") as caught:
+        refused.start()
+    assert "99999" in str(caught.value.detail)
+    assert layout.config.read_text() == before
+    assert pid is not None and _uid(pid) != 0  # still running
+    assert front.edge.get("a.test").status_code == 200
+    front.process = HaproxyProcess(front.config)
+    assert front.process.start() is Outcome.UNCHANGED
+
+
+def test_a_dead_one_is_started_again_and_the_plane_told(front):
+    front.process.detach()
+    told = threading.Event()
+    watched = HaproxyProcess(front.config)
+    front.process = watched
+    assert watched.start(on_restart=told.set) is Outcome.UNCHANGED
+    pid = watched.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    assert told.wait(20), front.config.layout.log.read_text()[-2000:]
+    assert watched.pid not in (None, pid)
+    assert front.edge.get("a.test").status_code == 200
+
+
+def test_it_is_not_started_over_a_stranger_on_its_port(front):
+    pid = front.process.pid
+    front.process.stop()
+    assert pid is not None
+    wait_gone(pid, "the stopped HAProxy")
+    with socket.socket() as stranger:
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stranger.bind(("127.0.0.1", front.port))
+        stranger.listen(1)
+        with pytest.raises(PermanentError, match=r"already in use.*PORT"):
+            HaproxyProcess(front.config).start()
+    front.process = HaproxyProcess(front.config)
+    assert front.process.start() is Outcome.CREATED
+    wait_for(lambda: front.edge.get("a.test").status_code == 200, "the site again", 5)
