@@ -4,6 +4,7 @@ at run time, the kill-and-restart of a request, and the checks every fault test 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,6 +48,34 @@ def killed_then_restarted(cp: ControlPlane) -> None:
     assert cp.proc.wait(timeout=60) == -9, cp.log_tail()
     cp.proc = None
     cp.start()
+
+
+def killed_request(cp: ControlPlane, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """The request, the plane killing itself at the armed failpoint, the plane started again,
+    and the request asked again with the same Idempotency-Key when its answer was lost: the
+    answer (a replay shows no password)."""
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    answer = None
+    try:
+        with cp.api() as api:
+            response = api.request(method, path, json=body, headers=headers)
+        assert response.status_code == 202, response.text
+        answer = response.json()
+    except httpx.TransportError:
+        pass
+    killed_then_restarted(cp)
+    if answer is None:
+        with cp.api() as api:
+            response = api.request(method, path, json=body, headers=headers)
+        assert response.status_code == 202, response.text
+        answer = response.json()
+    return dict(answer)
+
+
+def succeeded_once(cp: ControlPlane, answer: dict[str, Any], phase: str) -> None:
+    op = cp.wait_operation(str(answer["operation"]["id"]))
+    assert op["status"] == "SUCCEEDED", op
+    done_once(op, phase)
 
 
 def done(cp: ControlPlane, method: str, path: str, body: Any = None) -> dict[str, Any]:

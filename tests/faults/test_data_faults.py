@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pymysql
 import pytest
 
@@ -21,10 +19,10 @@ from tests.faults.common import (
     POINTS,
     disarmed,
     done,
-    done_once,
-    killed_then_restarted,
+    killed_request,
     log_events,
     no_drift,
+    succeeded_once,
 )
 from tests.fixtures_mariadb import root_connection
 from tests.inprocess.test_database_changes import REASSIGN_KILLS
@@ -61,34 +59,6 @@ def cp(plane: ControlPlane) -> Iterator[ControlPlane]:
     yield from disarmed(plane)
 
 
-def _killed_request(cp: ControlPlane, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    """The request, the plane killing itself at the armed failpoint, the plane started again,
-    and the request asked again with the same Idempotency-Key when its answer was lost: the
-    answer (a replay shows no password)."""
-    headers = {"Idempotency-Key": uuid.uuid4().hex}
-    answer = None
-    try:
-        with cp.api() as api:
-            response = api.request(method, path, json=body, headers=headers)
-        assert response.status_code == 202, response.text
-        answer = response.json()
-    except httpx.TransportError:
-        pass
-    killed_then_restarted(cp)
-    if answer is None:
-        with cp.api() as api:
-            response = api.request(method, path, json=body, headers=headers)
-        assert response.status_code == 202, response.text
-        answer = response.json()
-    return dict(answer)
-
-
-def _succeeded_once(cp: ControlPlane, answer: dict[str, Any], phase: str) -> None:
-    op = cp.wait_operation(str(answer["operation"]["id"]))
-    assert op["status"] == "SUCCEEDED", op
-    done_once(op, phase)
-
-
 def _tenant(cp: ControlPlane) -> str:
     name = f"d{uuid.uuid4().hex[:7]}"
     done(cp, "POST", "/v1/tenants", {"name": name})
@@ -105,8 +75,8 @@ def _databases(mariadb_server) -> set[str]:
 def test_database_create_killed_at_its_step_converges(cp, mariadb_server, point):
     tenant = _tenant(cp)
     cp.arm(f"database-database.apply.{point}=kill")
-    answer = _killed_request(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})
-    _succeeded_once(cp, answer, "apply")
+    answer = killed_request(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})
+    succeeded_once(cp, answer, "apply")
     assert answer["database"] in _databases(mariadb_server)
     no_drift(cp)
 
@@ -116,8 +86,8 @@ def test_user_create_killed_at_its_step_converges(cp, mariadb_server, point):
     tenant = _tenant(cp)
     database = done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
     cp.arm(f"database-user.apply.{point}=kill")
-    answer = _killed_request(cp, "POST", f"/v1/databases/{database}/users", {"name": "app"})
-    _succeeded_once(cp, answer, "apply")
+    answer = killed_request(cp, "POST", f"/v1/databases/{database}/users", {"name": "app"})
+    succeeded_once(cp, answer, "apply")
     if answer["password"] is not None:  # the first answer arrived: its password logs in
         pymysql.connect(
             unix_socket=mariadb_server.socket,
@@ -139,8 +109,8 @@ def test_database_delete_killed_at_a_step_converges(cp, mariadb_server, step, po
     database = done(cp, "POST", f"/v1/tenants/{tenant}/databases", {"name": "shop"})["database"]
     user = done(cp, "POST", f"/v1/databases/{database}/users", {"name": "app"})["user"]
     cp.arm(f"{step}.undo.{point}=kill")
-    answer = _killed_request(cp, "DELETE", f"/v1/databases/{database}")
-    _succeeded_once(cp, answer, "undo")
+    answer = killed_request(cp, "DELETE", f"/v1/databases/{database}")
+    succeeded_once(cp, answer, "undo")
     assert database not in _databases(mariadb_server)
     with root_connection(mariadb_server) as conn, conn.cursor() as cur:
         cur.execute("SELECT User FROM mysql.user WHERE User = %s", (user,))
@@ -170,7 +140,7 @@ def test_mariadb_restarted_in_the_middle_of_a_user_create_converges(cp, mariadb_
         )
     finally:
         mariadb_server.restart()
-    _succeeded_once(cp, answer, "apply")
+    succeeded_once(cp, answer, "apply")
     pymysql.connect(
         unix_socket=mariadb_server.socket,
         user=answer["user"],
@@ -197,8 +167,8 @@ def test_a_reassign_killed_at_a_step_converges(cp, mariadb_server, failpoint: st
         cur.execute(f"CREATE TABLE `{old}`.orders (id INT PRIMARY KEY)")
         cur.execute(f"INSERT INTO `{old}`.orders VALUES (1), (2)")
     cp.arm(f"{failpoint}=kill")
-    answer = _killed_request(cp, "POST", f"/v1/databases/{old}/reassign", {"tenant": b})
-    _succeeded_once(cp, answer, "apply")
+    answer = killed_request(cp, "POST", f"/v1/databases/{old}/reassign", {"tenant": b})
+    succeeded_once(cp, answer, "apply")
     with root_connection(mariadb_server) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT id FROM `{new}`.orders ORDER BY id")
         assert cur.fetchall() == ((1,), (2,))

@@ -51,6 +51,8 @@ def _name(prefix: str = "k") -> str:
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 
 
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("step", ["files", "edge", "confirm"])
 def test_provision_killed_at_a_step_converges(cp, step, point):
     name = _name()
     cp.arm(f"{step}.apply.{point}=kill")
