@@ -1,14 +1,15 @@
 #!/bin/sh
 # Builds Hostplane's container images locally, without any registry: a Debian rootfs made with
-# debootstrap, imported with `docker import`. The rootfs tarballs are kept in .cache/images,
-# keyed by a hash of this script, so a later run only imports them (seconds).
+# debootstrap, imported with `docker import`. The rootfs tarballs are kept in
+# HOSTPLANE_IMAGE_CACHE (default /var/cache/hostplane/images, shared by every clone on the
+# machine), keyed by a hash of this script, so a later run only imports them (seconds).
 #   hostplane/php-fpm:8.2   PHP-FPM on :9000, WordPress's files at /usr/src/wordpress
 #   hostplane/nginx:1.22    nginx-light
 # Honours DOCKER_HOST (a private engine, as the tests use).
 set -eu
 
 cd "$(dirname "$0")/.."
-cache=.cache/images
+cache=${HOSTPLANE_IMAGE_CACHE:-/var/cache/hostplane/images}
 mkdir -p "$cache"
 hash=$(sha256sum scripts/build-images.sh | cut -c1-12)
 mirror=$( (grep -E '^deb\s' /etc/apt/sources.list 2>/dev/null | awk '{for(i=2;i<=NF;i++) if($i~/^(https?|file):/){print $i;exit}}'; \
