@@ -29,6 +29,8 @@ import pymysql
 from tests.e2e.harness import ControlPlane
 from tests.services_mariadb import PrivateMariaDB
 
+from bench.dns import settle
+
 TARGET_RATIO, TARGET_SLACK_MS = 0.15, 20.0
 
 
@@ -48,15 +50,10 @@ def plane_with_mariadb() -> Iterator[tuple[ControlPlane, PrivateMariaDB]]:
         server.stop()
 
 
-def settle(api: httpx.Client, accepted: httpx.Response) -> dict[str, Any]:
-    assert accepted.status_code == 202, accepted.text
-    op_url = f"/v1/operations/{accepted.json()['operation']['id']}"
-    while True:
-        op: dict[str, Any] = api.get(op_url).json()
-        if op["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            assert op["status"] == "SUCCEEDED", op
-            return op
-        time.sleep(0.002)
+def accepted(response: httpx.Response) -> str:
+    """The operation of a request answered 202."""
+    assert response.status_code == 202, response.text
+    return str(response.json()["operation"]["id"])
 
 
 def login(server: PrivateMariaDB, user: str, password: str, database: str) -> None:
@@ -72,10 +69,10 @@ def through_api(
     with cp.api() as api:
         started = time.perf_counter()
         made = api.post(f"/v1/tenants/{tenant}/databases", json={"name": f"b{i + 1}"})
-        op_db = settle(api, made)
+        op_db = settle(api, accepted(made))
         database = made.json()["database"]
         user = api.post(f"/v1/databases/{database}/users", json={"name": f"u{i + 1}"})
-        op_user = settle(api, user)
+        op_user = settle(api, accepted(user))
         login(server, user.json()["user"], user.json()["password"], database)
         elapsed = time.perf_counter() - started
     steps_ms = sum(s["elapsed_ms"] or 0 for op in (op_db, op_user) for s in op["steps"])
@@ -99,7 +96,7 @@ def create_to_usable(runs: int) -> dict[str, Any]:
     with plane_with_mariadb() as (cp, server):
         tenant = "bench"
         with cp.api() as api:
-            settle(api, api.post("/v1/tenants", json={"name": tenant}))
+            settle(api, accepted(api.post("/v1/tenants", json={"name": tenant})))
         through_api(cp, server, tenant, -1), raw(server, -1)  # warm; not counted
         api_ms, raw_ms, steps_ms = [], [], []
         for i in range(runs):
