@@ -10,16 +10,11 @@ never go dark across a restart. The control plane watches it and starts it again
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import select
 import shutil
-import signal
-import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +25,7 @@ from hostplane.providers.base import Outcome, PermanentError
 from hostplane.providers.caddy import admin, identity
 from hostplane.providers.fs import atomic_write, ensure_dir, private_dir
 from hostplane.providers.local import users
+from hostplane.providers.supervision import Supervised, end, locked
 
 log = structlog.get_logger(__name__)
 
@@ -51,12 +47,8 @@ class EdgeProcessConfig:
 class CaddyProcess:
     def __init__(self, config: EdgeProcessConfig) -> None:
         self.config = config
-        self._proc: subprocess.Popen[bytes] | None = None  # set when we started it
-        self._pid: int | None = None
-        self._pidfd: int | None = None  # readable once the process has exited
+        self.process = Supervised("caddy", config.state_dir / "caddy.log")
         self._expected: identity.Expected | None = None
-        self._stop = threading.Event()
-        self._watcher: threading.Thread | None = None
 
     @property
     def admin_url(self) -> str:
@@ -64,7 +56,7 @@ class CaddyProcess:
 
     @property
     def pid(self) -> int | None:
-        return self._pid
+        return self.process.pid
 
     @property
     def pid_file(self) -> Path:
@@ -76,25 +68,30 @@ class CaddyProcess:
 
     @property
     def log_file(self) -> Path:
-        return self.config.state_dir / "caddy.log"
+        return self.process.log_file
 
     def start(self, on_restart: Callable[[], None] | None = None, timeout: float = 15.0) -> Outcome:
         """Adopt the Caddy this control plane left running (UNCHANGED) or start one (CREATED);
         with `on_restart`, watch it and start it again (then call `on_restart`) if it dies."""
         outcome = self._adopt_or_spawn(timeout)
         if on_restart is not None:
-            self._watcher = threading.Thread(
-                target=self._watch, args=(on_restart, timeout), name="caddy-watch", daemon=True
-            )
-            self._watcher.start()
+
+            def restart() -> None:
+                self._adopt_or_spawn(timeout)
+                on_restart()
+
+            self.process.keep_running(restart)
         return outcome
 
     def _adopt_or_spawn(self, timeout: float) -> Outcome:
         expected = self._prepare()
-        with self._locked():
+        with locked(self.config.state_dir / "caddy.lock"):
             pid = self._adoptable(expected)
             if pid is not None:
-                self._watch_pid(pid)
+                self.process.watch(pid)
+                if identity.why_not_ours(pid, expected):
+                    self.process.close()  # the pid was reused between the check and the pidfd
+                    raise PermanentError(f"the edge's process {pid} changed while it was adopted")
                 log.info("caddy.adopted", pid=pid, admin=self.admin_url)
                 return Outcome.UNCHANGED
             self._spawn(expected, timeout)
@@ -123,16 +120,6 @@ class CaddyProcess:
         )
         return self._expected
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One control plane process at a time decides whether to adopt or start the edge."""
-        fd = os.open(self.config.state_dir / "caddy.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
     def _adoptable(self, expected: identity.Expected) -> int | None:
         try:
             pid = int(self.pid_file.read_text().strip())
@@ -143,12 +130,12 @@ class CaddyProcess:
             if self._answers():
                 return pid
             log.warning("caddy.unresponsive", pid=pid)
-            _end(pid)  # ours, proven, but deaf: replaced
+            end(pid)  # ours, proven, but deaf: replaced
             return None
         legacy = self.config.state_dir / LEGACY_BOOT
         if identity.process_is_caddy_of(pid, expected.exe, legacy) is None:
             log.info("caddy.replacing_legacy", pid=pid)  # a root Caddy of an older release
-            _end(pid)
+            end(pid)
             return None
         log.info("caddy.not_adopted", pid=pid, reason=reason)
         return None
@@ -173,24 +160,10 @@ class CaddyProcess:
             identity.check_port_free(host, port, setting)
         owner = users.ids(cfg.user)
         atomic_write(self.boot_file, self._boot_config(), mode=0o600, owner=owner)
-        log_fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            self._proc = subprocess.Popen(
-                self._argv(expected, owner),
-                stdout=log_fd,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self._env(),
-                cwd=cfg.edge_dir,
-                umask=0o077,
-                start_new_session=True,
-            )
-        finally:
-            os.close(log_fd)
-        atomic_write(self.pid_file, str(self._proc.pid), mode=0o600)
-        self._watch_pid(self._proc.pid)
+        argv, env = self._argv(expected, owner), self._env()
+        pid = self.process.spawn(argv, env=env, cwd=cfg.edge_dir, pid_file=self.pid_file)
         self._wait_ready(timeout)
-        log.info("caddy.started", pid=self._proc.pid, user=cfg.user, admin=self.admin_url)
+        log.info("caddy.started", pid=pid, user=cfg.user, admin=self.admin_url)
 
     def _argv(self, expected: identity.Expected, owner: tuple[int, int]) -> list[str]:
         return [
@@ -233,107 +206,21 @@ class CaddyProcess:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._exited():
+        while time.monotonic() < deadline and not self.process.exited():
             with contextlib.suppress(OSError):
-                if admin.peer(str(self.config.admin_socket))[0] == self._pid and self._answers():
+                if admin.peer(str(self.config.admin_socket))[0] == self.pid and self._answers():
                     return
             time.sleep(0.05)
-        tail = self._log_tail()
-        self._end_current()
+        tail = self.process.log_tail()
+        self.process.end()
         raise PermanentError("Caddy did not start", detail=tail)
-
-    def _log_tail(self, lines: int = 8) -> str:
-        try:
-            return "\n".join(self.log_file.read_text().splitlines()[-lines:])
-        except FileNotFoundError:
-            return "no log"
-
-    def _watch_pid(self, pid: int) -> None:
-        self._close_pidfd()
-        self._pid = pid
-        self._pidfd = os.pidfd_open(pid)
-        adopted = self._proc is None or self._proc.pid != pid
-        if adopted and self._expected and identity.why_not_ours(pid, self._expected):
-            self._close_pidfd()  # the pid was reused between the check and the pidfd
-            raise PermanentError(f"the edge's process {pid} changed while it was adopted")
-
-    def _exited(self) -> bool:
-        if self._pidfd is None:
-            return True
-        ready, _, _ = select.select([self._pidfd], [], [], 0)
-        if ready and self._proc is not None:
-            self._proc.poll()  # our child: reap it
-        return bool(ready)
-
-    def _close_pidfd(self) -> None:
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
-
-    def _watch(self, on_restart: Callable[[], None], timeout: float) -> None:
-        while not self._stop.wait(0.2):
-            if not self._exited():
-                continue
-            code = self._proc.returncode if self._proc is not None else None
-            log.warning("caddy.exited", pid=self._pid, code=code, log=self._log_tail(3))
-            try:
-                self._proc = None
-                self._adopt_or_spawn(timeout)
-                on_restart()
-            except Exception as exc:  # keep watching; the next round tries again
-                log.error("caddy.restart_failed", error=str(exc))
-
-    def _stop_watching(self) -> None:
-        self._stop.set()
-        if self._watcher is not None and self._watcher is not threading.current_thread():
-            self._watcher.join(timeout=5)
 
     def detach(self) -> None:
         """Stop watching; Caddy keeps serving, for the next start to adopt."""
-        self._stop_watching()
-        if self._pid is not None and not self._exited():
-            log.info("caddy.left_running", pid=self._pid)
-        self._close_pidfd()
+        self.process.detach()
 
     def stop(self) -> None:
         """Stop watching and stop Caddy (SIGTERM, then SIGKILL after 10 s)."""
-        self._stop_watching()
-        self._end_current()
+        self.process.stop_watching()
+        self.process.end()
         self.pid_file.unlink(missing_ok=True)
-
-    def _end_current(self) -> None:
-        if self._pid is not None and not self._exited() and self._pidfd is not None:
-            _end_fd(self._pidfd)
-            if self._proc is not None:
-                self._proc.poll()
-            log.info("caddy.stopped", pid=self._pid)
-        self._close_pidfd()
-        self._pid = None
-
-
-def _wait_fd(fd: int, timeout: float) -> bool:
-    ready, _, _ = select.select([fd], [], [], timeout)
-    return bool(ready)
-
-
-def _end_fd(fd: int) -> None:
-    """SIGTERM the process behind a pidfd; SIGKILL if it outlives 10 s."""
-    try:
-        signal.pidfd_send_signal(fd, signal.SIGTERM)
-        if not _wait_fd(fd, 10.0):
-            signal.pidfd_send_signal(fd, signal.SIGKILL)
-            _wait_fd(fd, 10.0)
-    except ProcessLookupError:
-        pass
-
-
-def _end(pid: int) -> None:
-    """End a Caddy of ours that must be replaced."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        _end_fd(fd)
-    finally:
-        os.close(fd)

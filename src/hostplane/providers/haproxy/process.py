@@ -13,17 +13,12 @@ it again if it dies.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import os
-import select
 import shutil
-import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +31,9 @@ from hostplane.providers.haproxy.frontend import FrontendConfig, render_frontend
 from hostplane.providers.haproxy.layout import FrontLayout
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from hostplane.providers.local import users
+from hostplane.providers.supervision import Supervised, end, locked
 
 log = structlog.get_logger(__name__)
-
-WATCH_INTERVAL = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +78,11 @@ class HaproxyProcess:
     def __init__(self, config: FrontProcessConfig) -> None:
         self.config = config
         self.layout = config.layout
-        self._proc: subprocess.Popen[bytes] | None = None  # set when we started it
-        self._pid: int | None = None
-        self._pidfd: int | None = None  # readable once the process has exited
-        self._stop = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self.process = Supervised("haproxy", config.layout.log)
 
     @property
     def pid(self) -> int | None:
-        return self._pid
+        return self.process.pid
 
     def start(self, on_restart: Callable[[], None] | None = None, timeout: float = 15.0) -> Outcome:
         """Adopt the HAProxy this control plane left running (UNCHANGED), replace it when
@@ -100,16 +90,18 @@ class HaproxyProcess:
         start it again (then call `on_restart`) if it dies."""
         outcome = self._adopt_or_spawn(timeout)
         if on_restart is not None:
-            self._watcher = threading.Thread(
-                target=self._watch, args=(on_restart, timeout), name="haproxy-watch", daemon=True
-            )
-            self._watcher.start()
+
+            def restart() -> None:
+                self._adopt_or_spawn(timeout)
+                on_restart()
+
+            self.process.keep_running(restart)
         return outcome
 
     def _adopt_or_spawn(self, timeout: float) -> Outcome:
         exe, text = self._prepare()
         layout = self.layout
-        with self._locked():
+        with locked(layout.lock):
             pid = self._pid_from_file()
             ours = pid is not None and runs_config(pid, exe, layout.config) is None
             reason = "no pid file" if pid is None else why_not_ours(pid, exe, *self._ids())
@@ -117,9 +109,9 @@ class HaproxyProcess:
                 reason = "it does not answer on its runtime socket"
             same = layout.config.exists() and layout.config.read_text() == text
             if pid is not None and reason is None and same:
-                self._watch_pid(pid)
+                self.process.watch(pid)
                 if why_not_ours(pid, exe, *self._ids()) is not None:
-                    self._close_pidfd()  # the pid was reused between the check and the pidfd
+                    self.process.close()  # the pid was reused between the check and the pidfd
                     raise TemporaryError(f"the front's process {pid} changed while adopted")
                 log.info("haproxy.adopted", pid=pid, socket=str(layout.socket))
                 return Outcome.UNCHANGED
@@ -127,7 +119,7 @@ class HaproxyProcess:
             replaced = pid is not None and ours
             if replaced and pid is not None:  # ours, but changed or deaf: replaced
                 log.info("haproxy.replacing", pid=pid, reason=reason or "its config changed")
-                _end(pid)
+                end(pid)
             elif pid is not None:
                 log.info("haproxy.not_adopted", pid=pid, reason=reason)
             os.replace(self._candidate, layout.config)
@@ -160,16 +152,6 @@ class HaproxyProcess:
         self.layout.socket.parent.mkdir(parents=True, exist_ok=True)
         frontend = dataclasses.replace(cfg.frontend, uid=uid, gid=gid)
         return Path(found).resolve(), render_frontend(frontend)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One control plane process at a time decides whether to adopt or start the front."""
-        fd = os.open(self.layout.lock, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def _pid_from_file(self) -> int | None:
         try:
@@ -207,24 +189,10 @@ class HaproxyProcess:
             )
         for host, port, setting in self.config.ports:
             identity.check_port_free(host, port, setting)
-        log_fd = os.open(layout.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            self._proc = subprocess.Popen(
-                [str(exe), "-db", "-f", str(layout.config)],
-                stdout=log_fd,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=_env(),
-                cwd=layout.root,
-                umask=0o077,
-                start_new_session=True,
-            )
-        finally:
-            os.close(log_fd)
-        atomic_write(layout.pid_file, str(self._proc.pid), mode=0o600)
-        self._watch_pid(self._proc.pid)
+        argv = [str(exe), "-db", "-f", str(layout.config)]
+        pid = self.process.spawn(argv, env=_env(), cwd=layout.root, pid_file=layout.pid_file)
         self._wait_ready(timeout)
-        log.info("haproxy.started", pid=self._proc.pid, user=self.config.user)
+        log.info("haproxy.started", pid=pid, user=self.config.user)
 
     def _answers(self, pid: int) -> bool:
         """`pid` serves the runtime socket and answers on it (a stopped one does not)."""
@@ -237,106 +205,28 @@ class HaproxyProcess:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._exited():
-            if self._pid is not None and self._answers(self._pid):
+        while time.monotonic() < deadline and not self.process.exited():
+            if self.pid is not None and self._answers(self.pid):
                 return
             time.sleep(0.05)
-        tail = self._log_tail()
-        self._end_current()
+        tail = self.process.log_tail()
+        self.process.end()
         raise PermanentError("HAProxy did not start", detail=tail)
-
-    def _log_tail(self, lines: int = 8) -> str:
-        try:
-            return "\n".join(self.layout.log.read_text().splitlines()[-lines:])
-        except FileNotFoundError:
-            return "no log"
-
-    def _watch_pid(self, pid: int) -> None:
-        self._close_pidfd()
-        self._pid = pid
-        self._pidfd = os.pidfd_open(pid)
-
-    def _exited(self) -> bool:
-        if self._pidfd is None:
-            return True
-        ready, _, _ = select.select([self._pidfd], [], [], 0)
-        if ready and self._proc is not None:
-            self._proc.poll()  # our child: reap it
-        return bool(ready)
-
-    def _close_pidfd(self) -> None:
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
-
-    def _watch(self, on_restart: Callable[[], None], timeout: float) -> None:
-        while not self._stop.wait(WATCH_INTERVAL):
-            if not self._exited():
-                continue
-            code = self._proc.returncode if self._proc is not None else None
-            log.warning("haproxy.exited", pid=self._pid, code=code, log=self._log_tail(3))
-            try:
-                self._proc = None
-                self._adopt_or_spawn(timeout)
-                on_restart()
-            except Exception as exc:  # keep watching; the next round tries again
-                log.error("haproxy.restart_failed", error=str(exc))
-
-    def _stop_watching(self) -> None:
-        self._stop.set()
-        if self._watcher is not None and self._watcher is not threading.current_thread():
-            self._watcher.join(timeout=5)
 
     def detach(self) -> None:
         """Stop watching; HAProxy keeps serving, for the next start to adopt."""
-        self._stop_watching()
-        if self._pid is not None and not self._exited():
-            log.info("haproxy.left_running", pid=self._pid)
-        self._close_pidfd()
+        self.process.detach()
 
     def stop(self) -> None:
         """Stop watching and stop HAProxy (SIGTERM, then SIGKILL after 10 s)."""
-        self._stop_watching()
-        self._end_current()
+        self.process.stop_watching()
+        self.process.end()
         self.layout.pid_file.unlink(missing_ok=True)
-
-    def _end_current(self) -> None:
-        if self._pid is not None and not self._exited() and self._pidfd is not None:
-            _end_fd(self._pidfd)
-            if self._proc is not None:
-                self._proc.poll()
-            log.info("haproxy.stopped", pid=self._pid)
-        self._close_pidfd()
-        self._pid = None
 
 
 def _env() -> dict[str, str]:
     """Only what HAProxy needs: never the control plane's own settings or secrets."""
     return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
-
-
-def _end_fd(fd: int) -> None:
-    """SIGTERM the process behind a pidfd; SIGKILL if it outlives 10 s."""
-    try:
-        signal.pidfd_send_signal(fd, signal.SIGTERM)
-        signal.pidfd_send_signal(fd, signal.SIGCONT)  # a stopped one too
-        if not select.select([fd], [], [], 10.0)[0]:
-            signal.pidfd_send_signal(fd, signal.SIGKILL)
-            select.select([fd], [], [], 10.0)
-    except ProcessLookupError:
-        pass
-
-
-def _end(pid: int) -> None:
-    """End an HAProxy of ours that must be replaced."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        _end_fd(fd)
-    finally:
-        os.close(fd)
 
 
 def end_left(layout: FrontLayout, binary: str) -> bool:
@@ -350,6 +240,6 @@ def end_left(layout: FrontLayout, binary: str) -> bool:
     if found is None or runs_config(pid, Path(found).resolve(), layout.config) is not None:
         return False
     log.info("haproxy.ending_left", pid=pid, reason="the edge's front is caddy")
-    _end(pid)
+    end(pid)
     layout.pid_file.unlink(missing_ok=True)
     return True

@@ -13,10 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import socket
-import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -24,16 +21,16 @@ import httpx
 import structlog
 
 from hostplane.errors import ForeignResourceError, PermanentError
-from hostplane.providers import http_clients, procfs
+from hostplane.providers import http_clients
 from hostplane.providers.fs import atomic_write
 from hostplane.providers.powerdns import dnsprobe, files
 from hostplane.providers.powerdns.client import API_PATH
 from hostplane.providers.powerdns.files import Layout, PdnsConfig
+from hostplane.providers.supervision import Supervised, end
 
 log = structlog.get_logger(__name__)
 
 WATCH_INTERVAL = 0.5
-RESTART_BACKOFF_MAX = 30.0
 
 
 def command_line(pid: int) -> list[str] | None:
@@ -52,14 +49,11 @@ class PdnsProcess:
     def __init__(self, config: PdnsConfig) -> None:
         self.config = config
         self.layout = Layout(config.root)
-        self._proc: subprocess.Popen[bytes] | None = None  # when this process started it
-        self._pid: int | None = None
-        self._stop = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self.process = Supervised("powerdns", self.layout.log, interval=WATCH_INTERVAL)
 
     @property
     def pid(self) -> int | None:
-        return self._pid
+        return self.process.pid
 
     @property
     def api_url(self) -> str:
@@ -72,29 +66,23 @@ class PdnsProcess:
     def start(self, timeout: float = 20.0) -> None:
         """Adopt our running server or start one; then keep it running."""
         self._ensure_running(timeout)
-        self._stop.clear()
-        self._watcher = threading.Thread(
-            target=self._watch, args=(timeout,), name="powerdns-watch", daemon=True
-        )
-        self._watcher.start()
+        self.process.keep_running(lambda: self._ensure_running(timeout))
 
     def stop(self) -> None:
         """Stop watching. PowerDNS keeps serving; the next start adopts it."""
-        self._stop.set()
-        if self._watcher is not None and self._watcher is not threading.current_thread():
-            self._watcher.join(timeout=5)
-        self._watcher = None
+        self.process.detach()
 
     def terminate(self) -> None:
         """Stop watching and stop the server (SIGTERM, SIGKILL after 10 s)."""
-        self.stop()
+        self.process.stop_watching()
         self._end_ours()
 
     def _end_ours(self) -> None:
-        pid = self._pid if self._pid is not None and self._alive() else self._ours_running()
-        if pid is not None:
-            _end(pid, self._proc if self._proc is not None and self._proc.pid == pid else None)
-        self._proc, self._pid = None, None
+        if self.process.pid is not None and not self.process.exited():
+            self.process.end()
+        elif (pid := self._ours_running()) is not None:
+            end(pid)
+        self.process.close()
         self.layout.pid_file.unlink(missing_ok=True)
 
     # Start-up ------------------------------------------------------------
@@ -106,12 +94,15 @@ class PdnsProcess:
             changed = files.prepare(self.config, key)
             pid = self._ours_running()
             if pid is not None and not changed:
-                self._proc, self._pid = None, pid
+                self.process.watch(pid)
+                if not self._is_ours(pid):
+                    self.process.close()  # the pid was reused between the check and the pidfd
+                    raise PermanentError(f"PowerDNS's process {pid} changed while adopted")
                 log.info("powerdns.adopted", pid=pid, api=self.api_url)
             else:
                 if pid is not None:
                     log.info("powerdns.replacing", pid=pid, reason="its config changed")
-                    _end(pid, None)
+                    end(pid)
                 self._refuse_strangers()
                 self._spawn()
             self._wait_ready(key, timeout)
@@ -152,26 +143,18 @@ class PdnsProcess:
 
     def _spawn(self) -> None:
         argv = [self.config.binary, f"--config-dir={self.config.root}"]
-        fd = os.open(self.layout.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        with os.fdopen(fd, "ab") as out:
-            try:
-                self._proc = subprocess.Popen(
-                    argv,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # not in the control plane's process group
-                )
-            except FileNotFoundError:
-                raise PermanentError(
-                    f"the PowerDNS binary {self.config.binary!r} was not found: install "
-                    "Debian's pdns-server and pdns-backend-sqlite3 (`make install`)"
-                ) from None
-        self._pid = self._proc.pid
-        atomic_write(self.layout.pid_file, f"{self._pid}\n")
+        try:
+            pid = self.process.spawn(
+                argv, env=_env(), cwd=self.config.root, pid_file=self.layout.pid_file
+            )
+        except FileNotFoundError:
+            raise PermanentError(
+                f"the PowerDNS binary {self.config.binary!r} was not found: install "
+                "Debian's pdns-server and pdns-backend-sqlite3 (`make install`)"
+            ) from None
         log.info(
             "powerdns.started",
-            pid=self._pid,
+            pid=pid,
             api=self.api_url,
             dns=f"{','.join(self.config.dns_addresses)}:{self.config.dns_port}",
         )
@@ -181,48 +164,26 @@ class PdnsProcess:
         dns_host = dnsprobe.reachable_address(self.config.dns_addresses[0])
         deadline = time.monotonic() + timeout
         with http_clients.client(timeout=1.0, headers={"X-API-Key": key}) as api:
-            while time.monotonic() < deadline and self._alive():
+            while time.monotonic() < deadline and not self.process.exited():
                 if _api_answers(api, self.api_url + API_PATH) and dnsprobe.answers(
                     dns_host, self.config.dns_port
                 ):
                     return
                 time.sleep(0.05)
-        died = not self._alive()
-        tail = self._log_tail()
-        if self._proc is not None:  # one we started now: not left half-started
-            self._end_ours()
+        died = self.process.exited()
+        tail = self.process.log_tail()
+        if self.process.proc is not None:  # one we started now: not left half-started
+            self.process.end()
+            self.layout.pid_file.unlink(missing_ok=True)
         raise PermanentError(
             "PowerDNS exited while starting" if died else f"PowerDNS was not ready in {timeout} s",
             detail=tail,
         )
 
-    def _alive(self) -> bool:
-        if self._proc is not None:
-            return self._proc.poll() is None
-        return self._pid is not None and self._is_ours(self._pid)
 
-    def _log_tail(self, lines: int = 8) -> str:
-        try:
-            return "\n".join(self.layout.log.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "no log"
-
-    # Supervision ---------------------------------------------------------
-
-    def _watch(self, timeout: float) -> None:
-        backoff = WATCH_INTERVAL
-        while not self._stop.wait(backoff):
-            if self._alive():
-                backoff = WATCH_INTERVAL
-                continue
-            code = self._proc.returncode if self._proc is not None else None
-            log.warning("powerdns.exited", pid=self._pid, code=code, log=self._log_tail(3))
-            try:
-                self._ensure_running(timeout)
-                backoff = WATCH_INTERVAL
-            except Exception as exc:  # keep watching; the next round tries again
-                backoff = min(backoff * 2, RESTART_BACKOFF_MAX)
-                log.error("powerdns.restart_failed", error=str(exc), retry_in=backoff)
+def _env() -> dict[str, str]:
+    """Only what PowerDNS needs: never the control plane's own settings or secrets."""
+    return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
 
 
 def _api_answers(api: httpx.Client, url: str) -> bool:
@@ -281,19 +242,3 @@ def _bind_error(exc: OSError, host: str, port: int, what: str) -> Exception:
             "addresses (or 0.0.0.0)"
         )
     return PermanentError(f"{address} ({what}) cannot be bound: {exc.strerror}")
-
-
-def _end(pid: int, proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            return
-        if proc is None and procfs.exited(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    if proc is not None:
-        proc.wait()
