@@ -6,8 +6,11 @@ of their own tenant, and the scope of a tenant's token."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from hostplane.api.deps import retrying
 from hostplane.errors import ConflictError, NotFoundError, PermanentError
 from hostplane.kinds.site import requests as site_requests
 from hostplane.kinds.tenant import access
@@ -227,3 +230,55 @@ def test_a_tenant_scope_never_reaches_another_tenants_site(plane: Plane):
             call()
     with plane.store.unit_of_work() as uow, pytest.raises(NotFoundError):
         tenants(uow).live_or_404("acme", other.id)
+
+
+def _racing_creates(plane: Plane, count: int) -> list[str]:
+    """`count` site creates in tenant acme at once, each recorded as the API records it."""
+    barrier = threading.Barrier(count)
+    results: list[str] = []
+
+    def create(i: int) -> None:
+        def record() -> site_requests.Created:
+            return site_requests.create_site(
+                plane.services,
+                name=f"race{i}",
+                type="static",
+                runtime=None,
+                admin_email=None,
+                actor=ACTOR,
+                idempotency_key=None,
+                tenant="acme",
+            )
+
+        barrier.wait()
+        try:
+            retrying(None, record)
+            results.append("created")
+        except ConflictError as exc:
+            results.append(exc.message)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_site_creates_racing_in_one_tenant_are_all_recorded_while_the_plan_has_room(
+    plane: Plane,
+):
+    make_tenant(plane)
+    assert _racing_creates(plane, 8) == ["created"] * 8
+
+
+def test_site_creates_racing_past_a_limit_are_refused_by_the_limit_not_by_the_race(
+    plane: Plane,
+):
+    limits = Limits(sites=3, databases=0, caches=0, disk_mb=10, php_workers=2, zones=0)
+    access.save_plan(plane.services, name="tiny", limits=limits, create=True)
+    make_tenant(plane, plan="tiny")
+    results = _racing_creates(plane, 6)
+    assert results.count("created") == 3
+    refusals = [r for r in results if r != "created"]
+    assert len(refusals) == 3 and all("limit of sites: 3 of 3" in r for r in refusals), results

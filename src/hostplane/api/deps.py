@@ -3,6 +3,8 @@ shares: submitting a recorded operation, the error answers to document."""
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Annotated, Protocol, TypeVar
 
@@ -11,7 +13,7 @@ from fastapi import Depends, Header, HTTPException, Request, Response, status
 from hostplane.api import schemas
 from hostplane.api.schemas import Caller
 from hostplane.api.views import operation_ref as ref
-from hostplane.errors import ConflictError
+from hostplane.errors import ConflictError, StaleWriteError
 from hostplane.kernel.operations import Submitted
 from hostplane.observability import OPERATIONS
 from hostplane.services import Services
@@ -93,12 +95,27 @@ def accepted(
     return found
 
 
+# Each round of a race has a winner, so a loser waits at most for the others racing it.
+STALE_ATTEMPTS = 30
+
+
 def retrying(idempotency_key: str | None, record: Callable[[], T]) -> T:
-    """Record a request; two requests with one Idempotency-Key racing: the loser's conflict
-    answers the winner's operation."""
-    try:
-        return record()
-    except ConflictError:
-        if idempotency_key is None:
-            raise
-        return record()
+    """Record a request: `record` does it all in one unit of work. One that lost a race on a
+    row it read to check a rule (two creates in one tenant each touch it, so that both cannot
+    pass its plan's limit) is recorded again from the start, reading the winner's work, after a
+    pause of a few random milliseconds: the caller read nothing and has nothing to read again.
+    Two requests with one Idempotency-Key racing: the loser's conflict answers the winner's
+    operation."""
+    attempt = 1
+    while True:
+        try:
+            return record()
+        except StaleWriteError:
+            if attempt >= STALE_ATTEMPTS:
+                raise
+            attempt += 1
+            time.sleep(random.uniform(0, 0.002 * attempt))
+        except ConflictError:
+            if idempotency_key is None:
+                raise
+            return record()

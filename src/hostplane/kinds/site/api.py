@@ -14,10 +14,11 @@ from hostplane.api.deps import (
     SubmitterDep,
     errors,
     operation_ref,
+    retrying,
     submit,
 )
 from hostplane.api.schemas import Caller
-from hostplane.errors import ConflictError, HostplaneError, NotFoundError
+from hostplane.errors import HostplaneError, NotFoundError
 from hostplane.kernel import runtime
 from hostplane.kernel.operations import Submitted
 from hostplane.kinds.site import requests, views
@@ -86,13 +87,7 @@ def create_site(
             tenant=tenant,
         )
 
-    try:
-        created = record()
-    except ConflictError:
-        # Two requests with one Idempotency-Key racing: the loser returns the winner's operation.
-        if idempotency_key is None:
-            raise
-        created = record()
+    created = retrying(idempotency_key, record)
     return _accepted(response, services, submitter, created.submitted, created.admin_password)
 
 

@@ -14,9 +14,10 @@ from hostplane.api.deps import (
     SubmitterDep,
     errors,
     operation_ref,
+    retrying,
     submit,
 )
-from hostplane.errors import ConflictError, HostplaneError
+from hostplane.errors import HostplaneError
 from hostplane.kernel.operations import Submitted
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.tenant import access, requests, views
@@ -56,13 +57,7 @@ def create_tenant(
             services, name=body.name, plan=body.plan, actor=actor, idempotency_key=idempotency_key
         )
 
-    try:
-        sub = record()
-    except ConflictError:
-        if idempotency_key is None:
-            raise
-        sub = record()  # two requests with one key racing: the loser answers the winner's
-    return _accepted(response, services, submitter, sub)
+    return _accepted(response, services, submitter, retrying(idempotency_key, record))
 
 
 @router.get("", responses=ERRORS)
