@@ -44,6 +44,9 @@ ROWS = {
 }
 
 
+LONG = "z-failed-wordpress-site-named-past-32-chars"
+
+
 def _insert(conn: sa.Connection, table: str, row: dict[str, object]) -> None:
     columns = ", ".join(row)
     values = ", ".join(f":{c}" for c in row)
@@ -105,10 +108,11 @@ def test_plans_made_before_the_zone_limit_get_100_zones_and_it_downgrades(tmp_pa
         assert conn.execute(sa.text("SELECT count(*) FROM tenants")).scalar_one() == 1
 
 
-def test_existing_wordpress_sites_get_their_database_counted_and_it_downgrades(tmp_path):
+def test_existing_wordpress_sites_get_their_database_counted_and_it_downgrades(state_db_url):
     """Issue 17 item 4: at the previous head a WordPress site's database was no tenant
-    database; the upgrade gives every live WordPress site its row, with its site's status."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    database; the upgrade gives every live WordPress site its row, with its site's status
+    (and a label as long as a site name: PostgreSQL holds a VARCHAR to its length)."""
+    engine = create_engine(state_db_url)
     config = alembic_config(engine)
     command.upgrade(config, "database_0001")
     command.upgrade(config, "site_0002")
@@ -123,7 +127,7 @@ def test_existing_wordpress_sites_get_their_database_counted_and_it_downgrades(t
         )
         for sid, name, status, kind in (
             ("s1", "blog", "ACTIVE", "wordpress"),
-            ("s2", "new-shop", "FAILED", "wordpress"),
+            ("s2", LONG, "FAILED", "wordpress"),
             ("s3", "page", "ACTIVE", "php"),
             ("s4", "old", "DESTROYED", "wordpress"),
         ):
@@ -153,7 +157,7 @@ def test_existing_wordpress_sites_get_their_database_counted_and_it_downgrades(t
         assert conn.execute(sa.text(query)).all() == [
             ("tdb_4_acme_shop", "shop", None, "ACTIVE", "t1"),
             ("wp_blog", "blog", "blog", "ACTIVE", "t1"),
-            ("wp_new_shop", "new-shop", "new-shop", "FAILED", "t1"),
+            ("wp_" + LONG.replace("-", "_"), LONG, LONG, "FAILED", "t1"),
         ]
         events = conn.execute(
             sa.text(
@@ -161,7 +165,10 @@ def test_existing_wordpress_sites_get_their_database_counted_and_it_downgrades(t
                 " WHERE resource_kind = 'database' ORDER BY resource_name"
             )
         ).all()
-        assert events == [("wp_blog", "ACTIVE", "upgrade"), ("wp_new_shop", "FAILED", "upgrade")]
+        assert events == [
+            ("wp_blog", "ACTIVE", "upgrade"),
+            ("wp_" + LONG.replace("-", "_"), "FAILED", "upgrade"),
+        ]
     migrate(engine)  # again: nothing more
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM tenant_databases")).scalar_one() == 3
