@@ -137,6 +137,8 @@ def test_the_list_shows_it_with_its_site_and_the_tenant_owns_and_counts_it(
     ]
     shown = client.get(f"/v1/databases/{WP}").json()
     assert (shown["site"], shown["connection"]["database"]) == ("my-blog", WP)
+    nobody = client.get("/v1/databases/wp_a")  # site a's name: the path takes it (no 422)
+    assert nobody.status_code == 404 and "no database is named 'wp_a'" in nobody.text
     tenant = client.get("/v1/tenants/acme").json()
     assert tenant["owns"]["databases"] == [WP]
     assert tenant["usage"]["databases"]["used"] == 1
