@@ -19,15 +19,18 @@ from typing import Any
 
 import httpx
 import paramiko
+import pymysql
 import pytest
 
 from tests.e2e.harness import ControlPlane, wait_for
 from tests.e2e.traces import db_traces
+from tests.fixtures_mariadb import root_connection
 
 TAG = uuid.uuid4().hex[:5]
 A, B = f"a{TAG}", f"b{TAG}"  # tenants
 SITE_A, PHP_A, SITE_B = f"web-{TAG}", f"wp-{TAG}", f"other-{TAG}"  # PHP_A, SITE_B: WordPress
 WORDPRESS = ("--type", "wordpress", "--admin-email", "me@example.org")
+WP_A = f"wp_wp_{TAG}"  # PHP_A's database: one of A's databases
 
 
 def as_user(user: str, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -270,15 +273,54 @@ def test_a_tenants_user_and_home_removed_by_hand_are_reported_and_repaired(cp: C
     ok(cp.cli("tenant", "delete", name, "--wait"))
 
 
+def test_a_wordpress_sites_database_is_one_of_its_tenants_listed_and_counted(
+    cp: ControlPlane, world, mariadb_server
+):
+    """Issue 17 item 4: A's plan allows one database, which its WordPress site's is."""
+    listed = json.loads(ok(cp.cli("database", "list", "--tenant", A, "--json")))
+    assert [(d["name"], d["site"], d["status"]) for d in listed] == [(WP_A, PHP_A, "ACTIVE")]
+    refused = cp.cli("database", "create", "extra", "--tenant", A)
+    assert refused.returncode != 0
+    assert "limit of databases: 1 of 1 (plan 'small')" in refused.stdout + refused.stderr
+    with cp.api() as api:
+        shown = api.get(f"/v1/tenants/{A}").json()
+        assert shown["usage"]["databases"] == {"limit": 1, "used": 1, "over": False}
+        assert shown["owns"]["databases"] == [WP_A]
+        deleted = api.delete(f"/v1/databases/{WP_A}")
+        assert deleted.status_code == 409, deleted.text
+        assert f"belongs to site '{PHP_A}'" in deleted.json()["message"]
+        made = api.post(f"/v1/databases/{WP_A}/users", json={"name": "app", "privileges": "read"})
+        assert made.status_code == 202, made.text
+        assert cp.wait_operation(made.json()["operation"]["id"])["status"] == "SUCCEEDED"
+    # the tenant's own account reads its WordPress's tables, and writes nothing
+    conn = pymysql.connect(
+        unix_socket=mariadb_server.socket,
+        user=made.json()["user"],
+        password=made.json()["password"],
+        database=WP_A,
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        assert "wp_options" in {r[0] for r in cur.fetchall()}
+        with pytest.raises(pymysql.MySQLError):
+            cur.execute("DELETE FROM wp_options")
+
+
 def test_a_cascade_delete_leaves_nothing_of_the_tenant(cp: ControlPlane, world, mariadb_server):
     refused = cp.cli("tenant", "delete", A, "--wait")
-    assert refused.returncode != 0 and "still owns sites" in refused.stderr + refused.stdout
+    said = refused.stderr + refused.stdout
+    assert refused.returncode != 0 and f"still owns databases: {WP_A}; sites:" in said
     ok(cp.cli("tenant", "delete", A, "--cascade", "--wait"))
     with pytest.raises(KeyError):
         pwd.getpwnam(f"hp-{A}")
     assert not (cp.homes_dir / A).exists()
     assert not (cp.run_dir / "php-fpm" / f"{PHP_A}.sock").exists()
     assert db_traces(mariadb_server, PHP_A) == ([], [])  # its WordPress database and user
+    with root_connection(mariadb_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT User FROM mysql.user WHERE User LIKE %s", (f"tdu\\_%{A}%",))
+        assert cur.fetchall() == ()  # the account it added to that database
+    with cp.api() as api:
+        assert api.get(f"/v1/databases/{WP_A}").status_code == 404
     assert db_traces(mariadb_server, SITE_B)[0]  # the other tenant's stays
     for site in (SITE_A, PHP_A):
         assert visit(cp, site).status_code == 404

@@ -72,6 +72,13 @@ def test_a_host_made_by_the_release_before_tenants_is_served_after_the_upgrade(
             tenant = api.get(f"/v1/tenants/{name}").json()
         assert (tenant["status"], tenant["made_for"]) == ("ACTIVE", name), tenant
     assert fpm_running(cp, php) and fpm_running(cp, wordpress)
+    with cp.api() as api:  # its database, counted as its tenant's by the upgrade
+        listed = api.get(f"/v1/tenants/{wordpress}/databases").json()["items"]
+        usage = api.get(f"/v1/tenants/{wordpress}").json()["usage"]["databases"]
+    assert [(d["name"], d["site"], d["status"]) for d in listed] == [
+        (naming.site_database(wordpress), wordpress, "ACTIVE")
+    ]
+    assert usage["used"] == 1
     owner = (cp.site_dir(php) / "public").owner()
     assert owner == naming.site_system_user(php)
     drift = cp.cli("drift", "--json")

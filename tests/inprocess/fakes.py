@@ -456,10 +456,12 @@ class FakeDatabases:
 class FakeTenantDatabases:
     """The tenants' databases and accounts in memory: databases (all this plane's), accounts
     with their passwords, grants account → {grant pattern → privileges}. `unmarked`: someone
-    else's databases and accounts, which nothing here may touch."""
+    else's databases and accounts, which nothing here may touch. `sites`: the sites' databases
+    on the same server (a tenant's user may be granted on one of them)."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, sites: FakeDatabases | None = None) -> None:
         self.journal = journal
+        self.sites = sites
         self.databases: set[str] = set()
         self.accounts: dict[str, str] = {}
         self.grants: dict[str, dict[str, frozenset[str]]] = {}
@@ -528,7 +530,8 @@ class FakeTenantDatabases:
     ) -> Outcome:
         self.journal.record("tenant_databases.ensure_account", user)
         self._refuse_foreign(user)
-        if database not in self.databases:
+        site_databases = self.sites.databases if self.sites else {}
+        if database not in self.databases and database not in site_databases:
             raise PermanentError(f"database {database} is missing")
         had = user in self.accounts
         want = {grant_pattern(database): self._sets[grant]}
@@ -975,7 +978,7 @@ def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeW
     databases = FakeDatabases(journal)
     installer = FakeInstaller(journal, edge, databases)
     zones = FakeZones(journal)
-    tenant_databases = FakeTenantDatabases(journal)
+    tenant_databases = FakeTenantDatabases(journal, databases)
     caches = FakeCaches(journal)
     dns = FakeDns(journal, zones)
     ca = FakeAcme(journal, edge) if acme else None

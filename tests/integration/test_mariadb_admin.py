@@ -261,3 +261,34 @@ def test_hostplanes_account_locks_a_tenants_account_ends_its_sessions_and_dumps_
     finally:
         mariadb.remove_account(user)
         mariadb.remove_tenant_database(db)
+
+
+def test_a_tenants_user_on_a_wordpress_sites_database_reaches_that_one_only(plane, debian_db):
+    """Issue 17 item 4: a tenant adds its own user to its WordPress site's database; Hostplane's
+    own account grants it (GRANT OPTION on wp\\_%), with `_` escaped: `wp_a_b` does not also
+    cover the site database `wp_axb` of another tenant's site."""
+    sites = plane.start()
+    mariadb = TenantDatabases.sharing(sites)
+    mine, theirs, user, password = "wp_a_b", "wp_axb", "tdu_1_a_app", generate_password()
+    for db in (mine, theirs):
+        sites.ensure_database(db, db, generate_password())
+    try:
+        mariadb.ensure_account(user, password, mine, "ALL PRIVILEGES")
+        mariadb.check_account(user, password, mine)
+        seen = mariadb.observe_tenants("tdb_", "tdu_")
+        assert seen.grants[user] == {"wp\\_a\\_b": seen.grants[user]["wp\\_a\\_b"]}
+        with pytest.raises(pymysql.MySQLError) as denied:
+            pymysql.connect(
+                unix_socket=debian_db.socket, user=user, password=password, database=theirs
+            )
+        assert denied.value.args[0] == 1044  # access denied to that database
+        conn = pymysql.connect(unix_socket=debian_db.socket, user=user, password=password)
+        with conn, conn.cursor() as cur:
+            cur.execute("SHOW DATABASES")
+            assert {r[0] for r in cur.fetchall()} == {"information_schema", mine}
+        assert sites.observe() == ({mine, theirs}, {mine, theirs})  # its account is no wp_ one
+    finally:
+        mariadb.remove_account(user)
+        for db in (mine, theirs):
+            sites.remove_database(db, db)
+    assert not _logs_in(debian_db.socket, user, password)

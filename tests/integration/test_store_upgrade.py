@@ -44,6 +44,9 @@ ROWS = {
 }
 
 
+LONG = "z-failed-wordpress-site-named-past-32-chars"
+
+
 def _insert(conn: sa.Connection, table: str, row: dict[str, object]) -> None:
     columns = ", ".join(row)
     values = ", ".join(f":{c}" for c in row)
@@ -103,3 +106,75 @@ def test_plans_made_before_the_zone_limit_get_100_zones_and_it_downgrades(tmp_pa
         columns = {c["name"] for c in sa.inspect(conn).get_columns("plans")}
         assert "zones" not in columns
         assert conn.execute(sa.text("SELECT count(*) FROM tenants")).scalar_one() == 1
+
+
+def test_existing_wordpress_sites_get_their_database_counted_and_it_downgrades(state_db_url):
+    """Issue 17 item 4: at the previous head a WordPress site's database was no tenant
+    database; the upgrade gives every live WordPress site its row, with its site's status
+    (and a label as long as a site name: PostgreSQL holds a VARCHAR to its length)."""
+    engine = create_engine(state_db_url)
+    config = alembic_config(engine)
+    command.upgrade(config, "database_0001")
+    command.upgrade(config, "site_0002")
+    at = {"created_at": "2026-12-03 10:00:00.000000", "updated_at": "2026-12-03 10:00:00.000000"}
+    site = {"type": "wordpress", "runtime": "local", "routed": True, "version": 1} | at
+    with engine.begin() as conn:
+        plan = conn.execute(sa.text("SELECT id FROM plans WHERE name = 'default'")).scalar_one()
+        _insert(
+            conn,
+            "tenants",
+            {"id": "t1", "name": "acme", "status": "ACTIVE", "version": 1, "plan_id": plan} | at,
+        )
+        for sid, name, status, kind in (
+            ("s1", "blog", "ACTIVE", "wordpress"),
+            ("s2", LONG, "FAILED", "wordpress"),
+            ("s3", "page", "ACTIVE", "php"),
+            ("s4", "old", "DESTROYED", "wordpress"),
+        ):
+            _insert(
+                conn,
+                "sites",
+                site | {"id": sid, "name": name, "status": status, "type": kind, "tenant_id": "t1"},
+            )
+        _insert(
+            conn,
+            "tenant_databases",
+            {
+                "id": "d1",
+                "tenant_id": "t1",
+                "label": "shop",
+                "name": "tdb_4_acme_shop",
+                "status": "ACTIVE",
+                "version": 1,
+            }
+            | at,
+        )
+
+    migrate(engine)
+
+    query = "SELECT name, label, site, status, tenant_id FROM tenant_databases ORDER BY name"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(query)).all() == [
+            ("tdb_4_acme_shop", "shop", None, "ACTIVE", "t1"),
+            ("wp_blog", "blog", "blog", "ACTIVE", "t1"),
+            ("wp_" + LONG.replace("-", "_"), LONG, LONG, "FAILED", "t1"),
+        ]
+        events = conn.execute(
+            sa.text(
+                "SELECT resource_name, to_status, actor FROM status_events"
+                " WHERE resource_kind = 'database' ORDER BY resource_name"
+            )
+        ).all()
+        assert events == [
+            ("wp_blog", "ACTIVE", "upgrade"),
+            ("wp_" + LONG.replace("-", "_"), "FAILED", "upgrade"),
+        ]
+    migrate(engine)  # again: nothing more
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM tenant_databases")).scalar_one() == 3
+    command.downgrade(config, "database_0001")
+    with engine.connect() as conn:
+        assert "site" not in {c["name"] for c in sa.inspect(conn).get_columns("tenant_databases")}
+        assert conn.execute(sa.text("SELECT name FROM tenant_databases")).scalars().all() == [
+            "tdb_4_acme_shop"
+        ]

@@ -29,7 +29,7 @@ tenant_router = APIRouter(prefix="/v1/tenants/{tenant}/databases", tags=["databa
 router = APIRouter(prefix="/v1/databases", tags=["databases"])
 
 TenantName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.TENANT_PATTERN)]
-DatabaseName = Annotated[str, Path(min_length=5, max_length=64, pattern=views.DATABASE_PATTERN)]
+DatabaseName = Annotated[str, Path(min_length=4, max_length=64, pattern=views.DATABASE_PATTERN)]
 UserName = Annotated[str, Path(min_length=1, max_length=32, pattern=views.USER_NAME_PATTERN)]
 ERRORS = errors(401, 403, 404, 409, 422)
 

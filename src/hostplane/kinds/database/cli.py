@@ -64,9 +64,9 @@ def database_list(ctx: typer.Context, tenant: TenantOpt, as_json: JsonOpt = Fals
         if as_json:
             print_json(items)
             return
-        table = Table("database", "name", "tenant", "status")
+        table = Table("database", "name", "tenant", "site", "status")
         for d in items:
-            table.add_row(d["name"], d["label"], d["tenant"], d["status"])
+            table.add_row(d["name"], d["label"], d["tenant"], d.get("site") or "", d["status"])
         console.print(table)
 
     run(ctx, go)
@@ -82,7 +82,8 @@ def database_show(ctx: typer.Context, database: str, as_json: JsonOpt = False) -
             print_json(d)
             return
         c = d["connection"]
-        say(f"{d['name']} ({d['label']}) {d['status']} — tenant {d['tenant']}")
+        of_site = f", the database of site {d['site']}" if d.get("site") else ""
+        say(f"{d['name']} ({d['label']}) {d['status']} — tenant {d['tenant']}{of_site}")
         say(f"  connect: socket {c['socket']}, or host {c['host']} port {c['port']}")
         if d["last_error"]:
             say(f"last error: {d['last_error']}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hostplane.kernel.kind import Kind
-from hostplane.kinds.database import api, tenancy
+from hostplane.kinds.database import api, site_databases, tenancy
 from hostplane.kinds.database.lifecycle import DatabaseSaga
 from hostplane.kinds.database.model import KIND as NAME
 from hostplane.kinds.database.model import LIFECYCLE, PARENT, DatabaseOp
@@ -18,7 +18,15 @@ from hostplane.kinds.database.workflow import (
     reassign_database,
     update_user,
 )
-from hostplane.kinds.tenant.model import BEFORE_TEARDOWN, OWNED, SUSPENSION, TEARDOWN
+from hostplane.kinds.tenant.model import (
+    BEFORE_TEARDOWN,
+    OWNED,
+    SITE_DATABASE_CLAIM,
+    SITE_DATABASE_RELEASE,
+    SITE_DATABASE_STATUS,
+    SUSPENSION,
+    TEARDOWN,
+)
 
 KIND: Kind[DatabaseRow] = Kind(
     name=NAME,
@@ -43,5 +51,8 @@ KIND: Kind[DatabaseRow] = Kind(
         BEFORE_TEARDOWN: tenancy.before_teardown,
         TEARDOWN: tenancy.teardown,
         SUSPENSION: tenancy.follow_suspension,
+        SITE_DATABASE_CLAIM: site_databases.claim,
+        SITE_DATABASE_STATUS: site_databases.follow,
+        SITE_DATABASE_RELEASE: site_databases.release,
     },
 )

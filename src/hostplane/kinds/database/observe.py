@@ -178,7 +178,10 @@ class DatabaseObserver:
             live = {d.id: d for d in databases(uow).live() if d.name not in busy}
             live_users = users(uow).live()
             suspended = {t.id for t in tenants(uow).live() if t.suspension is not None}
-            served = {d.name: d.label for d in live.values() if d.status in SERVED}
+            # A site's database is the site kind's to observe (its wp_ database and user).
+            served = {
+                d.name: d.label for d in live.values() if d.status in SERVED and d.site is None
+            }
             wanted = {
                 u.name: (live[u.database_id].name, u.privileges, u.tenant_id in suspended)
                 for u in live_users

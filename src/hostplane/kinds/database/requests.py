@@ -23,6 +23,7 @@ from hostplane.kinds.database.model import (
     validate_name,
 )
 from hostplane.kinds.database.repo import databases, users
+from hostplane.kinds.database.site_databases import refuse_site_database
 from hostplane.kinds.database.table import DatabaseRow
 from hostplane.kinds.tenant.model import Limit, TenantStatus
 from hostplane.kinds.tenant.repo import tenants
@@ -91,6 +92,11 @@ def delete_database(
         if replayed:
             return replayed
         row = databases(uow).live_or_404(name, scope)
+        refuse_site_database(
+            row,
+            f"delete the site to remove it (DELETE /v1/sites/{row.site}), or delete only the "
+            "users you added to it",
+        )
         refuse_if_busy(uow, KIND, name)
         if row.status not in DELETABLE:
             raise ConflictError(
@@ -114,6 +120,9 @@ def retry_database(
 ) -> Submitted:
     with services.store.unit_of_work() as uow:
         row = databases(uow).live_or_404(name, scope)
+        refuse_site_database(
+            row, f"retry the site (POST /v1/sites/{row.site}/retry), which makes its database"
+        )
         refuse_if_busy(uow, KIND, name)
         if row.status != S.FAILED:
             raise ConflictError(f"database {name!r} is {row.status}: only FAILED ones are retried")
@@ -142,6 +151,11 @@ def reassign_database(
         if replayed:
             return replayed
         row = databases(uow).live_or_404(name)
+        refuse_site_database(
+            row,
+            "it stays with its site, which does not move between tenants (delete the site, or "
+            f"copy its data into a database of tenant {tenant!r})",
+        )
         target = tenants(uow).live_or_404(tenant)
         if target.id == row.tenant_id:
             raise ValidationError(f"database {name!r} belongs to tenant {tenant!r} already")

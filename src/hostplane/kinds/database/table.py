@@ -1,5 +1,7 @@
 """The tenants' databases and database users. `name` is the MariaDB identifier (unique among
-live rows: it is the handle of the API and of the operation slot); `label` the tenant's name."""
+live rows: it is the handle of the API and of the operation slot); `label` the tenant's name.
+A WordPress site's database is one of these too (`site` set): counted and listed, never
+deleted, retried or moved by itself."""
 
 from __future__ import annotations
 
@@ -24,8 +26,12 @@ class DatabaseRow(Versioned, Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), nullable=False, index=True)
-    label: Mapped[str] = mapped_column(String(32), nullable=False)  # the tenant's name for it
+    # The tenant's name for it (a site's database: the site's name).
+    label: Mapped[str] = mapped_column(String(63), nullable=False)
     name: Mapped[str] = mapped_column(String(64), nullable=False)  # the MariaDB database
+    # The WordPress site whose database it is (wp_<site>, made and removed by the site kind),
+    # or None for a database the tenant made.
+    site: Mapped[str | None] = mapped_column(String(63))
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

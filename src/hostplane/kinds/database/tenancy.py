@@ -29,7 +29,10 @@ def before_teardown(uow: UnitOfWork, tenant: TenantRow, actor: str) -> list[str]
     """A cascade delete waits (409) while one of the tenant's databases or users is at work."""
     for row in databases(uow).of_tenant(tenant.id):
         refuse_if_busy(uow, KIND, row.name)
-        if row.status in (S.PENDING, S.PROVISIONING):  # moving in: another's operation
+        if row.site is None and row.status in (
+            S.PENDING,
+            S.PROVISIONING,
+        ):  # moving in: another's operation
             raise ConflictError(
                 f"database {row.name} of tenant {tenant.name!r} is {row.status} (being made "
                 "or reassigned to it): wait for it to finish"
@@ -54,9 +57,10 @@ def follow_suspension(services: Services, tenant: TenantRow) -> Outcome:
 
 
 def teardown(services: Services, tenant: TenantRow, actor: str) -> bool:
-    """Every live database of the tenant through DELETING to DELETED, with its users."""
+    """Every live database of the tenant through DELETING to DELETED, with its users (not
+    its sites' databases: each goes with its site, through the site's own steps)."""
     with services.store.unit_of_work() as uow:
-        ids = [d.id for d in databases(uow).of_tenant(tenant.id)]
+        ids = [d.id for d in databases(uow).of_tenant(tenant.id) if d.site is None]
     for database_id in ids:
         _delete(services, database_id, tenant.name, actor)
     return bool(ids)

@@ -28,7 +28,10 @@ from hostplane.kinds.tenant.table import TenantRow
 from hostplane.providers.mariadb.tenant_dbs import Endpoint
 
 TENANT_PATTERN = hinted(TENANT_LABEL_PATTERN, "1-32 lowercase letters, digits, hyphens")
-DATABASE_PATTERN = hinted(r"^tdb_[a-z0-9_]{1,60}$", "the database's MariaDB name (tdb_…)")
+DATABASE_PATTERN = hinted(
+    r"^(?:tdb_[a-z0-9_]{1,60}|wp_[a-z0-9_]{1,61})$",
+    "the database's MariaDB name (tdb_…, or wp_… for a WordPress site's)",
+)
 DB_NAME_PATTERN = hinted(NAME_PATTERN, DATABASE_NAME_HINT)
 USER_NAME_PATTERN = hinted(NAME_PATTERN, USER_NAME_HINT)
 
@@ -132,8 +135,13 @@ class UserView(BaseModel):
 
 class DatabaseSummary(BaseModel):
     name: str = Field(description="the MariaDB database (its handle in /v1/databases/…)")
-    label: str = Field(description="the name the tenant gave it")
+    label: str = Field(description="the name the tenant gave it (a site's database: the site's)")
     tenant: str
+    site: str | None = Field(
+        default=None,
+        description="the WordPress site whose database it is (made, removed and counted with "
+        "the site; the tenant may add its own users to it), or null",
+    )
     status: str
     created_at: datetime
     updated_at: datetime
@@ -166,6 +174,7 @@ def summary(row: DatabaseRow, tenant: TenantRow | None) -> DatabaseSummary:
         name=row.name,
         label=row.label,
         tenant=tenant.name if tenant else "?",
+        site=row.site,
         status=row.status,
         created_at=row.created_at,
         updated_at=row.updated_at,

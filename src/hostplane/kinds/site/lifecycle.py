@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from hostplane.errors import NotFoundError
 from hostplane.kernel.kind import Plan
+from hostplane.kernel.lifecycle import ResourceStatus
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import transition
 from hostplane.kinds.site import secrets as site_secrets
+from hostplane.kinds.site import tenant_database
 from hostplane.kinds.site.model import (
     LIFECYCLE,
     PROVISIONING_OPS,
@@ -38,6 +40,22 @@ def snapshot(site: SiteRow) -> dict[str, object]:
         "tenant": site.tenant_name,
         "created_at": site.created_at.isoformat(),
     }
+
+
+def _follow_database(
+    uow: UnitOfWork, op: OperationRow, site: SiteRow, target: str, error: str | None
+) -> None:
+    """The site's database, one of its tenant's, as the site's operation left it: made
+    (ACTIVE), removed with the site (DELETED: no longer counted, even when its data is kept
+    on the server for a later site of that name), or FAILED with the site."""
+    if target == SiteStatus.ACTIVE:
+        status, reason = ResourceStatus.ACTIVE, f"site {site.name} is ACTIVE"
+    elif target == SiteStatus.DESTROYED:
+        kept = " (its data kept on the server)" if (op.options or {}).get("keep_data") else ""
+        status, reason = ResourceStatus.DELETED, f"site {site.name} was destroyed{kept}"
+    else:
+        status, reason = ResourceStatus.FAILED, f"site {site.name} failed: {error}"
+    tenant_database.follow(uow, site, status, reason, op.actor, op.id)
 
 
 class SiteSaga:
@@ -71,6 +89,9 @@ class SiteSaga:
             )
         spec = site_spec(site, ctx.settings)
         if provisioning:
+            tenant_database.follow(
+                uow, site, ResourceStatus.PROVISIONING, f"site {op.kind} started", op.actor, op.id
+            )
             return Plan(tuple(provision_plan(spec)))
         return Plan(tuple(destroy_plan(spec)), undo=True, failure="destroy stopped at a step")
 
@@ -99,6 +120,7 @@ class SiteSaga:
             transition(
                 uow, LIFECYCLE, site, target, reason=reason, actor=op.actor, operation_id=op.id
             )
+        _follow_database(uow, op, site, target, error)
         if target == SiteStatus.DESTROYED:
             if not (op.options or {}).get("keep_data"):  # an install that never ran
                 uow.secrets.delete(site_secrets.OWNER, site.id, site_secrets.WP_ADMIN_PASSWORD)

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from hostplane.errors import ConflictError, ValidationError
 from hostplane.kernel import runtime
+from hostplane.kernel.lifecycle import ResourceStatus
 from hostplane.kernel.operations import (
     Submitted,
     refuse_if_busy,
@@ -22,6 +23,7 @@ from hostplane.kernel.operations import (
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.site import secrets as site_secrets
+from hostplane.kinds.site import tenant_database
 from hostplane.kinds.site.lifecycle import snapshot
 from hostplane.kinds.site.model import (
     DESTROYABLE,
@@ -109,6 +111,7 @@ def create_site(
             raise ConflictError(f"site {name!r} already exists (status {existing.status})")
         refuse_if_busy(uow, KIND, name)
         owner = _owner_with_room(uow, tenant=tenant, site=name, actor=actor)
+        tenant_database.claim(uow, owner, name, site_type, actor)
         row = SiteRow(
             name=name,
             type=site_type,
@@ -191,6 +194,7 @@ def destroy_site(
         sub = _operation(
             uow, site, SiteOp.DESTROY, actor, idempotency_key, fingerprint, keep_data=keep_data
         )
+        _database_goes(uow, site, actor, sub.operation_id)
         uow.audit.record(
             actor=actor,
             action="site.destroy",
@@ -213,8 +217,23 @@ def retry_site(services: Services, *, name: str, actor: str, scope: str | None =
             raise ConflictError(f"site {name!r} is {site.status}: only FAILED sites are retried")
         last = uow.operations.latest_for(site.id)
         if last is not None and last.kind == SiteOp.DESTROY:
-            return _operation(uow, site, SiteOp.DESTROY, actor, **dict(last.options or {}))
+            sub = _operation(uow, site, SiteOp.DESTROY, actor, **dict(last.options or {}))
+            _database_goes(uow, site, actor, sub.operation_id)
+            return sub
         return _operation(uow, site, SiteOp.RETRY, actor)
+
+
+def _database_goes(uow: UnitOfWork, site: SiteRow, actor: str, operation_id: str | None) -> None:
+    """A WordPress site's database, one of its tenant's, is being removed with it: 409 while
+    the tenant's own work on it (a user being added) runs; no user is added from now on."""
+    tenant_database.follow(
+        uow,
+        site,
+        ResourceStatus.DELETING,
+        f"site {site.name} is being destroyed",
+        actor,
+        operation_id,
+    )
 
 
 def reinstall_site(

@@ -13,6 +13,7 @@ from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.steps import Options, StepDef
 from hostplane.kernel.store.types import utcnow
 from hostplane.kinds.site import secrets as site_secrets
+from hostplane.kinds.site import tenant_database
 from hostplane.kinds.site.edge import regenerate_edge
 from hostplane.kinds.site.model import Step, site_spec
 from hostplane.kinds.site.repo import sites
@@ -40,6 +41,9 @@ def _database(services: Services, site: SiteRow, options: Options) -> Outcome:
 
 
 def _remove_database(services: Services, site: SiteRow, options: Options) -> Outcome:
+    # The accounts its tenant added on it first, kept data or not: their grants would outlive
+    # the database and cover the next one of its name.
+    tenant_database.release(services, site, SITE_DESTROY_ACTOR)
     if options.get("keep_data"):
         return Outcome.UNCHANGED  # database, credentials and salts stay for a later restore
     name, user = naming.site_database(site.name), naming.site_database_user(site.name)

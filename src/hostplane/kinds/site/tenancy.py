@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import structlog
 
+from hostplane.kernel.lifecycle import ResourceStatus
 from hostplane.kernel.operations import refuse_if_busy
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import transition
+from hostplane.kinds.site import tenant_database
 from hostplane.kinds.site.edge import regenerate_edge
 from hostplane.kinds.site.lifecycle import snapshot
 from hostplane.kinds.site.model import (
@@ -62,6 +64,7 @@ def _destroy(services: Services, site_id: str, actor: str) -> None:
             transition(
                 uow, LIFECYCLE, site, SiteStatus.DESTROYING, reason="tenant deleted", actor=actor
             )
+        tenant_database.follow(uow, site, ResourceStatus.DELETING, "tenant deleted", actor)
         spec = site_spec(site, services.settings)
     for name in destroy_plan(spec):
         undo = BY_NAME[name].undo
@@ -72,6 +75,9 @@ def _destroy(services: Services, site_id: str, actor: str) -> None:
         if row is None or row.status == SiteStatus.DESTROYED:
             return
         transition(uow, LIFECYCLE, row, SiteStatus.DESTROYED, reason="tenant deleted", actor=actor)
+        tenant_database.follow(
+            uow, row, ResourceStatus.DELETED, f"site {row.name} destroyed: tenant deleted", actor
+        )
         uow.audit.record(
             actor=actor,
             action="site.destroyed",

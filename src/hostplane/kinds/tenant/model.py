@@ -273,3 +273,18 @@ DOMAIN_STEPS = "tenant.domain_steps"
 # ACME DNS-01 TXT records of a custom domain of the tenant (a hosted zone holding its name);
 # None when it cannot. With one, the domain's certificate is validated by DNS-01.
 DNS01 = "tenant.dns01"
+# A WordPress site's own database (`wp_<site>`, which the site kind makes with its user) is one
+# of its tenant's databases: listed, counted against the plan's `databases`, open to the
+# tenant's own database users. A child keeps that record; the site kind tells it:
+# claim_site_database(uow, tenant, site, database) -> None: in the site create's unit of work
+# (after the tenant row's touch): 409 when the plan has no room for one more database, else
+# the database recorded as the site's (PENDING).
+SITE_DATABASE_CLAIM = "tenant.site_database.claim"
+# follow_site_database(uow, database, status, reason, actor, operation_id) -> None: the record
+# follows what the site did with its database (a ResourceStatus); to DELETING it refuses (409)
+# while the tenant's own work on it runs; DELETED releases it (and its users' rows), in the
+# unit of work the site leaves in.
+SITE_DATABASE_STATUS = "tenant.site_database.status"
+# release_site_database(services, database, actor) -> Outcome: before the site's database is
+# dropped (or kept for a later restore), the accounts the tenant added on it are dropped.
+SITE_DATABASE_RELEASE = "tenant.site_database.release"
