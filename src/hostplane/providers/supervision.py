@@ -39,8 +39,8 @@ class Supervised:
         self.proc: subprocess.Popen[bytes] | None = None  # set while it is our child
         self.pid: int | None = None
         self._pidfd: int | None = None
-        self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._wake = -1  # the write end of a pipe that ends the watcher's sleep
 
     def spawn(self, argv: list[str], *, env: dict[str, str], cwd: Path, pid_file: Path) -> int:
         """Start `argv` in a session of its own (a signal to the control plane's group does not
@@ -91,18 +91,30 @@ class Supervised:
             self._pidfd = None
 
     def keep_running(self, restart: Callable[[], None]) -> None:
-        """A thread that calls `restart` whenever the watched process has exited; a failed
-        restart is tried again after a growing pause (up to 30 s)."""
-        self._stop.clear()
-        self._watcher = threading.Thread(target=self._loop, args=(restart,), daemon=True)
+        """A thread that calls `restart` as soon as the watched process has exited (it sleeps
+        on the pidfd meanwhile: an idle plane does not poll); a failed restart is tried again
+        after a growing pause (up to 30 s)."""
+        wake, self._wake = os.pipe()
+        self._watcher = threading.Thread(target=self._loop, args=(restart, wake), daemon=True)
         self._watcher.name = f"{self.name}-watch"
         self._watcher.start()
 
-    def _loop(self, restart: Callable[[], None]) -> None:
+    def _sleep(self, wake: int, timeout: float | None) -> bool:
+        """Until the watched process exits (with no `timeout`), `timeout` passes, or watching
+        stops (True)."""
+        fds = [wake] if timeout is not None or self._pidfd is None else [wake, self._pidfd]
+        return wake in select.select(fds, [], [], timeout)[0]
+
+    def _loop(self, restart: Callable[[], None], wake: int) -> None:
+        try:
+            self._watch(restart, wake)
+        finally:
+            os.close(wake)
+
+    def _watch(self, restart: Callable[[], None], wake: int) -> None:
         pause = self.interval
-        while not self._stop.wait(pause):
+        while not self._sleep(wake, pause if self.exited() else None):
             if not self.exited():
-                pause = self.interval
                 continue
             log.warning(
                 f"{self.name}.exited", pid=self.pid, code=self.exit_code(), log=self.log_tail(3)
@@ -116,10 +128,13 @@ class Supervised:
                 log.error(f"{self.name}.restart_failed", error=str(exc), retry_in=pause)
 
     def stop_watching(self) -> None:
-        self._stop.set()
-        if self._watcher is not None and self._watcher is not threading.current_thread():
-            self._watcher.join(timeout=5)
-        self._watcher = None
+        watcher, self._watcher = self._watcher, None
+        if watcher is None:
+            return
+        os.write(self._wake, b"x")
+        os.close(self._wake)
+        if watcher is not threading.current_thread():
+            watcher.join(timeout=5)
 
     def detach(self) -> None:
         """Stop watching; the process keeps running, for the next start to adopt."""
