@@ -298,7 +298,7 @@ def reconcile(api: httpx.Client, cpu: Cpu) -> dict[str, Any]:
     if response.status_code != 202:
         raise SystemExit(f"POST /v1/reconcile answered {response.status_code}: {response.text}")
     op_id = response.json()["id"]
-    op = settle(api, op_id, poll=0.2)
+    op = settle(api, op_id)
     figures = cpu.stop()
     del figures["wall_s"]
     run = api.get(f"/v1/reconcile/runs/{op_id}").json()
@@ -316,16 +316,17 @@ def reconcile(api: httpx.Client, cpu: Cpu) -> dict[str, Any]:
     }
 
 
-def settle(api: httpx.Client, op_id: str, poll: float = 0.002) -> dict[str, Any]:
-    """The operation once it succeeded (SystemExit when it failed or never ends)."""
+def settle(api: httpx.Client, op_id: str) -> dict[str, Any]:
+    """The operation once it succeeded, answered by the plane as soon as it has ended
+    (SystemExit when it failed or never ends)."""
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while True:
-        op: dict[str, Any] = api.get(f"/v1/operations/{op_id}").json()
+        left = max(0.0, min(deadline - time.monotonic(), 20))
+        op: dict[str, Any] = api.get(f"/v1/operations/{op_id}", params={"wait": left}).json()
         if op["status"] == "SUCCEEDED":
             return op
         if op["status"] == "FAILED" or time.monotonic() > deadline:
             raise SystemExit(f"operation {op_id} ended {op['status']}: {op['error']}")
-        time.sleep(poll)
 
 
 def timeline(op: dict[str, Any], sent: float, accepted: float, answer: float) -> dict[str, float]:
@@ -415,7 +416,7 @@ def run(zone_count: int, records: int, samples: int) -> dict[str, Any]:
             made = api.post("/v1/tenants", json={"name": tenant})
             if made.status_code != 202:
                 raise SystemExit(f"POST /v1/tenants answered {made.status_code}: {made.text}")
-            settle(api, made.json()["operation"]["id"], poll=0.05)
+            settle(api, made.json()["operation"]["id"])
 
             t0 = time.perf_counter()
             plane_id, _ = seed_state(settings.state_database_url, tenant, zones, records)

@@ -427,7 +427,10 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         with self.api() as api:
             while True:
-                op: dict[str, Any] = api.get(f"/v1/operations/{op_id}").json()
+                left = max(0.0, min(deadline - time.monotonic(), 20))
+                # Answered once it ends (an older release's plane answers at once: polled).
+                r = api.get(f"/v1/operations/{op_id}", params={"wait": round(left, 3)})
+                op: dict[str, Any] = r.json()
                 if op["status"] in ("SUCCEEDED", "FAILED"):
                     return op
                 if time.monotonic() > deadline:

@@ -45,22 +45,22 @@ def follow(
                     f"operation {operation_id} still {op['status']} after {timeout:.0f}s; "
                     f"follow it with: hostctl op show {operation_id}"
                 )
-            time.sleep(0.2)
-            op = client.get(f"/v1/operations/{operation_id}")
+            op = client.get(f"/v1/operations/{operation_id}", wait=0.2)  # or once it ends
             live.update(step_table(op))
     return op
 
 
 def wait_quietly(client: ApiClient, operation_id: str, timeout: float) -> dict[str, Any]:
-    """Poll until the operation ends, showing nothing; returns its last view."""
+    """Until the operation ends, showing nothing (the plane answers as soon as it has ended);
+    returns its last view."""
     deadline = time.monotonic() + timeout
     op: dict[str, Any] = client.get(f"/v1/operations/{operation_id}")
     while op["status"] not in FINAL:
-        if time.monotonic() > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise CliError(
                 f"operation {operation_id} still {op['status']} after {timeout:.0f}s; "
                 f"follow it with: hostctl op show {operation_id}"
             )
-        time.sleep(0.2)
-        op = client.get(f"/v1/operations/{operation_id}")
+        op = client.get(f"/v1/operations/{operation_id}", wait=round(min(remaining, 20), 3))
     return op

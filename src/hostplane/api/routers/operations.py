@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
 
 from hostplane.api import schemas, views
 from hostplane.api.deps import CallerDep, ServicesDep, errors
+from hostplane.api.schemas import Caller
 from hostplane.errors import NotFoundError
+from hostplane.kernel.finished import FINISHED, RECHECK
+from hostplane.services import Services
 
 router = APIRouter(tags=["operations"])
 ERRORS = errors(401, 404, 422)
+MAX_WAIT = 60.0
 
 
 @router.get("/v1/operations/{operation_id}", responses=ERRORS)
-def show_operation(
+async def show_operation(
     operation_id: Annotated[str, Path(min_length=1, max_length=64)],
     services: ServicesDep,
     caller: CallerDep,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=MAX_WAIT, description="seconds to wait for it to end before answering"),
+    ] = 0,
 ) -> schemas.OperationView:
-    """An operation; a tenant's token sees only those of its own tenant's resources."""
+    """An operation; a tenant's token sees only those of its own tenant's resources. With
+    `wait`, answered as soon as it has ended, or after `wait` seconds as it is then."""
+    deadline = time.monotonic() + wait
+    while True:
+        async with FINISHED.watching(operation_id) as ended:
+            view = await run_in_threadpool(_operation, services, caller, operation_id)
+            remaining = deadline - time.monotonic()
+            if view.finished_at is not None or remaining <= 0:
+                return view
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), min(remaining, RECHECK))
+
+
+def _operation(services: Services, caller: Caller, operation_id: str) -> schemas.OperationView:
     with services.store.unit_of_work() as uow:
         op = uow.operations.get(operation_id)
         if op is None or (caller.scope is not None and op.scope != caller.scope):

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from hostplane.kernel.finished import FINISHED
 from hostplane.kernel.store.tables import (
     AuditEventRow,
     OperationRow,
@@ -59,6 +60,10 @@ class OperationRepository:
         row.error = error
         row.finished_at = utcnow()
         row.active_target = None
+        operation_id = row.id
+        sa.event.listen(
+            self.session, "after_commit", lambda _: FINISHED.notify(operation_id), once=True
+        )
 
     def steps(self, operation_id: str) -> Sequence[OperationStepRow]:
         stmt = (
