@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dbos import DBOS
 
-from hostplane.kernel.engine import QUEUE
+from hostplane.kernel.engine import POLL_SERVING_API, POLL_WORKER, QUEUE, WorkflowEngine
 from hostplane.settings import Settings
 from tests.inprocess.helpers import create_site
 from tests.inprocess.plane import Failpoints, Plane
@@ -42,3 +42,15 @@ def test_an_operation_beyond_the_free_slots_runs_through_the_queue(
     gate.open()
     assert plane.wait(first.operation_id) == "SUCCEEDED"
     assert {plane.site(n).status for n in ("first", "second")} == {"ACTIVE"}
+
+
+@pytest.mark.parametrize(
+    ("given", "serves_api", "polls"),
+    [(None, False, POLL_WORKER), (None, True, POLL_SERVING_API), (0.05, True, 0.05)],
+)
+def test_the_queue_poll_is_the_workers_unless_the_process_serves_the_api_or_it_is_set(
+    plane: Plane, given: float | None, serves_api: bool, polls: float
+):
+    settings = plane.settings.model_copy(update={"queue_poll_interval": given})
+    engine = WorkflowEngine(settings, plane.store, plane.registry, serves_api=serves_api)
+    assert engine.poll_interval == polls

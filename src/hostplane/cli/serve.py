@@ -48,7 +48,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     front: HaproxyProcess | None = None
     pdns: PdnsProcess | None = None
     daemons: list[Daemon] = []
-    engine = _engine(settings, services, kinds, work=work)
+    engine = _engine(settings, services, kinds, work=work, api=api)
     heartbeat = _heartbeat(settings, services, engine) if work else None
     try:
         if work and settings.managed_caddy:
@@ -172,9 +172,9 @@ def edge_process_config(settings: Settings) -> EdgeProcessConfig:
 
 
 def _engine(
-    settings: Settings, services: Services, registry: Registry, *, work: bool
+    settings: Settings, services: Services, registry: Registry, *, work: bool, api: bool
 ) -> WorkflowEngine:
-    engine = WorkflowEngine(settings, services.store, registry, work=work)
+    engine = WorkflowEngine(settings, services.store, registry, work=work, serves_api=api)
     engine.register(reconcile_run.KIND, reconcile_run.reconcile)
     if settings.reconcile_interval:
         engine.add_schedule(

@@ -21,6 +21,9 @@ from hostplane.settings import Settings
 log = structlog.get_logger(__name__)
 
 QUEUE = "operations"
+# Queue polls (HOSTPLANE_QUEUE_POLL_INTERVAL unset): a worker's work all comes from the queue;
+# a process serving the API starts its own operations at once and polls for the rest.
+POLL_WORKER, POLL_SERVING_API = 0.2, 1.0
 
 
 class CancelledIsInfo(logging.Filter):
@@ -48,11 +51,20 @@ class WorkflowEngine:
     """One per process. `work=False` makes an API-only process that enqueues but never runs."""
 
     def __init__(
-        self, settings: Settings, store: Store, registry: Registry, *, work: bool = True
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        *,
+        work: bool = True,
+        serves_api: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
         self.work = work
+        self.poll_interval = settings.queue_poll_interval or (
+            POLL_SERVING_API if serves_api else POLL_WORKER
+        )
         self._queue: Queue | None = None
         # A process that works starts its own submissions at once while it has free slots,
         # instead of waiting for its next queue poll (~25 ms of every operation otherwise);
@@ -88,7 +100,7 @@ class WorkflowEngine:
         self._queue = DBOS.register_queue(
             QUEUE,
             worker_concurrency=self.settings.worker_concurrency,
-            polling_interval_sec=self.settings.queue_poll_interval,
+            polling_interval_sec=self.poll_interval,
         )
         if self.work and self.schedules:
             # Kept in the workflow database: every worker shares them, each tick runs once.
