@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hostplane.errors import NotFoundError
+from hostplane.kernel.store import counts
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.database.model import USER_OPS, DatabaseStatus
@@ -50,6 +51,10 @@ class DatabaseRepository:
             .limit(1)
         )
         return self.session.scalars(stmt).first()
+
+    def count_of_tenant(self, tenant_id: str) -> int:
+        """How many live ones the tenant has (what its plan's limit counts)."""
+        return counts.live_of_tenant(self.session, DatabaseRow, tenant_id, DELETED)
 
     def of_tenant(self, tenant_id: str) -> Sequence[DatabaseRow]:
         stmt = sa.select(DatabaseRow).where(

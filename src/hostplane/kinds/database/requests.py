@@ -62,7 +62,7 @@ def create_database(
                 f"status {existing.status})"
             )
         refuse_if_busy(uow, KIND, identifier)
-        check_usage(uow, owner, Limit.DATABASES, len(databases(uow).of_tenant(owner.id)))
+        check_usage(uow, owner, Limit.DATABASES, databases(uow).count_of_tenant(owner.id))
         tenants(uow).touch(owner)  # two creates of one tenant at once: the second is a 409
         row = databases(uow).add(
             DatabaseRow(tenant_id=owner.id, label=name, name=identifier, status=S.PENDING)
@@ -177,7 +177,7 @@ def reassign_database(
         for user in users(uow).of_database(row.id):
             refuse_if_busy(uow, USER_KIND, user.name)
             users(uow).touch(user)
-        check_usage(uow, target, Limit.DATABASES, len(databases(uow).of_tenant(target.id)))
+        check_usage(uow, target, Limit.DATABASES, databases(uow).count_of_tenant(target.id))
         tenants(uow).touch(target)
         databases(uow).touch(row)
         moved = databases(uow).add(

@@ -40,7 +40,7 @@ def claim(uow: UnitOfWork, tenant: TenantRow, site: str, database: str, actor: s
             "takes its name; choose another site name"
         )
     refuse_if_busy(uow, KIND, database)
-    check_usage(uow, tenant, Limit.DATABASES, len(databases(uow).of_tenant(tenant.id)))
+    check_usage(uow, tenant, Limit.DATABASES, databases(uow).count_of_tenant(tenant.id))
     row = databases(uow).add(
         DatabaseRow(tenant_id=tenant.id, label=site, name=database, site=site, status=S.PENDING)
     )

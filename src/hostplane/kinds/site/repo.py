@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hostplane.errors import NotFoundError
+from hostplane.kernel.store import counts
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import UnitOfWork
@@ -150,6 +151,10 @@ class SiteRepository:
         if site is None or (scope is not None and site.tenant_id != scope):
             raise NotFoundError(f"no live site is named {name!r}")
         return site
+
+    def count_of_tenant(self, tenant_id: str) -> int:
+        """How many live ones the tenant has (what its plan's limit counts)."""
+        return counts.live_of_tenant(self.session, SiteRow, tenant_id, SiteStatus.DESTROYED)
 
     def of_tenant(self, tenant_id: str) -> Sequence[SiteRow]:
         """The tenant's live sites."""

@@ -150,7 +150,7 @@ def _owner_with_room(uow: UnitOfWork, *, tenant: str | None, site: str, actor: s
     """The site's tenant (see tenant_for_site), not busy and with room for one more site."""
     owner = tenant_for_site(uow, tenant=tenant, site=site, actor=actor)
     refuse_if_busy(uow, TENANT, owner.name, label=f"tenant {owner.name!r}")
-    check_usage(uow, owner, Limit.SITES, len(sites(uow).of_tenant(owner.id)))
+    check_usage(uow, owner, Limit.SITES, sites(uow).count_of_tenant(owner.id))
     tenants(uow).touch(owner)  # a delete of the tenant racing this cannot also commit
     return owner
 

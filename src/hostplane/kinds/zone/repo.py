@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hostplane.errors import NotFoundError
+from hostplane.kernel.store import counts
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.tenant.table import TenantRow
@@ -69,6 +70,10 @@ class ZoneRepository:
             .order_by(ZoneRow.name)
         )
         return [(zone, tenant) for zone, tenant in self.session.execute(stmt)]
+
+    def count_of_tenant(self, tenant_id: str) -> int:
+        """How many live ones the tenant has (what its plan's limit counts)."""
+        return counts.live_of_tenant(self.session, ZoneRow, tenant_id, ZoneStatus.DELETED)
 
     def of_tenant(self, tenant_id: str) -> Sequence[ZoneRow]:
         stmt = sa.select(ZoneRow).where(

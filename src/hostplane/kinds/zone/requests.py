@@ -70,7 +70,7 @@ def create_zone(
             raise ConflictError(f"zone {name!r} already exists (status {existing.status})")
         check_not_held(name, zones(uow).holders(name), owner.name)
         refuse_if_busy(uow, KIND, name)
-        check_usage(uow, owner, Limit.ZONES, len(zones(uow).of_tenant(owner.id)))
+        check_usage(uow, owner, Limit.ZONES, zones(uow).count_of_tenant(owner.id))
         tenants(uow).touch(owner)  # two creates of one tenant at once: the second is a 409
         zone = zones(uow).add(ZoneRow(name=name, tenant_id=owner.id, status=ZoneStatus.PENDING))
         uow.flush()
