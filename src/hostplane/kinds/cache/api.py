@@ -1,4 +1,4 @@
-"""Tenants' caches and their users: create, list, show, delete, retry."""
+"""Tenants' caches and their users: create, list, show, delete, retry, reassign."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from hostplane.api.deps import (
+    ActorDep,
     CallerDep,
     IdempotencyKey,
     ServicesDep,
@@ -16,7 +17,7 @@ from hostplane.api.deps import (
     retrying,
 )
 from hostplane.errors import ConflictError, ValidationError
-from hostplane.kinds.cache import requests, views
+from hostplane.kinds.cache import reassign, requests, views
 from hostplane.kinds.cache.model import KIND, socket_path
 from hostplane.kinds.cache.repo import caches, users
 from hostplane.kinds.tenant.repo import tenants
@@ -139,6 +140,35 @@ def retry_cache(
 ) -> views.Accepted:
     sub = requests.retry_cache(services, name=cache, actor=caller.actor, scope=caller.scope)
     return views.Accepted(operation=accepted(response, services, submitter, sub), cache=sub.target)
+
+
+@router.post("/{cache}/reassign", status_code=202, responses=ERRORS)
+def reassign_cache(
+    cache: CacheName,
+    body: views.CacheReassign,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.Reassigned:
+    """Move the cache to another tenant (the operator's token only): its instance name changes
+    to the new tenant's (`to`), its ACL users (the old tenant's) are deleted and their
+    connections cut, its data moves with it and it runs as the new tenant's user on a socket
+    in the new tenant's home; counted against the new tenant's plan."""
+    sub = retrying(
+        idempotency_key,
+        lambda: reassign.reassign_cache(
+            services, name=cache, tenant=body.tenant, actor=actor, idempotency_key=idempotency_key
+        ),
+    )
+    with services.store.unit_of_work() as uow:
+        assert sub.operation_id is not None
+        op = uow.operations.get(sub.operation_id)
+        to = str((op.options or {}).get("to")) if op else ""
+    return views.Reassigned(
+        operation=accepted(response, services, submitter, sub), cache=sub.target, to=to
+    )
 
 
 @router.get("/{cache}/users", responses=ERRORS)

@@ -101,6 +101,28 @@ def cache_delete(
     run(ctx, go)
 
 
+@cache_app.command("reassign")
+def cache_reassign(
+    ctx: typer.Context,
+    cache: str,
+    tenant: Annotated[str, typer.Option("--to", help="the tenant it moves to")],
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move CACHE to another tenant (operator only): a new instance name (printed), its data
+    kept, the old tenant's users deleted and their connections cut."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.post(f"/v1/caches/{cache}/reassign", {"tenant": tenant})
+        if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
+            say(f"cache {cache} is now {accepted['to']} of tenant {tenant}")
+        elif not wait and not as_json:
+            say(f"it becomes {accepted['to']}")
+
+    run(ctx, go)
+
+
 @user_app.command("create")
 def user_create(
     ctx: typer.Context,

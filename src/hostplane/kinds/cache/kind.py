@@ -15,6 +15,7 @@ from hostplane.kinds.cache.workflow import (
     create_cache_user,
     delete_cache,
     delete_cache_user,
+    reassign_cache,
 )
 from hostplane.kinds.tenant.model import (
     BEFORE_TEARDOWN,
@@ -35,6 +36,7 @@ KIND: Kind[CacheRow] = Kind(
         CacheOp.DELETE: delete_cache,
         CacheOp.USER_CREATE: create_cache_user,
         CacheOp.USER_DELETE: delete_cache_user,
+        CacheOp.REASSIGN: reassign_cache,
     },
     saga=CacheSaga(),  # type: ignore[arg-type]
     steps=STEPS,

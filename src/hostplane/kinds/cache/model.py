@@ -71,6 +71,7 @@ class CacheOp(enum.StrEnum):
     USER_CREATE = "cache-user-create"
     USER_DELETE = "cache-user-delete"
     USER_REPAIR = "cache-user-repair"  # a reconcile putting an ACL user back
+    REASSIGN = "cache-reassign"  # moved to another tenant (a new instance name), its users gone
 
 
 USER_OPS = frozenset({CacheOp.USER_CREATE, CacheOp.USER_DELETE, CacheOp.USER_REPAIR})
@@ -79,6 +80,12 @@ USER_OPS = frozenset({CacheOp.USER_CREATE, CacheOp.USER_DELETE, CacheOp.USER_REP
 class Step(enum.StrEnum):
     INSTANCE = "cache-instance"  # the supervised redis-server, its config, socket and admin
     USER = "cache-user"  # the ACL user: its password, its key prefix, on or off
+    # A reassign, in order: the old tenant's ACL users deleted (their connections cut), the
+    # instance stopped and its directory and data moved to the new name and the new tenant's
+    # user, then started as that user on its new socket.
+    REASSIGN_USERS = "cache-reassign-users"
+    REASSIGN_MOVE = "cache-reassign-move"
+    REASSIGN_START = "cache-reassign-start"
 
 
 def create_plan() -> tuple[Step, ...]:
@@ -88,6 +95,10 @@ def create_plan() -> tuple[Step, ...]:
 def delete_plan() -> tuple[Step, ...]:
     """The instance stopped and its files removed (its ACL users go with it)."""
     return (Step.INSTANCE,)
+
+
+def reassign_plan() -> tuple[Step, ...]:
+    return (Step.REASSIGN_USERS, Step.REASSIGN_MOVE, Step.REASSIGN_START)
 
 
 def user_plan() -> tuple[Step, ...]:

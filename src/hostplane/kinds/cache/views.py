@@ -65,6 +65,12 @@ class UserCreate(RequestBody):
     )
 
 
+class CacheReassign(RequestBody):
+    tenant: str = Field(
+        min_length=1, max_length=32, pattern=TENANT_PATTERN, description="the tenant it moves to"
+    )
+
+
 class Connection(BaseModel):
     """How a client connects: the instance's unix socket (its tenant's processes only)."""
 
@@ -76,6 +82,10 @@ class Connection(BaseModel):
 class Accepted(BaseModel):
     operation: OperationRef
     cache: str
+
+
+class Reassigned(Accepted):
+    to: str = Field(description="its instance name under the new tenant (its handle once moved)")
 
 
 class UserAccepted(BaseModel):
