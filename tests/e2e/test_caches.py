@@ -41,7 +41,7 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     try:
         yield plane
     finally:
-        for tenant in (TENANT, f"cb-{TAG}", f"cc-{TAG}"):  # whatever a failure left
+        for tenant in (TENANT, f"cb-{TAG}", f"cc-{TAG}", f"cd-{TAG}", f"ce-{TAG}"):
             plane.cli("tenant", "delete", tenant, "--cascade", "--wait")
         plane.stop()
         plane.clean_host()
@@ -258,3 +258,54 @@ def test_the_canary_reports_a_user_widened_by_hand(cp: ControlPlane):
     finally:
         for tenant in canary.tenants:
             canary.done("DELETE", f"/v1/tenants/{tenant}?cascade=true")
+
+
+def test_a_reassigned_cache_keeps_its_keys_and_its_old_tenant_loses_it(cp: ControlPlane):
+    """A memory-only cache of A with a key and a connected user, reassigned to B through
+    hostctl: the open connection is cut, A's user is refused and A's system user cannot even
+    reach the new socket (in B's home), the old socket is gone, the instance runs as B's
+    user, and B's new user reads the key A wrote; nothing drifted."""
+    a, b = f"cd-{TAG}", f"ce-{TAG}"
+    for tenant in (a, b):
+        ok(cp.cli("tenant", "create", tenant, "--wait"))
+    ok(cp.cli("cache", "create", "main", "--tenant", a, "--memory-mb", "8", "--wait"))
+    old, new = f"tc-{len(a)}-{a}-main", f"tc-{len(b)}-{b}-main"
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", old, "app", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    old_socket = Path(made["connection"]["socket"])
+    held = connect(old_socket, "app", made["password"])
+    held.set("a:k", "kept")
+    out = ok(cp.cli("cache", "reassign", old, "--to", b, "--wait"))
+    assert new in out
+    with pytest.raises(redis.ConnectionError):
+        held.ping()
+    assert not old_socket.exists() and old not in cp.cache_pids()
+    pid = cp.cache_pids()[new]
+    uid = int(Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[0])
+    assert uid == pwd.getpwnam(f"hp-{b}").pw_uid
+    mine = json.loads(
+        ok(cp.cli("cache", "user", "create", new, "reader", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(mine["operation"]["id"])["status"] == "SUCCEEDED"
+    socket = Path(mine["connection"]["socket"])
+    assert socket.parent.parent == cp_home(cp, b)
+    with connect(socket, "reader", mine["password"]) as client:
+        assert client.get("a:k") == "kept"
+    assert not answers(socket, "app", made["password"])  # A's user is gone from it
+    auth = ["--user", "app", "--pass", made["password"], "--no-auth-warning"]
+    seen = as_user(f"hp-{a}", "redis-cli", "-s", str(socket), *auth, "GET", "a:k")
+    assert "Permission denied" in seen.stdout + seen.stderr, seen
+    assert "kept" not in seen.stdout
+    assert cache_findings(cp, "drift") == []
+    shown = json.loads(ok(cp.cli("cache", "show", new, "--json")))
+    assert shown["tenant"] == b
+    ok(cp.cli("tenant", "delete", a, "--cascade", "--wait"))
+    ok(cp.cli("tenant", "delete", b, "--cascade", "--wait"))
+    assert new not in cp.cache_pids()
+
+
+def cp_home(cp: ControlPlane, tenant: str) -> Path:
+    """The tenant's home, as its system user's passwd entry says."""
+    return Path(pwd.getpwnam(f"hp-{tenant}").pw_dir)
