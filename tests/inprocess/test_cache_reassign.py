@@ -157,6 +157,16 @@ def test_the_new_tenants_plan_counts_the_moved_cache(plane: Plane, two: str):
     assert rows(plane) == {OLD: "ACTIVE"}
 
 
+def test_the_new_tenants_plan_counts_the_moved_caches_memory(plane: Plane, two: str):
+    limits = replace(DEFAULT_LIMITS, cache_memory_mb=100)
+    access.save_plan(plane.services, name="small-mem", limits=limits, create=True)
+    make_tenant(plane, "tight", plan="small-mem")
+    assert plane.run(create_cache(plane, "other", tenant="tight", memory_mb=40)) == "SUCCEEDED"
+    with pytest.raises(ConflictError, match=r"cache_memory_mb: 40 of 100, 64 more asked"):
+        to_beta(plane, tenant="tight")  # the moved cache has 64 MB
+    assert rows(plane) == {OLD: "ACTIVE"}
+
+
 @pytest.fixture
 def client(plane: Plane) -> Iterator[TestClient]:
     app = create_app(plane.services, plane.engine, [TOKEN], plane.registry)

@@ -103,3 +103,27 @@ def test_plans_made_before_the_zone_limit_get_100_zones_and_it_downgrades(tmp_pa
         columns = {c["name"] for c in sa.inspect(conn).get_columns("plans")}
         assert "zones" not in columns
         assert conn.execute(sa.text("SELECT count(*) FROM tenants")).scalar_one() == 1
+
+
+def test_plans_made_before_the_cache_memory_limit_get_20480_mb_and_it_downgrades(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "tenant_0002")
+    at = {"created_at": "2026-12-03 10:00:00.000000", "updated_at": "2026-12-03 10:00:00.000000"}
+    plan = {"id": "p1", "name": "small", "sites": 2, "databases": 1, "caches": 0, "disk_mb": 500}
+    tenant = {"id": "t1", "name": "acme", "status": "ACTIVE", "plan_id": "p1", "version": 1}
+    with engine.begin() as conn:
+        _insert(conn, "plans", plan | {"php_workers": 2, "zones": 3} | at)
+        _insert(conn, "tenants", tenant | at)
+
+    migrate(engine)
+
+    with engine.connect() as conn:
+        query = sa.text("SELECT name, cache_memory_mb FROM plans ORDER BY name")
+        assert dict(conn.execute(query).all()) == {"default": 20480, "small": 20480}
+        assert conn.execute(sa.text("SELECT zones FROM plans WHERE id = 'p1'")).scalar_one() == 3
+    command.downgrade(config, "tenant_0002")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("plans")}
+        assert "cache_memory_mb" not in columns and "zones" in columns
+        assert conn.execute(sa.text("SELECT count(*) FROM tenants")).scalar_one() == 1

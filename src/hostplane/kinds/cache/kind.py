@@ -23,6 +23,7 @@ from hostplane.kinds.tenant.model import (
     OWNED,
     SUSPENSION,
     TEARDOWN,
+    USAGE,
 )
 
 KIND: Kind[CacheRow] = Kind(
@@ -44,6 +45,7 @@ KIND: Kind[CacheRow] = Kind(
     observer=CacheObserver(),
     contributes={
         OWNED: tenancy.owned,
+        USAGE: tenancy.usage,
         BEFORE_TEARDOWN: tenancy.before_teardown,
         TEARDOWN: tenancy.teardown,
         SUSPENSION: tenancy.follow_suspension,

@@ -68,6 +68,13 @@ def reassign_cache(
             refuse_if_busy(uow, USER_KIND, user.name)
             users(uow).touch(user)
         check_usage(uow, target, Limit.CACHES, len(caches(uow).of_tenant(target.id)))
+        check_usage(
+            uow,
+            target,
+            Limit.CACHE_MEMORY_MB,
+            caches(uow).memory_of_tenant(target.id),
+            row.memory_mb,
+        )
         tenants(uow).touch(target)  # a create racing this for the last place: one is a 409
         caches(uow).touch(row)
         moved = caches(uow).add(

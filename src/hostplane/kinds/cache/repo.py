@@ -57,6 +57,13 @@ class CacheRepository:
         )
         return self.session.scalars(stmt.order_by(CacheRow.name)).all()
 
+    def memory_of_tenant(self, tenant_id: str) -> int:
+        """The memory_mb of all the tenant's live caches together (a plan's cache_memory_mb)."""
+        stmt = sa.select(sa.func.coalesce(sa.func.sum(CacheRow.memory_mb), 0)).where(
+            CacheRow.tenant_id == tenant_id, CacheRow.status != DELETED
+        )
+        return int(self.session.scalar(stmt) or 0)
+
     def live(self) -> Sequence[CacheRow]:
         stmt = sa.select(CacheRow).where(CacheRow.status != DELETED)
         return self.session.scalars(stmt.order_by(CacheRow.name)).all()

@@ -93,6 +93,8 @@ def create_cache(
             )
         refuse_if_busy(uow, KIND, instance)
         check_usage(uow, owner, Limit.CACHES, len(caches(uow).of_tenant(owner.id)))
+        used = caches(uow).memory_of_tenant(owner.id)
+        check_usage(uow, owner, Limit.CACHE_MEMORY_MB, used, memory_mb)
         tenants(uow).touch(owner)  # two creates of one tenant at once: the second is a 409
         row = caches(uow).add(
             CacheRow(

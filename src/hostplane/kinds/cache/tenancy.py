@@ -16,6 +16,7 @@ from hostplane.kinds.cache.lifecycle import audit, forget, retire
 from hostplane.kinds.cache.model import KIND, SERVED, USER_KIND, CacheStatus, Step
 from hostplane.kinds.cache.repo import caches, users
 from hostplane.kinds.cache.steps import BY_NAME, acl
+from hostplane.kinds.tenant.model import Limit
 from hostplane.kinds.tenant.table import TenantRow
 from hostplane.services import Services
 
@@ -25,6 +26,10 @@ S = CacheStatus
 
 def owned(uow: UnitOfWork, tenant: TenantRow) -> dict[str, list[str]]:
     return {"caches": [c.name for c in caches(uow).of_tenant(tenant.id)]}
+
+
+def usage(uow: UnitOfWork, tenant: TenantRow) -> dict[str, int]:
+    return {Limit.CACHE_MEMORY_MB: caches(uow).memory_of_tenant(tenant.id)}
 
 
 def before_teardown(uow: UnitOfWork, tenant: TenantRow, actor: str) -> list[str]:
