@@ -29,6 +29,7 @@ from hostplane.kinds.cache.canary import INSIDE, attack, made
 from hostplane.settings import Settings
 from tests.e2e.harness import ControlPlane, wait_for, wait_gone
 from tests.fixtures_redis import connect
+from tests.services import free_port
 
 TAG = uuid.uuid4().hex[:5]
 TENANT = f"ca-{TAG}"
@@ -37,11 +38,15 @@ CACHE = f"tc-{len(TENANT)}-{TENANT}-main"
 
 @pytest.fixture(scope="module")
 def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("caches") / "data").start()
+    port = free_port()  # the one loopback port of the module's tcp cache
+    plane = ControlPlane(
+        tmp_path_factory.mktemp("caches") / "data",
+        extra_env={"HOSTPLANE_CACHE_PORTS": f"{port}-{port}"},
+    ).start()
     try:
         yield plane
     finally:
-        for tenant in (TENANT, f"cb-{TAG}", f"cc-{TAG}", f"cd-{TAG}", f"ce-{TAG}"):
+        for tenant in (TENANT, *(f"c{x}-{TAG}" for x in "bcdefg")):
             plane.cli("tenant", "delete", tenant, "--cascade", "--wait")
         plane.stop()
         plane.clean_host()
@@ -309,3 +314,44 @@ def test_a_reassigned_cache_keeps_its_keys_and_its_old_tenant_loses_it(cp: Contr
 def cp_home(cp: ControlPlane, tenant: str) -> Path:
     """The tenant's home, as its system user's passwd entry says."""
     return Path(pwd.getpwnam(f"hp-{tenant}").pw_dir)
+
+
+def test_a_tcp_cache_listens_on_loopback_only_and_needs_a_password_there(cp: ControlPlane):
+    """Asked with --tcp: the cache answers on the module's one port of 127.0.0.1 (not on
+    every address), its user works over TCP, and another tenant's system user, which reaches
+    any loopback port, gets nothing done there without a password (the default user is off);
+    a second tcp cache finds no port left (409 naming the setting)."""
+    a, b = f"cf-{TAG}", f"cg-{TAG}"
+    for tenant in (a, b):
+        ok(cp.cli("tenant", "create", tenant, "--wait"))
+    out = cp.cli("cache", "create", "web", "--tenant", a, "--memory-mb", "8", "--tcp", "--wait")
+    ok(out)
+    cache = f"tc-{len(a)}-{a}-web"
+    shown = json.loads(ok(cp.cli("cache", "show", cache, "--json")))
+    port = shown["port"]
+    assert cp.extra_env["HOSTPLANE_CACHE_PORTS"] == f"{port}-{port}"
+    assert (shown["connection"]["host"], shown["connection"]["port"]) == ("127.0.0.1", port)
+    listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
+    assert f"127.0.0.1:{port} " in listening and f"0.0.0.0:{port} " not in listening
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", cache, "app", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    assert made["connection"]["port"] == port
+    with redis.Redis(
+        host="127.0.0.1", port=port, username="app", password=made["password"], protocol=2
+    ) as client:
+        client.set("a:k", "v")
+        assert client.get("a:k") == b"v"
+    for probe in (["PING"], ["GET", "a:k"], ["--user", "default", "--pass", "x", "PING"]):
+        seen = as_user(f"hp-{b}", "redis-cli", "-h", "127.0.0.1", "-p", str(port), *probe)
+        assert "v" not in seen.stdout.split() and "PONG" not in seen.stdout, (probe, seen)
+        assert "NOAUTH" in seen.stdout or "WRONGPASS" in seen.stdout, (probe, seen)
+    second = cp.cli("cache", "create", "more", "--tenant", b, "--memory-mb", "8", "--tcp")
+    assert second.returncode != 0 and "HOSTPLANE_CACHE_PORTS" in second.stdout + second.stderr
+    ok(cp.cli("tenant", "delete", a, "--cascade", "--wait"))
+    ok(cp.cli("tenant", "delete", b, "--cascade", "--wait"))
+    assert (
+        f"127.0.0.1:{port} "
+        not in subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
+    )

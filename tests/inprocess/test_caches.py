@@ -362,6 +362,8 @@ def test_the_api_answers_4xx_saying_what_to_fix_and_never_shows_a_password_again
     password = made.json()["password"]
     assert password and made.json()["connection"] == {
         "socket": "/fake/homes/acme/private/cache-main.sock",
+        "host": None,
+        "port": None,
         "user": "app",
         "key_prefix": "a:",
     }

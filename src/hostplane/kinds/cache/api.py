@@ -18,8 +18,9 @@ from hostplane.api.deps import (
 )
 from hostplane.errors import ConflictError, ValidationError
 from hostplane.kinds.cache import reassign, requests, views
-from hostplane.kinds.cache.model import KIND, socket_path
+from hostplane.kinds.cache.model import KIND, LOOPBACK, socket_path
 from hostplane.kinds.cache.repo import caches, users
+from hostplane.kinds.cache.table import CacheRow
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.tenant.table import TenantRow
 from hostplane.services import Services
@@ -43,10 +44,18 @@ def _socket(services: Services, tenant: TenantRow | None, label: str) -> str | N
         return None
 
 
-def _socket_of(services: Services, cache: str) -> str | None:
+def _where(services: Services, tenant: TenantRow | None, row: CacheRow) -> views.Connection:
+    """Its socket, and its loopback port if it has one."""
+    host = LOOPBACK if row.port else None
+    return views.Connection(socket=_socket(services, tenant, row.label), host=host, port=row.port)
+
+
+def _where_of(services: Services, cache: str) -> views.Connection:
     with services.store.unit_of_work() as uow:
         row = caches(uow).get_live(cache)
-        return _socket(services, tenants(uow).get(row.tenant_id), row.label) if row else None
+        if row is None:
+            return views.Connection(socket=None)
+        return _where(services, tenants(uow).get(row.tenant_id), row)
 
 
 @tenant_router.post("", status_code=202, responses=ERRORS)
@@ -70,6 +79,7 @@ def create_cache(
             name=body.name,
             memory_mb=body.memory_mb,
             persistence=body.persistence,
+            tcp=body.tcp,
             actor=caller.actor,
             idempotency_key=idempotency_key,
             scope=caller.scope,
@@ -97,7 +107,7 @@ def show_cache(cache: CacheName, services: ServicesDep, caller: CallerDep) -> vi
             row,
             tenant,
             users(uow).of_cache(row.id),
-            _socket(services, tenant, row.label),
+            _where(services, tenant, row),
             list(uow.events.recent(KIND, row.id, limit=20)),
             uow.operations.latest_for(row.id),
         )
@@ -176,9 +186,9 @@ def list_users(cache: CacheName, services: ServicesDep, caller: CallerDep) -> vi
     """The cache's users with their connection details (never a password)."""
     with services.store.unit_of_work() as uow:
         row = caches(uow).live_or_404(cache, caller.scope)
-        socket = _socket(services, tenants(uow).get(row.tenant_id), row.label)
+        where = _where(services, tenants(uow).get(row.tenant_id), row)
         return views.UserList(
-            items=[views.user_view(u, socket) for u in users(uow).of_cache(row.id)]
+            items=[views.user_view(u, where) for u in users(uow).of_cache(row.id)]
         )
 
 
@@ -213,9 +223,7 @@ def create_user(
         cache=cache,
         user=body.name,
         password=made.password,
-        connection=views.Connection(
-            socket=_socket_of(services, cache), user=body.name, key_prefix=body.key_prefix
-        ),
+        connection=views.for_user(_where_of(services, cache), body.name, body.key_prefix),
     )
 
 

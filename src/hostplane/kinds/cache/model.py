@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from pathlib import PurePath
 
-from hostplane.errors import ValidationError
+from hostplane.errors import ConflictError, ValidationError
 from hostplane.kernel.lifecycle import RESOURCE_TRANSITIONS, Lifecycle, ResourceStatus
 
 KIND = "cache"
@@ -47,6 +48,7 @@ KEY_PREFIX_HINT = (
 )
 MEMORY_MIN_MB = 4
 PERSISTENCE = ("none", "aof")
+LOOPBACK = "127.0.0.1"  # where a cache asked with tcp listens (the provider binds only it)
 SOCKET_MAX = 107  # a unix socket path's bytes (sun_path is 108 with its NUL)
 _NAME = re.compile(NAME_PATTERN)
 _USER = re.compile(USER_NAME_PATTERN)
@@ -142,6 +144,20 @@ def validate_persistence(raw: str) -> str:
             "(an append-only file, kept across restarts)"
         )
     return raw
+
+
+def free_port(ports: str, taken: Iterable[int]) -> int:
+    """The lowest port of the range `first-last` (HOSTPLANE_CACHE_PORTS) no live cache has;
+    ConflictError when every one is taken."""
+    first, _, last = ports.partition("-")
+    used = set(taken)
+    for port in range(int(first), int(last) + 1):
+        if port not in used:
+            return port
+    raise ConflictError(
+        f"every loopback port for caches ({ports}, HOSTPLANE_CACHE_PORTS) is taken: ask "
+        "without tcp (the unix socket), or ask the operator for a larger range"
+    )
 
 
 def instance_name(tenant: str, name: str) -> str:

@@ -16,6 +16,7 @@ from hostplane.kinds.cache.model import (
     USER_KIND,
     CacheOp,
     CacheStatus,
+    free_port,
     instance_name,
     socket_path,
 )
@@ -77,6 +78,10 @@ def reassign_cache(
         )
         tenants(uow).touch(target)  # a create racing this for the last place: one is a 409
         caches(uow).touch(row)
+        # A port of its own (the old row keeps its own until the move is done): the old
+        # tenant's clients configured with the old one reach nothing of the new tenant's.
+        taken = caches(uow).live_ports()
+        port = free_port(services.settings.cache_ports, taken) if row.port else None
         moved = caches(uow).add(
             CacheRow(
                 tenant_id=target.id,
@@ -84,6 +89,7 @@ def reassign_cache(
                 name=instance,
                 memory_mb=row.memory_mb,
                 persistence=row.persistence,
+                port=port,
                 status=S.PENDING,
             )
         )

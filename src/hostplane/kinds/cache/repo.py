@@ -57,6 +57,12 @@ class CacheRepository:
         )
         return self.session.scalars(stmt.order_by(CacheRow.name)).all()
 
+    def live_ports(self) -> list[int]:
+        stmt = sa.select(CacheRow.port).where(
+            CacheRow.port.is_not(None), CacheRow.status != DELETED
+        )
+        return [p for p in self.session.scalars(stmt) if p is not None]
+
     def memory_of_tenant(self, tenant_id: str) -> int:
         """The memory_mb of all the tenant's live caches together (a plan's cache_memory_mb)."""
         stmt = sa.select(sa.func.coalesce(sa.func.sum(CacheRow.memory_mb), 0)).where(

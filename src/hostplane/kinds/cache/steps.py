@@ -56,6 +56,7 @@ def spec_of(services: Services, row: CacheRow, tenant: TenantRow) -> InstanceSpe
         socket=Path(socket_path(home(services, tenant.name), row.label)),
         maxmemory_mb=row.memory_mb,
         persistence=persistence,
+        port=row.port or 0,
     )
 
 
