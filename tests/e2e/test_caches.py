@@ -46,7 +46,7 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     try:
         yield plane
     finally:
-        for tenant in (TENANT, *(f"c{x}-{TAG}" for x in "bcdefg")):
+        for tenant in (TENANT, *(f"c{x}-{TAG}" for x in "bcdefgh")):
             plane.cli("tenant", "delete", tenant, "--cascade", "--wait")
         plane.stop()
         plane.clean_host()
@@ -355,3 +355,27 @@ def test_a_tcp_cache_listens_on_loopback_only_and_needs_a_password_there(cp: Con
         f"127.0.0.1:{port} "
         not in subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
     )
+
+
+def test_a_rotated_password_replaces_the_old_one_and_cuts_its_sessions(cp: ControlPlane):
+    tenant = f"ch-{TAG}"
+    ok(cp.cli("tenant", "create", tenant, "--wait"))
+    ok(cp.cli("cache", "create", "main", "--tenant", tenant, "--memory-mb", "8", "--wait"))
+    cache = f"tc-{len(tenant)}-{tenant}-main"
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", cache, "app", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    socket = Path(made["connection"]["socket"])
+    held = connect(socket, "app", made["password"])
+    assert held.ping()
+    out = ok(cp.cli("cache", "user", "rotate", cache, "app", "--wait"))
+    new = out.split("(shown once): ")[1].split()[0]
+    assert new != made["password"]
+    with pytest.raises(redis.ConnectionError):
+        held.ping()
+    assert not answers(socket, "app", made["password"])
+    assert answers(socket, "app", new)
+    assert made["password"] not in ok(cp.cli("cache", "show", cache, "--json"))
+    assert cache_findings(cp, "drift") == []
+    ok(cp.cli("tenant", "delete", tenant, "--cascade", "--wait"))

@@ -17,7 +17,7 @@ from hostplane.api.deps import (
     retrying,
 )
 from hostplane.errors import ConflictError, ValidationError
-from hostplane.kinds.cache import reassign, requests, views
+from hostplane.kinds.cache import reassign, requests, user_update, views
 from hostplane.kinds.cache.model import KIND, LOOPBACK, socket_path
 from hostplane.kinds.cache.repo import caches, users
 from hostplane.kinds.cache.table import CacheRow
@@ -224,6 +224,44 @@ def create_user(
         user=body.name,
         password=made.password,
         connection=views.for_user(_where_of(services, cache), body.name, body.key_prefix),
+    )
+
+
+@router.put("/{cache}/users/{user}", status_code=202, responses=ERRORS)
+def update_user(
+    cache: CacheName,
+    user: UserName,
+    body: views.UserUpdate,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.UserAccepted:
+    """`rotate_password`: a new random password for the ACL user, shown in this answer only
+    (applied with `ACL SETUSER`, the old password's sessions cut); until the operation
+    succeeded the old one works, and a failed one leaves it so."""
+    made = retrying(
+        idempotency_key,
+        lambda: user_update.update_user(
+            services,
+            cache=cache,
+            name=user,
+            actor=caller.actor,
+            rotate_password=body.rotate_password,
+            idempotency_key=idempotency_key,
+            scope=caller.scope,
+        ),
+    )
+    with services.store.unit_of_work() as uow:
+        row = users(uow).get_live(made.submitted.target)
+        key_prefix = row.key_prefix if row else ""
+    return views.UserAccepted(
+        operation=accepted(response, services, submitter, made.submitted),
+        cache=cache,
+        user=user,
+        password=made.password,
+        connection=views.for_user(_where_of(services, cache), user, key_prefix),
     )
 
 

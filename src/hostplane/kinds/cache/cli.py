@@ -177,6 +177,30 @@ def user_list(ctx: typer.Context, cache: str, as_json: JsonOpt = False) -> None:
     run(ctx, go)
 
 
+@user_app.command("rotate")
+def user_rotate(
+    ctx: typer.Context,
+    cache: str,
+    name: str,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new random password for a cache's user, printed once (the old one's sessions are cut
+    once it is applied)."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.put(f"/v1/caches/{cache}/users/{name}", {"rotate_password": True})
+        if as_json and not wait:
+            print_json(accepted)
+            return
+        if not as_json:
+            say(f"new password of {name} (shown once): {accepted['password']}")
+        finish(client, accepted, accepted["cache"], wait, timeout, as_json)
+
+    run(ctx, go)
+
+
 @user_app.command("delete")
 def user_delete(
     ctx: typer.Context,

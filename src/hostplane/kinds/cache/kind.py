@@ -16,6 +16,7 @@ from hostplane.kinds.cache.workflow import (
     delete_cache,
     delete_cache_user,
     reassign_cache,
+    update_cache_user,
 )
 from hostplane.kinds.tenant.model import (
     BEFORE_TEARDOWN,
@@ -37,6 +38,7 @@ KIND: Kind[CacheRow] = Kind(
         CacheOp.DELETE: delete_cache,
         CacheOp.USER_CREATE: create_cache_user,
         CacheOp.USER_DELETE: delete_cache_user,
+        CacheOp.USER_UPDATE: update_cache_user,
         CacheOp.REASSIGN: reassign_cache,
     },
     saga=CacheSaga(),  # type: ignore[arg-type]

@@ -18,10 +18,11 @@ from hostplane.kinds.cache.model import (
     create_plan,
     delete_plan,
     reassign_plan,
+    update_plan,
     user_plan,
 )
 from hostplane.kinds.cache.repo import caches, load_target, users
-from hostplane.kinds.cache.steps import PASSWORD, SECRET_OWNER
+from hostplane.kinds.cache.steps import NEXT_PASSWORD, PASSWORD, SECRET_OWNER
 from hostplane.kinds.cache.table import CacheRow, CacheUserRow
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.services import CACHE_ADMIN_SECRET, Services
@@ -104,9 +105,21 @@ def forget(uow: UnitOfWork, row: Row, reason: str, actor: str, op: str | None) -
     retire(uow, row, S.DELETED, reason, actor, op)
     if isinstance(row, CacheUserRow):
         uow.secrets.delete(SECRET_OWNER, row.id, PASSWORD)
+        uow.secrets.delete(SECRET_OWNER, row.id, NEXT_PASSWORD)
     else:
         owner_kind, name = CACHE_ADMIN_SECRET
         uow.secrets.delete(owner_kind, row.name, name)
+
+
+def finish_update(uow: UnitOfWork, op: OperationRow, user: CacheUserRow, error: str | None) -> None:
+    """A succeeded update: the row's sealed password is the new one the ACL user has; a
+    failed one (the user put back) forgets the new password."""
+    next_sealed = uow.secrets.get(SECRET_OWNER, user.id, NEXT_PASSWORD)
+    uow.secrets.delete(SECRET_OWNER, user.id, NEXT_PASSWORD)
+    if error is not None or next_sealed is None:
+        return
+    uow.secrets.put(SECRET_OWNER, user.id, PASSWORD, next_sealed)
+    audit(uow, op.actor, user, "cache.user.updated", f"{op.kind} finished: a new password", op.id)
 
 
 def _moved(uow: UnitOfWork, op: OperationRow) -> CacheRow:
@@ -149,6 +162,8 @@ class CacheSaga:
             move(uow, row, S.DELETING, "delete started", op.actor, op.id)
             plan = delete_plan() if op.kind == CacheOp.DELETE else user_plan()
             return Plan(plan, undo=True, failure="delete stopped at a step")
+        if op.kind == CacheOp.USER_UPDATE:
+            return Plan(update_plan(), failure="update stopped")
         if op.kind == CacheOp.REASSIGN:
             reason = f"reassign of {row.name} started"
             move(uow, _moved(uow, op), S.PROVISIONING, reason, op.actor, op.id)
@@ -174,6 +189,10 @@ class CacheSaga:
             action = "cache.user.deleted" if user else "cache.deleted"
             audit(uow, op.actor, row, action, f"{op.kind} finished", op.id)
             return None
+        if op.kind == CacheOp.USER_UPDATE:
+            assert isinstance(row, CacheUserRow)
+            finish_update(uow, op, row, error)  # an ACTIVE user stays ACTIVE either way
+            return error
         if op.kind == CacheOp.REASSIGN:
             assert isinstance(row, CacheRow)
             finish_reassign(uow, op, row, error)  # the old row stays ACTIVE on a failure

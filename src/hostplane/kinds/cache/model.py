@@ -72,16 +72,20 @@ class CacheOp(enum.StrEnum):
     REPAIR = "cache-repair"  # a reconcile restarting an instance or rewriting its config
     USER_CREATE = "cache-user-create"
     USER_DELETE = "cache-user-delete"
+    USER_UPDATE = "cache-user-update"  # a new random password
     USER_REPAIR = "cache-user-repair"  # a reconcile putting an ACL user back
     REASSIGN = "cache-reassign"  # moved to another tenant (a new instance name), its users gone
 
 
-USER_OPS = frozenset({CacheOp.USER_CREATE, CacheOp.USER_DELETE, CacheOp.USER_REPAIR})
+USER_OPS = frozenset(
+    {CacheOp.USER_CREATE, CacheOp.USER_DELETE, CacheOp.USER_UPDATE, CacheOp.USER_REPAIR}
+)
 
 
 class Step(enum.StrEnum):
     INSTANCE = "cache-instance"  # the supervised redis-server, its config, socket and admin
     USER = "cache-user"  # the ACL user: its password, its key prefix, on or off
+    USER_CHANGE = "cache-user-change"  # an update: the user's new password
     # A reassign, in order: the old tenant's ACL users deleted (their connections cut), the
     # instance stopped and its directory and data moved to the new name and the new tenant's
     # user, then started as that user on its new socket.
@@ -105,6 +109,11 @@ def reassign_plan() -> tuple[Step, ...]:
 
 def user_plan() -> tuple[Step, ...]:
     return (Step.USER,)
+
+
+def update_plan() -> tuple[Step, ...]:
+    """Its undo puts back the user as the row still has it (its sealed password)."""
+    return (Step.USER_CHANGE,)
 
 
 def validate_name(raw: str) -> str:

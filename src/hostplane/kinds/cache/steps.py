@@ -24,6 +24,8 @@ from hostplane.services import Services
 S = CacheStatus
 SECRET_OWNER = "cache-user"
 PASSWORD = "password"
+# An update's new password, sealed until the update succeeded (then it is PASSWORD).
+NEXT_PASSWORD = "password-next"
 
 
 def provider(services: Services) -> RedisInstances:
@@ -67,11 +69,11 @@ def spec(services: Services, row: CacheRow) -> InstanceSpec:
         return spec_of(services, row, tenant)
 
 
-def password(services: Services, user_id: str) -> str:
+def password(services: Services, user_id: str, name: str = PASSWORD) -> str:
     with services.store.unit_of_work() as uow:
-        sealed = uow.secrets.get(SECRET_OWNER, user_id, PASSWORD)
+        sealed = uow.secrets.get(SECRET_OWNER, user_id, name)
     if sealed is None:
-        raise PermanentError(f"the password of cache user {user_id} is gone from the store")
+        raise PermanentError(f"the {name} of cache user {user_id} is gone from the store")
     return services.secrets.open(sealed)
 
 
@@ -84,11 +86,12 @@ def served_as(services: Services, user: CacheUserRow) -> tuple[str, bool]:
         return cache.name, tenant.suspension is None
 
 
-def ensure_user(services: Services, user: CacheUserRow) -> Outcome:
-    """The ACL user with its stored password and key prefix, on (or off while its tenant is
-    suspended); a login as that user proves an enabled one (invariant 6)."""
+def ensure_user(services: Services, user: CacheUserRow, secret_name: str = PASSWORD) -> Outcome:
+    """The ACL user with its stored password (or the sealed secret `secret_name`) and key
+    prefix, on (or off while its tenant is suspended); a login as that user proves an enabled
+    one (invariant 6). A changed password cuts the sessions of the old one."""
     instance, enabled = served_as(services, user)
-    secret = password(services, user.id)
+    secret = password(services, user.id, secret_name)
     redis_acl = acl(services)
     outcome = redis_acl.ensure_user(instance, user.label, secret, user.key_prefix, enabled=enabled)
     if enabled:
@@ -106,6 +109,10 @@ def _remove_instance(services: Services, row: CacheRow, options: Options) -> Out
 
 def _user(services: Services, user: CacheUserRow, options: Options) -> Outcome:
     return ensure_user(services, user)
+
+
+def _change_user(services: Services, user: CacheUserRow, options: Options) -> Outcome:
+    return ensure_user(services, user, NEXT_PASSWORD)
 
 
 def _remove_user(services: Services, user: CacheUserRow, options: Options) -> Outcome:
@@ -170,6 +177,8 @@ def _start(services: Services, row: CacheRow, options: Options) -> Outcome:
 STEPS: tuple[StepDef[Any], ...] = (
     StepDef(Step.INSTANCE, _instance, _remove_instance, "the supervised Redis instance"),
     StepDef(Step.USER, _user, _remove_user, "the ACL user, allowed only its key prefix"),
+    # Undone by the user as the row has it: a failed update leaves the old password working.
+    StepDef(Step.USER_CHANGE, _change_user, _user, "the ACL user's new password"),
     StepDef(
         Step.REASSIGN_USERS, _remove_users, _restore_users, "the old tenant's ACL users deleted"
     ),

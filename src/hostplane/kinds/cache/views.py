@@ -71,6 +71,14 @@ class UserCreate(RequestBody):
     )
 
 
+class UserUpdate(RequestBody):
+    rotate_password: bool = Field(
+        default=False,
+        description="a new random password, shown once in the answer; the old one stops "
+        "working (its open sessions are cut) once the operation succeeded",
+    )
+
+
 class CacheReassign(RequestBody):
     tenant: str = Field(
         min_length=1, max_length=32, pattern=TENANT_PATTERN, description="the tenant it moves to"

@@ -32,6 +32,12 @@ def delete_cache_user(operation_id: str) -> str:
 
 
 @DBOS.workflow()
+def update_cache_user(operation_id: str) -> str:
+    """The ACL user's new password; a failure puts back the user it was."""
+    return saga.run(operation_id)
+
+
+@DBOS.workflow()
 def reassign_cache(operation_id: str) -> str:
     """The old tenant's ACL users deleted, the instance moved to the new tenant's name and
     user, started; a failure undoes them in reverse."""
