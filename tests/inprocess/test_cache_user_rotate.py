@@ -96,6 +96,7 @@ def test_the_api_rotates_for_the_tenant_and_no_other(plane: Plane, old: str, cli
     refused = client.put(url, json={"rotate_password": True}, headers=_bearer(theirs))
     assert refused.status_code == 404
     assert client.put(url, json={}).status_code == 422
+    assert client.put(url, json={"rotate_password": False}).status_code == 422
     assert client.put(url, json={"rotate_password": True, "x": 1}).status_code == 422
     answer = client.put(url, json={"rotate_password": True}, headers=_bearer(mine))
     assert answer.status_code == 202, answer.text

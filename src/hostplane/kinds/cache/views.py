@@ -72,9 +72,10 @@ class UserCreate(RequestBody):
 
 
 class UserUpdate(RequestBody):
-    rotate_password: bool = Field(
-        default=False,
-        description="a new random password, shown once in the answer; the old one stops "
+    """The one change a cache user has: a new random password (true is the only value)."""
+
+    rotate_password: Literal[True] = Field(
+        description="true: a new random password, shown once in the answer; the old one stops "
         "working (its open sessions are cut) once the operation succeeded",
     )
 
