@@ -19,6 +19,7 @@ from hostplane.kinds.cache.model import Step, reassign_plan
 from hostplane.kinds.cache.repo import caches, users
 from hostplane.kinds.cache.steps import PASSWORD, SECRET_OWNER
 from hostplane.kinds.tenant import access
+from hostplane.kinds.tenant import requests as tenant_requests
 from hostplane.kinds.tenant.model import DEFAULT_LIMITS
 from hostplane.services import CACHE_ADMIN_SECRET
 from tests.inprocess.fakes import FakeCaches
@@ -130,6 +131,20 @@ def test_a_reassign_killed_at_a_step_resumes_and_ends_as_without_it(
     plane.restart()
     assert sub.operation_id is not None
     assert plane.wait(sub.operation_id) == "SUCCEEDED"
+    moved_as_asked(plane, plane.world.caches)
+
+
+def test_neither_tenant_is_cascade_deleted_while_a_reassign_runs(
+    plane: Plane, points: Failpoints, two: str
+):
+    points.crash_at(f"{Step.REASSIGN_MOVE}.apply.after")
+    sub = to_beta(plane)
+    plane.run_until_crash(sub)
+    for tenant, why in (("acme", "in progress"), ("beta", "being made or reassigned to it")):
+        with pytest.raises(ConflictError, match=why):
+            tenant_requests.delete_tenant(plane.services, name=tenant, cascade=True, actor=ACTOR)
+    plane.restart()
+    assert sub.operation_id is not None and plane.wait(sub.operation_id) == "SUCCEEDED"
     moved_as_asked(plane, plane.world.caches)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import structlog
 
-from hostplane.errors import NotFoundError
+from hostplane.errors import ConflictError, NotFoundError
 from hostplane.kernel.operations import refuse_if_busy
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import UnitOfWork
@@ -36,6 +36,11 @@ def before_teardown(uow: UnitOfWork, tenant: TenantRow, actor: str) -> list[str]
     """A cascade delete waits (409) while one of the tenant's caches or users is at work."""
     for row in caches(uow).of_tenant(tenant.id):
         refuse_if_busy(uow, KIND, row.name)
+        if row.status in (S.PENDING, S.PROVISIONING):  # moving in: another cache's operation
+            raise ConflictError(
+                f"cache {row.name} of tenant {tenant.name!r} is {row.status} (being made or "
+                "reassigned to it): wait for it to finish"
+            )
         for user in users(uow).of_cache(row.id):
             refuse_if_busy(uow, USER_KIND, user.name)
         caches(uow).touch(row)
