@@ -100,3 +100,41 @@ def test_relocate_refuses_when_both_exist_and_when_neither_does(
         assert admin.ping()
     with pytest.raises(Exception, match="no cache instance"):
         caches.instances.relocate("nowhere-a", caches.spec("nowhere-b", b))
+
+
+def test_what_the_old_user_planted_or_holds_open_never_reaches_the_new_users_data(
+    caches: Caches, tenant_users, tmp_path
+) -> None:
+    """The old tenant owns data/ until the move: a symlink, a FIFO or a hard link it put there
+    is left out, and a descriptor it still holds on a file there reads nothing the new
+    instance writes (its data is new files)."""
+    a, b = tenant_users
+    _filled(caches, "plant-a", a, "aof")
+    data = caches.instances.paths("plant-a").data
+    aof = data / "appendonlydir"
+    incr = next(p for p in aof.iterdir() if p.name.endswith(".incr.aof"))
+    held = open(incr, "rb")  # noqa: SIM115 - the old tenant's process keeps it open
+    outside = tmp_path / "outside"
+    outside.write_text("not the cache's")
+    (data / "planted-link").symlink_to(outside)
+    os.mkfifo(data / "planted-fifo")
+    os.link(incr, data / "planted-hardlink")
+    spec = caches.spec("plant-b", b, persistence="aof")
+    caches.instances.relocate("plant-a", spec)
+    caches.instances.ensure(spec)
+    moved = caches.instances.paths("plant-b").data
+    assert not {"planted-link", "planted-fifo"} & {p.name for p in moved.iterdir()}
+    assert all(
+        os.stat(os.path.join(top, f), follow_symlinks=False).st_nlink == 1
+        for top, _, names in os.walk(moved)
+        for f in names
+    )
+    caches.acl.ensure_user("plant-b", "new", PASSWORD, "n:")
+    with connect(spec.socket, "new", PASSWORD) as conn:
+        conn.set("n:secret", "only-for-b")
+    held.seek(0)
+    assert b"only-for-b" not in held.read()
+    held.close()
+    assert outside.read_text() == "not the cache's"
+    with caches.admin("plant-b") as admin:
+        assert admin.get("p:kept") == "yes"

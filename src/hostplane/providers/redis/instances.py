@@ -38,6 +38,8 @@ from hostplane.errors import (
 from hostplane.providers.base import Outcome
 from hostplane.providers.redis import client, files, process
 from hostplane.providers.redis.config import (
+    ACL_FILE,
+    PID_FILE,
     SNAPSHOT_FILE,
     InstancePaths,
     InstanceSpec,
@@ -153,9 +155,10 @@ class RedisInstances:
     def relocate(self, old: str, spec: InstanceSpec) -> Outcome:
         """The instance `old` becomes `spec.name` (a cache given to another tenant), not
         started (`ensure(spec)` starts it): stopped (a memory-only one SAVEd first, so its
-        keys survive), its directory renamed, its aclfile left with no user but `default` and
-        the admin (the old tenant's users never reach the new instance), its data chowned to
-        `spec`'s user without following a link, its config rendered for `spec` last.
+        keys survive), its directory renamed, its data copied into new files of `spec`'s user
+        (`files.hand_over`: no link followed, nothing the old user still holds open), its
+        aclfile with no user but `default` and the admin (the old tenant's users never reach
+        the new instance), its config rendered for `spec` last.
         Resumable at every point: a directory renamed but not yet rewritten still carries
         `old`'s mark, which `observe` (so the supervisor) skips and this finishes."""
         with self._locked(min(old, spec.name)), self._locked(max(old, spec.name)):
@@ -180,7 +183,7 @@ class RedisInstances:
             if self._config_moving(paths, old) == desired:
                 return Outcome.UNCHANGED
             run_as = _run_as(spec.user, spec.group)
-            files.apply_ownership(paths, run_as)
+            files.hand_over(paths, run_as, skip=frozenset({ACL_FILE, PID_FILE}))
             admin_hash = password_hash(self._admin_password(spec.name))
             files.write_aclfile(paths, merge_aclfile("", admin_hash), run_as)
             files.write_config(paths, desired, run_as)
