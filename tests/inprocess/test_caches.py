@@ -170,7 +170,9 @@ def test_the_plans_cache_limit_counts_the_tenants_caches(plane: Plane):
     assert plane.run(create_cache(plane, "two", tenant="small")) == "SUCCEEDED"
 
 
-def test_the_plans_cache_memory_limit_counts_the_live_caches_memory_together(plane: Plane):
+def test_the_plans_cache_memory_limit_counts_the_live_caches_memory_together(
+    plane: Plane, client: TestClient
+):
     limits = replace(DEFAULT_LIMITS, cache_memory_mb=100)
     access.save_plan(plane.services, name="small-mem", limits=limits, create=True)
     make_tenant(plane, "small", plan="small-mem")
@@ -184,6 +186,8 @@ def test_the_plans_cache_memory_limit_counts_the_live_caches_memory_together(pla
         owner = tenants(uow).get_live("small")
         assert owner is not None
         assert tenant_requests.measured(uow, owner) == {"cache_memory_mb": 100}
+    usage = client.get("/v1/tenants/small").json()["usage"]["cache_memory_mb"]
+    assert usage == {"limit": 100, "used": 100, "over": False}
     deleted = cache_requests.delete_cache(plane.services, name="tc-5-small-one", actor=ACTOR)
     assert plane.run(deleted) == "SUCCEEDED"
     assert plane.run(create_cache(plane, "three", tenant="small", memory_mb=60)) == "SUCCEEDED"
