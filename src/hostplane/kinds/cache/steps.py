@@ -125,19 +125,22 @@ def _remove_user(services: Services, user: CacheUserRow, options: Options) -> Ou
 
 def _users_of(services: Services, row: CacheRow) -> list[CacheUserRow]:
     with services.store.unit_of_work() as uow:
-        return [u for u in users(uow).of_cache(row.id) if u.status == S.ACTIVE]
+        return list(users(uow).of_cache(row.id))
 
 
 def _remove_users(services: Services, row: CacheRow, options: Options) -> Outcome:
-    """A reassign's first step: the old tenant's ACL users deleted (their connections cut)."""
+    """A reassign's first step: the old tenant's ACL users deleted (their connections cut),
+    a FAILED one's too (it may have been made)."""
     redis_acl = acl(services)
     outcomes = [redis_acl.remove_user(row.name, u.label) for u in _users_of(services, row)]
     return Outcome.DELETED if Outcome.DELETED in outcomes else Outcome.ABSENT
 
 
 def _restore_users(services: Services, row: CacheRow, options: Options) -> Outcome:
-    """The old tenant's ACL users made again with their sealed passwords (a failed reassign)."""
-    outcomes = [ensure_user(services, u) for u in _users_of(services, row)]
+    """The old tenant's ACTIVE ACL users made again with their sealed passwords (a failed
+    reassign)."""
+    active = [u for u in _users_of(services, row) if u.status == S.ACTIVE]
+    outcomes = [ensure_user(services, u) for u in active]
     return Outcome.UPDATED if any(o.changed for o in outcomes) else Outcome.UNCHANGED
 
 
