@@ -16,7 +16,6 @@ import grp
 import os
 import pwd
 import shutil
-import stat
 import subprocess
 import threading
 import time
@@ -194,13 +193,12 @@ class RedisInstances:
         """The RDB snapshot a move's SAVE left, once the instance loaded it: a memory-only
         cache restarted later must not come back with these keys."""
         with self._locked(name):
-            snapshot = self.paths(name).data / SNAPSHOT_FILE
             try:
-                if not stat.S_ISREG(os.stat(snapshot, follow_symlinks=False).st_mode):
-                    raise PermanentError(f"{snapshot} is not a regular file: left alone")
+                (self.paths(name).data / SNAPSHOT_FILE).unlink()  # a link itself, if one
             except FileNotFoundError:
                 return Outcome.ABSENT
-            snapshot.unlink()
+            except IsADirectoryError:
+                return Outcome.UNCHANGED  # not a snapshot Redis would load
             return Outcome.DELETED
 
     # --- observation and supervision -------------------------------------------------------
