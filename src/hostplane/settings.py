@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     caches_dir: Path = Path("/var/lib/hostplane-caches")
     redis_binary: str = "redis-server"
     cache_max_memory_mb: int = Field(default=1024, ge=4, le=1 << 20)
+    # The loopback ports a cache asked with `"tcp": true` gets one of (127.0.0.1 only).
+    cache_ports: str = "16400-16999"
 
     edge: Literal["caddy"] = "caddy"
     edge_http_port: int = Field(default=80, ge=1, le=65535)
@@ -235,6 +237,11 @@ class Settings(BaseSettings):
     @classmethod
     def _sftp_bind_is_an_address(cls, value: str) -> str:
         return checks.sftp_bind(value)
+
+    @field_validator("cache_ports")
+    @classmethod
+    def _cache_ports_are_a_range(cls, value: str) -> str:
+        return checks.port_range(value)
 
     @field_validator("pdns_api_listen")
     @classmethod

@@ -38,6 +38,21 @@ def sftp_bind(value: str) -> str:
         raise ValueError("must be one IP address, e.g. 127.0.0.1 or 0.0.0.0") from None
 
 
+def port_range(value: str) -> str:
+    """`first-last`, both 1024-65535, first <= last: as `16400-16999`."""
+    first, sep, last = value.strip().partition("-")
+    if (
+        not sep
+        or not first.strip().isdigit()
+        or not last.strip().isdigit()
+        or not 1024 <= int(first) <= int(last) <= 65535
+    ):
+        raise ValueError(
+            "must be a range of ports first-last, both from 1024 to 65535, such as 16400-16999"
+        )
+    return f"{int(first)}-{int(last)}"
+
+
 def pdns_api_listen(value: str) -> str:
     host, _, port = value.strip().rpartition(":")
     try:

@@ -23,7 +23,8 @@ SITE_A, SITE_B = f"seed-{TAG}", f"other-{TAG}"
 DOMAIN = f"www.seed-{TAG}.test"
 SEED = f"""\
 plans:
-  - {{name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2, zones: 2}}
+  - {{name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2, zones: 2,
+      cache_memory_mb: 64}}
 tenants:
   - name: {A}
     plan: small
@@ -147,7 +148,7 @@ def test_a_changed_limit_is_applied_what_apply_cannot_change_stops_it(
     refused = cp.cli("apply", "-f", str(wrong))
     assert refused.returncode != 0 and refused.stdout == ""
     assert refused.stderr.strip() == (
-        f"error: {wrong}:12: site {SITE_B}: type static -> php cannot be changed by apply "
+        f"error: {wrong}:13: site {SITE_B}: type static -> php cannot be changed by apply "
         "(a new site of another type, or hostctl site destroy first)"
     )
     assert state(cp) == before  # the plan's change, planned too, was not made
@@ -159,7 +160,7 @@ def test_an_unknown_key_is_an_error_with_its_line(cp: ControlPlane, tmp_path: Pa
     refused = cp.cli("apply", "-f", str(bad))
     assert refused.returncode != 0
     assert refused.stderr.strip() == (
-        f"error: {bad}:6: unknown key 'sitez' in tenant {A} (known: name, plan, sites, zones)"
+        f"error: {bad}:7: unknown key 'sitez' in tenant {A} (known: name, plan, sites, zones)"
     )
 
 

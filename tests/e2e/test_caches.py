@@ -29,6 +29,7 @@ from hostplane.kinds.cache.canary import INSIDE, attack, made
 from hostplane.settings import Settings
 from tests.e2e.harness import ControlPlane, wait_for, wait_gone
 from tests.fixtures_redis import connect
+from tests.services import free_port
 
 TAG = uuid.uuid4().hex[:5]
 TENANT = f"ca-{TAG}"
@@ -37,11 +38,15 @@ CACHE = f"tc-{len(TENANT)}-{TENANT}-main"
 
 @pytest.fixture(scope="module")
 def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("caches") / "data").start()
+    port = free_port()  # the one loopback port of the module's tcp cache
+    plane = ControlPlane(
+        tmp_path_factory.mktemp("caches") / "data",
+        extra_env={"HOSTPLANE_CACHE_PORTS": f"{port}-{port}"},
+    ).start()
     try:
         yield plane
     finally:
-        for tenant in (TENANT, f"cb-{TAG}", f"cc-{TAG}"):  # whatever a failure left
+        for tenant in (TENANT, *(f"c{x}-{TAG}" for x in "bcdefgh")):
             plane.cli("tenant", "delete", tenant, "--cascade", "--wait")
         plane.stop()
         plane.clean_host()
@@ -258,3 +263,119 @@ def test_the_canary_reports_a_user_widened_by_hand(cp: ControlPlane):
     finally:
         for tenant in canary.tenants:
             canary.done("DELETE", f"/v1/tenants/{tenant}?cascade=true")
+
+
+def test_a_reassigned_cache_keeps_its_keys_and_its_old_tenant_loses_it(cp: ControlPlane):
+    """A memory-only cache of A with a key and a connected user, reassigned to B through
+    hostctl: the open connection is cut, A's user is refused and A's system user cannot even
+    reach the new socket (in B's home), the old socket is gone, the instance runs as B's
+    user, and B's new user reads the key A wrote; nothing drifted."""
+    a, b = f"cd-{TAG}", f"ce-{TAG}"
+    for tenant in (a, b):
+        ok(cp.cli("tenant", "create", tenant, "--wait"))
+    ok(cp.cli("cache", "create", "main", "--tenant", a, "--memory-mb", "8", "--wait"))
+    old, new = f"tc-{len(a)}-{a}-main", f"tc-{len(b)}-{b}-main"
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", old, "app", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    old_socket = Path(made["connection"]["socket"])
+    held = connect(old_socket, "app", made["password"])
+    held.set("a:k", "kept")
+    out = ok(cp.cli("cache", "reassign", old, "--to", b, "--wait"))
+    assert new in out
+    with pytest.raises(redis.ConnectionError):
+        held.ping()
+    assert not old_socket.exists() and old not in cp.cache_pids()
+    pid = cp.cache_pids()[new]
+    uid = int(Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[0])
+    assert uid == pwd.getpwnam(f"hp-{b}").pw_uid
+    mine = json.loads(
+        ok(cp.cli("cache", "user", "create", new, "reader", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(mine["operation"]["id"])["status"] == "SUCCEEDED"
+    socket = Path(mine["connection"]["socket"])
+    assert socket.parent.parent == cp_home(cp, b)
+    with connect(socket, "reader", mine["password"]) as client:
+        assert client.get("a:k") == "kept"
+    assert not answers(socket, "app", made["password"])  # A's user is gone from it
+    auth = ["--user", "app", "--pass", made["password"], "--no-auth-warning"]
+    seen = as_user(f"hp-{a}", "redis-cli", "-s", str(socket), *auth, "GET", "a:k")
+    assert "Permission denied" in seen.stdout + seen.stderr, seen
+    assert "kept" not in seen.stdout
+    assert cache_findings(cp, "drift") == []
+    shown = json.loads(ok(cp.cli("cache", "show", new, "--json")))
+    assert shown["tenant"] == b
+    ok(cp.cli("tenant", "delete", a, "--cascade", "--wait"))
+    ok(cp.cli("tenant", "delete", b, "--cascade", "--wait"))
+    assert new not in cp.cache_pids()
+
+
+def cp_home(cp: ControlPlane, tenant: str) -> Path:
+    """The tenant's home, as its system user's passwd entry says."""
+    return Path(pwd.getpwnam(f"hp-{tenant}").pw_dir)
+
+
+def test_a_tcp_cache_listens_on_loopback_only_and_needs_a_password_there(cp: ControlPlane):
+    """Asked with --tcp: the cache answers on the module's one port of 127.0.0.1 (not on
+    every address), its user works over TCP, and another tenant's system user, which reaches
+    any loopback port, gets nothing done there without a password (the default user is off);
+    a second tcp cache finds no port left (409 naming the setting)."""
+    a, b = f"cf-{TAG}", f"cg-{TAG}"
+    for tenant in (a, b):
+        ok(cp.cli("tenant", "create", tenant, "--wait"))
+    out = cp.cli("cache", "create", "web", "--tenant", a, "--memory-mb", "8", "--tcp", "--wait")
+    ok(out)
+    cache = f"tc-{len(a)}-{a}-web"
+    shown = json.loads(ok(cp.cli("cache", "show", cache, "--json")))
+    port = shown["port"]
+    assert cp.extra_env["HOSTPLANE_CACHE_PORTS"] == f"{port}-{port}"
+    assert (shown["connection"]["host"], shown["connection"]["port"]) == ("127.0.0.1", port)
+    listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
+    assert f"127.0.0.1:{port} " in listening and f"0.0.0.0:{port} " not in listening
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", cache, "app", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    assert made["connection"]["port"] == port
+    with redis.Redis(
+        host="127.0.0.1", port=port, username="app", password=made["password"], protocol=2
+    ) as client:
+        client.set("a:k", "v")
+        assert client.get("a:k") == b"v"
+    for probe in (["PING"], ["GET", "a:k"], ["--user", "default", "--pass", "x", "PING"]):
+        seen = as_user(f"hp-{b}", "redis-cli", "-h", "127.0.0.1", "-p", str(port), *probe)
+        assert "v" not in seen.stdout.split() and "PONG" not in seen.stdout, (probe, seen)
+        assert "NOAUTH" in seen.stdout or "WRONGPASS" in seen.stdout, (probe, seen)
+    second = cp.cli("cache", "create", "more", "--tenant", b, "--memory-mb", "8", "--tcp")
+    assert second.returncode != 0 and "HOSTPLANE_CACHE_PORTS" in second.stdout + second.stderr
+    ok(cp.cli("tenant", "delete", a, "--cascade", "--wait"))
+    ok(cp.cli("tenant", "delete", b, "--cascade", "--wait"))
+    assert (
+        f"127.0.0.1:{port} "
+        not in subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
+    )
+
+
+def test_a_rotated_password_replaces_the_old_one_and_cuts_its_sessions(cp: ControlPlane):
+    tenant = f"ch-{TAG}"
+    ok(cp.cli("tenant", "create", tenant, "--wait"))
+    ok(cp.cli("cache", "create", "main", "--tenant", tenant, "--memory-mb", "8", "--wait"))
+    cache = f"tc-{len(tenant)}-{tenant}-main"
+    made = json.loads(
+        ok(cp.cli("cache", "user", "create", cache, "app", "--key-prefix", "a:", "--json"))
+    )
+    assert cp.wait_operation(made["operation"]["id"])["status"] == "SUCCEEDED"
+    socket = Path(made["connection"]["socket"])
+    held = connect(socket, "app", made["password"])
+    assert held.ping()
+    out = ok(cp.cli("cache", "user", "rotate", cache, "app", "--wait"))
+    new = out.split("(shown once): ")[1].split()[0]
+    assert new != made["password"]
+    with pytest.raises(redis.ConnectionError):
+        held.ping()
+    assert not answers(socket, "app", made["password"])
+    assert answers(socket, "app", new)
+    assert made["password"] not in ok(cp.cli("cache", "show", cache, "--json"))
+    assert cache_findings(cp, "drift") == []
+    ok(cp.cli("tenant", "delete", tenant, "--cascade", "--wait"))

@@ -85,6 +85,8 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             "2",
             "--zones",
             "1",
+            "--cache-memory-mb",
+            "64",
         )
     )
     ok(cp.cli("tenant", "create", A, "--plan", "small", "--wait"))
@@ -187,6 +189,7 @@ def test_a_tenants_token_sees_and_changes_only_its_own(cp: ControlPlane, world):
                     "disk_mb": 9,
                     "php_workers": 9,
                     "zones": 9,
+                    "cache_memory_mb": 9,
                 },
             ),
             ("POST", "/v1/reconcile", {"prune": True}),

@@ -1,9 +1,9 @@
 """Tenants' caches under faults (issue 17, "how it is checked"), against a real control plane
 and real redis-server instances: the worker killed with SIGKILL at each point of a cache's
-create and of a cache user's create, and a cache's instance killed while a user's create waits
-on it. Each ends with the operation SUCCEEDED, its step done once, one redis-server for the
-cache (a restarted step adopts the one it started), the user able to work within its prefix,
-and no drift."""
+create, of a cache user's create and of a cache's reassign to another tenant, and a cache's
+instance killed while a user's create waits on it. Each ends with the operation SUCCEEDED,
+its step done once, one redis-server for the cache (a restarted step adopts the one it
+started), the user able to work within its prefix, and no drift."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from tests.faults.common import (
     no_drift,
     succeeded_once,
 )
+from tests.fixtures_redis import connect
+from tests.inprocess.test_cache_reassign import REASSIGN_KILLS
 
 
 @pytest.fixture(scope="module")
@@ -132,4 +134,29 @@ def test_an_instance_killed_while_a_user_create_waits_on_it_converges(cp):
     succeeded_once(cp, answer, "apply")
     assert _one_instance(cp, cache) != pid
     _works(answer)
+    no_drift(cp)
+
+
+@pytest.mark.parametrize("failpoint", REASSIGN_KILLS)
+def test_a_reassign_killed_at_a_step_converges(cp, failpoint):
+    """After the restart the reassign finishes, each step's work done once: one redis-server,
+    under the new tenant's name and user, with the key the old tenant's user wrote (a
+    memory-only cache: SAVEd before its stop), the old tenant's user refused, and no drift."""
+    a, b = _tenant(cp), _tenant(cp)
+    old, new = f"tc-{len(a)}-{a}-main", f"tc-{len(b)}-{b}-main"
+    done(cp, "POST", f"/v1/tenants/{a}/caches", MAIN)
+    theirs = done(cp, "POST", f"/v1/caches/{old}/users", APP)
+    with connect(theirs["connection"]["socket"], "app", theirs["password"]) as conn:
+        conn.set("p:moved", "kept")
+    cp.arm(f"{failpoint}=kill")
+    answer = killed_request(cp, "POST", f"/v1/caches/{old}/reassign", {"tenant": b})
+    succeeded_once(cp, answer, "apply")
+    assert old not in cp.cache_pids()
+    _one_instance(cp, new)
+    mine = done(cp, "POST", f"/v1/caches/{new}/users", APP)
+    _works(mine)
+    with connect(mine["connection"]["socket"], "app", mine["password"]) as conn:
+        assert conn.get("p:moved") == "kept"
+    with pytest.raises(redis.AuthenticationError):
+        connect(mine["connection"]["socket"], "app", theirs["password"]).ping()
     no_drift(cp)

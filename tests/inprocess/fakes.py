@@ -638,6 +638,26 @@ class FakeCaches:
             return Outcome.ABSENT
         return Outcome.DELETED
 
+    def relocate(self, old: str, spec: InstanceSpec) -> Outcome:
+        """As RedisInstances.relocate: stopped, renamed, without its users, not started."""
+        self.journal.record("caches.relocate", f"{old}->{spec.name}")
+        if old in self.instances:
+            if spec.name in self.instances:
+                raise PermanentError(f"cache instances {old} and {spec.name} both exist")
+            source = self.instances.pop(old)
+            source.alive, source.users = False, {}
+            self.instances[spec.name] = source
+        current = self.instances.get(spec.name)
+        if current is None:
+            raise NotFoundError(f"there is no cache instance {old} (nor {spec.name})")
+        if current.spec == spec:
+            return Outcome.UNCHANGED
+        current.spec, current.alive = spec, False
+        return Outcome.UPDATED
+
+    def drop_snapshot(self, name: str) -> Outcome:
+        return Outcome.ABSENT
+
     def observe(self) -> list[InstanceState]:
         return [
             InstanceState(

@@ -170,6 +170,29 @@ def test_the_plans_cache_limit_counts_the_tenants_caches(plane: Plane):
     assert plane.run(create_cache(plane, "two", tenant="small")) == "SUCCEEDED"
 
 
+def test_the_plans_cache_memory_limit_counts_the_live_caches_memory_together(
+    plane: Plane, client: TestClient
+):
+    limits = replace(DEFAULT_LIMITS, cache_memory_mb=100)
+    access.save_plan(plane.services, name="small-mem", limits=limits, create=True)
+    make_tenant(plane, "small", plan="small-mem")
+    assert plane.run(create_cache(plane, "one", tenant="small", memory_mb=60)) == "SUCCEEDED"
+    operations = len(plane.operations())
+    with pytest.raises(ConflictError, match=r"limit of cache_memory_mb: 60 of 100, 41 more asked"):
+        create_cache(plane, "two", tenant="small", memory_mb=41)
+    assert len(plane.operations()) == operations  # nothing recorded
+    assert plane.run(create_cache(plane, "two", tenant="small", memory_mb=40)) == "SUCCEEDED"
+    with plane.store.unit_of_work() as uow:
+        owner = tenants(uow).get_live("small")
+        assert owner is not None
+        assert tenant_requests.measured(uow, owner) == {"cache_memory_mb": 100}
+    usage = client.get("/v1/tenants/small").json()["usage"]["cache_memory_mb"]
+    assert usage == {"limit": 100, "used": 100, "over": False}
+    deleted = cache_requests.delete_cache(plane.services, name="tc-5-small-one", actor=ACTOR)
+    assert plane.run(deleted) == "SUCCEEDED"
+    assert plane.run(create_cache(plane, "three", tenant="small", memory_mb=60)) == "SUCCEEDED"
+
+
 def test_another_tenants_scope_sees_nothing(plane: Plane, acme_id: str):
     other = make_tenant(plane, "other")
     assert plane.run(create_cache(plane)) == "SUCCEEDED"
@@ -343,6 +366,8 @@ def test_the_api_answers_4xx_saying_what_to_fix_and_never_shows_a_password_again
     password = made.json()["password"]
     assert password and made.json()["connection"] == {
         "socket": "/fake/homes/acme/private/cache-main.sock",
+        "host": None,
+        "port": None,
         "user": "app",
         "key_prefix": "a:",
     }

@@ -172,7 +172,9 @@ def test_delete_lists_what_it_owns_and_cascade_removes_children_first(plane: Pla
 
 
 def test_a_plan_limit_refuses_the_site_too_many_naming_limit_and_usage(plane: Plane):
-    limits = Limits(sites=1, databases=0, caches=0, disk_mb=10, php_workers=2, zones=0)
+    limits = Limits(
+        sites=1, databases=0, caches=0, disk_mb=10, php_workers=2, zones=0, cache_memory_mb=0
+    )
     access.save_plan(plane.services, name="tiny", limits=limits, create=True)
     make_tenant(plane, plan="tiny")
     site_in(plane, "shop", "acme")
@@ -275,7 +277,9 @@ def test_site_creates_racing_in_one_tenant_are_all_recorded_while_the_plan_has_r
 def test_site_creates_racing_past_a_limit_are_refused_by_the_limit_not_by_the_race(
     plane: Plane,
 ):
-    limits = Limits(sites=3, databases=0, caches=0, disk_mb=10, php_workers=2, zones=0)
+    limits = Limits(
+        sites=3, databases=0, caches=0, disk_mb=10, php_workers=2, zones=0, cache_memory_mb=0
+    )
     access.save_plan(plane.services, name="tiny", limits=limits, create=True)
     make_tenant(plane, plan="tiny")
     results = _racing_creates(plane, 6)

@@ -178,3 +178,56 @@ def test_existing_wordpress_sites_get_their_database_counted_and_it_downgrades(s
         assert conn.execute(sa.text("SELECT name FROM tenant_databases")).scalars().all() == [
             "tdb_4_acme_shop"
         ]
+
+
+def test_plans_made_before_the_cache_memory_limit_get_20480_mb_and_it_downgrades(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "tenant_0002")
+    at = {"created_at": "2026-12-03 10:00:00.000000", "updated_at": "2026-12-03 10:00:00.000000"}
+    plan = {"id": "p1", "name": "small", "sites": 2, "databases": 1, "caches": 0, "disk_mb": 500}
+    tenant = {"id": "t1", "name": "acme", "status": "ACTIVE", "plan_id": "p1", "version": 1}
+    with engine.begin() as conn:
+        _insert(conn, "plans", plan | {"php_workers": 2, "zones": 3} | at)
+        _insert(conn, "tenants", tenant | at)
+
+    migrate(engine)
+
+    with engine.connect() as conn:
+        query = sa.text("SELECT name, cache_memory_mb FROM plans ORDER BY name")
+        assert dict(conn.execute(query).all()) == {"default": 20480, "small": 20480}
+        assert conn.execute(sa.text("SELECT zones FROM plans WHERE id = 'p1'")).scalar_one() == 3
+    command.downgrade(config, "tenant_0002")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("plans")}
+        assert "cache_memory_mb" not in columns and "zones" in columns
+        assert conn.execute(sa.text("SELECT count(*) FROM tenants")).scalar_one() == 1
+
+
+def test_caches_made_before_ports_have_none_and_the_port_index_goes_with_a_downgrade(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "cache_0001")
+    at = {"created_at": "2026-12-03 10:00:00.000000", "updated_at": "2026-12-03 10:00:00.000000"}
+    tenant = {"id": "t1", "name": "acme", "status": "ACTIVE", "version": 1}
+    cache = {"tenant_id": "t1", "memory_mb": 8, "persistence": "none", "status": "ACTIVE"}
+    with engine.begin() as conn:
+        plan = conn.execute(sa.text("SELECT id FROM plans WHERE name = 'default'")).scalar_one()
+        _insert(conn, "tenants", tenant | {"plan_id": plan} | at)
+        for n in ("a", "b"):
+            row = {"id": n, "label": n, "name": f"tc-4-acme-{n}", "version": 1}
+            _insert(conn, "tenant_caches", cache | row | at)
+
+    migrate(engine)
+
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT port FROM tenant_caches")).scalars().all() == [
+            None,
+            None,
+        ]
+        indexes = {i["name"] for i in sa.inspect(conn).get_indexes("tenant_caches")}
+        assert "uq_tenant_caches_live_port" in indexes
+    command.downgrade(config, "cache_0001")
+    with engine.connect() as conn:
+        assert "port" not in {c["name"] for c in sa.inspect(conn).get_columns("tenant_caches")}
+        assert conn.execute(sa.text("SELECT count(*) FROM tenant_caches")).scalar_one() == 2

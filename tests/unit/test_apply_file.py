@@ -12,7 +12,8 @@ from hostplane.cli.seedfile import parse
 
 SEED = """\
 plans:
-  - {name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2, zones: 2}
+  - {name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2, zones: 2,
+      cache_memory_mb: 64}
 tenants:
   - name: acme
     plan: small
@@ -43,12 +44,13 @@ def test_a_good_file_gives_its_items_with_defaults_lines_and_parents():
         "tenant beta",
     ]
     blog, shop = by_label["site blog"], by_label["site shop"]
-    assert (blog.value("type"), blog.line, blog.given) == ("static", 10, frozenset({"name"}))
+    assert (blog.value("type"), blog.line, blog.given) == ("static", 11, frozenset({"name"}))
     assert shop.value("runtime") is None and shop.parent is by_label["tenant acme"]
     assert by_label["domain www.acme.test"].parent is shop
-    assert by_label["domain www.acme.test"].line == 9
+    assert by_label["domain www.acme.test"].line == 10
     assert by_label["tenant beta"].value("plan") is None
     assert by_label["plan small"].values["php_workers"] == 2
+    assert by_label["plan small"].values["cache_memory_mb"] == 64
 
 
 @pytest.mark.parametrize("text", ["", "# only a comment\n", "plans:\ntenants: []\n"])
@@ -82,7 +84,8 @@ def test_wrong_types_values_and_shapes_are_errors_with_their_line():
     assert problems(
         """\
         plans:
-          - {name: p, sites: two, databases: true, caches: -1, disk_mb: 1, php_workers: 0, zones: 1}
+          - {name: p, sites: two, databases: true, caches: -1, disk_mb: 1, php_workers: 0, zones: 1,
+             cache_memory_mb: 1}
         tenants:
           - name: no
           - name: Acme
@@ -101,13 +104,13 @@ def test_wrong_types_values_and_shapes_are_errors_with_their_line():
         "2: plan p: databases must be an integer, not true",
         "2: plan p: caches must be at least 0, not -1",
         "2: plan p: php_workers must be at least 1, not 0",
-        "4: item 1 of tenants: name must be a string, not false (quote it: 'no')",
-        "5: tenant Acme: tenant name 'Acme' has uppercase letters: use lowercase",
-        "7: tenant ok: plan must be a string, not a list",
-        "8: sites of tenant ok must be a list, not a mapping",
-        "12: site s1: type must be one of static, php, wordpress, not 'java'",
-        "13: site s1: runtime must be a string, not 3",
-        "14: item 2 of sites of tenant ok2 must be a mapping, not 'just-a-name'",
+        "5: item 1 of tenants: name must be a string, not false (quote it: 'no')",
+        "6: tenant Acme: tenant name 'Acme' has uppercase letters: use lowercase",
+        "8: tenant ok: plan must be a string, not a list",
+        "9: sites of tenant ok must be a list, not a mapping",
+        "13: site s1: type must be one of static, php, wordpress, not 'java'",
+        "14: site s1: runtime must be a string, not 3",
+        "15: item 2 of sites of tenant ok2 must be a mapping, not 'just-a-name'",
     ]
 
 
@@ -132,6 +135,7 @@ def test_missing_keys_duplicates_and_bad_domains():
         "2: plan p: missing key 'disk_mb'",
         "2: plan p: missing key 'php_workers'",
         "2: plan p: missing key 'zones'",
+        "2: plan p: missing key 'cache_memory_mb'",
         "5: duplicate key 'name' in item 1 of tenants (first at line 4)",
         "6: item 2 of tenants: missing key 'name'",
         "10: domain not a domain: 'not a domain' is not a domain name: only letters, digits, "

@@ -20,10 +20,11 @@ tenants:
     sites:
       - name: beta-home
 plans:
-  - {name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2, zones: 2}
+  - {name: small, sites: 2, databases: 1, caches: 0, disk_mb: 500, php_workers: 2, zones: 2,
+      cache_memory_mb: 64}
 """
 PLAN = {"name": "small", "sites": 2, "databases": 1, "caches": 0, "disk_mb": 500}
-PLAN |= {"php_workers": 2, "zones": 2, "tenants": 1}
+PLAN |= {"php_workers": 2, "zones": 2, "cache_memory_mb": 64, "tenants": 1}
 
 
 def tenant(name: str, plan: str = "small", status: str = "ACTIVE") -> dict[str, Any]:

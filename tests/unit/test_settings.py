@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from hostplane.errors import ValidationError
@@ -90,3 +91,14 @@ def test_the_old_tcp_admin_listen_setting_is_refused_with_the_reason():
 def test_directories_must_be_absolute():
     with pytest.raises(ValueError, match="absolute path"):
         Settings(sites_dir="srv/sites")
+
+
+@pytest.mark.parametrize("given", ["16400", "16999-16400", "80-90", "16400-70000", "a-b", ""])
+def test_cache_ports_must_be_a_range_of_unprivileged_ports(given):
+    with pytest.raises(pydantic.ValidationError, match="first-last, both from 1024 to 65535"):
+        Settings(cache_ports=given)
+
+
+def test_cache_ports_are_normalized():
+    assert Settings(cache_ports=" 16400 - 16410 ").cache_ports == "16400-16410"
+    assert Settings().cache_ports == "16400-16999"

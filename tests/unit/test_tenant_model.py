@@ -69,10 +69,17 @@ def test_the_system_user_is_hp_name_and_fits_linux():
 
 
 def test_a_limit_refuses_one_more_naming_limit_and_usage():
-    limits = Limits(sites=2, databases=1, caches=1, disk_mb=100, php_workers=4, zones=1)
+    limits = Limits(
+        sites=2, databases=1, caches=1, disk_mb=100, php_workers=4, zones=1, cache_memory_mb=64
+    )
     check_limit("acme", "small", limits, Limit.SITES, 1)
     with pytest.raises(ConflictError, match=r"limit of sites: 2 of 2 \(plan 'small'\)"):
         check_limit("acme", "small", limits, Limit.SITES, 2)
+    check_limit("acme", "small", limits, Limit.CACHE_MEMORY_MB, 32, 32)  # exactly full
+    with pytest.raises(
+        ConflictError, match=r"limit of cache_memory_mb: 32 of 64, 33 more asked \(plan 'small'\)"
+    ):
+        check_limit("acme", "small", limits, Limit.CACHE_MEMORY_MB, 32, 33)
     assert over_limits(limits, {"disk_mb": 120, "sites": 2}) == ["disk_mb: 120 of 100"]
 
 

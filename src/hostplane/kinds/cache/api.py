@@ -1,4 +1,4 @@
-"""Tenants' caches and their users: create, list, show, delete, retry."""
+"""Tenants' caches and their users: create, list, show, delete, retry, reassign."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from hostplane.api.deps import (
+    ActorDep,
     CallerDep,
     IdempotencyKey,
     ServicesDep,
@@ -16,9 +17,10 @@ from hostplane.api.deps import (
     retrying,
 )
 from hostplane.errors import ConflictError, ValidationError
-from hostplane.kinds.cache import requests, views
-from hostplane.kinds.cache.model import KIND, socket_path
+from hostplane.kinds.cache import reassign, requests, user_update, views
+from hostplane.kinds.cache.model import KIND, LOOPBACK, socket_path
 from hostplane.kinds.cache.repo import caches, users
+from hostplane.kinds.cache.table import CacheRow
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.tenant.table import TenantRow
 from hostplane.services import Services
@@ -42,10 +44,18 @@ def _socket(services: Services, tenant: TenantRow | None, label: str) -> str | N
         return None
 
 
-def _socket_of(services: Services, cache: str) -> str | None:
+def _where(services: Services, tenant: TenantRow | None, row: CacheRow) -> views.Connection:
+    """Its socket, and its loopback port if it has one."""
+    host = LOOPBACK if row.port else None
+    return views.Connection(socket=_socket(services, tenant, row.label), host=host, port=row.port)
+
+
+def _where_of(services: Services, cache: str) -> views.Connection:
     with services.store.unit_of_work() as uow:
         row = caches(uow).get_live(cache)
-        return _socket(services, tenants(uow).get(row.tenant_id), row.label) if row else None
+        if row is None:
+            return views.Connection(socket=None)
+        return _where(services, tenants(uow).get(row.tenant_id), row)
 
 
 @tenant_router.post("", status_code=202, responses=ERRORS)
@@ -69,6 +79,7 @@ def create_cache(
             name=body.name,
             memory_mb=body.memory_mb,
             persistence=body.persistence,
+            tcp=body.tcp,
             actor=caller.actor,
             idempotency_key=idempotency_key,
             scope=caller.scope,
@@ -96,7 +107,7 @@ def show_cache(cache: CacheName, services: ServicesDep, caller: CallerDep) -> vi
             row,
             tenant,
             users(uow).of_cache(row.id),
-            _socket(services, tenant, row.label),
+            _where(services, tenant, row),
             list(uow.events.recent(KIND, row.id, limit=20)),
             uow.operations.latest_for(row.id),
         )
@@ -141,14 +152,43 @@ def retry_cache(
     return views.Accepted(operation=accepted(response, services, submitter, sub), cache=sub.target)
 
 
+@router.post("/{cache}/reassign", status_code=202, responses=ERRORS)
+def reassign_cache(
+    cache: CacheName,
+    body: views.CacheReassign,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.Reassigned:
+    """Move the cache to another tenant (the operator's token only): its instance name changes
+    to the new tenant's (`to`), its ACL users (the old tenant's) are deleted and their
+    connections cut, its data moves with it and it runs as the new tenant's user on a socket
+    in the new tenant's home; counted against the new tenant's plan."""
+    sub = retrying(
+        idempotency_key,
+        lambda: reassign.reassign_cache(
+            services, name=cache, tenant=body.tenant, actor=actor, idempotency_key=idempotency_key
+        ),
+    )
+    with services.store.unit_of_work() as uow:
+        assert sub.operation_id is not None
+        op = uow.operations.get(sub.operation_id)
+        to = str((op.options or {}).get("to")) if op else ""
+    return views.Reassigned(
+        operation=accepted(response, services, submitter, sub), cache=sub.target, to=to
+    )
+
+
 @router.get("/{cache}/users", responses=ERRORS)
 def list_users(cache: CacheName, services: ServicesDep, caller: CallerDep) -> views.UserList:
     """The cache's users with their connection details (never a password)."""
     with services.store.unit_of_work() as uow:
         row = caches(uow).live_or_404(cache, caller.scope)
-        socket = _socket(services, tenants(uow).get(row.tenant_id), row.label)
+        where = _where(services, tenants(uow).get(row.tenant_id), row)
         return views.UserList(
-            items=[views.user_view(u, socket) for u in users(uow).of_cache(row.id)]
+            items=[views.user_view(u, where) for u in users(uow).of_cache(row.id)]
         )
 
 
@@ -183,9 +223,45 @@ def create_user(
         cache=cache,
         user=body.name,
         password=made.password,
-        connection=views.Connection(
-            socket=_socket_of(services, cache), user=body.name, key_prefix=body.key_prefix
+        connection=views.for_user(_where_of(services, cache), body.name, body.key_prefix),
+    )
+
+
+@router.put("/{cache}/users/{user}", status_code=202, responses=ERRORS)
+def update_user(
+    cache: CacheName,
+    user: UserName,
+    body: views.UserUpdate,
+    response: Response,
+    services: ServicesDep,
+    submitter: SubmitterDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> views.UserAccepted:
+    """`rotate_password`: a new random password for the ACL user, shown in this answer only
+    (applied with `ACL SETUSER`, the old password's sessions cut); until the operation
+    succeeded the old one works, and a failed one leaves it so."""
+    made = retrying(
+        idempotency_key,
+        lambda: user_update.update_user(
+            services,
+            cache=cache,
+            name=user,
+            actor=caller.actor,
+            rotate_password=body.rotate_password,
+            idempotency_key=idempotency_key,
+            scope=caller.scope,
         ),
+    )
+    with services.store.unit_of_work() as uow:
+        row = users(uow).get_live(made.submitted.target)
+        key_prefix = row.key_prefix if row else ""
+    return views.UserAccepted(
+        operation=accepted(response, services, submitter, made.submitted),
+        cache=cache,
+        user=user,
+        password=made.password,
+        connection=views.for_user(_where_of(services, cache), user, key_prefix),
     )
 
 

@@ -28,6 +28,14 @@ def cache_create(
     tenant: TenantOpt,
     memory_mb: Annotated[int, typer.Option("--memory-mb", help="its maxmemory in MB")] = 64,
     persistence: Annotated[str, typer.Option(help="none, or aof (kept across restarts)")] = "none",
+    tcp: Annotated[
+        bool,
+        typer.Option(
+            "--tcp",
+            help="also a port on 127.0.0.1 (any local user reaches it: the ACL passwords are "
+            "then the only barrier)",
+        ),
+    ] = False,
     wait: WaitOpt = False,
     timeout: TimeoutOpt = 120.0,
     as_json: JsonOpt = False,
@@ -35,7 +43,7 @@ def cache_create(
     """Create a cache of TENANT (its instance name is printed: tc-…)."""
 
     def go(client: ApiClient) -> None:
-        body = {"name": name, "memory_mb": memory_mb, "persistence": persistence}
+        body = {"name": name, "memory_mb": memory_mb, "persistence": persistence, "tcp": tcp}
         accepted = client.post(f"/v1/tenants/{tenant}/caches", body)
         if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
             say(f"cache {accepted['cache']} is ACTIVE")
@@ -73,6 +81,8 @@ def cache_show(ctx: typer.Context, cache: str, as_json: JsonOpt = False) -> None
         say(f"{c['name']} ({c['label']}) {c['status']} — tenant {c['tenant']}")
         say(f"  {c['memory_mb']} MB, persistence {c['persistence']}")
         say(f"  connect: socket {c['connection']['socket']}")
+        if c["port"]:
+            say(f"  and 127.0.0.1:{c['port']} (any local user reaches it: passwords guard it)")
         if c["last_error"]:
             say(f"last error: {c['last_error']}")
         for u in c["users"]:
@@ -97,6 +107,28 @@ def cache_delete(
         accepted = client.delete(f"/v1/caches/{cache}")
         if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
             say(f"cache {cache} is DELETED")
+
+    run(ctx, go)
+
+
+@cache_app.command("reassign")
+def cache_reassign(
+    ctx: typer.Context,
+    cache: str,
+    tenant: Annotated[str, typer.Option("--to", help="the tenant it moves to")],
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move CACHE to another tenant (operator only): a new instance name (printed), its data
+    kept, the old tenant's users deleted and their connections cut."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.post(f"/v1/caches/{cache}/reassign", {"tenant": tenant})
+        if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
+            say(f"cache {cache} is now {accepted['to']} of tenant {tenant}")
+        elif not wait and not as_json:
+            say(f"it becomes {accepted['to']}")
 
     run(ctx, go)
 
@@ -141,6 +173,30 @@ def user_list(ctx: typer.Context, cache: str, as_json: JsonOpt = False) -> None:
         for u in items:
             table.add_row(u["name"], u["key_prefix"], u["status"], u["connection"]["socket"])
         console.print(table)
+
+    run(ctx, go)
+
+
+@user_app.command("rotate")
+def user_rotate(
+    ctx: typer.Context,
+    cache: str,
+    name: str,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new random password for a cache's user, printed once (the old one's sessions are cut
+    once it is applied)."""
+
+    def go(client: ApiClient) -> None:
+        accepted = client.put(f"/v1/caches/{cache}/users/{name}", {"rotate_password": True})
+        if as_json and not wait:
+            print_json(accepted)
+            return
+        if not as_json:
+            say(f"new password of {name} (shown once): {accepted['password']}")
+        finish(client, accepted, accepted["cache"], wait, timeout, as_json)
 
     run(ctx, go)
 

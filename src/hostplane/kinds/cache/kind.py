@@ -15,6 +15,8 @@ from hostplane.kinds.cache.workflow import (
     create_cache_user,
     delete_cache,
     delete_cache_user,
+    reassign_cache,
+    update_cache_user,
 )
 from hostplane.kinds.tenant.model import (
     BEFORE_TEARDOWN,
@@ -22,6 +24,7 @@ from hostplane.kinds.tenant.model import (
     OWNED,
     SUSPENSION,
     TEARDOWN,
+    USAGE,
 )
 
 KIND: Kind[CacheRow] = Kind(
@@ -35,6 +38,8 @@ KIND: Kind[CacheRow] = Kind(
         CacheOp.DELETE: delete_cache,
         CacheOp.USER_CREATE: create_cache_user,
         CacheOp.USER_DELETE: delete_cache_user,
+        CacheOp.USER_UPDATE: update_cache_user,
+        CacheOp.REASSIGN: reassign_cache,
     },
     saga=CacheSaga(),  # type: ignore[arg-type]
     steps=STEPS,
@@ -42,6 +47,7 @@ KIND: Kind[CacheRow] = Kind(
     observer=CacheObserver(),
     contributes={
         OWNED: tenancy.owned,
+        USAGE: tenancy.usage,
         BEFORE_TEARDOWN: tenancy.before_teardown,
         TEARDOWN: tenancy.teardown,
         SUSPENSION: tenancy.follow_suspension,

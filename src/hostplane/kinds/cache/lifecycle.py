@@ -17,10 +17,12 @@ from hostplane.kinds.cache.model import (
     CacheStatus,
     create_plan,
     delete_plan,
+    reassign_plan,
+    update_plan,
     user_plan,
 )
 from hostplane.kinds.cache.repo import caches, load_target, users
-from hostplane.kinds.cache.steps import PASSWORD, SECRET_OWNER
+from hostplane.kinds.cache.steps import NEXT_PASSWORD, PASSWORD, SECRET_OWNER
 from hostplane.kinds.cache.table import CacheRow, CacheUserRow
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.services import CACHE_ADMIN_SECRET, Services
@@ -103,9 +105,47 @@ def forget(uow: UnitOfWork, row: Row, reason: str, actor: str, op: str | None) -
     retire(uow, row, S.DELETED, reason, actor, op)
     if isinstance(row, CacheUserRow):
         uow.secrets.delete(SECRET_OWNER, row.id, PASSWORD)
+        uow.secrets.delete(SECRET_OWNER, row.id, NEXT_PASSWORD)
     else:
         owner_kind, name = CACHE_ADMIN_SECRET
         uow.secrets.delete(owner_kind, row.name, name)
+
+
+def finish_update(uow: UnitOfWork, op: OperationRow, user: CacheUserRow, error: str | None) -> None:
+    """A succeeded update: the row's sealed password is the new one the ACL user has; a
+    failed one (the user put back) forgets the new password."""
+    next_sealed = uow.secrets.get(SECRET_OWNER, user.id, NEXT_PASSWORD)
+    uow.secrets.delete(SECRET_OWNER, user.id, NEXT_PASSWORD)
+    if error is not None or next_sealed is None:
+        return
+    uow.secrets.put(SECRET_OWNER, user.id, PASSWORD, next_sealed)
+    audit(uow, op.actor, user, "cache.user.updated", f"{op.kind} finished: a new password", op.id)
+
+
+def _moved(uow: UnitOfWork, op: OperationRow) -> CacheRow:
+    moved = caches(uow).get(str((op.options or {})["to_id"]))
+    assert moved is not None, op.options
+    return moved
+
+
+def finish_reassign(uow: UnitOfWork, op: OperationRow, row: CacheRow, error: str | None) -> None:
+    """Succeeded: the new row ACTIVE, the old one (its users, its admin password) DELETED.
+    Failed: the new row DELETED (its admin password forgotten) when every undo succeeded
+    (the instance is back under the old name, with its users), else FAILED (it may hold the
+    data: never an orphan for the reconciler to prune)."""
+    moved = _moved(uow, op)
+    tenant = (op.options or {}).get("tenant")
+    if error is None:
+        move(uow, moved, S.ACTIVE, f"reassigned from {row.name}", op.actor, op.id)
+        reason = f"reassigned to tenant {tenant} as {moved.name}"
+        forget(uow, row, reason, op.actor, op.id)
+        audit(uow, op.actor, row, "cache.reassigned", reason, op.id)
+        return
+    moved.last_error = error
+    move(uow, moved, S.FAILED, error, op.actor, op.id)
+    undone = all(r.status == "succeeded" for r in uow.operations.steps(op.id) if r.phase == "undo")
+    if undone:
+        forget(uow, moved, "its reassign failed and was undone", op.actor, op.id)
 
 
 class CacheSaga:
@@ -122,6 +162,12 @@ class CacheSaga:
             move(uow, row, S.DELETING, "delete started", op.actor, op.id)
             plan = delete_plan() if op.kind == CacheOp.DELETE else user_plan()
             return Plan(plan, undo=True, failure="delete stopped at a step")
+        if op.kind == CacheOp.USER_UPDATE:
+            return Plan(update_plan(), failure="update stopped")
+        if op.kind == CacheOp.REASSIGN:
+            reason = f"reassign of {row.name} started"
+            move(uow, _moved(uow, op), S.PROVISIONING, reason, op.actor, op.id)
+            return Plan(reassign_plan(), failure="reassign stopped")
         move(uow, row, S.PROVISIONING, f"{op.kind} started", op.actor, op.id)
         return Plan(user_plan() if op.kind == CacheOp.USER_CREATE else create_plan())
 
@@ -143,6 +189,14 @@ class CacheSaga:
             action = "cache.user.deleted" if user else "cache.deleted"
             audit(uow, op.actor, row, action, f"{op.kind} finished", op.id)
             return None
+        if op.kind == CacheOp.USER_UPDATE:
+            assert isinstance(row, CacheUserRow)
+            finish_update(uow, op, row, error)  # an ACTIVE user stays ACTIVE either way
+            return error
+        if op.kind == CacheOp.REASSIGN:
+            assert isinstance(row, CacheRow)
+            finish_reassign(uow, op, row, error)  # the old row stays ACTIVE on a failure
+            return error
         target = S.ACTIVE if error is None else S.FAILED
         move(uow, row, target, error or "made on Redis and confirmed", op.actor, op.id)
         return error

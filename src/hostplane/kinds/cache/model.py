@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from pathlib import PurePath
 
-from hostplane.errors import ValidationError
+from hostplane.errors import ConflictError, ValidationError
 from hostplane.kernel.lifecycle import RESOURCE_TRANSITIONS, Lifecycle, ResourceStatus
 
 KIND = "cache"
@@ -47,6 +48,7 @@ KEY_PREFIX_HINT = (
 )
 MEMORY_MIN_MB = 4
 PERSISTENCE = ("none", "aof")
+LOOPBACK = "127.0.0.1"  # where a cache asked with tcp listens (the provider binds only it)
 SOCKET_MAX = 107  # a unix socket path's bytes (sun_path is 108 with its NUL)
 _NAME = re.compile(NAME_PATTERN)
 _USER = re.compile(USER_NAME_PATTERN)
@@ -70,15 +72,26 @@ class CacheOp(enum.StrEnum):
     REPAIR = "cache-repair"  # a reconcile restarting an instance or rewriting its config
     USER_CREATE = "cache-user-create"
     USER_DELETE = "cache-user-delete"
+    USER_UPDATE = "cache-user-update"  # a new random password
     USER_REPAIR = "cache-user-repair"  # a reconcile putting an ACL user back
+    REASSIGN = "cache-reassign"  # moved to another tenant (a new instance name), its users gone
 
 
-USER_OPS = frozenset({CacheOp.USER_CREATE, CacheOp.USER_DELETE, CacheOp.USER_REPAIR})
+USER_OPS = frozenset(
+    {CacheOp.USER_CREATE, CacheOp.USER_DELETE, CacheOp.USER_UPDATE, CacheOp.USER_REPAIR}
+)
 
 
 class Step(enum.StrEnum):
     INSTANCE = "cache-instance"  # the supervised redis-server, its config, socket and admin
     USER = "cache-user"  # the ACL user: its password, its key prefix, on or off
+    USER_CHANGE = "cache-user-change"  # an update: the user's new password
+    # A reassign, in order: the old tenant's ACL users deleted (their connections cut), the
+    # instance stopped and its directory and data moved to the new name and the new tenant's
+    # user, then started as that user on its new socket.
+    REASSIGN_USERS = "cache-reassign-users"
+    REASSIGN_MOVE = "cache-reassign-move"
+    REASSIGN_START = "cache-reassign-start"
 
 
 def create_plan() -> tuple[Step, ...]:
@@ -90,8 +103,17 @@ def delete_plan() -> tuple[Step, ...]:
     return (Step.INSTANCE,)
 
 
+def reassign_plan() -> tuple[Step, ...]:
+    return (Step.REASSIGN_USERS, Step.REASSIGN_MOVE, Step.REASSIGN_START)
+
+
 def user_plan() -> tuple[Step, ...]:
     return (Step.USER,)
+
+
+def update_plan() -> tuple[Step, ...]:
+    """Its undo puts back the user as the row still has it (its sealed password)."""
+    return (Step.USER_CHANGE,)
 
 
 def validate_name(raw: str) -> str:
@@ -131,6 +153,20 @@ def validate_persistence(raw: str) -> str:
             "(an append-only file, kept across restarts)"
         )
     return raw
+
+
+def free_port(ports: str, taken: Iterable[int]) -> int:
+    """The lowest port of the range `first-last` (HOSTPLANE_CACHE_PORTS) no live cache has;
+    ConflictError when every one is taken."""
+    first, _, last = ports.partition("-")
+    used = set(taken)
+    for port in range(int(first), int(last) + 1):
+        if port not in used:
+            return port
+    raise ConflictError(
+        f"every loopback port for caches ({ports}, HOSTPLANE_CACHE_PORTS) is taken: ask "
+        "without tcp (the unix socket), or ask the operator for a larger range"
+    )
 
 
 def instance_name(tenant: str, name: str) -> str:

@@ -23,6 +23,7 @@ from hostplane.kernel.drift import (
     ProviderCalls,
     ask,
 )
+from hostplane.kernel.operations import refuse_if_busy
 from hostplane.kernel.steps import record_apply, repair_row
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.cache.model import KIND, SERVED, USER_KIND, CacheOp, Step, user_handle
@@ -136,6 +137,16 @@ def _served(row: Row | None, what: str) -> Row:
     return row
 
 
+def _user_to_repair(uow: UnitOfWork, handle: str) -> CacheUserRow:
+    """An ACTIVE user whose cache no operation holds (a reassign deletes the old tenant's
+    users on purpose: putting them back meanwhile would let them in again)."""
+    user = _served(users(uow).get_live(handle), f"cache user {handle}")
+    cache = caches(uow).get(user.cache_id)
+    assert cache is not None
+    refuse_if_busy(uow, KIND, cache.name)
+    return user
+
+
 def _apply(ctx: Services, op_id: str, step: str, row: CacheRow | CacheUserRow) -> None:
     context = {"cache_user" if isinstance(row, CacheUserRow) else "cache": row.name}
     record_apply(ctx.store, op_id, BY_NAME[step], ctx, row, **context)
@@ -202,7 +213,7 @@ class CacheObserver:
                 ctx.store,
                 kind=CacheOp.USER_REPAIR,
                 target_kind=USER_KIND,
-                load=lambda uow: _served(users(uow).get_live(target), f"cache user {target}"),
+                load=lambda uow: _user_to_repair(uow, target),
                 work=lambda user, op_id: _apply(ctx, op_id, Step.USER, user),
                 run_id=run_id,
                 steps=steps,

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hostplane.errors import NotFoundError
+from hostplane.kernel.store import counts
 from hostplane.kernel.store.tables import OperationRow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.cache.model import USER_OPS, CacheStatus
@@ -51,11 +52,28 @@ class CacheRepository:
         )
         return self.session.scalars(stmt).first()
 
+    def count_of_tenant(self, tenant_id: str) -> int:
+        """How many live ones the tenant has (what its plan's limit counts)."""
+        return counts.live_of_tenant(self.session, CacheRow, tenant_id, DELETED)
+
     def of_tenant(self, tenant_id: str) -> Sequence[CacheRow]:
         stmt = sa.select(CacheRow).where(
             CacheRow.tenant_id == tenant_id, CacheRow.status != DELETED
         )
         return self.session.scalars(stmt.order_by(CacheRow.name)).all()
+
+    def live_ports(self) -> list[int]:
+        stmt = sa.select(CacheRow.port).where(
+            CacheRow.port.is_not(None), CacheRow.status != DELETED
+        )
+        return [p for p in self.session.scalars(stmt) if p is not None]
+
+    def memory_of_tenant(self, tenant_id: str) -> int:
+        """The memory_mb of all the tenant's live caches together (a plan's cache_memory_mb)."""
+        stmt = sa.select(sa.func.coalesce(sa.func.sum(CacheRow.memory_mb), 0)).where(
+            CacheRow.tenant_id == tenant_id, CacheRow.status != DELETED
+        )
+        return int(self.session.scalar(stmt) or 0)
 
     def live(self) -> Sequence[CacheRow]:
         stmt = sa.select(CacheRow).where(CacheRow.status != DELETED)

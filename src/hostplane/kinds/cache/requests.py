@@ -20,6 +20,7 @@ from hostplane.kinds.cache.model import (
     USER_LIFECYCLE,
     CacheOp,
     CacheStatus,
+    free_port,
     instance_name,
     socket_path,
     user_handle,
@@ -59,6 +60,7 @@ def create_cache(
     actor: str,
     idempotency_key: str | None,
     scope: str | None = None,
+    tcp: bool = False,
 ) -> Submitted:
     """A Redis instance of the tenant's own, its admin password made and sealed now."""
     name = validate_name(name)
@@ -71,6 +73,7 @@ def create_cache(
             "name": name,
             "memory_mb": memory_mb,
             "persistence": persistence,
+            "tcp": tcp,
         }
     )
     with services.store.unit_of_work() as uow:
@@ -92,8 +95,11 @@ def create_cache(
                 f"status {existing.status})"
             )
         refuse_if_busy(uow, KIND, instance)
-        check_usage(uow, owner, Limit.CACHES, len(caches(uow).of_tenant(owner.id)))
+        check_usage(uow, owner, Limit.CACHES, caches(uow).count_of_tenant(owner.id))
+        used = caches(uow).memory_of_tenant(owner.id)
+        check_usage(uow, owner, Limit.CACHE_MEMORY_MB, used, memory_mb)
         tenants(uow).touch(owner)  # two creates of one tenant at once: the second is a 409
+        port = free_port(services.settings.cache_ports, caches(uow).live_ports()) if tcp else None
         row = caches(uow).add(
             CacheRow(
                 tenant_id=owner.id,
@@ -101,6 +107,7 @@ def create_cache(
                 name=instance,
                 memory_mb=memory_mb,
                 persistence=persistence,
+                port=port,
                 status=S.PENDING,
             )
         )

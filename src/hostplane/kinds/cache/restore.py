@@ -10,7 +10,9 @@ import structlog
 
 from hostplane.errors import HostplaneError
 from hostplane.kernel.kind import Daemon
-from hostplane.kinds.cache.model import SERVED
+from hostplane.kernel.operations import slot
+from hostplane.kernel.store.tables import OperationRow
+from hostplane.kinds.cache.model import KIND, SERVED, CacheOp
 from hostplane.kinds.cache.repo import caches
 from hostplane.kinds.cache.steps import spec
 from hostplane.providers.redis.supervise import RedisSupervisor
@@ -20,16 +22,26 @@ log = structlog.get_logger(__name__)
 
 
 def on_start(services: Services) -> None:
+    """A cache being reassigned is left to its operation, which resumes it: ensured here it
+    would come back empty under its old name while its data waits under the new one."""
     if services.caches is None:
         return
     with services.store.unit_of_work() as uow:
-        served = [c for c in caches(uow).live() if c.status in SERVED]
+        served = [
+            c
+            for c in caches(uow).live()
+            if c.status in SERVED and not _moving(uow.operations.active_for(slot(KIND, c.name)))
+        ]
     for row in served:
         try:
             outcome = services.caches.ensure(spec(services, row))
             log.info("cache.instance_restored", cache=row.name, outcome=str(outcome))
         except HostplaneError as exc:  # the supervisor and the reconciler try again
             log.error("cache.restore_failed", cache=row.name, error=str(exc))
+
+
+def _moving(op: OperationRow | None) -> bool:
+    return op is not None and op.kind == CacheOp.REASSIGN
 
 
 def daemons(services: Services) -> Sequence[Daemon]:

@@ -32,6 +32,7 @@ class CacheRow(Versioned, Base):
     name: Mapped[str] = mapped_column(String(63), nullable=False)  # the Redis instance
     memory_mb: Mapped[int] = mapped_column(Integer, nullable=False)
     persistence: Mapped[str] = mapped_column(String(8), nullable=False)  # none | aof
+    port: Mapped[int | None] = mapped_column(Integer)  # on 127.0.0.1; None: the socket only
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -39,7 +40,11 @@ class CacheRow(Versioned, Base):
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
 
-    __table_args__ = (Index("uq_tenant_caches_live_name", "name", unique=True, **LIVE_ONLY),)
+    __table_args__ = (
+        Index("uq_tenant_caches_live_name", "name", unique=True, **LIVE_ONLY),
+        # Two live caches never share a loopback port, even when two requests race.
+        Index("uq_tenant_caches_live_port", "port", unique=True, **LIVE_ONLY),
+    )
 
     @property
     def scope(self) -> str | None:

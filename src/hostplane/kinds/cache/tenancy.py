@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import structlog
 
-from hostplane.errors import NotFoundError
+from hostplane.errors import ConflictError, NotFoundError
 from hostplane.kernel.operations import refuse_if_busy
 from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import UnitOfWork
@@ -16,6 +16,7 @@ from hostplane.kinds.cache.lifecycle import audit, forget, retire
 from hostplane.kinds.cache.model import KIND, SERVED, USER_KIND, CacheStatus, Step
 from hostplane.kinds.cache.repo import caches, users
 from hostplane.kinds.cache.steps import BY_NAME, acl
+from hostplane.kinds.tenant.model import Limit
 from hostplane.kinds.tenant.table import TenantRow
 from hostplane.services import Services
 
@@ -27,10 +28,19 @@ def owned(uow: UnitOfWork, tenant: TenantRow) -> dict[str, list[str]]:
     return {"caches": [c.name for c in caches(uow).of_tenant(tenant.id)]}
 
 
+def usage(uow: UnitOfWork, tenant: TenantRow) -> dict[str, int]:
+    return {Limit.CACHE_MEMORY_MB: caches(uow).memory_of_tenant(tenant.id)}
+
+
 def before_teardown(uow: UnitOfWork, tenant: TenantRow, actor: str) -> list[str]:
     """A cascade delete waits (409) while one of the tenant's caches or users is at work."""
     for row in caches(uow).of_tenant(tenant.id):
         refuse_if_busy(uow, KIND, row.name)
+        if row.status in (S.PENDING, S.PROVISIONING):  # moving in: another cache's operation
+            raise ConflictError(
+                f"cache {row.name} of tenant {tenant.name!r} is {row.status} (being made or "
+                "reassigned to it): wait for it to finish"
+            )
         for user in users(uow).of_cache(row.id):
             refuse_if_busy(uow, USER_KIND, user.name)
         caches(uow).touch(row)

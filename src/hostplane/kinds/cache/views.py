@@ -50,6 +50,12 @@ class CacheCreate(RequestBody):
         default="none",
         description="none: memory only; aof: an append-only file, kept across restarts",
     )
+    tcp: bool = Field(
+        default=False,
+        description="also a TCP port on 127.0.0.1 (from HOSTPLANE_CACHE_PORTS), for clients "
+        "that cannot use a unix socket. Any local user can reach a loopback port: the ACL "
+        "passwords are then the only barrier (the default user stays off)",
+    )
 
 
 class UserCreate(RequestBody):
@@ -65,10 +71,32 @@ class UserCreate(RequestBody):
     )
 
 
+class UserUpdate(RequestBody):
+    """The one change a cache user has: a new random password (true is the only value)."""
+
+    rotate_password: Literal[True] = Field(
+        description="true: a new random password, shown once in the answer; the old one stops "
+        "working (its open sessions are cut) once the operation succeeded",
+    )
+
+
+class CacheReassign(RequestBody):
+    tenant: str = Field(
+        min_length=1, max_length=32, pattern=TENANT_PATTERN, description="the tenant it moves to"
+    )
+
+
 class Connection(BaseModel):
-    """How a client connects: the instance's unix socket (its tenant's processes only)."""
+    """How a client connects: the instance's unix socket (its tenant's processes only), and a
+    loopback port if the cache was made with `tcp`."""
 
     socket: str | None
+    host: str | None = Field(default=None, description="127.0.0.1 with a port, else None")
+    port: int | None = Field(
+        default=None,
+        description="its TCP port on 127.0.0.1 (made with tcp): any local user can reach it, "
+        "so its users' passwords are then the only barrier (the default user stays off)",
+    )
     user: str | None = None
     key_prefix: str | None = None
 
@@ -76,6 +104,10 @@ class Connection(BaseModel):
 class Accepted(BaseModel):
     operation: OperationRef
     cache: str
+
+
+class Reassigned(Accepted):
+    to: str = Field(description="its instance name under the new tenant (its handle once moved)")
 
 
 class UserAccepted(BaseModel):
@@ -107,6 +139,10 @@ class CacheSummary(BaseModel):
     tenant: str
     memory_mb: int
     persistence: str
+    port: int | None = Field(
+        description="its TCP port on 127.0.0.1 (made with tcp; None: the unix socket only); "
+        "any local user can reach a loopback port: the ACL passwords are then the only barrier"
+    )
     status: str
     created_at: datetime
     updated_at: datetime
@@ -131,19 +167,24 @@ def summary(row: CacheRow, tenant: TenantRow | None) -> CacheSummary:
         tenant=tenant.name if tenant else "?",
         memory_mb=row.memory_mb,
         persistence=row.persistence,
+        port=row.port,
         status=row.status,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
 
 
-def user_view(user: CacheUserRow, socket: str | None) -> UserView:
+def for_user(where: Connection, user: str, key_prefix: str) -> Connection:
+    return where.model_copy(update={"user": user, "key_prefix": key_prefix})
+
+
+def user_view(user: CacheUserRow, where: Connection) -> UserView:
     return UserView(
         name=user.label,
         key_prefix=user.key_prefix,
         status=user.status,
         last_error=user.last_error,
-        connection=Connection(socket=socket, user=user.label, key_prefix=user.key_prefix),
+        connection=for_user(where, user.label, user.key_prefix),
     )
 
 
@@ -151,15 +192,15 @@ def detail(
     row: CacheRow,
     tenant: TenantRow | None,
     users: Sequence[CacheUserRow],
-    socket: str | None,
+    where: Connection,
     events: Sequence[StatusEventRow],
     op: OperationRow | None,
 ) -> CacheDetail:
     return CacheDetail(
         **summary(row, tenant).model_dump(),
         last_error=row.last_error,
-        connection=Connection(socket=socket),
-        users=[user_view(u, socket) for u in users],
+        connection=where,
+        users=[user_view(u, where) for u in users],
         operation=operation_ref(op) if op else None,
         events=event_views(events),
     )

@@ -1,4 +1,4 @@
-"""The cache kind's sagas (kernel.saga): a cache's create and delete, a user's."""
+"""The cache kind's sagas (kernel.saga): a cache's create, delete and reassign, a user's."""
 
 from __future__ import annotations
 
@@ -28,4 +28,17 @@ def create_cache_user(operation_id: str) -> str:
 @DBOS.workflow()
 def delete_cache_user(operation_id: str) -> str:
     """The ACL user deleted (its connections cut), saved."""
+    return saga.run(operation_id)
+
+
+@DBOS.workflow()
+def update_cache_user(operation_id: str) -> str:
+    """The ACL user's new password; a failure puts back the user it was."""
+    return saga.run(operation_id)
+
+
+@DBOS.workflow()
+def reassign_cache(operation_id: str) -> str:
+    """The old tenant's ACL users deleted, the instance moved to the new tenant's name and
+    user, started; a failure undoes them in reverse."""
     return saga.run(operation_id)

@@ -154,6 +154,7 @@ def _limits(limits: Limits) -> dict[str, int]:
         "disk_mb": limits.disk_mb,
         "php_workers": limits.php_workers,
         "zones": limits.zones,
+        "cache_memory_mb": limits.cache_memory_mb,
     }
 
 

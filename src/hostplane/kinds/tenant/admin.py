@@ -25,6 +25,7 @@ def _limits(body: views.PlanBody) -> Limits:
         disk_mb=body.disk_mb,
         php_workers=body.php_workers,
         zones=body.zones,
+        cache_memory_mb=body.cache_memory_mb,
     )
 
 

@@ -82,6 +82,7 @@ def usage(uow: UnitOfWork, tenant: TenantRow, plan: PlanRow) -> dict[str, views.
     owns = requests.owned(uow, tenant)
     used: dict[str, int | None] = {k: len(v) for k, v in owns.items() if k in set(Limit)}
     used[Limit.DISK_MB] = tenant.disk_used_mb
+    used.update(requests.measured(uow, tenant))
     limits = limits_of(plan)
     return {
         limit.value: views.Usage(

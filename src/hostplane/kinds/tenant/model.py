@@ -193,12 +193,14 @@ class Limit(enum.StrEnum):
     DISK_MB = "disk_mb"
     PHP_WORKERS = "php_workers"
     ZONES = "zones"
+    CACHE_MEMORY_MB = "cache_memory_mb"
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """A plan's limits. `php_workers` is the most PHP workers each of the tenant's PHP sites
-    runs at once (pm.max_children of its PHP-FPM pool); `zones` the most DNS zones it has."""
+    runs at once (pm.max_children of its PHP-FPM pool); `zones` the most DNS zones it has;
+    `cache_memory_mb` the most memory (maxmemory) of all its live caches together."""
 
     sites: int
     databases: int
@@ -206,6 +208,7 @@ class Limits:
     disk_mb: int
     php_workers: int
     zones: int
+    cache_memory_mb: int
 
     def of(self, limit: Limit) -> int:
         value: int = getattr(self, limit.value)
@@ -213,7 +216,13 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits(
-    sites=100, databases=100, caches=20, disk_mb=10240, php_workers=5, zones=100
+    sites=100,
+    databases=100,
+    caches=20,
+    disk_mb=10240,
+    php_workers=5,
+    zones=100,
+    cache_memory_mb=20480,
 )
 LIMIT_MAX = 1_000_000
 PLAN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
@@ -226,13 +235,17 @@ def validate_plan_name(name: str) -> str:
     return name
 
 
-def check_limit(tenant: str, plan: str, limits: Limits, limit: Limit, usage: int) -> None:
-    """ConflictError naming the limit and the usage when one more would exceed it. Pure."""
+def check_limit(
+    tenant: str, plan: str, limits: Limits, limit: Limit, usage: int, more: int = 1
+) -> None:
+    """ConflictError naming the limit and the usage when `more` (one more thing, or that many
+    MB) would exceed it. Pure."""
     allowed = limits.of(limit)
-    if usage + 1 > allowed:
+    if usage + more > allowed:
+        asked = "" if more == 1 else f", {more} more asked"
         raise ConflictError(
-            f"tenant {tenant!r} is at its plan's limit of {limit.value}: {usage} of {allowed} "
-            f"(plan {plan!r}); remove one or move the tenant to a larger plan"
+            f"tenant {tenant!r} is at its plan's limit of {limit.value}: {usage} of {allowed}"
+            f"{asked} (plan {plan!r}); remove one or move the tenant to a larger plan"
         )
 
 
@@ -248,6 +261,9 @@ def over_limits(limits: Limits, usage: Mapping[str, int]) -> list[str]:
 # Extension points the tenant declares; its children contribute to them (never imported here).
 # owned(uow, tenant) -> {"sites": ["blog", ...]}: what the tenant owns, by kind (live only).
 OWNED = "tenant.owned"
+# usage(uow, tenant) -> {"cache_memory_mb": 512}: a limit the child measures other than by
+# counting what it owns (live only).
+USAGE = "tenant.usage"
 # before_teardown(uow, tenant, actor) -> [workflow ids]: a cascade delete is about to remove
 # the children: refuse (409) while one is at work, or stop what only waits.
 # before_restore(services): a child's work that must come before the accounts are restored at

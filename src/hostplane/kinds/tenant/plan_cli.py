@@ -16,7 +16,14 @@ plan_app = typer.Typer(no_args_is_help=True, help="Plans: the limits of tenants.
 
 
 def _plan_body(
-    name: str, sites: int, databases: int, caches: int, disk_mb: int, php_workers: int, zones: int
+    name: str,
+    sites: int,
+    databases: int,
+    caches: int,
+    disk_mb: int,
+    php_workers: int,
+    zones: int,
+    cache_memory_mb: int,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -26,6 +33,7 @@ def _plan_body(
         "disk_mb": disk_mb,
         "php_workers": php_workers,
         "zones": zones,
+        "cache_memory_mb": cache_memory_mb,
     }
 
 
@@ -39,11 +47,14 @@ def plan_create(
     disk_mb: Annotated[int, typer.Option("--disk-mb", min=0)],
     php_workers: Annotated[int, typer.Option("--php-workers", min=1, max=200)],
     zones: Annotated[int, typer.Option("--zones", min=0)],
+    cache_memory_mb: Annotated[
+        int, typer.Option("--cache-memory-mb", min=0, help="all its caches' memory_mb together")
+    ],
     update: Annotated[bool, typer.Option(help="change an existing plan's limits")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a plan (or, with --update, change one)."""
-    body = _plan_body(name, sites, databases, caches, disk_mb, php_workers, zones)
+    body = _plan_body(name, sites, databases, caches, disk_mb, php_workers, zones, cache_memory_mb)
     plan = run(
         ctx,
         lambda c: (
@@ -62,7 +73,15 @@ def plan_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         print_json(plans)
         return
     table = Table(
-        "name", "sites", "databases", "caches", "disk MB", "PHP workers", "zones", "tenants"
+        "name",
+        "sites",
+        "databases",
+        "caches",
+        "disk MB",
+        "PHP workers",
+        "zones",
+        "cache MB",
+        "tenants",
     )
     for p in plans:
         table.add_row(
@@ -76,6 +95,7 @@ def plan_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                     "disk_mb",
                     "php_workers",
                     "zones",
+                    "cache_memory_mb",
                     "tenants",
                 )
             )
@@ -92,7 +112,15 @@ def plan_assign(ctx: typer.Context, tenant: str, plan: str) -> None:
 
 # --- hostctl apply: the `plans` section ------------------------------------------------
 
-LIMIT_FIELDS = ("sites", "databases", "caches", "disk_mb", "php_workers", "zones")
+LIMIT_FIELDS = (
+    "sites",
+    "databases",
+    "caches",
+    "disk_mb",
+    "php_workers",
+    "zones",
+    "cache_memory_mb",
+)
 
 
 def _observe_plan(get: Get, item: Item) -> dict[str, Any] | None:
@@ -126,6 +154,7 @@ PLANS = Section(
         _limit("disk_mb"),
         _limit("php_workers", 1, 200),
         _limit("zones"),
+        _limit("cache_memory_mb"),
     ),
     observe=_observe_plan,
     diff=_diff_plan,

@@ -129,6 +129,7 @@ def limits_of(plan: PlanRow) -> Limits:
         disk_mb=plan.disk_mb,
         php_workers=plan.php_workers,
         zones=plan.zones,
+        cache_memory_mb=plan.cache_memory_mb,
     )
 
 

@@ -27,6 +27,7 @@ from hostplane.kinds.tenant.model import (
     KIND,
     LIFECYCLE,
     OWNED,
+    USAGE,
     Limit,
     TenantOp,
     TenantStatus,
@@ -101,11 +102,22 @@ def _made_for_and_waiting(tenant: TenantRow, site: str) -> bool:
     return tenant.made_for == site and tenant.status == TenantStatus.PROVISIONING
 
 
-def check_usage(uow: UnitOfWork, tenant: TenantRow, limit: Limit, usage: int) -> None:
-    """409 naming the limit and the usage when the tenant has no room for one more."""
+def check_usage(
+    uow: UnitOfWork, tenant: TenantRow, limit: Limit, usage: int, more: int = 1
+) -> None:
+    """409 naming the limit and the usage when the tenant has no room for `more` (one more
+    thing, or that many MB)."""
     plan = plans(uow).get(tenant.plan_id)
     assert plan is not None
-    check_limit(tenant.name, plan.name, limits_of(plan), limit, usage)
+    check_limit(tenant.name, plan.name, limits_of(plan), limit, usage, more)
+
+
+def measured(uow: UnitOfWork, tenant: TenantRow) -> dict[str, int]:
+    """The limits its children measure other than by counting what it owns (USAGE)."""
+    found: dict[str, int] = {}
+    for measure in runtime.registry().contributions(USAGE):
+        found.update(measure(uow, tenant))
+    return found
 
 
 def owned(uow: UnitOfWork, tenant: TenantRow) -> dict[str, list[str]]:

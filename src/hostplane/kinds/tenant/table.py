@@ -22,6 +22,7 @@ class PlanRow(Base):
     disk_mb: Mapped[int] = mapped_column(Integer, nullable=False)
     php_workers: Mapped[int] = mapped_column(Integer, nullable=False)
     zones: Mapped[int] = mapped_column(Integer, nullable=False)
+    cache_memory_mb: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

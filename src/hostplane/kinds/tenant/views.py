@@ -66,6 +66,7 @@ class PlanBody(RequestBody):
     disk_mb: JsonInt = Count
     php_workers: JsonInt = Field(ge=1, le=200)
     zones: JsonInt = Count
+    cache_memory_mb: JsonInt = Count
 
 
 class PlanChange(RequestBody):
@@ -134,6 +135,7 @@ class PlanView(BaseModel):
     disk_mb: int
     php_workers: int
     zones: int
+    cache_memory_mb: int
     tenants: int
 
 
@@ -212,6 +214,7 @@ def plan_view(row: PlanRow, tenants: int) -> PlanView:
         disk_mb=row.disk_mb,
         php_workers=row.php_workers,
         zones=row.zones,
+        cache_memory_mb=row.cache_memory_mb,
         tenants=tenants,
     )
 

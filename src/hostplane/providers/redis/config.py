@@ -44,6 +44,7 @@ ACL_FILE = "users.acl"
 PID_FILE = "redis.pid"
 LOG_FILE = "redis.log"
 AOF_DIR = "appendonlydir"
+SNAPSHOT_FILE = "dump.rdb"  # Redis's default dbfilename: what SAVE writes into `dir`
 
 POLICIES = frozenset(
     {

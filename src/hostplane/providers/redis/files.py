@@ -71,6 +71,72 @@ def apply_ownership(paths: InstancePaths, run_as: RunAs) -> None:
     os.chmod(paths.data, DATA_MODE, follow_symlinks=False)
 
 
+def hand_over(paths: InstancePaths, run_as: RunAs, skip: frozenset[str]) -> None:
+    """The directory given to another user (a cache reassigned to another tenant): root and
+    config to its group first (the old user can no longer reach in), then `data/` rebuilt
+    as new files owned by the new user, copied from the old ones without following a link
+    or opening a FIFO, links and special files left out, the names in `skip` too; the old
+    files are removed. New inodes, because an old user's open descriptor or hard link to a
+    file would otherwise read what the new user's instance writes there. Resumable: a copy
+    that was cut short is made again; one that was done is put in place."""
+    os.chown(paths.root, 0, run_as.gid, follow_symlinks=False)
+    paths.root.chmod(ROOT_MODE)
+    os.chown(paths.config, 0, run_as.gid, follow_symlinks=False)
+    fresh, stale = paths.root / "data.new", paths.root / "data.old"
+    if not os.path.lexists(paths.data) and os.path.lexists(fresh):
+        fresh.rename(paths.data)  # stopped between the two renames: the copy was whole
+    else:
+        if os.path.lexists(fresh):
+            shutil.rmtree(fresh)
+        _copy_tree(paths.data, fresh, run_as, skip)
+        if os.path.lexists(stale):
+            shutil.rmtree(stale)
+        if os.path.lexists(paths.data):
+            paths.data.rename(stale)
+        fresh.rename(paths.data)
+    if os.path.lexists(stale):
+        shutil.rmtree(stale)
+
+
+def _copy_tree(source: Path, target: Path, run_as: RunAs, skip: frozenset[str]) -> None:
+    target.mkdir(mode=DATA_MODE)
+    if os.path.lexists(source):
+        for top, dirs, names, dir_fd in os.fwalk(source, follow_symlinks=False):
+            into = target / os.path.relpath(top, source)
+            for name in dirs:
+                if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                    (into / name).mkdir(mode=DATA_MODE)
+            for name in names:
+                if top != str(source) or name not in skip:
+                    _copy_file(name, dir_fd, into / name, run_as)
+    for _top, dirs, _, dir_fd in os.fwalk(target, follow_symlinks=False):
+        for name in dirs:
+            os.chown(name, run_as.uid, run_as.gid, dir_fd=dir_fd, follow_symlinks=False)
+    os.chown(target, run_as.uid, run_as.gid, follow_symlinks=False)
+
+
+def _copy_file(name: str, dir_fd: int, target: Path, run_as: RunAs) -> None:
+    """A regular file copied into a new one (0600, the new user's); anything else skipped."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        src = os.open(name, flags, dir_fd=dir_fd)
+    except OSError:
+        return  # a symlink (ELOOP), or gone meanwhile
+    try:
+        if not stat.S_ISREG(os.fstat(src).st_mode):
+            return
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            while os.sendfile(dst, src, None, 1 << 20):
+                pass
+            os.fchown(dst, run_as.uid, run_as.gid)
+            os.fsync(dst)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
 def write_aclfile(paths: InstancePaths, text: str, run_as: RunAs) -> None:
     """Only while the process is stopped (a running instance keeps its ACLs in memory and
     writes the file on `ACL SAVE`): the instance user's, mode 0600. Written into a directory

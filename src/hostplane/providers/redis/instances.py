@@ -37,6 +37,9 @@ from hostplane.errors import (
 from hostplane.providers.base import Outcome
 from hostplane.providers.redis import client, files, process
 from hostplane.providers.redis.config import (
+    ACL_FILE,
+    PID_FILE,
+    SNAPSHOT_FILE,
     InstancePaths,
     InstanceSpec,
     Mark,
@@ -146,6 +149,56 @@ class RedisInstances:
             if os.path.lexists(paths.root) or (pid is not None and process.alive(pid)):
                 raise PermanentError(f"cache instance {name} is still there after its removal")
             log.info("redis.instance.removed", instance=name, pid=pid)
+            return Outcome.DELETED
+
+    def relocate(self, old: str, spec: InstanceSpec) -> Outcome:
+        """The instance `old` becomes `spec.name` (a cache given to another tenant), not
+        started (`ensure(spec)` starts it): stopped (a memory-only one SAVEd first, so its
+        keys survive), its directory renamed, its data copied into new files of `spec`'s user
+        (`files.hand_over`: no link followed, nothing the old user still holds open), its
+        aclfile with no user but `default` and the admin (the old tenant's users never reach
+        the new instance), its config rendered for `spec` last.
+        Resumable at every point: a directory renamed but not yet rewritten still carries
+        `old`'s mark, which `observe` (so the supervisor) skips and this finishes."""
+        with self._locked(min(old, spec.name)), self._locked(max(old, spec.name)):
+            paths, source = self.paths(spec.name), self.paths(old)
+            if os.path.lexists(source.root):
+                text = self._own_config(source)
+                assert text is not None
+                if os.path.lexists(paths.root):
+                    raise PermanentError(
+                        f"cache instances {old} and {spec.name} both exist: one was made "
+                        "outside this move; remove one by hand"
+                    )
+                self._stop_saved(old, source, text)
+                socket = config_value(text, "unixsocket")
+                if socket:
+                    files.remove_socket(Path(socket))
+                source.root.rename(paths.root)
+                log.info("redis.instance.renamed", instance=old, to=spec.name)
+            elif not os.path.lexists(paths.root):
+                raise NotFoundError(f"there is no cache instance {old} (nor {spec.name})")
+            desired = render(spec, paths, self.owner)
+            if self._config_moving(paths, old) == desired:
+                return Outcome.UNCHANGED
+            run_as = _run_as(spec.user, spec.group)
+            files.hand_over(paths, run_as, skip=frozenset({ACL_FILE, PID_FILE}))
+            admin_hash = password_hash(self._admin_password(spec.name))
+            files.write_aclfile(paths, merge_aclfile("", admin_hash), run_as)
+            files.write_config(paths, desired, run_as)
+            log.info("redis.instance.relocated", instance=old, to=spec.name, user=spec.user)
+            return Outcome.UPDATED
+
+    def drop_snapshot(self, name: str) -> Outcome:
+        """The RDB snapshot a move's SAVE left, once the instance loaded it: a memory-only
+        cache restarted later must not come back with these keys."""
+        with self._locked(name):
+            try:
+                (self.paths(name).data / SNAPSHOT_FILE).unlink()  # a link itself, if one
+            except FileNotFoundError:
+                return Outcome.ABSENT
+            except IsADirectoryError:
+                return Outcome.UNCHANGED  # not a snapshot Redis would load
             return Outcome.DELETED
 
     # --- observation and supervision -------------------------------------------------------
@@ -271,6 +324,28 @@ class RedisInstances:
                 f"({self.owner}): it is left alone"
             )
         return text
+
+    def _config_moving(self, paths: InstancePaths, old: str) -> str:
+        """The config of an instance being renamed from `old`: ours, marked `old` or its own."""
+        text = process.read_small(paths.config)
+        mark = read_mark(text) if text is not None else None
+        if text is None or mark is None or mark.owner != self.owner:
+            raise ForeignResourceError(f"{paths.root} is not this control plane's: left alone")
+        if mark.name not in (old, paths.root.name):
+            raise ForeignResourceError(f"{paths.root} holds instance {mark.name}, not {old}")
+        return text
+
+    def _stop_saved(self, name: str, paths: InstancePaths, text: str) -> None:
+        """Its process stopped, a memory-only one's keys SAVEd to its data directory first."""
+        pid = self._pid(name, paths)
+        if pid is None:
+            return
+        if config_value(text, "appendonly") == "no":
+            with self.admin(name, "SAVE before a move") as admin:
+                admin.save()
+        process.stop(pid, self._child(name))
+        with self._children_lock:
+            self._children.pop(name, None)
 
     def _child(self, name: str) -> subprocess.Popen[bytes] | None:
         with self._children_lock:
