@@ -122,6 +122,23 @@ def parse_show_map(text: str) -> HostMap:
     return entries
 
 
+def slice_diff(route_id: str, desired: HostMap, observed: HostMap) -> list[MapChange]:
+    """The commands that give `route_id` exactly `desired`, where `observed` holds what the
+    running map has for the hosts looked at: a host it no longer wants is deleted only while
+    it is still its own (another route's entry is that route's to change)."""
+    own = {h: v for h, v in observed.items() if route_of(v) == route_id or h in desired}
+    return diff(desired, own)
+
+
+def route_of(value: str) -> str:
+    return value.split(SEPARATOR, 1)[0]
+
+
+def challenge_host(key: str) -> str:
+    """The host of a challenge map's key (`<host>/.well-known/acme-challenge/<token>`)."""
+    return key.split("/", 1)[0]
+
+
 def diff(desired: HostMap, observed: HostMap) -> list[MapChange]:
     """The commands that turn `observed` into `desired`: new and changed hosts first, then
     the removed ones, each group sorted (a host moving between sites is one `set`)."""
