@@ -88,6 +88,8 @@ class HaproxyEdge:
             raise ValueError(f"{part.route_id}'s hosts {sorted(wanted)} are not all looked at")
         observed = {h: v for h in sorted(hosts) if (v := self.hosts.get(h)) is not None}
         outcomes = [self.hosts.change(slice_diff(part.route_id, wanted, observed))]
+        # A host another route holds now keeps its certificate and challenge too.
+        hosts -= {h for h, v in observed.items() if route_of(v) != part.route_id} - wanted.keys()
         answered = self.challenges.observe()  # the challenges being answered: a few at most
         held = {k: v for k, v in answered.items() if challenge_host(k) in hosts}
         outcomes.append(self.challenges.change(diff(challenges, held)))
