@@ -26,6 +26,7 @@ MARKER = "# hostplane edge host map: generated from the database, do not edit"
 NONE = "-"
 SEPARATOR = "|"
 _FIELD = re.compile(r"^[^\s|#]+$")
+_SHOWN = re.compile(r"^0x[0-9a-f]+ \S+ \S+$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 HostMap = dict[str, str]
@@ -110,6 +111,14 @@ def render_file(entries: HostMap) -> str:
     """The map file HAProxy loads at start: the marker, then one sorted line per host."""
     lines = [MARKER, *(f"{host} {entries[host]}" for host in sorted(entries))]
     return "\n".join(lines) + "\n"
+
+
+def render_shown(text: str) -> str:
+    """render_file of what `show map` answered, without building the map in between (the
+    file follows a running map of any size: this is most of that cost)."""
+    lines = [line.split(" ", 1)[1] for line in text.splitlines() if _SHOWN.match(line)]
+    lines.sort()  # space sorts before any host's character: the order of render_file's keys
+    return "\n".join([MARKER, *lines]) + "\n"
 
 
 def parse_show_map(text: str) -> HostMap:

@@ -30,6 +30,7 @@ from hostplane.providers.haproxy.hostmap import (
     diff,
     parse_show_map,
     render_file,
+    render_shown,
 )
 
 log = structlog.get_logger(__name__)
@@ -71,10 +72,13 @@ class RuntimeHostMap:
 
     def observe(self) -> HostMap:
         """Every entry of the running map, in one call."""
+        return parse_show_map(self._show())
+
+    def _show(self) -> str:
         answer = self.call(f"show map {self.map_path}")
         if answer.startswith("Unknown map"):
             raise PermanentError("HAProxy runs without the edge's host map", detail=answer)
-        return parse_show_map(answer)
+        return answer
 
     def get(self, host: str) -> str | None:
         """The running map's value for one host, or None (one call)."""
@@ -163,7 +167,7 @@ class RuntimeHostMap:
             return False
         pending.cancel()
         with self._file_lock:
-            return atomic_write(self.map_path, render_file(self.observe()), mode=0o644)
+            return atomic_write(self.map_path, render_shown(self._show()), mode=0o644)
 
     def _swap(self, entries: HostMap) -> None:
         answer = self.call(f"prepare map {self.map_path}")
