@@ -72,6 +72,10 @@ class LocalRuntime:
     def webroot(self, spec: SiteSpec) -> Path:
         return self.site_root(spec) / "public"
 
+    def legacy_folders(self) -> frozenset[str]:
+        """The folders left where an older release kept sites (one scan; empty once moved)."""
+        return frozenset(sitefiles.folders(self.legacy_dir))
+
     def moved_in(self, spec: SiteSpec) -> bool:
         """Whether the site is still where an older release kept it (not yet in its home)."""
         legacy = self.legacy_dir / naming.site_dir(spec.name)
