@@ -117,8 +117,8 @@ class Edge(Protocol):
 
 
 @runtime_checkable
-class SlicedEdge(Edge, Protocol):
-    """An edge that changes one route without reading or loading the others (HAProxy in
-    front): a change of one site costs the same at any number of sites."""
+class SlicedEdge(Protocol):
+    """An Edge that also changes one route without reading or loading the others (HAProxy
+    in front): a change of one site costs the same at any number of sites."""
 
     def apply_slice(self, part: EdgeSlice) -> Outcome: ...
