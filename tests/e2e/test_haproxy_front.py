@@ -1,15 +1,18 @@
 """A real control plane with HOSTPLANE_EDGE_FRONT=haproxy: its HAProxy answers on the edge's
 ports from its runtime host map, its Caddy behind it on a unix socket; sites created and
 destroyed live, drift clean, a plane restart that adopts both and never stops answering,
-and `hostctl regenerate` rebuilding the front from the database alone."""
+and `hostctl regenerate` rebuilding the front from the database alone. A site step (create,
+destroy, a custom domain's addition and removal) changes its own site's hosts alone."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,12 +21,17 @@ from hostplane.providers.edge import ROUTE_HEADER
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from tests.e2e.harness import ControlPlane, wait_gone
 
+PLATFORM_IP = "93.184.215.14"  # record data only: nothing is sent there
+
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    cp = ControlPlane(
-        tmp_path_factory.mktemp("front") / "data", extra_env={"HOSTPLANE_EDGE_FRONT": "haproxy"}
-    ).start()
+def plane(tmp_path_factory: pytest.TempPathFactory, powerdns: Any) -> Iterator[ControlPlane]:
+    env = {
+        "HOSTPLANE_EDGE_FRONT": "haproxy",
+        "HOSTPLANE_DNS_RESOLVERS": powerdns.resolver,
+        "HOSTPLANE_PUBLIC_IPS": PLATFORM_IP,
+    }
+    cp = ControlPlane(tmp_path_factory.mktemp("front") / "data", extra_env=env).start()
     try:
         yield cp
     finally:
@@ -87,10 +95,51 @@ def test_a_site_created_and_destroyed_live(plane):
     assert cp.edge_get(f"{name}.localhost").status_code == 404
     _create(cp, name)
     assert cp.edge_get(f"{name}.localhost").status_code == 200
+    assert _map_file_says(cp, f"{name}.localhost", present=True)
     _destroy(cp, name)
     assert cp.edge_get(f"{name}.localhost").status_code == 404
     assert _hosts(cp).get(f"{name}.localhost") is None
-    assert f"{name}.localhost" not in (cp.front_config.parent / "hosts.map").read_text()
+    assert _map_file_says(cp, f"{name}.localhost", present=False)
+
+
+def _map_file_says(cp: ControlPlane, host: str, *, present: bool) -> bool:
+    """The map file HAProxy loads at its next start follows the running map (written in the
+    background, within a second)."""
+    path, deadline = cp.front_config.parent / "hosts.map", time.monotonic() + 5
+    while (f"\n{host} " in path.read_text()) != present:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_custom_domain_is_routed_and_removed_by_its_site_s_hosts_alone(plane, powerdns):
+    cp = plane
+    name, other = f"dom-{uuid.uuid4().hex[:6]}", f"oth-{uuid.uuid4().hex[:6]}"
+    zone = f"z{uuid.uuid4().hex[:8]}.test"
+    domain = f"www.{zone}"
+    powerdns.zone(zone)
+    powerdns.records(zone, domain, "A", [PLATFORM_IP])
+    _create(cp, name)
+    _create(cp, other)
+    hosts = _hosts(cp)
+    before = hosts.observe()
+
+    added = cp.cli("domain", "add", name, domain, "--wait")
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert f"{domain} ACTIVE" in added.stdout
+    answer = cp.edge_get(domain)
+    assert answer.status_code == 200 and answer.headers[ROUTE_HEADER] == f"site-{name}"
+    assert hosts.observe() == {**before, domain: before[f"{name}.localhost"]}
+
+    removed = cp.cli("domain", "remove", name, domain, "--wait")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert cp.edge_get(domain).status_code == 404
+    assert cp.edge_get(f"{other}.localhost").status_code == 200
+    assert hosts.observe() == before
+    assert _map_file_says(cp, domain, present=False)
+    drift = cp.cli("drift", "--json")
+    assert drift.returncode == 0 and json.loads(drift.stdout) == [], drift.stdout + drift.stderr
 
 
 def test_drift_is_clean(plane):

@@ -38,7 +38,13 @@ from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import Store
 from hostplane.providers.acme.issuer import IssuedCertificate, Publish, describe_leaf
 from hostplane.providers.dnscheck.verdict import DnsAnswer
-from hostplane.providers.edge import ACME_CHALLENGE_PATH, SUSPENDED, EdgeRoute, EdgeState
+from hostplane.providers.edge import (
+    ACME_CHALLENGE_PATH,
+    SUSPENDED,
+    EdgeRoute,
+    EdgeSlice,
+    EdgeState,
+)
 from hostplane.providers.local.accounts import Account
 from hostplane.providers.mariadb.identifiers import ALL_PRIVILEGES, READ_PRIVILEGES, grant_pattern
 from hostplane.providers.mariadb.tenant_dbs import Endpoint, TenantObservation
@@ -990,11 +996,39 @@ class FakeWorld:
         )
 
 
-def fake_world(settings: Settings, store: Store, *, acme: bool = False) -> FakeWorld:
-    """The composition root with every provider a fake (an ACME CA if asked; no tunnel)."""
+class FakeSlicedEdge(FakeEdge):
+    """The edge in memory, changed one route at a time as HAProxy in front is: a slice
+    replaces its route and the certificates and challenges of the hosts it names."""
+
+    def apply_slice(self, part: EdgeSlice) -> Outcome:
+        self.journal.record("edge.apply_slice", part.route_id)
+        now = self.state or EdgeState(())
+        hosts = set(part.hosts)
+        new = EdgeState(
+            tuple(r for r in now.routes if r.route_id != part.route_id) + part.state.routes,
+            tuple(c for c in now.certificates if c.host not in hosts) + part.state.certificates,
+            tuple(c for c in now.challenges if c.host not in hosts) + part.state.challenges,
+        )
+        if as_sets(new) == as_sets(now):
+            return Outcome.UNCHANGED
+        self.state = new
+        return Outcome.UPDATED
+
+
+def as_sets(state: EdgeState | None) -> tuple[frozenset[object], ...]:
+    """An edge state without its order (a sliced edge holds its entries in the order applied)."""
+    state = state or EdgeState(())
+    return frozenset(state.routes), frozenset(state.certificates), frozenset(state.challenges)
+
+
+def fake_world(
+    settings: Settings, store: Store, *, acme: bool = False, sliced: bool = False
+) -> FakeWorld:
+    """The composition root with every provider a fake (an ACME CA if asked; no tunnel; an
+    edge changed one route at a time if asked)."""
     journal = Journal()
     runtime = FakeRuntime(journal)
-    edge = FakeEdge(journal, runtime)
+    edge = (FakeSlicedEdge if sliced else FakeEdge)(journal, runtime)
     databases = FakeDatabases(journal)
     installer = FakeInstaller(journal, edge, databases)
     zones = FakeZones(journal)

@@ -25,11 +25,13 @@ from hostplane.providers.edge import (
     AcmeChallenge,
     EdgeCertificate,
     EdgeRoute,
+    EdgeSlice,
     EdgeState,
 )
 from hostplane.providers.haproxy.certs import RuntimeCertificates
 from hostplane.providers.haproxy.edge import HaproxyEdge
 from hostplane.providers.haproxy.frontend import FrontendConfig, render_frontend
+from hostplane.providers.haproxy.hostmap import render_file
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from hostplane.providers.runtime import StaticFiles
 from tests.e2e.harness import CaddyServer
@@ -152,3 +154,44 @@ def test_applied_observed_repaired_and_confirmed_through_the_front(edge):
     assert front.observe() == ["site-a"]
     assert front.served_certificate("a.test") != _fingerprint(cert)
     assert front.in_sync(smaller) == (True, frozenset({"site-a"}))
+
+
+def test_one_route_is_applied_by_its_hosts_alone(edge):
+    """A slice changes its own route's hosts, certificates and challenges and nothing else:
+    a host it names that another route holds stays that route's; the file follows."""
+    front, sites = edge
+    a_cert, a_key = _self_signed(sites.parent / "made", "a.test")
+    a = EdgeRoute("site-a", ("a.test",), StaticFiles(str(sites / "a")))
+    b = EdgeRoute("site-b", ("b.test", "www.b.test"), StaticFiles(str(sites / "b")))
+    a_only = EdgeState((a,), certificates=(EdgeCertificate("a.test", a_cert, a_key),))
+    assert front.apply(EdgeState((a, b), a_only.certificates)) is Outcome.UPDATED
+
+    cert, key = _self_signed(sites.parent / "made", "shop.test")
+    grown = EdgeRoute("site-b", ("b.test", "shop.test"), StaticFiles(str(sites / "b")))
+    part = EdgeState(
+        (grown,),
+        certificates=(EdgeCertificate("shop.test", cert, key),),
+        challenges=(AcmeChallenge("shop.test", "tok", "tok.thumb"),),
+    )
+    hosts = ("b.test", "shop.test", "www.b.test", "a.test")  # a.test is site-a's: kept
+    assert front.apply_slice(EdgeSlice("site-b", part, hosts)) is Outcome.UPDATED
+    front.confirm("shop.test", "site-b")
+    front.confirm_gone("www.b.test")
+    front.confirm("a.test", "site-a")
+    assert front.get("shop.test", ACME_CHALLENGE_PATH + "tok").text == "tok.thumb"
+    assert front.served_certificate("shop.test") == _fingerprint(cert)
+    whole = EdgeState((a, grown), a_only.certificates + part.certificates, part.challenges)
+    assert front.in_sync(whole) == (True, frozenset({"site-a", "site-b"}))
+    assert front.apply_slice(EdgeSlice("site-b", part, hosts)) is Outcome.UNCHANGED
+
+    front.flush()  # written in the background otherwise
+    assert front.hosts.map_path.read_text() == render_file(front.hosts.observe())
+    assert "shop.test site-b|" in front.hosts.map_path.read_text()
+
+    # Unrouted: its hosts, certificate and challenge go; site-a's route stays.
+    assert front.apply_slice(EdgeSlice("site-b", EdgeState(()), hosts)) is Outcome.DELETED
+    front.confirm_gone("b.test")
+    front.confirm_gone("shop.test")
+    assert front.in_sync(a_only) == (True, frozenset({"site-a"}))
+    assert front.served_certificate("shop.test") != _fingerprint(cert)
+    assert front.served_certificate("a.test") == _fingerprint(a_cert)

@@ -14,6 +14,8 @@ from hostplane.providers.haproxy.hostmap import (
     host_map,
     parse_show_map,
     render_file,
+    render_shown,
+    slice_diff,
 )
 from hostplane.providers.runtime import FastCGI, HTTPProxy, StaticFiles
 
@@ -90,6 +92,27 @@ def test_the_file_is_whole_sorted_and_marked():
 def test_show_map_is_parsed_back():
     answer = "0x55d0f1a2b3c0 a.test site-a|static|/a|-|-\n0x55d0f1a2b400 b.test v\n\n"
     assert parse_show_map(answer) == {"a.test": "site-a|static|/a|-|-", "b.test": "v"}
+
+
+def test_the_file_from_show_map_is_the_file_of_its_entries():
+    answer = "0x1 b.test site-b|static|/b|-|-\n0x2 a.b.test v\n0x3 a.test site-a|php|/a|u|m\n\n"
+    assert render_shown(answer) == render_file(parse_show_map(answer))
+    assert render_shown("") == render_file({})
+
+
+def test_a_slice_deletes_only_its_own_hosts():
+    """site-b gives up www.b.test and names a.test, which site-a holds: a.test is not its."""
+    observed = {"b.test": "site-b|1", "www.b.test": "site-b|1", "a.test": "site-a|1"}
+    desired = {"b.test": "site-b|2", "shop.test": "site-b|2"}
+    assert slice_diff("site-b", desired, observed) == [
+        MapChange("add", "shop.test", "site-b|2"),
+        MapChange("set", "b.test", "site-b|2"),
+        MapChange("del", "www.b.test"),
+    ]
+    # A host it wants that another route still holds is taken over (the database says so).
+    assert slice_diff("site-b", {"a.test": "site-b|2"}, {"a.test": "site-a|1"}) == [
+        MapChange("set", "a.test", "site-b|2")
+    ]
 
 
 def test_diff_adds_sets_and_deletes_only_what_differs():

@@ -3,6 +3,7 @@ with HOSTPLANE_EDGE_FRONT=haproxy), in one process or apart."""
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 
@@ -68,6 +69,7 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
             heartbeat.start()
         if work:
             _on_start(services, kinds)
+            _settle_garbage()
             daemons = _start_daemons(services, kinds)
             engine.resubmit_lost()
         if api:
@@ -195,6 +197,16 @@ def _on_start(services: Services, registry: Registry) -> None:
             kind.on_start(services)
         except Exception as exc:  # serve on: the reconciler tries again
             log.error("kind.start_failed", kind=kind.name, error=str(exc))
+
+
+def _settle_garbage() -> None:
+    """Keep what the start made (modules, the app, caches: some 240,000 objects) out of later
+    collections: otherwise a full collection walks them all, about 120 ms on this machine,
+    in the middle of whatever request it falls on (the first create after a start at 10,000
+    sites took 220 ms instead of 60). Not collected first: that would cost the start those
+    120 ms, and the start leaves almost no garbage (42 objects measured)."""
+    gc.freeze()
+    log.info("control_plane.garbage_settled", kept=gc.get_freeze_count())
 
 
 def _start_daemons(services: Services, registry: Registry) -> list[Daemon]:

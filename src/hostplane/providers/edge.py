@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from hostplane.errors import ValidationError
 from hostplane.providers.runtime import Upstream
@@ -81,6 +81,18 @@ class EdgeState:
     challenges: tuple[AcmeChallenge, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class EdgeSlice:
+    """One route's part of the edge's desired state: `state` holds its route (none when it
+    is not routed), its certificates and challenges. `hosts` are every host the route may
+    hold at the edge (its own, and those it gave up): nothing else is looked at or changed,
+    and of those only what is `route_id`'s or should become so."""
+
+    route_id: str
+    state: EdgeState
+    hosts: tuple[str, ...]
+
+
 class Edge(Protocol):
     """What the control plane asks of its edge: Caddy alone (caddy/edge.py) or HAProxy in
     front of Caddy (haproxy/edge.py)."""
@@ -102,3 +114,11 @@ class Edge(Protocol):
     def confirm_certificate(self, host: str, fingerprint: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SlicedEdge(Protocol):
+    """An Edge that also changes one route without reading or loading the others (HAProxy
+    in front): a change of one site costs the same at any number of sites."""
+
+    def apply_slice(self, part: EdgeSlice) -> Outcome: ...

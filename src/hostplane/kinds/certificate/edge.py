@@ -12,7 +12,7 @@ from hostplane.services import Services
 
 
 def contribute(uow: UnitOfWork, services: Services, draft: EdgeDraft) -> None:
-    routed = {d.id: d for ds in served_domains(uow).values() for d in ds}
+    routed = {d.id: d for ds in served_domains(uow, draft.site_id).values() for d in ds}
     sealed = uow.secrets.for_owners(OWNER, list(routed), (CERT_PEM, KEY_PEM))
     for domain in routed.values():
         pems = sealed.get(domain.id, {})

@@ -28,8 +28,7 @@ from hostplane.kinds.certificate.model import (
 from hostplane.kinds.certificate.model import OWNER as CERT_OWNER
 from hostplane.kinds.domain.model import ROUTED, is_wildcard, probe_host
 from hostplane.kinds.domain.repo import DomainTarget, domains
-from hostplane.kinds.domain.table import DomainRow
-from hostplane.kinds.site.edge import regenerate_edge
+from hostplane.kinds.site.edge import apply_site
 from hostplane.kinds.tenant.model import DNS01
 from hostplane.providers.acme.issuer import TxtChallenges, describe_leaf, new_account_key
 from hostplane.services import Services
@@ -43,7 +42,7 @@ def ensure(services: Services, target: DomainTarget, options: Options) -> Outcom
     domain = target.domain
     renew_before = services.settings.cert_renew_before_days
     if domain.cert_fingerprint and not due(domain.cert_not_after, renew_before):
-        regenerate_edge(services)
+        _edge(services, target)
         services.edge.confirm_certificate(probe_host(domain.name), domain.cert_fingerprint)
         return Outcome.UNCHANGED
     return renew(services, target)
@@ -72,12 +71,12 @@ def renew(services: Services, target: DomainTarget) -> Outcome:
             issued = services.acme.issue(
                 _account_key(services),
                 domain.name,
-                lambda token, validation: _publish(services, domain, token, validation),
+                lambda token, validation: _publish(services, target, token, validation),
             )
         finally:
-            _withdraw(services, domain.id)
+            _withdraw(services, target)
     _store(services, domain.id, issued.fullchain_pem, issued.key_pem, "acme")
-    regenerate_edge(services)
+    _edge(services, target)
     services.edge.confirm_certificate(probe_host(domain.name), issued.fingerprint)
     return Outcome.UPDATED if had_one else Outcome.CREATED
 
@@ -101,18 +100,19 @@ def remove(services: Services, target: DomainTarget, options: Options) -> Outcom
         if row is not None:
             row.cert_source = row.cert_not_after = row.cert_fingerprint = None
             row.acme_token = row.acme_validation = None
-    regenerate_edge(services)
+    _edge(services, target)
     return Outcome.DELETED if had else Outcome.ABSENT
 
 
-def _publish(services: Services, domain: DomainRow, token: str, validation: str) -> None:
+def _publish(services: Services, target: DomainTarget, token: str, validation: str) -> None:
     """Put the challenge answer into the edge and see it served, before the CA looks."""
+    domain = target.domain
     with services.store.unit_of_work() as uow:
         row = domains(uow).get(domain.id)
         assert row is not None
         row.acme_token, row.acme_validation = token, validation
     try:
-        regenerate_edge(services)
+        _edge(services, target)
     except PermanentError as exc:
         raise PermanentError(
             f"the edge could not publish the ACME challenge for {domain.name}", detail=str(exc)
@@ -126,13 +126,18 @@ def _publish(services: Services, domain: DomainRow, token: str, validation: str)
         )
 
 
-def _withdraw(services: Services, domain_id: str) -> None:
+def _withdraw(services: Services, target: DomainTarget) -> None:
     with services.store.unit_of_work() as uow:
-        row = domains(uow).get(domain_id)
+        row = domains(uow).get(target.domain.id)
         if row is None or row.acme_token is None:
             return
         row.acme_token = row.acme_validation = None
-    regenerate_edge(services)
+    _edge(services, target)
+
+
+def _edge(services: Services, target: DomainTarget) -> Outcome:
+    """The domain's site as the database says, at the edge (its certificate, its challenge)."""
+    return apply_site(services, target.site, gone=(target.domain.name,))
 
 
 def _store(services: Services, domain_id: str, fullchain: str, key_pem: str, source: str) -> None:
@@ -196,7 +201,7 @@ def install_upload(services: Services, target: DomainTarget, options: Options) -
         row = domains(uow).get(domain.id)
         assert row is not None
         served, fingerprint_now = row.status in ROUTED, row.cert_fingerprint
-    regenerate_edge(services)
+    _edge(services, target)
     if served and fingerprint_now:
         services.edge.confirm_certificate(probe_host(domain.name), fingerprint_now)
     return outcome
@@ -225,7 +230,7 @@ def restore_previous(services: Services, target: DomainTarget, options: Options)
             uow.secrets.delete(CERT_OWNER, domain.id, CERT_PEM)
             uow.secrets.delete(CERT_OWNER, domain.id, KEY_PEM)
             row.cert_source = row.cert_not_after = row.cert_fingerprint = None
-    regenerate_edge(services)
+    _edge(services, target)
     return Outcome.UPDATED
 
 

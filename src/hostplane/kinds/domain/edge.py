@@ -9,6 +9,6 @@ from hostplane.services import Services
 
 
 def contribute(uow: UnitOfWork, services: Services, draft: EdgeDraft) -> None:
-    for site_id, served in served_domains(uow).items():
+    for site_id, served in served_domains(uow, draft.site_id).items():
         if served:
             draft.add_hosts(site_id, [d.name for d in served])

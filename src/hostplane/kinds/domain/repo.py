@@ -83,16 +83,18 @@ class DomainRepository:
             stmt = stmt.where(DomainRow.status != DomainStatus.REMOVED)
         return self.session.scalars(stmt.order_by(DomainRow.name)).all()
 
-    def served(self) -> dict[str, list[DomainRow]]:
-        """Per routed site that has any, its domains that are ROUTING or ACTIVE. One join,
-        not a bound parameter per site (SQLite caps those: 32,766 by default, 250,000
-        in Debian's build)."""
+    def served(self, site_id: str | None = None) -> dict[str, list[DomainRow]]:
+        """Per routed site that has any, its domains that are ROUTING or ACTIVE (with
+        `site_id`, that site's alone). One join, not a bound parameter per site (SQLite caps
+        those: 32,766 by default, 250,000 in Debian's build)."""
         stmt = (
             sa.select(DomainRow)
             .join(SiteRow, SiteRow.id == DomainRow.site_id)
             .where(SiteRow.routed.is_(True), DomainRow.status.in_(ROUTED))
             .order_by(DomainRow.name)
         )
+        if site_id is not None:
+            stmt = stmt.where(DomainRow.site_id == site_id)
         served: dict[str, list[DomainRow]] = {}
         for row in self.session.scalars(stmt):
             served.setdefault(row.site_id, []).append(row)
@@ -103,6 +105,7 @@ def domains(uow: UnitOfWork) -> DomainRepository:
     return uow.repo(DomainRepository)
 
 
-def served_domains(uow: UnitOfWork) -> dict[str, list[DomainRow]]:
-    """Per routed site, the custom domains the edge (and the tunnel) serve for it."""
-    return domains(uow).served()
+def served_domains(uow: UnitOfWork, site_id: str | None = None) -> dict[str, list[DomainRow]]:
+    """Per routed site (or that one site), the custom domains the edge (and the tunnel)
+    serve for it."""
+    return domains(uow).served(site_id)

@@ -26,7 +26,7 @@ from hostplane.kernel.transition import transition
 from hostplane.kinds.domain.model import LIFECYCLE, DomainStatus, Step, probe_host
 from hostplane.kinds.domain.repo import DomainTarget, load_target, served_domains
 from hostplane.kinds.domain.table import DomainRow
-from hostplane.kinds.site.edge import regenerate_edge
+from hostplane.kinds.site.edge import apply_site
 from hostplane.kinds.tenant.model import DOMAIN_STEPS
 from hostplane.providers.dnscheck.verdict import evaluate
 from hostplane.services import Services
@@ -134,13 +134,13 @@ def _record_check(
 
 
 def _route(services: Services, target: DomainTarget, options: Options) -> Outcome:
-    outcome = regenerate_edge(services)
+    outcome = apply_site(services, target.site, gone=(target.domain.name,))
     services.edge.confirm(probe_host(target.domain.name), naming.edge_route_id(target.site.name))
     return outcome
 
 
 def _unroute(services: Services, target: DomainTarget, options: Options) -> Outcome:
-    outcome = regenerate_edge(services)
+    outcome = apply_site(services, target.site, gone=(target.domain.name,))
     services.edge.confirm_gone(probe_host(target.domain.name))
     return Outcome.DELETED if outcome.changed else Outcome.ABSENT
 

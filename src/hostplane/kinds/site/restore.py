@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import structlog
 
+from hostplane import naming
 from hostplane.errors import HostplaneError
 from hostplane.kinds.site import secrets as site_secrets
 from hostplane.kinds.site.edge import regenerate_edge
@@ -28,8 +29,16 @@ def move_in_legacy_sites(services: Services) -> None:
     then) is stopped, the user becomes its tenant's (home and mark), the files move into the
     tenant's home. Before the tenants' accounts are restored; the site restore then starts
     the master again from the new folder."""
+    local = services.runtimes.get(RuntimeKind.LOCAL)
+    left = local.legacy_folders() if isinstance(local, LocalRuntime) else frozenset()
+    if not left:  # one scan instead of a look per site: the usual case at every start
+        return
     with services.store.unit_of_work() as uow:
-        live = [s for s in sites(uow).live() if s.runtime == RuntimeKind.LOCAL]
+        live = [
+            s
+            for s in sites(uow).live()
+            if s.runtime == RuntimeKind.LOCAL and naming.site_dir(s.name) in left
+        ]
     for site in live:
         runtime = services.runtime(site.runtime)
         spec = site_spec(site, services.settings)
@@ -49,17 +58,19 @@ def move_in_legacy_sites(services: Services) -> None:
 
 def restore_site_processes(services: Services) -> int:
     with services.store.unit_of_work() as uow:
-        live = [
-            s for s in sites(uow).live() if s.status == SiteStatus.ACTIVE and not s.tenant_suspended
+        live = [  # fields, not ORM rows: thousands at every start
+            s
+            for s in sites(uow).live_fields()
+            if s.status == SiteStatus.ACTIVE and not s.tenant_suspended
         ]
     restored = 0
     for site in live:
-        if site.runtime != RuntimeKind.LOCAL:
-            continue
+        if site.runtime != RuntimeKind.LOCAL or site.type == SiteType.STATIC:
+            continue  # a static site has no process: the edge serves its files
         try:
             spec = site_spec(site, services.settings)
             runtime = services.runtime(site.runtime)
-            if site.type != SiteType.STATIC and runtime.ensure_app(spec).changed:
+            if runtime.ensure_app(spec).changed:
                 restored += 1
         except HostplaneError as exc:
             log.error("site.restore_failed", site=site.name, error=str(exc))

@@ -14,7 +14,7 @@ from hostplane.kernel.steps import Options, StepDef
 from hostplane.kernel.store.types import utcnow
 from hostplane.kinds.site import secrets as site_secrets
 from hostplane.kinds.site import tenant_database
-from hostplane.kinds.site.edge import regenerate_edge
+from hostplane.kinds.site.edge import apply_site
 from hostplane.kinds.site.model import Step, site_spec
 from hostplane.kinds.site.repo import sites
 from hostplane.kinds.site.table import SiteRow
@@ -100,12 +100,12 @@ def _set_routed(services: Services, site: SiteRow, routed: bool) -> None:
 
 def _edge(services: Services, site: SiteRow, options: Options) -> Outcome:
     _set_routed(services, site, True)
-    return regenerate_edge(services)
+    return apply_site(services, site)
 
 
 def _remove_edge(services: Services, site: SiteRow, options: Options) -> Outcome:
     _set_routed(services, site, False)
-    outcome = regenerate_edge(services)
+    outcome = apply_site(services, site)
     services.edge.confirm_gone(spec_of(services, site).hostname)
     return Outcome.DELETED if outcome.changed else Outcome.ABSENT
 

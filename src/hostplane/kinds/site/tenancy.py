@@ -12,7 +12,7 @@ from hostplane.kernel.outcome import Outcome
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import transition
 from hostplane.kinds.site import tenant_database
-from hostplane.kinds.site.edge import regenerate_edge
+from hostplane.kinds.site.edge import apply_sites
 from hostplane.kinds.site.lifecycle import snapshot
 from hostplane.kinds.site.model import (
     KIND,
@@ -91,14 +91,15 @@ def _destroy(services: Services, site_id: str, actor: str) -> None:
 
 
 def follow_suspension(services: Services, tenant: TenantRow) -> Outcome:
-    """The tenant's sites as its desired suspension says: the edge regenerated (its routes
-    answer 503 'suspended', or serve again), its local PHP-FPM masters stopped or started
+    """The tenant's sites as its desired suspension says: their routes at the edge (they
+    answer 503 'suspended', or serve again), their local PHP-FPM masters stopped or started
     again (only those of ACTIVE sites: what was running comes back)."""
     with services.store.unit_of_work() as uow:
-        rows = [s for s in sites(uow).of_tenant(tenant.id) if s.status == SiteStatus.ACTIVE]
+        every = sites(uow).of_tenant(tenant.id)
+        rows = [s for s in every if s.status == SiteStatus.ACTIVE]
         specs = [site_spec(s, services.settings) for s in rows]
     suspended = tenant.suspension is not None
-    changed = regenerate_edge(services).changed
+    changed = apply_sites(services, every).changed  # the tenant's: no other route is read
     for spec in specs:
         if spec.runtime is not RuntimeKind.LOCAL or spec.type is SiteType.STATIC:
             continue

@@ -12,14 +12,25 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import structlog
 
-from hostplane.providers.base import Outcome
+from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.caddy.behind import render_behind
 from hostplane.providers.caddy.edge import CaddyEdge
-from hostplane.providers.edge import EdgeState
+from hostplane.providers.edge import EdgeSlice, EdgeState
 from hostplane.providers.haproxy.certs import RuntimeCertificates
-from hostplane.providers.haproxy.hostmap import SEPARATOR, challenge_map, host_map, normal_host
+from hostplane.providers.haproxy.hostmap import (
+    challenge_host,
+    challenge_map,
+    diff,
+    host_map,
+    normal_host,
+    route_of,
+    slice_diff,
+)
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
+
+log = structlog.get_logger(__name__)
 
 
 class HaproxyEdge:
@@ -64,8 +75,38 @@ class HaproxyEdge:
                 )
             for host in self.certificates.observe() - wanted.keys():
                 outcomes.append(self.certificates.remove(host))
-        changed = [o for o in outcomes if o not in (Outcome.UNCHANGED, Outcome.ABSENT)]
+        changed = [o for o in outcomes if o.changed]
         return Outcome.UPDATED if changed else Outcome.UNCHANGED
+
+    def apply_slice(self, part: EdgeSlice) -> Outcome:
+        """Make the front serve `part` for its hosts, reading and changing those alone: a
+        `get map` per host, the few commands of their diff, the challenges and certificates
+        of those hosts. Caddy behind names no site and is not asked."""
+        hosts = {normal_host(h) for h in part.hosts}
+        wanted, challenges = host_map(part.state), challenge_map(part.state)
+        if not wanted.keys() <= hosts:
+            raise ValueError(f"{part.route_id}'s hosts {sorted(wanted)} are not all looked at")
+        observed = {h: v for h in sorted(hosts) if (v := self.hosts.get(h)) is not None}
+        outcomes = [self.hosts.change(slice_diff(part.route_id, wanted, observed))]
+        # A host another route holds now keeps its certificate and challenge too.
+        hosts -= {h for h, v in observed.items() if route_of(v) != part.route_id} - wanted.keys()
+        answered = self.challenges.observe()  # the challenges being answered: a few at most
+        held = {k: v for k, v in answered.items() if challenge_host(k) in hosts}
+        outcomes.append(self.challenges.change(diff(challenges, held)))
+        if self.certificates is not None:
+            certs = {normal_host(c.host): c for c in part.state.certificates}
+            for cert in certs.values():
+                outcomes.append(
+                    self.certificates.ensure(cert.host, cert.certificate_pem, cert.key_pem)
+                )
+            for host in (self.certificates.observe() & hosts) - certs.keys():
+                outcomes.append(self.certificates.remove(host))
+        return _combined(outcomes)
+
+    def flush(self) -> None:
+        """The map files as the running maps hold them (written in the background otherwise)."""
+        self.hosts.flush()
+        self.challenges.flush()
 
     def observe(self) -> list[str]:
         """The route ids the front serves (one `show map`)."""
@@ -101,8 +142,20 @@ class HaproxyEdge:
         self.caddy.confirm_certificate(host, fingerprint)
 
     def close(self) -> None:
+        try:
+            self.flush()
+        except (TemporaryError, PermanentError, OSError) as exc:  # the next start rewrites it
+            log.warning("edge.map_file_not_written", error=str(exc))
         self.caddy.close()
 
 
 def _route_ids(entries: dict[str, str]) -> set[str]:
-    return {value.split(SEPARATOR, 1)[0] for value in entries.values()}
+    return {route_of(value) for value in entries.values()}
+
+
+def _combined(outcomes: list[Outcome]) -> Outcome:
+    """One outcome for several: what they all did, or UPDATED for a mix of changes."""
+    changed = {o for o in outcomes if o.changed}
+    if not changed:
+        return Outcome.UNCHANGED
+    return changed.pop() if len(changed) == 1 else Outcome.UPDATED

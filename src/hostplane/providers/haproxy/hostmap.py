@@ -26,6 +26,7 @@ MARKER = "# hostplane edge host map: generated from the database, do not edit"
 NONE = "-"
 SEPARATOR = "|"
 _FIELD = re.compile(r"^[^\s|#]+$")
+_SHOWN = re.compile(r"^0x[0-9a-f]+ \S+ \S+$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 HostMap = dict[str, str]
@@ -112,6 +113,14 @@ def render_file(entries: HostMap) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_shown(text: str) -> str:
+    """render_file of what `show map` answered, without building the map in between (the
+    file follows a running map of any size: this is most of that cost)."""
+    lines = [line.split(" ", 1)[1] for line in text.splitlines() if _SHOWN.match(line)]
+    lines.sort()  # space sorts before any host's character: the order of render_file's keys
+    return "\n".join([MARKER, *lines]) + "\n"
+
+
 def parse_show_map(text: str) -> HostMap:
     """What `show map <file>` answers: one `<ref> <key> <value>` line per entry."""
     entries: HostMap = {}
@@ -120,6 +129,23 @@ def parse_show_map(text: str) -> HostMap:
         if len(parts) == 3 and parts[0].startswith("0x"):
             entries[parts[1]] = parts[2]
     return entries
+
+
+def slice_diff(route_id: str, desired: HostMap, observed: HostMap) -> list[MapChange]:
+    """The commands that give `route_id` exactly `desired`, where `observed` holds what the
+    running map has for the hosts looked at: a host it no longer wants is deleted only while
+    it is still its own (another route's entry is that route's to change)."""
+    own = {h: v for h, v in observed.items() if route_of(v) == route_id or h in desired}
+    return diff(desired, own)
+
+
+def route_of(value: str) -> str:
+    return value.split(SEPARATOR, 1)[0]
+
+
+def challenge_host(key: str) -> str:
+    """The host of a challenge map's key (`<host>/.well-known/acme-challenge/<token>`)."""
+    return key.split("/", 1)[0]
 
 
 def diff(desired: HostMap, observed: HostMap) -> list[MapChange]:

@@ -5,12 +5,17 @@ rename) since runtime changes live in HAProxy's memory only: a few `add/set/del 
 change of a few sites, or for a large one a new version prepared, filled in payloads and
 committed at once (`prepare map` / `add map @ver` / `commit map`), never half a map served.
 A whole apply observes the whole map in one `show map` (the reconciler's view); one site's
-change reads only its hosts (`get map`).
+change reads only its hosts (`get map`) and sends only its commands (`change`): its cost does
+not grow with the map. The file then follows the running map within FLUSH_DELAY, written in
+the background from one `show map` for however many changes came meanwhile (HAProxy serves
+the change already; the file is only read at HAProxy's next start, and every start of HAProxy
+is followed by the plane's whole apply).
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +30,7 @@ from hostplane.providers.haproxy.hostmap import (
     diff,
     parse_show_map,
     render_file,
+    render_shown,
 )
 
 log = structlog.get_logger(__name__)
@@ -33,11 +39,16 @@ log = structlog.get_logger(__name__)
 BULK = 64
 # A command and its payload must fit HAProxy's buffer (tune.bufsize, 16 kB by default).
 PAYLOAD_BYTES = 12_000
+# How long after a single change the file is written (changes meanwhile share one write).
+FLUSH_DELAY = 0.5
 
 
 class RuntimeHostMap:
     def __init__(self, socket_path: Path, map_path: Path, timeout: float = 10.0) -> None:
         self.socket_path, self.map_path, self.timeout = socket_path, map_path, timeout
+        self._file_lock = threading.Lock()  # one writer of the file at a time
+        self._pending_lock = threading.Lock()
+        self._pending: threading.Timer | None = None
 
     def call(self, command: str) -> str:
         """One command on the runtime API (one connection each), its whole answer."""
@@ -61,10 +72,13 @@ class RuntimeHostMap:
 
     def observe(self) -> HostMap:
         """Every entry of the running map, in one call."""
+        return parse_show_map(self._show())
+
+    def _show(self) -> str:
         answer = self.call(f"show map {self.map_path}")
         if answer.startswith("Unknown map"):
             raise PermanentError("HAProxy runs without the edge's host map", detail=answer)
-        return parse_show_map(answer)
+        return answer
 
     def get(self, host: str) -> str | None:
         """The running map's value for one host, or None (one call)."""
@@ -98,7 +112,8 @@ class RuntimeHostMap:
                 command = change.command(str(self.map_path))
                 self._expect_empty(command, self.call(command))
         live_ms = round((time.monotonic() - started) * 1000, 1)
-        written = atomic_write(self.map_path, render_file(entries), mode=0o644)
+        with self._file_lock:
+            written = atomic_write(self.map_path, render_file(entries), mode=0o644)
         if not changes:
             return Outcome.UPDATED if written else Outcome.UNCHANGED
         log.info(
@@ -109,6 +124,50 @@ class RuntimeHostMap:
             elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         )
         return Outcome.UPDATED if observed else Outcome.CREATED
+
+    def change(self, changes: list[MapChange]) -> Outcome:
+        """Only these commands on the running map (one site's change); the file follows."""
+        if not changes:
+            return Outcome.UNCHANGED
+        started = time.monotonic()
+        for change in changes:
+            command = change.command(str(self.map_path))
+            self._expect_empty(command, self.call(command))
+        self._flush_later()
+        verbs = {change.verb for change in changes}
+        log.info(
+            "edge.map_changed",
+            changes=len(changes),
+            elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        if verbs == {"add"}:
+            return Outcome.CREATED
+        return Outcome.DELETED if verbs == {"del"} else Outcome.UPDATED
+
+    def _flush_later(self) -> None:
+        with self._pending_lock:
+            if self._pending is None:
+                self._pending = threading.Timer(FLUSH_DELAY, self._flush_pending)
+                self._pending.daemon = True
+                self._pending.start()
+
+    def _flush_pending(self) -> None:
+        try:
+            self.flush()
+        except (TemporaryError, PermanentError, OSError) as exc:  # the next start rewrites it
+            log.warning("edge.map_file_not_written", map=str(self.map_path), error=str(exc))
+
+    def flush(self) -> bool:
+        """Write the file as the running map holds it now, if a change is pending; whether
+        it was written. Reading the running map under the file's lock, a later write never
+        comes from an older read."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is None:
+            return False
+        pending.cancel()
+        with self._file_lock:
+            return atomic_write(self.map_path, render_shown(self._show()), mode=0o644)
 
     def _swap(self, entries: HostMap) -> None:
         answer = self.call(f"prepare map {self.map_path}")
