@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 from dbos import DBOS, DBOSConfig
+from fastapi.testclient import TestClient
 
 from hostplane import failpoints
+from hostplane.api.app import create_app
 from hostplane.kernel import engine as engine_module
 from hostplane.kernel.kind import Registry
 from hostplane.kernel.store.db import create_engine, migrate
@@ -150,3 +152,14 @@ def plane(
     yield p
     points.open_all()
     p.shutdown()
+
+
+OPERATOR_TOKEN = "operator-token-of-the-in-process-api-tests"
+
+
+@pytest.fixture
+def client(plane: Plane) -> Iterator[TestClient]:
+    """The API over `plane`, as the operator."""
+    app = create_app(plane.services, plane.engine, [OPERATOR_TOKEN], plane.registry)
+    with TestClient(app, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}) as c:
+        yield c

@@ -6,12 +6,9 @@ config the reconciler finds different and puts right."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from hostplane.api.app import create_app
 from hostplane.errors import ConflictError
 from hostplane.kinds.cache import reassign
 from hostplane.kinds.cache import requests as cache_requests
@@ -21,8 +18,6 @@ from hostplane.kinds.cache.table import CacheRow
 from tests.inprocess.helpers import ACTOR
 from tests.inprocess.plane import Plane
 from tests.inprocess.test_caches import cache_findings, create_cache, make_tenant
-
-TOKEN = "operator-token-for-the-cache-port-tests"
 
 
 @pytest.fixture
@@ -115,13 +110,6 @@ def test_a_port_changed_in_the_database_is_a_config_the_reconciler_puts_right(
     assert cache_findings(plane) == {("drifted", "instance:tc-4-acme-one")}
     assert plane.world.caches.instances["tc-4-acme-one"].spec.port == 16401
     assert cache_findings(plane, dry_run=True) == set()
-
-
-@pytest.fixture
-def client(plane: Plane) -> Iterator[TestClient]:
-    app = create_app(plane.services, plane.engine, [TOKEN], plane.registry)
-    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c
 
 
 def test_the_views_show_the_port_on_loopback(plane: Plane, ports: str, client: TestClient):

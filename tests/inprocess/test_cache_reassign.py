@@ -5,14 +5,12 @@ crash at each step, bad requests refused with what to fix, and operator only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from hostplane.api.app import create_app
 from hostplane.errors import ConflictError, NotFoundError, PermanentError, ValidationError
 from hostplane.kinds.cache import reassign
 from hostplane.kinds.cache.model import Step, reassign_plan
@@ -28,7 +26,6 @@ from tests.inprocess.plane import Failpoints, Plane
 from tests.inprocess.test_caches import create_cache, create_user, make_tenant
 
 OLD, NEW = "tc-4-acme-main", "tc-4-beta-main"
-TOKEN = "operator-token-for-the-cache-reassign-tests"
 # Where a reassign is killed: after each step's side effect (before its record), and after
 # the move's checkpoint (in process here, with SIGKILL in tests/faults).
 REASSIGN_KILLS = (
@@ -180,13 +177,6 @@ def test_the_new_tenants_plan_counts_the_moved_caches_memory(plane: Plane, two: 
     with pytest.raises(ConflictError, match=r"cache_memory_mb: 40 of 100, 64 more asked"):
         to_beta(plane, tenant="tight")  # the moved cache has 64 MB
     assert rows(plane) == {OLD: "ACTIVE"}
-
-
-@pytest.fixture
-def client(plane: Plane) -> Iterator[TestClient]:
-    app = create_app(plane.services, plane.engine, [TOKEN], plane.registry)
-    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c
 
 
 def test_the_api_reassigns_for_the_operator_only(plane: Plane, two: str, client: TestClient):

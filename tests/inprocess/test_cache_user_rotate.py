@@ -4,12 +4,9 @@ working; bad requests refused with what to fix; a tenant's token reaches only it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from hostplane.api.app import create_app
 from hostplane.errors import NotFoundError, PermanentError, ValidationError
 from hostplane.kinds.cache import user_update
 from hostplane.kinds.cache.repo import users
@@ -18,8 +15,6 @@ from hostplane.kinds.tenant import access
 from tests.inprocess.helpers import ACTOR
 from tests.inprocess.plane import Plane
 from tests.inprocess.test_caches import CACHE, HANDLE, create_cache, create_user, make_tenant
-
-TOKEN = "operator-token-for-the-cache-rotate-tests"
 
 
 @pytest.fixture
@@ -79,13 +74,6 @@ def test_bad_rotations_are_refused_with_what_to_fix(plane: Plane, old: str):
     with pytest.raises(NotFoundError, match="has no user 'nobody'"):
         rotate(plane, name="nobody")
     assert sealed(plane) == {PASSWORD: old, NEXT_PASSWORD: None}
-
-
-@pytest.fixture
-def client(plane: Plane) -> Iterator[TestClient]:
-    app = create_app(plane.services, plane.engine, [TOKEN], plane.registry)
-    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c
 
 
 def test_the_api_rotates_for_the_tenant_and_no_other(plane: Plane, old: str, client: TestClient):

@@ -6,14 +6,12 @@ the reconciler restarting, rewriting and putting back what was changed by hand."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from hostplane.api.app import create_app
 from hostplane.errors import ConflictError, NotFoundError, PermanentError, ValidationError
 from hostplane.kinds.cache import requests as cache_requests
 from hostplane.kinds.cache.repo import caches, users
@@ -29,7 +27,6 @@ from tests.inprocess.plane import Failpoints, Plane
 
 CACHE = "tc-4-acme-main"
 HANDLE = f"{CACHE}/app"
-TOKEN = "operator-token-for-the-cache-tests"
 
 
 def make_tenant(plane: Plane, name: str, plan: str | None = None) -> str:
@@ -331,13 +328,6 @@ def test_a_user_being_made_is_no_orphan_even_with_prune(
     gate.open()
     assert plane.wait(op_id) == "SUCCEEDED"
     assert fake.instances[CACHE].users["app"].password == made.password
-
-
-@pytest.fixture
-def client(plane: Plane) -> Iterator[TestClient]:
-    app = create_app(plane.services, plane.engine, [TOKEN], plane.registry)
-    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c
 
 
 def test_the_api_answers_4xx_saying_what_to_fix_and_never_shows_a_password_again(

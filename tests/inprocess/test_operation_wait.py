@@ -6,25 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from hostplane.api.app import create_app
 from hostplane.kernel.finished import FINISHED
 from tests.inprocess.helpers import create_site
 from tests.inprocess.plane import Failpoints, Plane
-
-TOKEN = "operator-token-for-the-operation-wait-tests"
-
-
-@pytest.fixture
-def client(plane: Plane) -> Iterator[TestClient]:
-    app = create_app(plane.services, plane.engine, [TOKEN], plane.registry)
-    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c
 
 
 def test_a_wait_answers_once_the_operation_has_ended(

@@ -7,13 +7,11 @@ gone with a cascade tenant delete."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 
-from hostplane.api.app import create_app
 from hostplane.errors import ConflictError, NotFoundError, PermanentError
 from hostplane.kinds.database import requests as db_requests
 from hostplane.kinds.database import user_requests
@@ -29,7 +27,6 @@ from hostplane.providers.mariadb.identifiers import ALL_PRIVILEGES
 from tests.inprocess.helpers import ACTOR, EMAIL
 from tests.inprocess.plane import Failpoints, Plane
 
-TOKEN = "operator-token-for-the-site-database-tests"
 WP = "wp_my_blog"  # the site my-blog's: its `-` is `_`, and `_` is a wildcard in a grant
 USER = "tdu_4_acme_app"
 
@@ -87,13 +84,6 @@ def db_findings(plane: Plane, **kw: bool) -> set[tuple[str, str]]:
     return {
         (f["kind"], f["resource"]) for f in run.findings if f["handler"] in ("database", "site")
     }
-
-
-@pytest.fixture
-def client(plane: Plane) -> Iterator[TestClient]:
-    app = create_app(plane.services, plane.engine, [TOKEN], plane.registry)
-    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c
 
 
 def test_a_wordpress_site_counts_one_database_and_at_the_limit_nothing_is_written(

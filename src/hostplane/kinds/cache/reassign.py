@@ -6,8 +6,7 @@ when it succeeded is the old row DELETED and the new one ACTIVE."""
 
 from __future__ import annotations
 
-from hostplane.errors import ConflictError, ValidationError
-from hostplane.kernel.operations import Submitted, refuse_if_busy, replay, request_hash, submit
+from hostplane.kernel.operations import Submitted, replay, request_hash, submit
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.cache.lifecycle import audit
 from hostplane.kinds.cache.model import (
@@ -22,13 +21,15 @@ from hostplane.kinds.cache.model import (
 )
 from hostplane.kinds.cache.repo import caches, users
 from hostplane.kinds.cache.table import CacheRow
-from hostplane.kinds.tenant.model import Limit, TenantStatus
+from hostplane.kinds.tenant.model import Limit
+from hostplane.kinds.tenant.moves import MovedKind, check_move
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.tenant.requests import check_usage
 from hostplane.providers.redis.acl import generate_password
 from hostplane.services import CACHE_ADMIN_SECRET, Services
 
 S = CacheStatus
+MOVED = MovedKind("cache", KIND, USER_KIND)
 
 
 def reassign_cache(
@@ -46,27 +47,13 @@ def reassign_cache(
             return replayed
         row = caches(uow).live_or_404(name)
         target = tenants(uow).live_or_404(tenant)
-        if target.id == row.tenant_id:
-            raise ValidationError(f"cache {name!r} belongs to tenant {tenant!r} already")
-        if row.status != S.ACTIVE:
-            raise ConflictError(f"cache {name!r} is {row.status}: only ACTIVE ones move")
-        if target.status != TenantStatus.ACTIVE:
-            raise ConflictError(
-                f"tenant {tenant!r} is {target.status}: caches move to ACTIVE tenants only"
-            )
         instance = instance_name(target.name, row.label)
         if services.accounts is not None:
             socket_path(services.accounts.home(target.name), row.label)  # fits a socket
+        cache_users = users(uow).of_cache(row.id)
         existing = caches(uow).get_live(instance)
-        if existing is not None:
-            raise ConflictError(
-                f"tenant {tenant!r} has a cache {row.label!r} already ({instance}, status "
-                f"{existing.status}): delete it first"
-            )
-        refuse_if_busy(uow, KIND, name)
-        refuse_if_busy(uow, KIND, instance)
-        for user in users(uow).of_cache(row.id):
-            refuse_if_busy(uow, USER_KIND, user.name)
+        check_move(uow, MOVED, row, target, instance, existing, cache_users)
+        for user in cache_users:
             users(uow).touch(user)
         check_usage(uow, target, Limit.CACHES, caches(uow).count_of_tenant(target.id))
         check_usage(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from hostplane.errors import ConflictError, ValidationError
+from hostplane.errors import ConflictError
 from hostplane.kernel.operations import Submitted, refuse_if_busy, replay, request_hash, submit
 from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.transition import record_created
@@ -26,12 +26,14 @@ from hostplane.kinds.database.repo import databases, users
 from hostplane.kinds.database.site_databases import refuse_site_database
 from hostplane.kinds.database.table import DatabaseRow
 from hostplane.kinds.tenant.model import Limit, TenantStatus
+from hostplane.kinds.tenant.moves import MovedKind, check_move
 from hostplane.kinds.tenant.repo import tenants
 from hostplane.kinds.tenant.requests import check_usage
 from hostplane.services import Services
 
 _database_op = partial(submit, KIND)
 S = DatabaseStatus
+MOVED = MovedKind("database", KIND, USER_KIND)
 
 
 def create_database(
@@ -157,25 +159,11 @@ def reassign_database(
             f"copy its data into a database of tenant {tenant!r})",
         )
         target = tenants(uow).live_or_404(tenant)
-        if target.id == row.tenant_id:
-            raise ValidationError(f"database {name!r} belongs to tenant {tenant!r} already")
-        if row.status != S.ACTIVE:
-            raise ConflictError(f"database {name!r} is {row.status}: only ACTIVE ones move")
-        if target.status != TenantStatus.ACTIVE:
-            raise ConflictError(
-                f"tenant {tenant!r} is {target.status}: databases move to ACTIVE tenants only"
-            )
         identifier = database_identifier(target.name, row.label)
-        existing = databases(uow).get_live(identifier)
-        if existing is not None:
-            raise ConflictError(
-                f"tenant {tenant!r} has a database {row.label!r} already ({identifier}, status "
-                f"{existing.status}): rename or delete it first"
-            )
-        refuse_if_busy(uow, KIND, name)
-        refuse_if_busy(uow, KIND, identifier)
-        for user in users(uow).of_database(row.id):
-            refuse_if_busy(uow, USER_KIND, user.name)
+        db_users = users(uow).of_database(row.id)
+        taken = databases(uow).get_live(identifier)
+        check_move(uow, MOVED, row, target, identifier, taken, db_users)
+        for user in db_users:
             users(uow).touch(user)
         check_usage(uow, target, Limit.DATABASES, databases(uow).count_of_tenant(target.id))
         tenants(uow).touch(target)
