@@ -7,6 +7,8 @@ destroy, a custom domain's addition and removal) changes its own site's hosts al
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -20,23 +22,41 @@ import pytest
 from hostplane.providers.edge import ROUTE_HEADER
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from tests.e2e.harness import ControlPlane, wait_gone
+from tests.services_pebble import PrivatePebble
 
-PLATFORM_IP = "93.184.215.14"  # record data only: nothing is sent there
+# The names resolve to loopback, where the front (and so Pebble's validation) is.
+PLATFORM_IP = "127.0.0.1"
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory, powerdns: Any) -> Iterator[ControlPlane]:
-    env = {
-        "HOSTPLANE_EDGE_FRONT": "haproxy",
-        "HOSTPLANE_DNS_RESOLVERS": powerdns.resolver,
-        "HOSTPLANE_PUBLIC_IPS": PLATFORM_IP,
-    }
-    cp = ControlPlane(tmp_path_factory.mktemp("front") / "data", extra_env=env).start()
+def acme_plane(
+    tmp_path_factory: pytest.TempPathFactory, powerdns: Any
+) -> Iterator[tuple[ControlPlane, PrivatePebble]]:
+    cp = ControlPlane(tmp_path_factory.mktemp("front") / "data")
+    # Pebble validates HTTP-01 on the edge's port, where HAProxy answers in front of Caddy.
+    pebble = PrivatePebble(http_port=cp.edge_port, dns_server=powerdns.resolver).start()
+    cp.extra_env.update(
+        {
+            "HOSTPLANE_EDGE_FRONT": "haproxy",
+            "HOSTPLANE_DNS_RESOLVERS": powerdns.resolver,
+            "HOSTPLANE_PUBLIC_IPS": PLATFORM_IP,
+            "HOSTPLANE_DNS_ALLOW_PRIVATE": "true",
+            "HOSTPLANE_ACME_DIRECTORY": pebble.directory,
+            "HOSTPLANE_ACME_CA_BUNDLE": str(pebble.tls_cert),
+        }
+    )
     try:
-        yield cp
+        cp.start()
+        yield cp, pebble
     finally:
         cp.stop()
         cp.clean_host()
+        pebble.stop()
+
+
+@pytest.fixture(scope="module")
+def plane(acme_plane: tuple[ControlPlane, PrivatePebble]) -> ControlPlane:
+    return acme_plane[0]
 
 
 def _hosts(cp: ControlPlane) -> RuntimeHostMap:
@@ -59,6 +79,22 @@ def _destroy(cp: ControlPlane, name: str) -> None:
         r = api.delete(f"/v1/sites/{name}")
     assert r.status_code == 202, r.text
     assert cp.wait_operation(r.json()["operation"]["id"])["status"] == "SUCCEEDED"
+
+
+def _https_head(cp: ControlPlane, host: str, cadata: str) -> tuple[str, dict[str, Any]]:
+    """The head of GET / over HTTPS from the front for `host`, its chain verified against
+    `cadata`, and the certificate presented."""
+    context = ssl.create_default_context(cadata=cadata)
+    with (
+        socket.create_connection(("127.0.0.1", cp.https_port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
+        peer = tls.getpeercert()
+    return data.decode(errors="replace").split("\r\n\r\n")[0], dict(peer or {})
 
 
 def _uid(pid: int) -> int:
@@ -113,8 +149,10 @@ def _map_file_says(cp: ControlPlane, host: str, *, present: bool) -> bool:
     return True
 
 
-def test_a_custom_domain_is_routed_and_removed_by_its_site_s_hosts_alone(plane, powerdns):
-    cp = plane
+def test_a_custom_domain_is_routed_and_removed_by_its_site_s_hosts_alone(acme_plane, powerdns):
+    """Its certificate too: issued by ACME HTTP-01 answered through the front, presented by
+    HAProxy for its name (verified against Pebble's root), gone with the domain."""
+    cp, pebble = acme_plane
     name, other = f"dom-{uuid.uuid4().hex[:6]}", f"oth-{uuid.uuid4().hex[:6]}"
     zone = f"z{uuid.uuid4().hex[:8]}.test"
     domain = f"www.{zone}"
@@ -131,6 +169,12 @@ def test_a_custom_domain_is_routed_and_removed_by_its_site_s_hosts_alone(plane, 
     answer = cp.edge_get(domain)
     assert answer.status_code == 200 and answer.headers[ROUTE_HEADER] == f"site-{name}"
     assert hosts.observe() == {**before, domain: before[f"{name}.localhost"]}
+    with cp.api() as api:
+        health = api.get(f"/v1/sites/{name}/domains/{domain}/certificate").json()
+    assert health["healthy"] and health["served_fingerprint"], health
+    head, peer = _https_head(cp, domain, pebble.root_ca())
+    assert head.startswith("HTTP/1.1 200") and f"site-{name}" in head
+    assert ("DNS", domain) in peer["subjectAltName"]
 
     removed = cp.cli("domain", "remove", name, domain, "--wait")
     assert removed.returncode == 0, removed.stdout + removed.stderr
@@ -138,6 +182,8 @@ def test_a_custom_domain_is_routed_and_removed_by_its_site_s_hosts_alone(plane, 
     assert cp.edge_get(f"{other}.localhost").status_code == 200
     assert hosts.observe() == before
     assert _map_file_says(cp, domain, present=False)
+    with pytest.raises(ssl.SSLError):  # no certificate of Pebble's for it any more
+        _https_head(cp, domain, pebble.root_ca())
     drift = cp.cli("drift", "--json")
     assert drift.returncode == 0 and json.loads(drift.stdout) == [], drift.stdout + drift.stderr
 

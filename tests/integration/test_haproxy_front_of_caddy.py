@@ -254,6 +254,8 @@ def test_acme_challenges_are_answered_first_for_any_host(edge):
     resp = _get(url, "m.test", ACME_CHALLENGE_PATH + "tok-m")
     assert (resp.status_code, resp.text) == (200, "tok-m.thumb")  # in maintenance all the same
     assert _get(url, "new.test", ACME_CHALLENGE_PATH + "tok-n").text == "tok-n.thumb"
+    # As a CA asks on an edge port that is not 80 (its Host names the port), in any case.
+    assert _get(url, "New.TEST:8080", ACME_CHALLENGE_PATH + "tok-n").text == "tok-n.thumb"
     assert _get(url, "m.test", ACME_CHALLENGE_PATH + "other").status_code == 503
     assert _get(url, "new.test", ACME_CHALLENGE_PATH + "tok-m").status_code == 404
     challenges.apply({})

@@ -97,7 +97,11 @@ def _challenges(c: FrontendConfig) -> list[str]:
     if c.challenges_map is None:
         return []
     return [
-        f"  http-request set-var(txn.acme) base,map({c.challenges_map})",
+        # The host as the map holds it (lower case, no port: a CA asks on the edge's port,
+        # which a Host header may name), then the path: `base` would keep both as sent.
+        "  http-request set-var(txn.path) path",
+        "  http-request set-var(txn.acme) req.hdr(host),lower,word(1,:),concat(,txn.path),"
+        f"map({c.challenges_map})",
         "  http-request return status 200 content-type application/octet-stream "
         'lf-string "%[var(txn.acme)]" if { var(txn.acme) -m found }',
     ]

@@ -61,8 +61,8 @@ def host_map(state: EdgeState) -> HostMap:
 
 
 def challenge_map(state: EdgeState) -> HostMap:
-    """The ACME challenges being answered: `<host>/.well-known/acme-challenge/<token>` (what
-    HAProxy's `base` fetch gives for the request) → the validation to answer."""
+    """The ACME challenges being answered: `<host>/.well-known/acme-challenge/<token>` (the
+    request's host, lower case and without a port, then its path) → the validation to answer."""
     entries: HostMap = {}
     for challenge in state.challenges:
         for field in (challenge.token, challenge.validation):
