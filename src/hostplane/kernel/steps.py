@@ -164,6 +164,9 @@ def record_apply(
     return record_step(store, operation_id, name, "apply", intent, call, retry, **context)
 
 
+REPAIRED = "repaired"
+
+
 def run_repair(store: Store, operation_id: str, work: Callable[[], object]) -> str:
     """Run a reconcile's repair `work` under its operation, then finish that operation (once:
     a resumed run finds it finished); "repaired", or "failed: <why>"."""
@@ -178,7 +181,7 @@ def run_repair(store: Store, operation_id: str, work: Callable[[], object]) -> s
         if op.finished_at is None:
             status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
             uow.operations.finish(op, status, error)
-    return "repaired" if error is None else f"failed: {error}"
+    return REPAIRED if error is None else f"failed: {error}"
 
 
 R = TypeVar("R", bound=Target)

@@ -8,9 +8,8 @@ import structlog
 
 from hostplane import naming
 from hostplane.errors import ConflictError, PermanentError
-from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import take_repair_slot
-from hostplane.kernel.steps import describe, record_apply
+from hostplane.kernel.steps import REPAIRED, record_apply, run_repair
 from hostplane.kernel.store.types import utcnow
 from hostplane.kinds.site.model import KIND, SiteOp, SiteStatus, Step, provision_plan, site_spec
 from hostplane.kinds.site.repo import sites
@@ -64,30 +63,22 @@ def repair_site(services: Services, run_id: str, name: str, steps: list[str]) ->
         for s in provision_plan(site_spec(site, services.settings))
         if s in wanted or s is Step.CONFIRM
     ]
-    error = None
-    try:
+
+    def work() -> None:
         for step in plan:
             _run(services, op_id, site, step)
-    except Exception as exc:
-        error = describe(exc)
-    _finish(services, op_id, site.id, error)
-    return "repaired" if error is None else f"failed: {error}"
+
+    result = run_repair(services.store, op_id, work)
+    if result != REPAIRED:
+        with services.store.unit_of_work() as uow:
+            row = sites(uow).get(site.id)
+            if row is not None:
+                row.last_error = f"repair {result}"
+    return result
 
 
 def _run(services: Services, op_id: str, site: SiteRow, step: Step) -> None:
     record_apply(services.store, op_id, BY_NAME[step], services, site, site=site.name)
-
-
-def _finish(services: Services, op_id: str, site_id: str, error: str | None) -> None:
-    with services.store.unit_of_work() as uow:
-        op = uow.operations.get(op_id)
-        assert op is not None
-        if op.finished_at is None:
-            status = OperationStatus.SUCCEEDED if error is None else OperationStatus.FAILED
-            uow.operations.finish(op, status, error)
-        row = sites(uow).get(site_id)
-        if row is not None and error is not None:
-            row.last_error = f"repair failed: {error}"
 
 
 def enter_maintenance(services: Services, names: list[str]) -> None:
