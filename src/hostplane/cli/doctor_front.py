@@ -114,6 +114,8 @@ def _host_map(layout: FrontLayout) -> str:
     """The running map against the file; the file follows a change within FLUSH_DELAY, so a
     difference is looked at again once after that before it is reported."""
     running = RuntimeHostMap(layout.socket, layout.hosts_map, timeout=5)
+    if not layout.hosts_map.exists():
+        raise HostplaneError(f"no map file at {layout.hosts_map}: `hostctl regenerate` writes it")
     for attempt in range(2):
         live, on_disk = running.observe(), read_map_file(layout.hosts_map)
         if live == on_disk:
