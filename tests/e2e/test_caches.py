@@ -17,6 +17,7 @@ import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,7 +26,12 @@ import redis
 
 from hostplane.cli.client import ApiClient
 from hostplane.cli.isolation import Canary, tenant_names
-from hostplane.kinds.cache.canary import INSIDE, attack, made
+from hostplane.kernel.store.db import create_engine
+from hostplane.kernel.store.uow import Store
+from hostplane.kinds.cache.canary import BEFORE_AUTH, INSIDE, INSIDE_TCP, World, attack, made
+from hostplane.providers.redis.rules import ADMIN_USER
+from hostplane.secretbox import load_secret_box
+from hostplane.services import CacheAdminPasswords
 from hostplane.settings import Settings
 from tests.e2e.harness import ControlPlane, wait_for, wait_gone
 from tests.fixtures_redis import connect
@@ -227,21 +233,39 @@ def test_hostctl_canary_passes_for_caches_and_leaves_nothing(cp: ControlPlane):
     result = cp.cli("canary", "--kind", "cache", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     probes = json.loads(result.stdout)
-    assert len(probes) == len(INSIDE) + 5 and all(p["held"] for p in probes), probes
+    expected = len(INSIDE) + len(INSIDE_TCP) + 2 * len(BEFORE_AUTH) + 4
+    assert len(probes) == expected and all(p["held"] for p in probes), probes
+    over_tcp = [p for p in probes if " over TCP" in p["name"]]
+    assert len(over_tcp) == len(INSIDE_TCP) + len(BEFORE_AUTH) + 2, over_tcp
+    assert all(p["detail"].startswith("-NOAUTH") for p in over_tcp if "AUTH" in p["name"])
     with cp.api() as api:
         tenants = {t["name"] for t in api.get("/v1/tenants").json()["items"]}
     assert not {t for t in tenants if t.startswith(("cn-", "cnx"))}
     assert not {name for name in cp.cache_pids() if "-cn" in name}
 
 
-def test_the_canary_reports_a_user_widened_by_hand(cp: ControlPlane):
-    """A's `p:` user given every key by hand (its ACL file, then a restart): the probes that
-    must see it do, and the ones that do not depend on its key pattern still hold."""
+@contextmanager
+def canary_world(cp: ControlPlane) -> Iterator[World]:
+    """The cache canary's world (tenant A's tcp cache and users, B's), removed afterwards."""
     canary = Canary(ApiClient(Settings(api_url=cp.api_url, api_token=cp.token)), tenant_names())
     for tenant in canary.tenants:
         canary.done("POST", "/v1/tenants", {"name": tenant})
     try:
-        world = made(canary)
+        yield made(canary)
+    finally:
+        for tenant in canary.tenants:
+            canary.done("DELETE", f"/v1/tenants/{tenant}?cascade=true")
+
+
+def leaks(world: World) -> set[str]:
+    return {p.name.split(" (")[0] for p in attack(world) if not p.held}
+
+
+def test_the_canary_reports_a_user_widened_by_hand(cp: ControlPlane):
+    """A's `p:` user given every key by hand (its ACL file, then a restart): the probes that
+    must see it do, on the socket and over TCP, and the ones that do not depend on its key
+    pattern still hold."""
+    with canary_world(cp) as world:
         acl_file = cp.caches_dir / world.cache / "data" / "users.acl"
         user = world.me["user"]
         widened = acl_file.read_text().replace(" ~p:* ", " ~* ").replace(" &p:* ", " &* ")
@@ -251,18 +275,38 @@ def test_the_canary_reports_a_user_widened_by_hand(cp: ControlPlane):
         os.kill(pid, signal.SIGKILL)
         wait_gone(pid, "the killed redis-server")
         wait_for(lambda: answers(Path(world.socket), user, world.me["password"]), "a restart")
-        leaks = {p.name.split(" (")[0] for p in attack(world) if not p.held}
+        found = leaks(world)
         widened_leaks = {
             "GET o:secret",
             "SET o:planted x",
             "SUBSCRIBE o:news",
             "PUBLISH o:news forged",
+            "GET o:secret over TCP",
+            "SET o:planted x over TCP",
         }
-        assert widened_leaks <= leaks, leaks
-        assert not leaks & {"KEYS *", "FLUSHALL", "ACL LIST", "PING before AUTH"}, leaks
-    finally:
-        for tenant in canary.tenants:
-            canary.done("DELETE", f"/v1/tenants/{tenant}?cascade=true")
+        assert widened_leaks <= found, found
+        assert not found & {"KEYS *", "KEYS * over TCP", "FLUSHALL", "ACL LIST"}, found
+        assert not {f for f in found if "before AUTH" in f or "default" in f}, found
+
+
+def test_the_canary_reports_the_default_user_turned_on_by_hand(cp: ControlPlane):
+    """`ACL SETUSER default on nopass` on A's tcp cache (the control plane's admin, by hand):
+    any local user now logs in as `default` on the loopback port with any password, and the
+    one probe of the default user reports exactly that (an unauthenticated connection is
+    `default` now, still without rights: NOPERM, not a leak of its own)."""
+    with canary_world(cp) as world:
+        assert not leaks(world)
+        settings = Settings(data_dir=cp.data_dir)
+        store = Store(create_engine(settings.state_database_url))
+        try:
+            password = CacheAdminPasswords(store, load_secret_box(settings))(world.cache)
+        finally:
+            store.dispose()
+        with connect(Path(world.socket), ADMIN_USER, password) as admin:
+            assert admin.execute_command("ACL", "SETUSER", "default", "on", "nopass") == "OK"
+        assert leaks(world) == {"the default user over TCP"}
+        found = {p.name.split(" (")[0]: p for p in attack(world)}
+        assert found["PING before AUTH over TCP"].detail.startswith("-NOPERM")
 
 
 def test_a_reassigned_cache_keeps_its_keys_and_its_old_tenant_loses_it(cp: ControlPlane):

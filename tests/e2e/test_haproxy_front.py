@@ -7,6 +7,7 @@ destroy, a custom domain's addition and removal) changes its own site's hosts al
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import threading
@@ -273,3 +274,58 @@ def test_the_front_is_switched_to_caddy_and_back(plane):
     assert cp.front_pid() not in (None, front)
     assert cp.edge_get(f"{name}.localhost").status_code == 200
     assert list(cp.caddy_config()["apps"]["http"]["servers"]) == ["hostplane-behind"]
+
+
+FRONT_CHECKS = [
+    "haproxy binary",
+    "haproxy process",
+    "haproxy runtime socket",
+    "haproxy host map",
+    "caddy behind",
+]
+
+
+def _doctor(cp: ControlPlane) -> tuple[int, dict[str, str]]:
+    """hostctl doctor's exit code, and its line for each of the front's checks."""
+    result = cp.cli("doctor")
+    lines = {line[5:].split(":")[0]: line for line in result.stdout.splitlines()}
+    return result.returncode, {name: lines[name] for name in FRONT_CHECKS}
+
+
+def test_doctor_checks_the_front_and_names_what_is_wrong(plane):
+    cp = plane
+    name = f"doc-{uuid.uuid4().hex[:6]}"
+    _create(cp, name)
+    host = f"{name}.localhost"
+    assert _map_file_says(cp, host, present=True)
+    code, lines = _doctor(cp)
+    assert all(line.startswith("ok  ") for line in lines.values()), lines
+    assert "HAProxy version" in lines["haproxy binary"]
+    assert f"pid {cp.front_pid()} runs" in lines["haproxy process"]
+    assert f"pid {cp.front_pid()}" in lines["haproxy runtime socket"]
+
+    # A host deleted from the running map behind the plane's back: the file still has it.
+    hosts = _hosts(cp)
+    value = hosts.get(host)
+    assert hosts.call(f"del map {hosts.map_path} {host}").strip() == ""
+    try:
+        code, lines = _doctor(cp)
+    finally:
+        assert hosts.call(f"add map {hosts.map_path} {host} {value}").strip() == ""
+    drifted = lines["haproxy host map"]
+    assert drifted.startswith("warn") and f"1 only in the file: {host}" in drifted, drifted
+    assert "hostctl regenerate" in drifted
+    assert [n for n, line in lines.items() if not line.startswith("ok  ")] == ["haproxy host map"]
+
+    # A pid file naming another process: not ours, said with the fix (exit 1).
+    pid_file = cp.front_config.parent / "haproxy.pid"
+    saved = pid_file.read_text()
+    pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        code, lines = _doctor(cp)
+    finally:
+        pid_file.write_text(saved)
+    wrong = lines["haproxy process"]
+    assert code == 1 and wrong.startswith("FAIL") and "not the HAProxy this plane started" in wrong
+    assert [n for n, line in lines.items() if not line.startswith("ok  ")] == ["haproxy process"]
+    assert all(line.startswith("ok  ") for line in _doctor(cp)[1].values())

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from hostplane.cli.doctor_front import Skipped, front_probes
 from hostplane.errors import HostplaneError
 from hostplane.providers.caddy.admin import admin_client
 from hostplane.providers.docker.runtime import DockerRuntime
@@ -37,6 +38,13 @@ class Check:
     ok: bool
     message: str
     required: bool = True  # a failure that is not required is a warning
+    skipped: bool = False  # does not apply to this plane's settings (message: why)
+
+    @property
+    def mark(self) -> str:
+        if self.skipped:
+            return "skip"
+        return "ok  " if self.ok else ("FAIL" if self.required else "warn")
 
 
 def _database(url: str) -> str:
@@ -231,6 +239,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("workflow database", lambda: _database(settings.workflow_db_url), True),
         ("api", lambda: _api(settings), True),
         ("edge", lambda: _edge(settings), True),
+        *front_probes(settings),
         ("layout", lambda: _layout(settings), True),
         ("dns", lambda: _dns(settings), True),
         ("site databases", lambda: _site_databases(settings), True),
@@ -242,6 +251,8 @@ def run_checks(settings: Settings) -> list[Check]:
     for name, probe, required in probes:
         try:
             checks.append(Check(name, True, probe(), required))
+        except Skipped as skip:
+            checks.append(Check(name, True, str(skip), required, skipped=True))
         except Exception as exc:  # every failure becomes one line, whatever raised it
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             checks.append(Check(name, False, reason[:300], required))

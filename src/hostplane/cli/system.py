@@ -91,9 +91,8 @@ def doctor(ctx: typer.Context) -> None:
 
     failed = False
     for check in run_checks(ctx.obj):
-        mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
         failed |= not check.ok and check.required
-        typer.echo(f"{mark} {check.name}: {check.message}")
+        typer.echo(f"{check.mark} {check.name}: {check.message}")
     if failed:
         raise typer.Exit(1)
 

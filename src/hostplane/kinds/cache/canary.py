@@ -1,8 +1,9 @@
 """The cache kind's isolation canary (issue 17 item 9, `hostctl canary`): each tenant gets a
-cache, tenant A two users on it (`p:` and `o:`, the second holding a key); then A's `p:` user
-tries to learn or touch what is not its own inside the instance, B's system user tries to
-reach A's socket at all, B's user tries A's instance with its own password, and nobody gets
-anything done before AUTH."""
+cache, tenant A's made with `tcp` (a loopback port any local user reaches) and two users on
+it (`p:` and `o:`, the second holding a key); then A's `p:` user tries to learn or touch what
+is not its own inside the instance, on its socket and over TCP; B's system user tries to
+reach A's socket at all, B's user tries A's instance with its own password (on both), the
+default user is tried over TCP, and nobody gets anything done before AUTH (on both)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from hostplane.cli.isolation import Canary, Probe
+from hostplane.kinds.cache.canary_wire import (
+    KIND,
+    Address,
+    before_auth,
+    client,
+    login_refused,
+    refused,
+)
 
-KIND = "cache"
 SECRET = "o:secret"
 
 # Each must be refused for a user whose keys and channels are `p:*` alone.
@@ -50,6 +56,9 @@ INSIDE = (
     ("SUBSCRIBE", "o:news"),
     ("PSUBSCRIBE", "*"),
 )
+# The same user over TCP: what a key of `o:` would give away or let it change.
+INSIDE_TCP = (("GET", SECRET), ("SET", "o:planted", "x"), ("KEYS", "*"), ("COPY", SECRET, "p:copy"))
+BEFORE_AUTH = (("PING",), ("SELECT", "1"), ("GET", SECRET))
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class World:
 
     cache: str
     socket: str
+    port: tuple[str, int]  # its loopback port (made with tcp)
     me: dict[str, Any]  # A's user of `p:`, the attacker inside the instance
     other: dict[str, Any]  # A's user of `o:`, holding the secret
     stranger: dict[str, Any]  # B's user of its own cache
@@ -70,19 +80,20 @@ def probes(canary: Canary) -> Iterator[Probe]:
 
 def made(canary: Canary) -> World:
     a, b = canary.tenants
-    cache, theirs = _cache(canary, a), _cache(canary, b)
+    cache, theirs = _cache(canary, a, tcp=True), _cache(canary, b)
     me = _user(canary, cache, "probe", "p:")
     world = World(
         cache=cache,
         socket=str(me["connection"]["socket"]),
+        port=(str(me["connection"]["host"]), int(me["connection"]["port"])),
         me=me,
         other=_user(canary, cache, "other", "o:"),
         stranger=_user(canary, theirs, "probe", "p:"),
         stranger_system_user=str(canary.api.get(f"/v1/tenants/{b}")["system_user"]),
     )
-    with _client(world.socket, world.other) as conn:
+    with client(world.socket, world.other) as conn:
         conn.set(SECRET, "canary")
-    with _client(world.socket, world.me) as conn:
+    with client(world.socket, world.me) as conn:
         conn.set("p:mine", "1")
         conn.rpush("p:list", "1")
     return world
@@ -91,69 +102,37 @@ def made(canary: Canary) -> World:
 def attack(world: World) -> Iterator[Probe]:
     me, cache = world.me, world.cache
     for command in INSIDE:
-        with _client(world.socket, me) as conn:  # one each: MONITOR or SUBSCRIBE would stay
-            yield _refused(conn, f"{' '.join(command)[:48]} ({me['user']} on {cache})", command)
-    for command in (("PING",), ("SELECT", "1"), ("GET", SECRET)):
-        answer = _unauthenticated(world.socket, *command)
-        held = answer.startswith(b"-NOAUTH")
-        yield Probe(KIND, f"{command[0]} before AUTH ({cache})", held, answer[:60].decode())
-    yield _password_elsewhere(world.socket, world.stranger, cache)
+        with client(world.socket, me) as conn:  # one each: MONITOR or SUBSCRIBE would stay
+            yield refused(conn, f"{' '.join(command)[:48]} ({me['user']} on {cache})", command)
+    for address in (world.socket, world.port):
+        over = "" if isinstance(address, str) else " over TCP"
+        for command in BEFORE_AUTH:
+            yield before_auth(address, command, f"{command[0]} before AUTH{over} ({cache})")
+        name = f"another tenant's user and password{over} ({cache})"
+        yield login_refused(address, world.stranger, name)
+    yield from _over_tcp(world, world.port)
     yield _socket_refused(world.socket, world.stranger_system_user, cache)
 
 
-def _cache(canary: Canary, tenant: str) -> str:
-    body = {"name": "canary", "memory_mb": 8}
+def _over_tcp(world: World, port: Address) -> Iterator[Probe]:
+    """What only the loopback port adds: the default user (any password: on `nopass` it
+    would take any), and A's `p:` user on `o:` keys there too."""
+    default = {"user": "default", "password": os.urandom(8).hex()}
+    yield login_refused(port, default, f"the default user over TCP ({world.cache})")
+    for command in INSIDE_TCP:
+        with client(port, world.me) as conn:
+            name = f"{' '.join(command)[:48]} over TCP ({world.me['user']} on {world.cache})"
+            yield refused(conn, name, command)
+
+
+def _cache(canary: Canary, tenant: str, *, tcp: bool = False) -> str:
+    body = {"name": "canary", "memory_mb": 8, "tcp": tcp}
     return str(canary.done("POST", f"/v1/tenants/{tenant}/caches", body)["cache"])
 
 
 def _user(canary: Canary, cache: str, name: str, prefix: str) -> dict[str, Any]:
     body = {"name": name, "key_prefix": prefix}
     return dict(canary.done("POST", f"/v1/caches/{cache}/users", body))
-
-
-def _client(socket: str, user: dict[str, Any]) -> redis.Redis:
-    return redis.Redis(
-        unix_socket_path=socket,
-        username=user["user"],
-        password=user["password"],
-        socket_timeout=5,
-        protocol=2,
-    )
-
-
-def _unauthenticated(socket: str, *command: str) -> bytes:
-    """The first line of the answer to `command` on a connection that never authenticated
-    (no client library: they send their own commands first)."""
-    request = f"*{len(command)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in command)
-    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as conn:
-        conn.settimeout(5)
-        conn.connect(socket)
-        conn.sendall(request.encode())
-        answer = b""
-        while not answer.endswith(b"\r\n"):
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
-    return answer.strip()
-
-
-def _refused(conn: redis.Redis, name: str, command: tuple[str, ...]) -> Probe:
-    try:
-        answer = conn.execute_command(*command)  # type: ignore[no-untyped-call]
-    except redis.ResponseError as exc:
-        return Probe(KIND, name, True, f"refused: {str(exc)[:60]}")
-    return Probe(KIND, name, False, f"answered: {answer!r:.80}")
-
-
-def _password_elsewhere(socket: str, user: dict[str, Any], cache: str) -> Probe:
-    name = f"another tenant's user and password ({cache})"
-    try:
-        with _client(socket, user) as conn:
-            conn.ping()
-    except (redis.AuthenticationError, redis.ResponseError) as exc:
-        return Probe(KIND, name, True, f"refused: {str(exc)[:60]}")
-    return Probe(KIND, name, False, "logged in")
 
 
 def _socket_refused(socket: str, system_user: str, cache: str) -> Probe:
