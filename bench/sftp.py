@@ -1,0 +1,144 @@
+"""The SFTP part of a tenant create at 10 and at 2,000 tenants (issue 14): what the SFTP
+server provider does for one more tenant when N tenants' files are already in place, with a
+real sshd serving (started on loopback, so a config change is checked with `sshd -t` and
+reloaded as in production).
+
+Measured per N (median of --runs creates, each a fresh tenant added to the N):
+
+- create: the provider call a tenant create makes. Before (a provider without `apply_user`):
+  `apply()` of the whole state, N+1 users. After: `apply_user()` of the new tenant alone.
+- reloads: how many of those creates reloaded sshd (its config changed).
+- sshd_t_fragments: `sshd -t` of a config that includes one `Match User` fragment per tenant
+  (the per-tenant-fragment design considered): what every create would pay in that design.
+- full_apply: `apply()` of the whole state unchanged (start-up, reconcile, regenerate).
+
+The keys files' owner is one existing group (nogroup) for every bench user: no system users
+are made on this shared host; the provider's group lookup is pinned to it on the old API.
+
+Target: a create at 2,000 tenants within 1.2x (or +5 ms) of a create at 10.
+The last line printed is one JSON object; the exit status is 0 whether the target is met or not.
+
+Usage: .venv/bin/python bench/sftp.py [--sizes 10,2000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[0] = str(REPO)
+
+from hostplane.providers.openssh import server as server_module  # noqa: E402
+from hostplane.providers.openssh.config import SftpState, SftpUser  # noqa: E402
+from hostplane.providers.openssh.server import SftpConfig, SftpServer  # noqa: E402
+from tests.e2e.harness import free_port  # noqa: E402
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqmxkFcwDd0hWsQ8f8sStZmNEeBSt5Ybsdgcl9IctDn bench"
+GROUP = grp.getgrnam("nogroup")
+NEW_API = hasattr(SftpServer, "apply_user")
+
+
+def user(name: str, home: Path) -> SftpUser:
+    given: dict[str, Any] = {"user": name, "keys": (KEY,)}
+    names = {f.name for f in fields(SftpUser)}
+    if "gid" in names:
+        given["gid"] = GROUP.gr_gid
+    if "chroot" in names:
+        given["chroot"] = home / name
+    return SftpUser(**given)
+
+
+def create(server: SftpServer, existing: list[SftpUser], new: SftpUser) -> float:
+    started = time.perf_counter()
+    if NEW_API:
+        server.apply_user(new.user, new)
+    else:
+        server.apply(SftpState(tuple([*existing, new])))
+    return time.perf_counter() - started
+
+
+def fragments_check(root: Path, users: list[SftpUser]) -> float:
+    """`sshd -t` of a main config ending with an Include of one fragment per tenant."""
+    frag = root / "fragments"
+    frag.mkdir()
+    for u in users:
+        (frag / f"{u.user}.conf").write_text(f'Match User {u.user}\n  ChrootDirectory "/srv/x"\n')
+    main = root / "frag_sshd_config"
+    text = (root / "sftp" / "sshd_config").read_text().split("\nMatch User", 1)[0]
+    main.write_text(text.rstrip("\n") + f"\nInclude {frag}/*.conf\n")
+    started = time.perf_counter()
+    subprocess.run(["/usr/sbin/sshd", "-t", "-f", str(main)], check=True)
+    return time.perf_counter() - started
+
+
+def measure(n: int, runs: int) -> dict[str, Any]:
+    base = Path("/srv/hostplane-test")
+    base.mkdir(mode=0o755, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="hostplane-bench-sftp-", dir=base))
+    root.chmod(0o755)
+    server = SftpServer(SftpConfig(root / "sftp", "127.0.0.1", free_port()))
+    original = server_module.grp.getgrnam
+    server_module.grp.getgrnam = lambda name: GROUP  # type: ignore[assignment]
+    try:
+        users = [user(f"hp-b{i:05d}", root) for i in range(n)]
+        server.apply(SftpState(tuple(users)))
+        server.start()
+        reloads = 0
+        times = []
+        for run in range(runs):
+            new = user(f"hp-new{run:03d}", root)
+            config = server.layout.config.stat().st_mtime_ns
+            times.append(create(server, users, new))
+            reloads += server.layout.config.stat().st_mtime_ns != config
+            users.append(new)
+        started = time.perf_counter()
+        server.apply(SftpState(tuple(users)))
+        full = time.perf_counter() - started
+        return {
+            "tenants": n,
+            "create_ms": round(statistics.median(times) * 1000, 2),
+            "create_max_ms": round(max(times) * 1000, 2),
+            "reloads": reloads,
+            "full_apply_ms": round(full * 1000, 1),
+            "sshd_t_fragments_ms": round(fragments_check(root, users) * 1000, 1),
+        }
+    finally:
+        server_module.grp.getgrnam = original  # type: ignore[assignment]
+        server.terminate()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10,2000")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = [measure(n, args.runs) for n in sizes]
+    for r in results:
+        print(json.dumps(r), file=sys.stderr)
+    small, large = results[0]["create_ms"], results[-1]["create_ms"]
+    limit = max(small * 1.2, small + 5)
+    out = {
+        "api": "apply_user" if NEW_API else "apply (whole state)",
+        "sizes": results,
+        "target": f"create at {sizes[-1]} <= max(1.2x, +5 ms) of create at {sizes[0]}",
+        "limit_ms": round(limit, 2),
+        "met": large <= limit,
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
