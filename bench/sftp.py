@@ -39,10 +39,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[0] = str(REPO)
 
+from tests.e2e.harness import free_port  # noqa: E402
+
 from hostplane.providers.openssh import server as server_module  # noqa: E402
 from hostplane.providers.openssh.config import SftpState, SftpUser  # noqa: E402
 from hostplane.providers.openssh.server import SftpConfig, SftpServer  # noqa: E402
-from tests.e2e.harness import free_port  # noqa: E402
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqmxkFcwDd0hWsQ8f8sStZmNEeBSt5Ybsdgcl9IctDn bench"
 GROUP = grp.getgrnam("nogroup")

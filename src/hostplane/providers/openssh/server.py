@@ -4,7 +4,10 @@ own) or adopted once proved ours (its pid file, and /proc: this sshd binary with
 restarted if it dies, left running when the control plane stops (`stop()` only stops
 watching; `terminate()` ends it). Anything else on its address is a stranger: the start fails
 naming the address. A changed config is checked (`sshd -t`) before it replaces the old one;
-a running sshd then reloads it (SIGHUP) and keeps its sessions.
+a running sshd then reloads it (SIGHUP) and keeps its sessions. The config names no tenant
+(config.py): a tenant's access is its keys file alone, written or removed by itself
+(`apply_user`), and sshd reads it at each login, so one tenant's change costs the same
+whatever the number of tenants and reloads nothing.
 
 The plane never loses track of the sshd it started. On SIGHUP sshd re-executes itself: same
 pid, but its listener is closed until the new image binds again, and an sshd writing its own
@@ -22,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import grp
 import os
 import signal
 import socket
@@ -36,11 +38,14 @@ from pathlib import Path
 import structlog
 
 from hostplane.errors import ForeignResourceError, PermanentError
+from hostplane.naming import SYSTEM_USERS
 from hostplane.providers.base import Outcome
 from hostplane.providers.fs import atomic_write, ensure_dir
 from hostplane.providers.openssh.config import (
     SftpLayout,
     SftpState,
+    SftpUser,
+    check_user,
     render_config,
     render_keys,
 )
@@ -50,6 +55,7 @@ log = structlog.get_logger(__name__)
 
 WATCH_INTERVAL = 0.5
 GONE_RECHECK = 0.2  # seconds before a missing sshd is looked for again, then restarted
+KEYS_MODE = 0o640
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,7 @@ class SftpConfig:
     bind: str
     port: int
     binary: str = "/usr/sbin/sshd"
+    users: str = SYSTEM_USERS  # the pattern of user names let in (and only with a keys file)
 
 
 class SftpServer:
@@ -96,36 +103,84 @@ class SftpServer:
     # The files -----------------------------------------------------------
 
     def apply(self, state: SftpState) -> Outcome:
-        """Keys files and config as `state` says, checked; a running sshd reloads them."""
+        """Config and every keys file as `state` says; keys files of users not in it removed
+        (start-up, reconcile, regenerate)."""
         with self.locked():
-            changed = self._write_keys(state)
-            config = render_config(self.layout, self.config.bind, self.config.port, state.users)
-            current = self.layout.config.read_text() if self.layout.config.exists() else None
-            if config != current:
-                candidate = self.layout.config.with_suffix(".new")
-                atomic_write(candidate, config, mode=0o600)
-                self._check(candidate)
-                candidate.replace(self.layout.config)
+            changed = self._ensure_config()
+            wanted = {check_user(u.user) for u in state.users}
+            for user in state.users:
+                changed |= self._write_keys(user)
+            for name in self._keys_files() - wanted:
+                (self.layout.keys_dir / name).unlink()
                 changed = True
-            if changed and (pid := self.running_pid()) is not None:
-                os.kill(pid, signal.SIGHUP)
-                log.info("sftp.reloaded", pid=pid, users=len(state.users))
         return Outcome.UPDATED if changed else Outcome.UNCHANGED
 
-    def in_sync(self, state: SftpState) -> bool:
-        """Whether the config and every keys file are the ones `state` renders (one read each)."""
-        config = render_config(self.layout, self.config.bind, self.config.port, state.users)
+    def apply_user(self, name: str, user: SftpUser | None) -> Outcome:
+        """One tenant's access: its keys file as `user` says, or none (`None`: not let in).
+        The config is only read (written if it is not the one rendered); no other tenant's
+        file is touched."""
+        check_user(name)
+        if user is not None and user.user != name:
+            raise ValueError(f"the keys of {user.user} given for {name}")
+        with self.locked():
+            changed = self._ensure_config()
+            if user is not None:
+                return Outcome.UPDATED if self._write_keys(user) or changed else Outcome.UNCHANGED
+            try:
+                (self.layout.keys_dir / name).unlink()
+            except FileNotFoundError:
+                return Outcome.UPDATED if changed else Outcome.ABSENT
+            log.info("sftp.keys_removed", user=name)
+            return Outcome.DELETED
+
+    def drift(self, state: SftpState) -> list[str]:
+        """The files that are not the ones `state` renders: the config, a keys file that differs
+        or is missing, one of no user of `state` (one read each). Empty: in sync."""
+        found = []
         try:
-            if self.layout.config.read_text() != config:
-                return False
-            present = {p.name for p in self.layout.keys_dir.iterdir() if not p.name.startswith(".")}
-            if present != {u.user for u in state.users}:
-                return False
-            return all(
-                (self.layout.keys_dir / u.user).read_text() == render_keys(u) for u in state.users
-            )
+            if self.layout.config.read_text() != self._render():
+                found.append(self.layout.config.name)
         except FileNotFoundError:
-            return False
+            found.append(self.layout.config.name)
+        present = self._keys_files()
+        for user in state.users:
+            path = self.layout.keys_dir / user.user
+            try:
+                st = path.stat()
+                same = (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, user.gid, KEYS_MODE)
+                if same and path.read_text() == render_keys(user):
+                    continue
+            except FileNotFoundError:
+                pass
+            found.append(f"keys/{user.user}")
+        found += [f"keys/{name}" for name in sorted(present - {u.user for u in state.users})]
+        return found
+
+    def in_sync(self, state: SftpState) -> bool:
+        return not self.drift(state)
+
+    def _render(self) -> str:
+        return render_config(self.layout, self.config.bind, self.config.port, self.config.users)
+
+    def _ensure_config(self) -> bool:
+        """The config as rendered, checked (`sshd -t`) before it replaces the last good one; a
+        running sshd reloads it. False, with one read, when it is already the one."""
+        self._prepare()
+        config = self._render()
+        with contextlib.suppress(FileNotFoundError):
+            if self.layout.config.read_text() == config:
+                return False
+        candidate = self.layout.config.with_suffix(".new")
+        atomic_write(candidate, config, mode=0o600)
+        self._check(candidate)
+        candidate.replace(self.layout.config)
+        if (pid := self.running_pid()) is not None:
+            os.kill(pid, signal.SIGHUP)
+            log.info("sftp.reloaded", pid=pid)
+        return True
+
+    def _keys_files(self) -> set[str]:
+        return {p.name for p in self.layout.keys_dir.iterdir() if not p.name.startswith(".")}
 
     def _prepare(self) -> None:
         ensure_dir(self.config.root, 0o711, (0, 0))  # users pass through to their keys file
@@ -142,21 +197,11 @@ class SftpServer:
                     "ssh-keygen could not make the SFTP host key", detail=result.stderr
                 )
 
-    def _write_keys(self, state: SftpState) -> bool:
-        """One file per allowed user, root's and its group's (0640): sshd reads it as the user,
-        no other tenant can. Files of users no longer allowed are removed."""
-        self._prepare()
-        changed = False
-        wanted = {u.user for u in state.users}
-        for user in state.users:
-            gid = grp.getgrnam(user.user).gr_gid
-            path = self.layout.keys_dir / user.user
-            changed |= atomic_write(path, render_keys(user), mode=0o640, owner=(0, gid))
-        for path in self.layout.keys_dir.iterdir():
-            if path.name not in wanted and not path.name.startswith("."):
-                path.unlink()
-                changed = True
-        return changed
+    def _write_keys(self, user: SftpUser) -> bool:
+        """Root's and the user's group's (0640): sshd reads it as the user, no other tenant
+        can. sshd reads it at each login: a change needs no reload."""
+        path = self.layout.keys_dir / check_user(user.user)
+        return atomic_write(path, render_keys(user), mode=KEYS_MODE, owner=(0, user.gid))
 
     def _check(self, config: Path) -> None:
         result = subprocess.run(
