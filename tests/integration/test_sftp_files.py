@@ -86,7 +86,7 @@ def test_a_keys_file_edited_by_hand_is_found_and_put_back(sftp: SftpServer):
     assert sftp.drift(state) == []
     path = sftp.layout.keys_dir / "hp-t1"
     with path.open("a") as fh:
-        fh.write("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBogusBogusBogusBogusBogusBogusBogusBogus x\n")
+        fh.write("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBogusBogusBogusBogusBogus x\n")
     (sftp.layout.keys_dir / "hp-stranger").write_text(KEY + "\n")
     os.chmod(sftp.layout.keys_dir / "hp-t2", 0o644)
     assert sftp.drift(state) == ["keys/hp-t1", "keys/hp-t2", "keys/hp-stranger"]
