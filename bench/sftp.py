@@ -3,7 +3,8 @@ server provider does for one more tenant when N tenants' files are already in pl
 real sshd serving (started on loopback, so a config change is checked with `sshd -t` and
 reloaded as in production).
 
-Measured per N (median of --runs creates, each a fresh tenant added to the N):
+Measured per N (median of --runs creates, each a fresh tenant added to the N; the creates
+alternate between the sizes):
 
 - create: the provider call a tenant create makes. Before (a provider without `apply_user`):
   `apply()` of the whole state, N+1 users. After: `apply_user()` of the new tenant alone.
@@ -32,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -83,50 +84,79 @@ def fragments_check(root: Path, users: list[SftpUser]) -> float:
     return time.perf_counter() - started
 
 
-def measure(n: int, runs: int) -> dict[str, Any]:
+@dataclass
+class Plane:
+    """One SFTP server with `n` tenants' files, serving."""
+
+    n: int
+    root: Path
+    server: SftpServer
+    users: list[SftpUser]
+    times: list[float] = field(default_factory=list)
+    reloads: int = 0
+
+    def create_one(self) -> None:
+        new = user(f"hp-new{len(self.times):04d}", self.root)
+        config = self.server.layout.config.stat().st_mtime_ns
+        self.times.append(create(self.server, self.users, new))
+        self.reloads += self.server.layout.config.stat().st_mtime_ns != config
+        self.users.append(new)
+
+    def figures(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        self.server.apply(SftpState(tuple(self.users)))
+        full = time.perf_counter() - started
+        return {
+            "tenants": self.n,
+            "create_ms": round(statistics.median(self.times) * 1000, 2),
+            "create_max_ms": round(max(self.times) * 1000, 2),
+            "reloads": self.reloads,
+            "full_apply_ms": round(full * 1000, 1),
+            "sshd_t_fragments_ms": round(fragments_check(self.root, self.users) * 1000, 1),
+        }
+
+
+def plane(n: int) -> Plane:
     base = Path("/srv/hostplane-test")
     base.mkdir(mode=0o755, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="hostplane-bench-sftp-", dir=base))
     root.chmod(0o755)
     server = SftpServer(SftpConfig(root / "sftp", "127.0.0.1", free_port()))
-    original = server_module.grp.getgrnam
-    server_module.grp.getgrnam = lambda name: GROUP  # type: ignore[assignment]
+    users = [user(f"hp-b{i:05d}", root) for i in range(n)]
+    server.apply(SftpState(tuple(users)))
+    server.start()
+    return Plane(n, root, server, users)
+
+
+def measure(sizes: list[int], runs: int) -> list[dict[str, Any]]:
+    """Creates alternate between the sizes: the disk's fsync latency, which other work on
+    the host moves, weighs on each alike."""
+    lookups = getattr(server_module, "grp", None)  # the old provider looked each group up
+    original = lookups.getgrnam if lookups else None
+    if lookups:
+        lookups.getgrnam = lambda name: GROUP
+    planes: list[Plane] = []
     try:
-        users = [user(f"hp-b{i:05d}", root) for i in range(n)]
-        server.apply(SftpState(tuple(users)))
-        server.start()
-        reloads = 0
-        times = []
-        for run in range(runs):
-            new = user(f"hp-new{run:03d}", root)
-            config = server.layout.config.stat().st_mtime_ns
-            times.append(create(server, users, new))
-            reloads += server.layout.config.stat().st_mtime_ns != config
-            users.append(new)
-        started = time.perf_counter()
-        server.apply(SftpState(tuple(users)))
-        full = time.perf_counter() - started
-        return {
-            "tenants": n,
-            "create_ms": round(statistics.median(times) * 1000, 2),
-            "create_max_ms": round(max(times) * 1000, 2),
-            "reloads": reloads,
-            "full_apply_ms": round(full * 1000, 1),
-            "sshd_t_fragments_ms": round(fragments_check(root, users) * 1000, 1),
-        }
+        planes += [plane(n) for n in sizes]
+        for _ in range(runs):
+            for p in planes:
+                p.create_one()
+        return [p.figures() for p in planes]
     finally:
-        server_module.grp.getgrnam = original  # type: ignore[assignment]
-        server.terminate()
-        shutil.rmtree(root, ignore_errors=True)
+        if lookups:
+            lookups.getgrnam = original
+        for p in planes:
+            p.server.terminate()
+            shutil.rmtree(p.root, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10,2000")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = [measure(n, args.runs) for n in sizes]
+    results = measure(sizes, args.runs)
     for r in results:
         print(json.dumps(r), file=sys.stderr)
     small, large = results[0]["create_ms"], results[-1]["create_ms"]
