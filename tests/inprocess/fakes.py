@@ -262,6 +262,9 @@ class FakeAccounts:
     def exists(self, account: Account) -> bool:
         return account.tenant in self.homes
 
+    def sftp_group(self, account: Account) -> int | None:
+        return 20000 if account.tenant in self.homes else None
+
     def ids(self, account: Account) -> tuple[int, int]:
         if account.tenant not in self.homes:
             raise PermanentError(f"the system user of tenant {account.tenant} is missing")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import grp
 import os
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pytest
 
 from hostplane.errors import PermanentError, ValidationError
 from hostplane.providers.base import Outcome
+from hostplane.providers.local.accounts import Account, TenantAccounts
+from hostplane.providers.local.users import Owner
 from hostplane.providers.openssh.config import SftpState, SftpUser
 from hostplane.providers.openssh.server import SftpConfig, SftpServer
 from tests.e2e.harness import free_port, host_rootdir, wait_for
@@ -128,3 +132,22 @@ def test_a_keys_file_name_is_a_user_name_never_a_path(sftp: SftpServer):
         with pytest.raises(ValidationError):
             sftp.apply_user(bad, None)
     assert sftp.layout.config.exists()
+
+
+def test_a_tenant_whose_passwd_home_is_not_its_home_is_kept_out():
+    """sshd chroots each user to its passwd home (`ChrootDirectory %h`): a tenant's user whose
+    home in the user database is anything but the tenant's home gets no keys file."""
+    accounts = TenantAccounts(host_rootdir() / "tenants", Owner(f"test-{uuid.uuid4().hex[:8]}"))
+    tenant = f"sftpchk{uuid.uuid4().hex[:6]}"
+    account = Account(tenant, f"hp-{tenant}")
+    accounts.ensure(account)
+    try:
+        gid = accounts.sftp_group(account)
+        assert gid == grp.getgrnam(account.user).gr_gid
+        subprocess.run(["usermod", "--home", "/srv", account.user], check=True)
+        assert accounts.sftp_group(account) is None
+        accounts.ensure(account)  # the account's repair puts its home back
+        assert accounts.sftp_group(account) == gid
+    finally:
+        accounts.remove(account)
+    assert accounts.sftp_group(account) is None

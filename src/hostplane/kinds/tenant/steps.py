@@ -9,6 +9,8 @@ touched. The whole set is regenerated at start-up and by the reconciler.
 
 from __future__ import annotations
 
+import structlog
+
 from hostplane.errors import PermanentError
 from hostplane.kernel import runtime
 from hostplane.kernel.outcome import Outcome
@@ -28,6 +30,8 @@ from hostplane.kinds.tenant.table import SshKeyRow, TenantRow
 from hostplane.providers.local.accounts import Account, TenantAccounts
 from hostplane.providers.openssh.config import SftpState, SftpUser
 from hostplane.services import Services
+
+log = structlog.get_logger(__name__)
 
 ACTOR = "worker"
 # Tenants that may log in over SFTP, unless they are to be suspended (`suspension` decides:
@@ -68,14 +72,18 @@ def made_for_site_ready(services: Services, tenant_id: str, site: str) -> None:
 def _sftp_user(
     provider: TenantAccounts, tenant: TenantRow, rows: list[SshKeyRow]
 ) -> SftpUser | None:
-    """The tenant's SFTP access, if it is let in: its account made, not (to be) suspended."""
+    """The tenant's SFTP access, if it is let in: not (to be) suspended, its account made with
+    its home as its passwd home (its chroot; a user whose home is elsewhere is kept out)."""
     if tenant.status not in SFTP_STATUSES or tenant.suspension is not None:
         return None
     account = account_of(tenant)
-    if not provider.exists(account):
+    gid = provider.sftp_group(account)
+    if gid is None:
+        if provider.exists(account):
+            log.error("sftp.home_not_chroot", tenant=tenant.name, user=account.user)
         return None
     keys = tuple(f"{k.algorithm} {k.key} {k.comment}".strip() for k in rows)
-    return SftpUser(user=account.user, gid=provider.ids(account)[1], keys=keys)
+    return SftpUser(user=account.user, gid=gid, keys=keys)
 
 
 def desired_sftp(services: Services) -> SftpState:
