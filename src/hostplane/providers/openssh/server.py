@@ -41,13 +41,13 @@ from hostplane.errors import ForeignResourceError, PermanentError
 from hostplane.naming import SYSTEM_USERS
 from hostplane.providers.base import Outcome
 from hostplane.providers.fs import atomic_write, ensure_dir
+from hostplane.providers.openssh import files
 from hostplane.providers.openssh.config import (
     SftpLayout,
     SftpState,
     SftpUser,
     check_user,
     render_config,
-    render_keys,
 )
 from hostplane.providers.powerdns.process import command_line
 
@@ -55,7 +55,6 @@ log = structlog.get_logger(__name__)
 
 WATCH_INTERVAL = 0.5
 GONE_RECHECK = 0.2  # seconds before a missing sshd is looked for again, then restarted
-KEYS_MODE = 0o640
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +108,9 @@ class SftpServer:
             changed = self._ensure_config()
             wanted = {check_user(u.user) for u in state.users}
             for user in state.users:
-                changed |= self._write_keys(user)
-            for name in self._keys_files() - wanted:
-                (self.layout.keys_dir / name).unlink()
-                changed = True
+                changed |= files.write_keys(self.layout, user)
+            for name in files.keys_files(self.layout) - wanted:
+                changed |= files.remove_keys(self.layout, name)
         return Outcome.UPDATED if changed else Outcome.UNCHANGED
 
     def apply_user(self, name: str, user: SftpUser | None) -> Outcome:
@@ -125,36 +123,15 @@ class SftpServer:
         with self.locked():
             changed = self._ensure_config()
             if user is not None:
-                return Outcome.UPDATED if self._write_keys(user) or changed else Outcome.UNCHANGED
-            try:
-                (self.layout.keys_dir / name).unlink()
-            except FileNotFoundError:
-                return Outcome.UPDATED if changed else Outcome.ABSENT
-            log.info("sftp.keys_removed", user=name)
-            return Outcome.DELETED
+                written = files.write_keys(self.layout, user)
+                return Outcome.UPDATED if written or changed else Outcome.UNCHANGED
+            if files.remove_keys(self.layout, name):
+                return Outcome.DELETED
+            return Outcome.UPDATED if changed else Outcome.ABSENT
 
     def drift(self, state: SftpState) -> list[str]:
-        """The files that are not the ones `state` renders: the config, a keys file that differs
-        or is missing, one of no user of `state` (one read each). Empty: in sync."""
-        found = []
-        try:
-            if self.layout.config.read_text() != self._render():
-                found.append(self.layout.config.name)
-        except FileNotFoundError:
-            found.append(self.layout.config.name)
-        present = self._keys_files()
-        for user in state.users:
-            path = self.layout.keys_dir / user.user
-            try:
-                st = path.stat()
-                same = (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, user.gid, KEYS_MODE)
-                if same and path.read_text() == render_keys(user):
-                    continue
-            except FileNotFoundError:
-                pass
-            found.append(f"keys/{user.user}")
-        found += [f"keys/{name}" for name in sorted(present - {u.user for u in state.users})]
-        return found
+        """The files that are not the ones `state` renders (empty: in sync)."""
+        return files.drift(self.layout, self._render(), state)
 
     def in_sync(self, state: SftpState) -> bool:
         return not self.drift(state)
@@ -163,56 +140,15 @@ class SftpServer:
         return render_config(self.layout, self.config.bind, self.config.port, self.config.users)
 
     def _ensure_config(self) -> bool:
-        """The config as rendered, checked (`sshd -t`) before it replaces the last good one; a
-        running sshd reloads it. False, with one read, when it is already the one."""
-        self._prepare()
-        config = self._render()
-        with contextlib.suppress(FileNotFoundError):
-            if self.layout.config.read_text() == config:
-                return False
-        candidate = self.layout.config.with_suffix(".new")
-        atomic_write(candidate, config, mode=0o600)
-        self._check(candidate)
-        candidate.replace(self.layout.config)
+        """The config as rendered, checked before it replaces the last good one; a running
+        sshd then reloads it. False, after one read, when it is already the one."""
+        files.prepare(self.layout)
+        if not files.replace_config(self.layout, self._render(), self.config.binary):
+            return False
         if (pid := self.running_pid()) is not None:
             os.kill(pid, signal.SIGHUP)
             log.info("sftp.reloaded", pid=pid)
         return True
-
-    def _keys_files(self) -> set[str]:
-        return {p.name for p in self.layout.keys_dir.iterdir() if not p.name.startswith(".")}
-
-    def _prepare(self) -> None:
-        ensure_dir(self.config.root, 0o711, (0, 0))  # users pass through to their keys file
-        ensure_dir(self.layout.keys_dir, 0o711, (0, 0))
-        ensure_dir(Path("/run/sshd"), 0o755, (0, 0))  # sshd's privilege separation directory
-        if not self.layout.host_key.exists():
-            result = subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.layout.host_key)],
-                capture_output=True,
-                text=True,
-            )
-            if result.returncode != 0:
-                raise PermanentError(
-                    "ssh-keygen could not make the SFTP host key", detail=result.stderr
-                )
-
-    def _write_keys(self, user: SftpUser) -> bool:
-        """Root's and the user's group's (0640): sshd reads it as the user, no other tenant
-        can. sshd reads it at each login: a change needs no reload."""
-        path = self.layout.keys_dir / check_user(user.user)
-        return atomic_write(path, render_keys(user), mode=KEYS_MODE, owner=(0, user.gid))
-
-    def _check(self, config: Path) -> None:
-        result = subprocess.run(
-            [self.config.binary, "-t", "-f", str(config)], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            config.unlink(missing_ok=True)
-            raise PermanentError(
-                "the generated SFTP server config does not pass sshd -t",
-                detail=(result.stderr or result.stdout).strip()[-1500:],
-            )
 
     # The process ---------------------------------------------------------
 
