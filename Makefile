@@ -61,6 +61,7 @@ bench: install-test bytecode
 	$(VENV)/bin/python bench/edge.py
 	$(VENV)/bin/python bench/data.py
 	$(VENV)/bin/python bench/dns.py
+	$(VENV)/bin/python bench/sftp.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

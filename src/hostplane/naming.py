@@ -60,8 +60,12 @@ def site_database_user(site: str) -> str:
     return _fit("wp_", site, MYSQL_USER_MAX)
 
 
+SYSTEM_USER_PREFIX = "hp-"
+SYSTEM_USERS = f"{SYSTEM_USER_PREFIX}*"  # every site's and tenant's user, as sshd matches it
+
+
 def site_system_user(site: str) -> str:
-    return _fit("hp-", site, UNIX_USER_MAX, sep="-")
+    return _fit(SYSTEM_USER_PREFIX, site, UNIX_USER_MAX, sep="-")
 
 
 def php_container(site: str) -> str:

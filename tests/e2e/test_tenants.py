@@ -260,6 +260,42 @@ def test_suspension_serves_suspended_stops_php_refuses_sftp_and_comes_back(cp, w
     )
 
 
+def _file(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns
+
+
+def test_a_new_tenant_touches_no_other_tenants_sftp_file_and_a_hand_edit_is_put_back(cp, world):
+    """Issue 14: a tenant's SFTP access is its keys file alone. Another tenant's create writes
+    its own and nothing else (no config change, no sshd reload); a keys file edited by hand
+    is reported by drift and put back by reconcile; a deleted tenant's file goes."""
+    keys = cp.sftp_dir / "keys"
+    others = {p.name: _file(p) for p in keys.iterdir()}
+    config, log = _file(cp.sftp_dir / "sshd_config"), cp.sftp_dir / "sshd.log"
+    hups = log.read_text().count("Received SIGHUP")
+    name = f"n{TAG}"
+    ok(cp.cli("tenant", "create", name, "--wait"))
+    assert (keys / f"hp-{name}").exists()
+    assert {p.name: _file(p) for p in keys.iterdir() if p.name != f"hp-{name}"} == others
+    assert _file(cp.sftp_dir / "sshd_config") == config
+    assert log.read_text().count("Received SIGHUP") == hups
+
+    mine = keys / f"hp-{A}"
+    good = mine.read_text()
+    mine.write_text(good + "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHandAddedHandAddedHand intruder\n")
+    drift = json.loads(ok(cp.cli("drift", "--json")))
+    found = [f for f in drift if f["resource"] == "sftp-config"]
+    assert found and f"keys/hp-{A}" in found[0]["detail"], drift
+    ok(cp.cli("reconcile"))
+    assert mine.read_text() == good
+    assert not [f for f in json.loads(ok(cp.cli("drift", "--json"))) if "sftp" in f["resource"]]
+    sftp(cp, world["key"], f"hp-{A}").close()
+
+    ok(cp.cli("tenant", "delete", name, "--wait"))
+    assert not (keys / f"hp-{name}").exists()
+    assert {p.name: _file(p) for p in keys.iterdir()} == {**others, f"hp-{A}": _file(mine)}
+
+
 def test_a_tenants_user_and_home_removed_by_hand_are_reported_and_repaired(cp: ControlPlane):
     """The reconciler knows tenants: what a hand removed is found missing, then made again."""
     name = f"c{TAG}"

@@ -48,7 +48,7 @@ from hostplane.providers.edge import (
 from hostplane.providers.local.accounts import Account
 from hostplane.providers.mariadb.identifiers import ALL_PRIVILEGES, READ_PRIVILEGES, grant_pattern
 from hostplane.providers.mariadb.tenant_dbs import Endpoint, TenantObservation
-from hostplane.providers.openssh.config import SftpState
+from hostplane.providers.openssh.config import SftpState, SftpUser
 from hostplane.providers.powerdns.names import canonical_name
 from hostplane.providers.powerdns.rrsets import (
     Change,
@@ -262,6 +262,9 @@ class FakeAccounts:
     def exists(self, account: Account) -> bool:
         return account.tenant in self.homes
 
+    def sftp_group(self, account: Account) -> int | None:
+        return 20000 if account.tenant in self.homes else None
+
     def ids(self, account: Account) -> tuple[int, int]:
         if account.tenant not in self.homes:
             raise PermanentError(f"the system user of tenant {account.tenant} is missing")
@@ -300,13 +303,27 @@ class FakeSftp:
 
     def apply(self, state: SftpState) -> Outcome:
         self.journal.record("sftp.apply", ",".join(u.user for u in state.users))
+        state = SftpState(tuple(sorted(state.users, key=lambda u: u.user)))
         if state == self.state:
             return Outcome.UNCHANGED
         self.state = state
         return Outcome.UPDATED
 
-    def in_sync(self, state: SftpState) -> bool:
-        return state == self.state
+    def apply_user(self, name: str, user: SftpUser | None) -> Outcome:
+        self.journal.record("sftp.apply_user", name)
+        others = tuple(u for u in (self.state.users if self.state else ()) if u.user != name)
+        state = SftpState(tuple(sorted((*others, *([user] if user else [])), key=lambda u: u.user)))
+        if state == self.state:
+            return Outcome.UNCHANGED
+        self.state = state
+        return Outcome.UPDATED
+
+    def drift(self, state: SftpState) -> list[str]:
+        mine = {u.user: u for u in (self.state.users if self.state else ())}
+        theirs = {u.user: u for u in state.users}
+        return sorted(
+            f"keys/{n}" for n in mine.keys() | theirs.keys() if mine.get(n) != theirs.get(n)
+        )
 
     def users(self) -> list[str]:
         return sorted(u.user for u in (self.state.users if self.state else ()))

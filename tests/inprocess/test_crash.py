@@ -20,7 +20,7 @@ from tests.inprocess.plane import Failpoints, Plane
 PLAN = ["files", "app", "edge", "confirm"]
 CALLS = [
     "accounts.ensure",  # the tenant made for the site: its account,
-    "sftp.apply",  # which may then log in over SFTP
+    "sftp.apply_user",  # which may then log in over SFTP
     "runtime.ensure_files",
     "runtime.ensure_app",
     "edge.apply",

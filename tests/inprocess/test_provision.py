@@ -24,7 +24,7 @@ def test_a_provision_applies_the_plan_in_order_and_ends_active(plane: Plane):
         "databases.ensure_database",
         "databases.check_login",
         "accounts.ensure",  # the tenant made for the site: its account,
-        "sftp.apply",  # which may then log in over SFTP
+        "sftp.apply_user",  # which may then log in over SFTP
         "runtime.ensure_files",
         "runtime.ensure_app",
         "edge.apply",  # loads the new state,

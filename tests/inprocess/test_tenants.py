@@ -75,14 +75,16 @@ def test_a_tenant_gets_its_account_then_sftp_access(plane: Plane):
         ("PENDING", "PROVISIONING"),
         ("PROVISIONING", "ACTIVE"),
     ]
-    assert plane.world.journal.names("accounts.", "sftp.") == ["accounts.ensure", "sftp.apply"]
+    assert plane.world.journal.names("accounts.", "sftp.") == ["accounts.ensure", "sftp.apply_user"]
     assert plane.world.sftp.users() == ["hp-acme"]
     with pytest.raises(ConflictError, match="already exists"):
         make_tenant(plane, "acme")
 
 
 def test_a_failed_step_undoes_the_account_and_a_retry_makes_it(plane: Plane):
-    plane.world.journal.fail("sftp.apply", lambda: PermanentError("sshd -t refused the config"))
+    plane.world.journal.fail(
+        "sftp.apply_user", lambda: PermanentError("sshd -t refused the config")
+    )
     sub = tenant_requests.create_tenant(
         plane.services, name="acme", plan=None, actor=ACTOR, idempotency_key=None
     )
@@ -162,7 +164,7 @@ def test_delete_lists_what_it_owns_and_cascade_removes_children_first(plane: Pla
     assert names == [
         "runtime.remove_app",
         "runtime.remove_files",
-        "sftp.apply",
+        "sftp.apply_user",
         "accounts.remove",
     ]
     assert plane.world.runtime.holds() == {} and plane.world.accounts.homes == set()

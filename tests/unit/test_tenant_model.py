@@ -19,9 +19,8 @@ from hostplane.kinds.tenant.model import (
     validate_tenant_name,
 )
 from hostplane.providers.openssh.config import (
-    NOBODY,
     SftpLayout,
-    SftpUser,
+    check_user,
     fingerprint,
     parse_public_key,
     render_config,
@@ -94,14 +93,27 @@ def test_public_keys_are_parsed_and_fingerprinted_as_openssh_does():
         parse_public_key("ssh-ed25519 AAAAbroken")
 
 
-def test_sshd_config_allows_only_the_given_users_each_in_its_chroot():
+def test_sshd_config_names_no_tenant_and_chroots_every_user_to_its_home():
+    """The same config for any set of tenants (a tenant is its keys file alone), every user
+    chrooted, sftp only, keys only, no forwarding, no TTY."""
     layout = SftpLayout(Path("/var/lib/hostplane-sftp"))
-    users = [SftpUser("hp-b", Path("/srv/t/b"), ()), SftpUser("hp-a", Path("/srv/t/a"), ())]
-    config = render_config(layout, "127.0.0.1", 2222, users)
-    assert "AllowUsers hp-a hp-b\n" in config
-    assert 'Match User hp-a\n  ChrootDirectory "/srv/t/a"\n' in config
-    for line in ("PasswordAuthentication no", "ForceCommand internal-sftp -d /web", "PermitTTY no"):
-        assert line in config
-    assert f"AllowUsers {NOBODY}\n" in render_config(layout, "127.0.0.1", 2222, [])
-    with pytest.raises(ValidationError):
-        render_config(layout, "127.0.0.1", 2222, [SftpUser("hp-a\nX", Path("/x"), ())])
+    config = render_config(layout, "127.0.0.1", 2222, "hp-*")
+    assert "AllowUsers hp-*\n" in config
+    assert "ChrootDirectory %h\n" in config
+    assert "Match" not in config  # no block a user could fall outside of
+    assert 'AuthorizedKeysFile "/var/lib/hostplane-sftp/keys"/%u\n' in config
+    for line in (
+        "PasswordAuthentication no",
+        "ForceCommand internal-sftp -d /web",
+        "PermitTTY no",
+        "AllowTcpForwarding no",
+        "X11Forwarding no",
+        "PermitRootLogin no",
+    ):
+        assert f"{line}\n" in config
+    for bad in ("hp-a\nX", "*", "hp-a", "hp-a b*"):
+        with pytest.raises(ValidationError):
+            render_config(layout, "127.0.0.1", 2222, bad)
+    for bad in ("../etc", "hp-a/b", ""):
+        with pytest.raises(ValidationError):
+            check_user(bad)

@@ -18,7 +18,7 @@ from hostplane.kinds.site.edge import apply_site
 from hostplane.kinds.site.model import Step, site_spec
 from hostplane.kinds.site.repo import sites
 from hostplane.kinds.site.table import SiteRow
-from hostplane.kinds.tenant.steps import account_of, apply_sftp, made_for_site_ready
+from hostplane.kinds.tenant.steps import account_of, apply_tenant_sftp, made_for_site_ready
 from hostplane.providers.runtime import SiteSpec, SiteType
 from hostplane.services import Services
 
@@ -61,7 +61,7 @@ def _files(services: Services, site: SiteRow, options: Options) -> Outcome:
     if site.tenant is not None and services.accounts is not None:
         made = services.accounts.ensure(account_of(site.tenant)).changed
         if made:
-            apply_sftp(services)  # the new account may log in over SFTP
+            apply_tenant_sftp(services, site.tenant.id, site.tenant.name)  # may log in over SFTP
     if site.tenant is not None:
         made_for_site_ready(services, site.tenant.id, site.name)
     secrets = site_secrets.site_secrets(services, site) if site.type == SiteType.WORDPRESS else None

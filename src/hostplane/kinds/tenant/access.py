@@ -1,6 +1,6 @@
 """Who reaches a tenant's things: its SSH keys (SFTP) and its scoped API tokens; and the plans
-that bound it. Each change is recorded in one transaction; SSH keys then regenerate the SFTP
-server's files from the database (the reconciler regenerates them if that fails)."""
+that bound it. Each change is recorded in one transaction; an SSH key's change then writes the
+tenant's keys file from the database (the reconciler regenerates it if that fails)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kinds.tenant.model import KIND, LIVE, Limits, TenantStatus, validate_plan_name
 from hostplane.kinds.tenant.repo import keys, plans, tenants, tokens
-from hostplane.kinds.tenant.steps import apply_sftp
+from hostplane.kinds.tenant.steps import apply_tenant_sftp
 from hostplane.kinds.tenant.table import PlanRow, SshKeyRow, TokenRow
 from hostplane.providers.openssh.config import fingerprint, parse_public_key
 from hostplane.services import Services
@@ -29,7 +29,7 @@ TOKEN_PREFIX = "hpt_"
 def add_key(
     services: Services, *, tenant: str, public_key: str, actor: str, scope: str | None
 ) -> tuple[SshKeyRow, bool]:
-    """The key (and whether it is new); the SFTP server's files regenerated."""
+    """The key (and whether it is new); the tenant's keys file written again."""
     algorithm, blob, comment = parse_public_key(public_key)
     print_ = fingerprint(blob)
     with services.store.unit_of_work() as uow:
@@ -43,7 +43,8 @@ def add_key(
             )
         )
         _audit(uow, row.name, row.id, "tenant.key_add", actor, print_)
-    apply_sftp(services)
+        tenant_id, name = row.id, row.name
+    apply_tenant_sftp(services, tenant_id, name)
     return key, True
 
 
@@ -57,7 +58,8 @@ def remove_key(
             raise NotFoundError(f"tenant {tenant!r} has no key {key_id!r}")
         keys(uow).delete(found)
         _audit(uow, row.name, row.id, "tenant.key_remove", actor, found.fingerprint)
-    apply_sftp(services)
+        tenant_id, name = row.id, row.name
+    apply_tenant_sftp(services, tenant_id, name)
     return Outcome.DELETED
 
 

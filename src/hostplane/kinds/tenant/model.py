@@ -63,7 +63,7 @@ class Step(enum.StrEnum):
 
     CHILDREN = "tenant-children"  # delete only, first: what the tenant owns, removed (cascade)
     ACCOUNT = "tenant-account"  # the system user and group, and the home laid out
-    SFTP = "tenant-sftp"  # the SFTP server's users and keys regenerated from the database
+    SFTP = "tenant-sftp"  # the tenant's SFTP keys file written from the database, or removed
     SUSPENSION = "tenant-suspension"  # what the tenant owns, suspended or served as desired
 
 

@@ -155,10 +155,11 @@ class TenantObserver:
             observation.findings += _measure(ctx, [t for t in hosted if t.user in marked])
         sftp = ctx.sftp
         if sftp is not None:
-            in_sync: list[bool] = []
-            ask(calls, observation, "sftp", lambda: in_sync.append(sftp.in_sync(desired_sftp(ctx))))
-            if in_sync == [False]:
-                detail = "the SFTP server's files differ from the ones rendered from the database"
+            drifted: list[list[str]] = []
+            ask(calls, observation, "sftp", lambda: drifted.append(sftp.drift(desired_sftp(ctx))))
+            if drifted and drifted[0]:
+                files = ", ".join(drifted[0][:5]) + (", ..." if len(drifted[0]) > 5 else "")
+                detail = f"the SFTP server's files differ from the database's: {files}"
                 observation.findings.append(
                     Finding(FindingKind.DRIFTED, "sftp-config", None, detail, REGENERATE_SFTP)
                 )

@@ -99,6 +99,16 @@ class TenantAccounts:
     def exists(self, account: Account) -> bool:
         return users.exists(account.user) and self.home(account.tenant).is_dir()
 
+    def sftp_group(self, account: Account) -> int | None:
+        """The group of the tenant's user if it may log in over SFTP chrooted to its home:
+        the user exists with that home as its passwd home (sshd chroots each user to its
+        passwd home, `ChrootDirectory %h`), and the home is made. Else None."""
+        entry = users.passwd(account.user)
+        home = self.home(account.tenant)
+        if entry is None or entry.pw_dir != str(home) or not home.is_dir():
+            return None
+        return entry.pw_gid
+
     def ids(self, account: Account) -> tuple[int, int]:
         if not users.exists(account.user):
             raise PermanentError(

@@ -4,7 +4,10 @@ own) or adopted once proved ours (its pid file, and /proc: this sshd binary with
 restarted if it dies, left running when the control plane stops (`stop()` only stops
 watching; `terminate()` ends it). Anything else on its address is a stranger: the start fails
 naming the address. A changed config is checked (`sshd -t`) before it replaces the old one;
-a running sshd then reloads it (SIGHUP) and keeps its sessions.
+a running sshd then reloads it (SIGHUP) and keeps its sessions. The config names no tenant
+(config.py): a tenant's access is its keys file alone, written or removed by itself
+(`apply_user`), and sshd reads it at each login, so one tenant's change costs the same
+whatever the number of tenants and reloads nothing.
 
 The plane never loses track of the sshd it started. On SIGHUP sshd re-executes itself: same
 pid, but its listener is closed until the new image binds again, and an sshd writing its own
@@ -22,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import grp
 import os
 import signal
 import socket
@@ -36,13 +38,16 @@ from pathlib import Path
 import structlog
 
 from hostplane.errors import ForeignResourceError, PermanentError
+from hostplane.naming import SYSTEM_USERS
 from hostplane.providers.base import Outcome
 from hostplane.providers.fs import atomic_write, ensure_dir
+from hostplane.providers.openssh import files
 from hostplane.providers.openssh.config import (
     SftpLayout,
     SftpState,
+    SftpUser,
+    check_user,
     render_config,
-    render_keys,
 )
 from hostplane.providers.powerdns.process import command_line
 
@@ -58,6 +63,7 @@ class SftpConfig:
     bind: str
     port: int
     binary: str = "/usr/sbin/sshd"
+    users: str = SYSTEM_USERS  # the pattern of user names let in (and only with a keys file)
 
 
 class SftpServer:
@@ -96,78 +102,53 @@ class SftpServer:
     # The files -----------------------------------------------------------
 
     def apply(self, state: SftpState) -> Outcome:
-        """Keys files and config as `state` says, checked; a running sshd reloads them."""
+        """Config and every keys file as `state` says; keys files of users not in it removed
+        (start-up, reconcile, regenerate)."""
         with self.locked():
-            changed = self._write_keys(state)
-            config = render_config(self.layout, self.config.bind, self.config.port, state.users)
-            current = self.layout.config.read_text() if self.layout.config.exists() else None
-            if config != current:
-                candidate = self.layout.config.with_suffix(".new")
-                atomic_write(candidate, config, mode=0o600)
-                self._check(candidate)
-                candidate.replace(self.layout.config)
-                changed = True
-            if changed and (pid := self.running_pid()) is not None:
-                os.kill(pid, signal.SIGHUP)
-                log.info("sftp.reloaded", pid=pid, users=len(state.users))
+            changed = self._ensure_config()
+            wanted = {check_user(u.user) for u in state.users}
+            for user in state.users:
+                changed |= files.write_keys(self.layout, user)
+            for name in files.keys_files(self.layout) - wanted:
+                changed |= files.remove_keys(self.layout, name)
         return Outcome.UPDATED if changed else Outcome.UNCHANGED
 
+    def apply_user(self, name: str, user: SftpUser | None) -> Outcome:
+        """One tenant's access: its keys file as `user` says, or none (`None`: not let in).
+        The config is only read (written if it is not the one rendered); no other tenant's
+        file is touched."""
+        check_user(name)
+        if user is not None and user.user != name:
+            raise ValueError(f"the keys of {user.user} given for {name}")
+        with self.locked():
+            changed = self._ensure_config()
+            if user is not None:
+                written = files.write_keys(self.layout, user)
+                return Outcome.UPDATED if written or changed else Outcome.UNCHANGED
+            if files.remove_keys(self.layout, name):
+                return Outcome.DELETED
+            return Outcome.UPDATED if changed else Outcome.ABSENT
+
+    def drift(self, state: SftpState) -> list[str]:
+        """The files that are not the ones `state` renders (empty: in sync)."""
+        return files.drift(self.layout, self._render(), state)
+
     def in_sync(self, state: SftpState) -> bool:
-        """Whether the config and every keys file are the ones `state` renders (one read each)."""
-        config = render_config(self.layout, self.config.bind, self.config.port, state.users)
-        try:
-            if self.layout.config.read_text() != config:
-                return False
-            present = {p.name for p in self.layout.keys_dir.iterdir() if not p.name.startswith(".")}
-            if present != {u.user for u in state.users}:
-                return False
-            return all(
-                (self.layout.keys_dir / u.user).read_text() == render_keys(u) for u in state.users
-            )
-        except FileNotFoundError:
+        return not self.drift(state)
+
+    def _render(self) -> str:
+        return render_config(self.layout, self.config.bind, self.config.port, self.config.users)
+
+    def _ensure_config(self) -> bool:
+        """The config as rendered, checked before it replaces the last good one; a running
+        sshd then reloads it. False, after one read, when it is already the one."""
+        files.prepare(self.layout)
+        if not files.replace_config(self.layout, self._render(), self.config.binary):
             return False
-
-    def _prepare(self) -> None:
-        ensure_dir(self.config.root, 0o711, (0, 0))  # users pass through to their keys file
-        ensure_dir(self.layout.keys_dir, 0o711, (0, 0))
-        ensure_dir(Path("/run/sshd"), 0o755, (0, 0))  # sshd's privilege separation directory
-        if not self.layout.host_key.exists():
-            result = subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.layout.host_key)],
-                capture_output=True,
-                text=True,
-            )
-            if result.returncode != 0:
-                raise PermanentError(
-                    "ssh-keygen could not make the SFTP host key", detail=result.stderr
-                )
-
-    def _write_keys(self, state: SftpState) -> bool:
-        """One file per allowed user, root's and its group's (0640): sshd reads it as the user,
-        no other tenant can. Files of users no longer allowed are removed."""
-        self._prepare()
-        changed = False
-        wanted = {u.user for u in state.users}
-        for user in state.users:
-            gid = grp.getgrnam(user.user).gr_gid
-            path = self.layout.keys_dir / user.user
-            changed |= atomic_write(path, render_keys(user), mode=0o640, owner=(0, gid))
-        for path in self.layout.keys_dir.iterdir():
-            if path.name not in wanted and not path.name.startswith("."):
-                path.unlink()
-                changed = True
-        return changed
-
-    def _check(self, config: Path) -> None:
-        result = subprocess.run(
-            [self.config.binary, "-t", "-f", str(config)], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            config.unlink(missing_ok=True)
-            raise PermanentError(
-                "the generated SFTP server config does not pass sshd -t",
-                detail=(result.stderr or result.stdout).strip()[-1500:],
-            )
+        if (pid := self.running_pid()) is not None:
+            os.kill(pid, signal.SIGHUP)
+            log.info("sftp.reloaded", pid=pid)
+        return True
 
     # The process ---------------------------------------------------------
 
