@@ -26,6 +26,7 @@ from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
 from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
 from hostplane.providers.edge import EdgeRoute, EdgeState
 from hostplane.providers.haproxy import listeners
+from hostplane.providers.haproxy import process as process_module
 from hostplane.providers.haproxy.certs import RuntimeCertificates
 from hostplane.providers.haproxy.edge import HaproxyEdge
 from hostplane.providers.haproxy.frontend import FrontendConfig
@@ -337,3 +338,64 @@ def test_a_changed_config_is_reloaded_without_refusing_or_cutting_a_request(fron
     front.process = again
     assert again.start() is Outcome.UNCHANGED
     assert again.pid == new
+
+
+def _slow_download(port: int, done: threading.Event) -> None:
+    with contextlib.suppress(OSError):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/big.bin", headers={"Host": "a.test"})
+        answer = conn.getresponse()
+        while answer.read(64 * 1024) and not done.is_set():
+            time.sleep(0.05)
+        conn.close()
+
+
+def test_a_reloaded_away_one_that_outlives_its_hard_stop_is_ended(front, monkeypatch):
+    monkeypatch.setattr(process_module, "HARD_STOP_AFTER", 0)
+    monkeypatch.setattr(process_module, "DRAIN_GRACE", 1.0)
+    old = front.process.pid
+    assert old is not None
+    with (front.config.edge_dir.parent / "site" / "big.bin").open("wb") as out:
+        out.truncate(256 * 1024 * 1024)  # read for minutes at this pace
+    done = threading.Event()
+    reader = threading.Thread(target=_slow_download, args=(front.port, done), daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    changed = dataclasses.replace(
+        front.config,
+        frontend=dataclasses.replace(
+            front.config.frontend, installer_key="k", denied_paths=("/x",)
+        ),
+    )
+    front.process.detach()
+    front.process = HaproxyProcess(changed)
+    started = time.monotonic()
+    assert front.process.start() is Outcome.UPDATED
+    wait_gone(old, "the overdue HAProxy", 10)
+    assert time.monotonic() - started < 8  # its own hard-stop-after in the config is 30 s
+    done.set()
+    reader.join(timeout=5)
+
+
+def test_a_stranger_on_a_port_the_new_config_needs_refuses_the_reload(front):
+    old = front.process.pid
+    layout = front.config.layout
+    before = layout.config.read_text()
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen(1)
+        taken = stranger.getsockname()[1]
+        moved = dataclasses.replace(
+            front.config,
+            frontend=dataclasses.replace(front.config.frontend, http_listen=f"127.0.0.1:{taken}"),
+            ports=(("127.0.0.1", taken, "PORT"),),
+        )
+        front.process.detach()
+        with pytest.raises(PermanentError, match=r"already in use.*PORT"):
+            HaproxyProcess(moved).start()
+    assert layout.config.read_text() == before
+    assert int(layout.pid_file.read_text()) == old
+    assert front.edge.get("a.test").status_code == 200
+    front.process = HaproxyProcess(front.config)
+    assert front.process.start() is Outcome.UNCHANGED
+    assert front.process.pid == old

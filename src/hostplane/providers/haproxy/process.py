@@ -41,6 +41,8 @@ from hostplane.providers.supervision import Supervised, end, end_fd, locked
 
 log = structlog.get_logger(__name__)
 
+DRAIN_GRACE = 5.0  # beyond its hard-stop-after, before a reloaded-away HAProxy is ended
+
 
 @dataclass(frozen=True, slots=True)
 class FrontProcessConfig:
@@ -130,7 +132,6 @@ class HaproxyProcess:
             self._check(text)  # before the running one (if any) is touched
             if pid is not None and reason is None:  # ours, answering, its config changed
                 log.info("haproxy.reloading", pid=pid)
-                os.replace(self._candidate, layout.config)
                 self._reload(exe, pid, timeout)
                 return Outcome.UPDATED
             replaced = pid is not None and ours
@@ -214,7 +215,8 @@ class HaproxyProcess:
     def _reload(self, exe: Path, old: int, timeout: float) -> None:
         """Start a new HAProxy that takes the listening sockets of `old` (ours, answering) and
         tells it to finish its connections and exit; once the new one answers, `old` is given
-        until its hard-stop-after (and a little more) to exit, then ended."""
+        until its hard-stop-after (and a little more) to exit, then ended. When the new one
+        fails, `old` (if it still runs) stays in force with its config."""
         layout = self.layout
         for host, port, setting in self.config.ports:
             try:
@@ -222,6 +224,8 @@ class HaproxyProcess:
             except PermanentError:
                 if not listeners.holds_tcp_port(old, port):
                     raise  # a stranger's, not the one being replaced
+        in_force = layout.config.read_text() if layout.config.exists() else None
+        os.replace(self._candidate, layout.config)
         held = self.process.proc
         old_proc = held if held is not None and held.pid == old else None
         old_fd = os.pidfd_open(old)
@@ -233,6 +237,8 @@ class HaproxyProcess:
             self._wait_ready(timeout)
         except BaseException:
             if not select.select([old_fd], [], [], 0)[0]:  # the old one serves on: keep it
+                if in_force is not None:
+                    atomic_write(layout.config, in_force, mode=0o600)
                 atomic_write(layout.pid_file, f"{old}\n", mode=0o600)
                 self.process.watch(old)
                 self.process.proc = old_proc
@@ -275,10 +281,10 @@ class HaproxyProcess:
 
 def _drained(fd: int, proc: subprocess.Popen[bytes] | None) -> None:
     """Wait for a reloaded-away HAProxy to exit by itself; end it if it outlives its
-    hard-stop-after by 5 s."""
+    hard-stop-after by DRAIN_GRACE seconds."""
     try:
-        if not select.select([fd], [], [], HARD_STOP_AFTER + 5)[0]:
-            log.warning("haproxy.drain_overdue", after=HARD_STOP_AFTER + 5)
+        if not select.select([fd], [], [], HARD_STOP_AFTER + DRAIN_GRACE)[0]:
+            log.warning("haproxy.drain_overdue", after=HARD_STOP_AFTER + DRAIN_GRACE)
             end_fd(fd)
         if proc is not None:
             proc.wait(timeout=5)  # our child: reaped
