@@ -66,11 +66,19 @@ def runs_config(pid: int, exe: Path, config: Path, socket: Path) -> str | None:
     if Path(running) != exe:
         return f"its program is {running}, not {exe}"
     args = [a.decode(errors="replace") for a in argv if a]
-    started = ["-db", "-f", str(config)]
-    reloading = args[4:6] == ["-x", str(socket)] and args[6:7] == ["-sf"] and len(args) == 8
-    if args[1:4] != started or not (len(args) == 4 or (reloading and args[7].isdigit())):
+    if not started_as_ours(args[1:], config, socket):
         return f"it was not started as `haproxy -db -f {config}`: {' '.join(args)[:200]}"
     return None
+
+
+def started_as_ours(args: list[str], config: Path, socket: Path) -> bool:
+    """Whether these arguments (after the program's) are how this module starts HAProxy:
+    `-db -f <config>`, and `-x <socket> -sf <pid>` after them for a reload. Pure."""
+    started = ["-db", "-f", str(config)]
+    reload = args[3:5] == ["-x", str(socket)] and args[5:6] == ["-sf"]
+    return args[:3] == started and (
+        len(args) == 3 or (len(args) == 7 and reload and args[6].isdigit())
+    )
 
 
 def why_not_ours(pid: int, exe: Path, config: Path, socket: Path) -> str | None:
