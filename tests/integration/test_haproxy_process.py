@@ -338,6 +338,19 @@ def test_a_changed_config_is_reloaded_without_refusing_or_cutting_a_request(fron
     front.process = again
     assert again.start() is Outcome.UNCHANGED
     assert again.pid == new
+    # One reloaded in its turn: its runtime socket is the first one's, passed on twice.
+    again.detach()
+    third = HaproxyProcess(front.config)
+    front.process = third
+    with _Visitors(front.port) as visitors:
+        wait_for(lambda: visitors.answered > 20, "requests before the second reload", 10)
+        assert third.start() is Outcome.UPDATED
+        wait_gone(new, "the HAProxy reloaded away in its turn", 30)
+        before = visitors.answered
+        wait_for(lambda: visitors.answered > before + 20, "requests after it", 10)
+    assert visitors.failures == []
+    assert third.pid not in (None, new, old)
+    assert "installer_key" not in layout.config.read_text()
 
 
 def _slow_download(port: int, done: threading.Event) -> None:
