@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import http.client
 import os
 import signal
 import socket
@@ -24,6 +25,8 @@ from hostplane.providers.base import Outcome, PermanentError
 from hostplane.providers.caddy.edge import CaddyEdge, CaddyEdgeConfig
 from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
 from hostplane.providers.edge import EdgeRoute, EdgeState
+from hostplane.providers.haproxy import listeners
+from hostplane.providers.haproxy import process as process_module
 from hostplane.providers.haproxy.certs import RuntimeCertificates
 from hostplane.providers.haproxy.edge import HaproxyEdge
 from hostplane.providers.haproxy.frontend import FrontendConfig
@@ -234,3 +237,178 @@ def test_it_is_not_started_over_a_stranger_on_its_port(front):
     front.process = HaproxyProcess(front.config)
     assert front.process.start() is Outcome.CREATED
     wait_for(lambda: front.edge.get("a.test").status_code == 200, "the site again", 5)
+
+
+class _Visitors:
+    """A visitor sending requests to the edge without pause, a new connection for each, and
+    one slow download read a little at a time: every failure is kept."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.stop = threading.Event()
+        self.failures: list[str] = []
+        self.answered = 0
+        self.downloaded = -1
+        self._threads = [
+            threading.Thread(target=self._requests, daemon=True),
+            threading.Thread(target=self._download, daemon=True),
+        ]
+
+    def __enter__(self) -> _Visitors:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+    def _requests(self) -> None:
+        while not self.stop.is_set():
+            conn = self._connection()
+            try:
+                conn.request("GET", "/", headers={"Host": "a.test", "Connection": "close"})
+                answer = conn.getresponse()
+                if answer.status != 200 or answer.read() != b"served from behind\n":
+                    self.failures.append(f"answered {answer.status}")
+                self.answered += 1
+            except OSError as exc:
+                self.failures.append(f"request: {exc!r}")
+            finally:
+                conn.close()
+
+    def _download(self) -> None:
+        conn = self._connection()
+        try:
+            conn.request("GET", "/big.bin", headers={"Host": "a.test"})
+            answer = conn.getresponse()
+            got = 0
+            while chunk := answer.read(256 * 1024):
+                got += len(chunk)
+                time.sleep(0.02)  # ~12 MB/s: in flight across the reload
+            self.downloaded = got
+        except OSError as exc:
+            self.failures.append(f"download: {exc!r}")
+        finally:
+            conn.close()
+
+
+def test_a_changed_config_is_reloaded_without_refusing_or_cutting_a_request(front):
+    old = front.process.pid
+    assert old is not None
+    site = front.config.edge_dir.parent / "site"
+    size = 64 * 1024 * 1024
+    with (site / "big.bin").open("wb") as out:
+        out.truncate(size)
+    changed = dataclasses.replace(
+        front.config,
+        frontend=dataclasses.replace(
+            front.config.frontend, denied_paths=("/wp-admin/install.php",), installer_key="k"
+        ),
+    )
+    layout = front.config.layout
+    with _Visitors(front.port) as visitors:
+        wait_for(lambda: visitors.answered > 20, "requests before the reload", 10)
+        front.process.detach()
+        reloaded = HaproxyProcess(changed)
+        front.process = reloaded
+        assert reloaded.start() is Outcome.UPDATED
+        new = reloaded.pid
+        assert new not in (None, old)
+        assert new is not None
+        assert int(layout.pid_file.read_text()) == new
+        assert Path(f"/proc/{old}").exists()  # draining the download
+        assert listeners.holds_tcp_port(new, front.port)
+        wait_gone(old, "the reloaded-away HAProxy, once its download ended", 30)
+        before = visitors.answered
+        wait_for(lambda: visitors.answered > before + 20, "requests after the reload", 10)
+    assert visitors.failures == []
+    assert visitors.downloaded == size
+    assert _uid(new) == users.ids("caddy")[0]
+    assert "installer_key" in layout.config.read_text()
+    argv = Path(f"/proc/{new}/cmdline").read_bytes().split(b"\0")
+    assert argv[-3:-1] == [b"-sf", str(old).encode()]
+    # The next start adopts the reloaded one, started with the reload's arguments.
+    reloaded.detach()
+    again = HaproxyProcess(changed)
+    front.process = again
+    assert again.start() is Outcome.UNCHANGED
+    assert again.pid == new
+    # One reloaded in its turn: its runtime socket is the first one's, passed on twice.
+    again.detach()
+    third = HaproxyProcess(front.config)
+    front.process = third
+    with _Visitors(front.port) as visitors:
+        wait_for(lambda: visitors.answered > 20, "requests before the second reload", 10)
+        assert third.start() is Outcome.UPDATED
+        wait_gone(new, "the HAProxy reloaded away in its turn", 30)
+        before = visitors.answered
+        wait_for(lambda: visitors.answered > before + 20, "requests after it", 10)
+    assert visitors.failures == []
+    assert third.pid not in (None, new, old)
+    assert "installer_key" not in layout.config.read_text()
+
+
+def _slow_download(port: int, done: threading.Event) -> None:
+    with contextlib.suppress(OSError):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/big.bin", headers={"Host": "a.test"})
+        answer = conn.getresponse()
+        while answer.read(64 * 1024) and not done.is_set():
+            time.sleep(0.05)
+        conn.close()
+
+
+def test_a_reloaded_away_one_that_outlives_its_hard_stop_is_ended(front, monkeypatch):
+    monkeypatch.setattr(process_module, "HARD_STOP_AFTER", 0)
+    monkeypatch.setattr(process_module, "DRAIN_GRACE", 1.0)
+    old = front.process.pid
+    assert old is not None
+    with (front.config.edge_dir.parent / "site" / "big.bin").open("wb") as out:
+        out.truncate(256 * 1024 * 1024)  # read for minutes at this pace
+    done = threading.Event()
+    reader = threading.Thread(target=_slow_download, args=(front.port, done), daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    changed = dataclasses.replace(
+        front.config,
+        frontend=dataclasses.replace(
+            front.config.frontend, installer_key="k", denied_paths=("/x",)
+        ),
+    )
+    front.process.detach()
+    front.process = HaproxyProcess(changed)
+    started = time.monotonic()
+    assert front.process.start() is Outcome.UPDATED
+    wait_gone(old, "the overdue HAProxy", 10)
+    assert time.monotonic() - started < 8  # its own hard-stop-after in the config is 30 s
+    done.set()
+    reader.join(timeout=5)
+
+
+def test_a_stranger_on_a_port_the_new_config_needs_refuses_the_reload(front):
+    old = front.process.pid
+    layout = front.config.layout
+    before = layout.config.read_text()
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen(1)
+        taken = stranger.getsockname()[1]
+        moved = dataclasses.replace(
+            front.config,
+            frontend=dataclasses.replace(front.config.frontend, http_listen=f"127.0.0.1:{taken}"),
+            ports=(("127.0.0.1", taken, "PORT"),),
+        )
+        front.process.detach()
+        with pytest.raises(PermanentError, match=r"already in use.*PORT"):
+            HaproxyProcess(moved).start()
+    assert layout.config.read_text() == before
+    assert int(layout.pid_file.read_text()) == old
+    assert front.edge.get("a.test").status_code == 200
+    front.process = HaproxyProcess(front.config)
+    assert front.process.start() is Outcome.UNCHANGED
+    assert front.process.pid == old

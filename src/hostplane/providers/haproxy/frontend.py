@@ -18,6 +18,9 @@ from hostplane.providers.edge import INSTALLER_HEADER, ROUTE_HEADER
 
 KIND_HEADER, ROOT_HEADER, DIAL_HEADER = "X-Hp-Kind", "X-Hp-Root", "X-Hp-Dial"
 FORWARDED = (KIND_HEADER, ROOT_HEADER, DIAL_HEADER)
+# A HAProxy replaced by a reload finishes its connections, but ends by itself this long after
+# it was told to (a download that never ends must not keep it forever).
+HARD_STOP_AFTER = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,9 @@ def render_frontend(c: FrontendConfig) -> str:
     site = "var(txn.site)"
     lines = [
         "global",
-        f"  stats socket {c.admin_socket} mode 600 level admin",
+        # The next HAProxy takes the listening sockets from this one through it (`-x`).
+        f"  stats socket {c.admin_socket} mode 600 level admin expose-fd listeners",
+        f"  hard-stop-after {HARD_STOP_AFTER}s",
         *([f"  uid {c.uid}"] if c.uid is not None else []),
         *([f"  gid {c.gid}"] if c.gid is not None else []),
         "defaults",

@@ -7,16 +7,21 @@ only that user opens. Its config names no site (frontend.py) and is checked with
 `haproxy -c` before it is put in place. Like the managed Caddy it outlives the control
 plane: a new `hostctl up` adopts the HAProxy it left once it has proved it is the one it
 started (pid file, /proc, the runtime socket's peer credentials) and that it runs the
-config this release renders; else it is replaced. The control plane watches it and starts
-it again if it dies.
+config this release renders. A changed config is reloaded the way HAProxy means it to be: a
+new one takes the listening sockets from the running one through its runtime socket (`-x`)
+and tells it to finish its connections and exit (`-sf`), so no visitor is refused and no
+request in flight is cut. A running one that is not ours or does not answer is ended first
+instead. The control plane watches it and starts it again if it dies.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import select
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,13 +32,16 @@ import structlog
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.caddy import admin, identity
 from hostplane.providers.fs import atomic_write
-from hostplane.providers.haproxy.frontend import FrontendConfig, render_frontend
+from hostplane.providers.haproxy import listeners
+from hostplane.providers.haproxy.frontend import HARD_STOP_AFTER, FrontendConfig, render_frontend
 from hostplane.providers.haproxy.layout import FrontLayout
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from hostplane.providers.local import users
-from hostplane.providers.supervision import Supervised, end, locked
+from hostplane.providers.supervision import Supervised, end, end_fd, locked
 
 log = structlog.get_logger(__name__)
+
+DRAIN_GRACE = 5.0  # beyond its hard-stop-after, before a reloaded-away HAProxy is ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +54,10 @@ class FrontProcessConfig:
     ports: tuple[tuple[str, int, str], ...] = ()  # (host, port, setting) a new one binds
 
 
-def runs_config(pid: int, exe: Path, config: Path) -> str | None:
-    """None when `pid` is `exe -db -f <config>` (a config in the control plane's private
-    directory: none but ours runs it); else why not."""
+def runs_config(pid: int, exe: Path, config: Path, socket: Path) -> str | None:
+    """None when `pid` is `exe -db -f <config>`, or that reloading an older one (`-x <socket>
+    -sf <pid>`): a config in the control plane's private directory, none but ours runs it;
+    else why not."""
     try:
         running = os.readlink(f"/proc/{pid}/exe")
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -57,21 +66,34 @@ def runs_config(pid: int, exe: Path, config: Path) -> str | None:
     if Path(running) != exe:
         return f"its program is {running}, not {exe}"
     args = [a.decode(errors="replace") for a in argv if a]
-    if args[1:] != ["-db", "-f", str(config)]:
+    if not started_as_ours(args[1:], config, socket):
         return f"it was not started as `haproxy -db -f {config}`: {' '.join(args)[:200]}"
     return None
 
 
+def started_as_ours(args: list[str], config: Path, socket: Path) -> bool:
+    """Whether these arguments (after the program's) are how this module starts HAProxy:
+    `-db -f <config>`, and `-x <socket> -sf <pid>` after them for a reload. Pure."""
+    started = ["-db", "-f", str(config)]
+    reload = args[3:5] == ["-x", str(socket)] and args[5:6] == ["-sf"]
+    return args[:3] == started and (
+        len(args) == 3 or (len(args) == 7 and reload and args[6].isdigit())
+    )
+
+
 def why_not_ours(pid: int, exe: Path, config: Path, socket: Path) -> str | None:
-    """None when `pid` runs our config and serves the runtime socket itself."""
-    reason = runs_config(pid, exe, config)
+    """None when `pid` runs our config and serves the runtime socket itself (it holds the
+    socket listening there: one it took over by a reload has its first holder's credentials)."""
+    reason = runs_config(pid, exe, config, socket)
     if reason is not None:
         return reason
+    if listeners.holds_unix_listener(pid, socket):
+        return None
     try:
         peer = admin.peer(str(socket))[0]
     except OSError as exc:
         return f"nothing answers on {socket}: {exc.strerror or exc}"
-    return None if peer == pid else f"{socket} is served by pid {peer}, not by {pid}"
+    return f"{socket} is served by pid {peer}, not by {pid}"
 
 
 class HaproxyProcess:
@@ -103,7 +125,7 @@ class HaproxyProcess:
         layout = self.layout
         with locked(layout.lock):
             pid = self._pid_from_file()
-            ours = pid is not None and runs_config(pid, exe, layout.config) is None
+            ours = pid is not None and runs_config(pid, exe, *self._ids()) is None
             reason = "no pid file" if pid is None else why_not_ours(pid, exe, *self._ids())
             if pid is not None and reason is None and not self._answers(pid):
                 reason = "it does not answer on its runtime socket"
@@ -116,6 +138,10 @@ class HaproxyProcess:
                 log.info("haproxy.adopted", pid=pid, socket=str(layout.socket))
                 return Outcome.UNCHANGED
             self._check(text)  # before the running one (if any) is touched
+            if pid is not None and reason is None:  # ours, answering, its config changed
+                log.info("haproxy.reloading", pid=pid)
+                self._reload(exe, pid, timeout)
+                return Outcome.UPDATED
             replaced = pid is not None and ours
             if replaced and pid is not None:  # ours, but changed or deaf: replaced
                 log.info("haproxy.replacing", pid=pid, reason=reason or "its config changed")
@@ -194,11 +220,48 @@ class HaproxyProcess:
         self._wait_ready(timeout)
         log.info("haproxy.started", pid=pid, user=self.config.user)
 
+    def _reload(self, exe: Path, old: int, timeout: float) -> None:
+        """Start a new HAProxy that takes the listening sockets of `old` (ours, answering) and
+        tells it to finish its connections and exit; once the new one answers, `old` is given
+        until its hard-stop-after (and a little more) to exit, then ended. When the new one
+        fails, `old` (if it still runs) stays in force with its config."""
+        layout = self.layout
+        for host, port, setting in self.config.ports:
+            try:
+                identity.check_port_free(host, port, setting)
+            except PermanentError:
+                if not listeners.holds_tcp_port(old, port):
+                    raise  # a stranger's, not the one being replaced
+        in_force = layout.config.read_text() if layout.config.exists() else None
+        os.replace(self._candidate, layout.config)
+        held = self.process.proc
+        old_proc = held if held is not None and held.pid == old else None
+        old_fd = os.pidfd_open(old)
+        argv = [str(exe), "-db", "-f", str(layout.config), "-x", str(layout.socket)]
+        try:
+            pid = self.process.spawn(
+                [*argv, "-sf", str(old)], env=_env(), cwd=layout.root, pid_file=layout.pid_file
+            )
+            self._wait_ready(timeout)
+        except BaseException:
+            if not select.select([old_fd], [], [], 0)[0]:  # the old one serves on: keep it
+                if in_force is not None:
+                    atomic_write(layout.config, in_force, mode=0o600)
+                atomic_write(layout.pid_file, f"{old}\n", mode=0o600)
+                self.process.watch(old)
+                self.process.proc = old_proc
+            os.close(old_fd)
+            raise
+        log.info("haproxy.reloaded", pid=pid, replaced=old)
+        threading.Thread(
+            target=_drained, args=(old_fd, old_proc), name="haproxy-drain", daemon=True
+        ).start()
+
     def _answers(self, pid: int) -> bool:
         """`pid` serves the runtime socket and answers on it (a stopped one does not)."""
         api = RuntimeHostMap(self.layout.socket, self.layout.hosts_map, timeout=2.0)
         try:
-            ours = admin.peer(str(self.layout.socket))[0] == pid
+            ours = listeners.holds_unix_listener(pid, self.layout.socket)
             return ours and f"Pid: {pid}" in api.call("show info")
         except (OSError, TemporaryError):
             return False
@@ -224,6 +287,19 @@ class HaproxyProcess:
         self.layout.pid_file.unlink(missing_ok=True)
 
 
+def _drained(fd: int, proc: subprocess.Popen[bytes] | None) -> None:
+    """Wait for a reloaded-away HAProxy to exit by itself; end it if it outlives its
+    hard-stop-after by DRAIN_GRACE seconds."""
+    try:
+        if not select.select([fd], [], [], HARD_STOP_AFTER + DRAIN_GRACE)[0]:
+            log.warning("haproxy.drain_overdue", after=HARD_STOP_AFTER + DRAIN_GRACE)
+            end_fd(fd)
+        if proc is not None:
+            proc.wait(timeout=5)  # our child: reaped
+    finally:
+        os.close(fd)
+
+
 def _env() -> dict[str, str]:
     """Only what HAProxy needs: never the control plane's own settings or secrets."""
     return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
@@ -237,7 +313,8 @@ def end_left(layout: FrontLayout, binary: str) -> bool:
     except (FileNotFoundError, ValueError):
         return False
     found = shutil.which(binary)
-    if found is None or runs_config(pid, Path(found).resolve(), layout.config) is not None:
+    exe = Path(found).resolve() if found is not None else None
+    if exe is None or runs_config(pid, exe, layout.config, layout.socket) is not None:
         return False
     log.info("haproxy.ending_left", pid=pid, reason="the edge's front is caddy")
     end(pid)
