@@ -149,6 +149,14 @@ def _powerdns_pid(cp: ControlPlane) -> int:
     return int((cp.dns_dir / "server.pid").read_text().strip())
 
 
+def _powerdns_pid_if_running(cp: ControlPlane) -> int | None:
+    """None between a server's exit (its pid file removed) and its successor's start."""
+    try:
+        return _powerdns_pid(cp)
+    except FileNotFoundError:
+        return None
+
+
 def _stopped_and_held(cp: ControlPlane) -> socket.socket:
     """The plane's PowerDNS stopped (SIGTERM), and its DNS port held by the test: the plane's
     supervisor cannot start it again (a stranger on its port) until the socket is closed.
@@ -163,7 +171,10 @@ def _stopped_and_held(cp: ControlPlane) -> socket.socket:
             return holder
         except OSError:
             holder.close()
-            wait_for(lambda p=pid: _powerdns_pid(cp) != p, "the restarted PowerDNS's pid")
+            wait_for(
+                lambda p=pid: _powerdns_pid_if_running(cp) not in (None, p),
+                "the restarted PowerDNS's pid",
+            )
     raise AssertionError("the supervisor restarted PowerDNS before the test held its port, 5 times")
 
 
