@@ -13,6 +13,7 @@ from fastapi import Depends, Header, HTTPException, Request, Response, status
 from hostplane.api import schemas
 from hostplane.api.schemas import Caller
 from hostplane.api.views import operation_ref as ref
+from hostplane.api.views import operation_url
 from hostplane.errors import ConflictError, StaleWriteError
 from hostplane.kernel.operations import Submitted
 from hostplane.observability import OPERATIONS
@@ -84,13 +85,23 @@ def operation_ref(services: Services, operation_id: str) -> schemas.OperationRef
         return ref(op)
 
 
+def submitted_ref(services: Services, sub: Submitted) -> schemas.OperationRef:
+    """The reference of a request's operation: as the request committed it, else read."""
+    assert sub.operation_id is not None
+    if sub.status is None or sub.kind is None:
+        return operation_ref(services, sub.operation_id)
+    return schemas.OperationRef(
+        id=sub.operation_id, kind=sub.kind, status=sub.status, url=operation_url(sub.operation_id)
+    )
+
+
 def accepted(
     response: Response, services: Services, submitter: Submitter, sub: Submitted
 ) -> schemas.OperationRef:
     """A recorded operation submitted, and its reference (also in the Location header)."""
     submit(submitter, sub)
     assert sub.operation_id is not None
-    found = operation_ref(services, sub.operation_id)
+    found = submitted_ref(services, sub)
     response.headers["Location"] = found.url
     return found
 

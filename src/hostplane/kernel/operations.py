@@ -29,6 +29,7 @@ class Submitted:
     target: str  # the name of what it works on
     new: bool = True  # False: an earlier operation answered (idempotent replay, no change)
     cancel: tuple[str, ...] = ()  # workflows superseded by this request, to stop after commit
+    status: str | None = None  # the operation's, as the request committed it (None: not read)
 
 
 def request_hash(payload: Mapping[str, Any]) -> str:
@@ -52,7 +53,7 @@ def replay(uow: UnitOfWork, key: str | None, fingerprint: str) -> Submitted | No
         raise ConflictError(
             f"Idempotency-Key {key!r} was already used for a different request: use a new key"
         )
-    return Submitted(op.id, op.kind, op.target_name, new=False)
+    return Submitted(op.id, op.kind, op.target_name, new=False, status=op.status)
 
 
 def refuse_if_busy(uow: UnitOfWork, target_kind: str, name: str, *, label: str = "") -> None:
@@ -136,7 +137,7 @@ def submit(
         options=options,
         scope=target.scope,
     )
-    return Submitted(op.id, op.kind, target.name)
+    return Submitted(op.id, op.kind, target.name, status=op.status)
 
 
 def take_repair_slot(

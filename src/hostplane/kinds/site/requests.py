@@ -148,8 +148,11 @@ def _checked_request(
 
 def _owner_with_room(uow: UnitOfWork, *, tenant: str | None, site: str, actor: str) -> TenantRow:
     """The site's tenant (see tenant_for_site), not busy and with room for one more site."""
-    owner = tenant_for_site(uow, tenant=tenant, site=site, actor=actor)
+    owner, made_now = tenant_for_site(uow, tenant=tenant, site=site, actor=actor)
     refuse_if_busy(uow, TENANT, owner.name, label=f"tenant {owner.name!r}")
+    if made_now:  # nothing in it yet, and a delete cannot race a tenant no one has seen
+        check_usage(uow, owner, Limit.SITES, 0)
+        return owner
     check_usage(uow, owner, Limit.SITES, sites(uow).count_of_tenant(owner.id))
     tenants(uow).touch(owner)  # a delete of the tenant racing this cannot also commit
     return owner

@@ -163,4 +163,4 @@ def _limits(limits: Limits) -> dict[str, int]:
 def move_to_plan(services: Services, *, tenant: str, plan: str) -> None:
     with services.store.unit_of_work() as uow:
         row = tenants(uow).live_or_404(tenant)
-        row.plan_id = plans(uow).by_name_or_404(plan).id
+        row.plan = plans(uow).by_name_or_404(plan)

@@ -57,7 +57,7 @@ def create_tenant(
             raise ConflictError(f"tenant {name!r} already exists (status {existing.status})")
         refuse_if_busy(uow, KIND, name)
         row = plans(uow).by_name_or_404(plan_name) if plan_name else plans(uow).default()
-        tenant = tenants(uow).add(TenantRow(name=name, status=TenantStatus.PENDING, plan_id=row.id))
+        tenant = tenants(uow).add(TenantRow(name=name, status=TenantStatus.PENDING, plan=row))
         uow.flush()
         sub = _operation(uow, tenant, TenantOp.CREATE, actor, idempotency_key, fingerprint)
         record_created(
@@ -66,36 +66,34 @@ def create_tenant(
         return sub
 
 
-def tenant_for_site(uow: UnitOfWork, *, tenant: str | None, site: str, actor: str) -> TenantRow:
-    """The tenant a new site goes into: the one named (it must be ACTIVE), else the tenant
-    named after the site, made for it on the default plan if there is none. That one is
-    PROVISIONING until the site's files step has made its account (tenant.steps.
-    made_for_site_ready), so a create that fails before leaves no account expected."""
+def tenant_for_site(
+    uow: UnitOfWork, *, tenant: str | None, site: str, actor: str
+) -> tuple[TenantRow, bool]:
+    """The tenant a new site goes into, and whether it was made now: the one named (it must be
+    ACTIVE), else the tenant named after the site, made for it on the default plan if there is
+    none. That one is PROVISIONING until the site's files step has made its account (tenant.
+    steps.made_for_site_ready), so a create that fails before leaves no account expected."""
     if tenant is not None:
         row = tenants(uow).live_or_404(tenant)
         if row.status != TenantStatus.ACTIVE:
             raise ConflictError(
                 f"tenant {tenant!r} is {row.status}: sites are added to ACTIVE tenants only"
             )
-        return row
+        return row, False
     own = tenants(uow).get_live(site)
     if own is not None and _made_for_and_waiting(own, site):
-        return own  # its first site failed (or went) before its account was made
+        return own, False  # its first site failed (or went) before its account was made
     if own is not None:
         return tenant_for_site(uow, tenant=site, site=site, actor=actor)
+    plan = plans(uow).default()
     row = tenants(uow).add(
-        TenantRow(
-            name=site,
-            status=TenantStatus.PROVISIONING,
-            plan_id=plans(uow).default().id,
-            made_for=site,
-        )
+        TenantRow(name=site, status=TenantStatus.PROVISIONING, plan=plan, made_for=site)
     )
     uow.flush()
     record_created(
         uow, LIFECYCLE, row, reason=f"made for site {site}", actor=actor, operation_id=None
     )
-    return row
+    return row, True
 
 
 def _made_for_and_waiting(tenant: TenantRow, site: str) -> bool:
@@ -107,8 +105,7 @@ def check_usage(
 ) -> None:
     """409 naming the limit and the usage when the tenant has no room for `more` (one more
     thing, or that many MB)."""
-    plan = plans(uow).get(tenant.plan_id)
-    assert plan is not None
+    plan = tenant.plan  # loaded with the tenant: no query of its own
     check_limit(tenant.name, plan.name, limits_of(plan), limit, usage, more)
 
 
