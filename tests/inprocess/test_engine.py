@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 from dbos import DBOS
+from dbos import _workflow_commands as dbos_background
 
-from hostplane.kernel.engine import POLL_SERVING_API, POLL_WORKER, QUEUE, WorkflowEngine
+from hostplane.kernel.engine import (
+    BACKGROUND_JOBS_INTERVAL,
+    POLL_SERVING_API,
+    POLL_WORKER,
+    QUEUE,
+    WorkflowEngine,
+)
 from hostplane.settings import Settings
 from tests.inprocess.helpers import create_site
 from tests.inprocess.plane import Failpoints, Plane
@@ -54,3 +61,7 @@ def test_the_queue_poll_is_the_workers_unless_the_process_serves_the_api_or_it_i
     settings = plane.settings.model_copy(update={"queue_poll_interval": given})
     engine = WorkflowEngine(settings, plane.store, plane.registry, serves_api=serves_api)
     assert engine.poll_interval == polls
+
+
+def test_a_launched_engine_runs_dbos_background_jobs_at_its_own_slow_interval(plane: Plane):
+    assert dbos_background._BACKGROUND_JOBS_INTERVAL_SEC == BACKGROUND_JOBS_INTERVAL > 1.0

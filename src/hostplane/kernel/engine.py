@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
+from dbos import _workflow_commands as dbos_background
 from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
 from sqlalchemy.engine import make_url
 
@@ -24,6 +25,10 @@ QUEUE = "operations"
 # Queue polls (HOSTPLANE_QUEUE_POLL_INTERVAL unset): a worker's work all comes from the queue;
 # a process serving the API starts its own operations at once and polls for the rest.
 POLL_WORKER, POLL_SERVING_API = 0.2, 1.0
+# DBOS's background jobs (start DELAYED workflows whose delay ended, cancel workflows past
+# their deadline) run every second by default: two queries a second, a third of an idle
+# plane's CPU. The plane uses neither delays nor deadlines, so once in a while is enough.
+BACKGROUND_JOBS_INTERVAL = 30.0
 
 
 class CancelledIsInfo(logging.Filter):
@@ -93,6 +98,7 @@ class WorkflowEngine:
             "log_level": "WARNING",
         }
         DBOS(config=config)
+        dbos_background._BACKGROUND_JOBS_INTERVAL_SEC = BACKGROUND_JOBS_INTERVAL
         logging.getLogger("dbos").addFilter(CancelledIsInfo())
         if not self.work:
             DBOS.listen_queues([])
