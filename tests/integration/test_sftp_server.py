@@ -75,3 +75,13 @@ def test_a_lost_pid_file_does_not_lose_the_sshd(sftp: SftpServer):
     assert sftp.running_pid() == first
     assert sftp.layout.pid_file.read_text().strip() == str(first)
     assert _sshds_of(sftp.layout.config) == {first}
+
+
+def test_a_killed_sshd_is_started_again_by_the_watcher(sftp: SftpServer):
+    """The watcher sleeps on the sshd's pidfd: its death wakes it, and a new sshd serves."""
+    sftp.start()
+    first = sftp.running_pid()
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: sftp.running_pid() not in (None, first), "a new sshd")
+    assert _sshds_of(sftp.layout.config) == {sftp.running_pid()}

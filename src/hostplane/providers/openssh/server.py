@@ -26,6 +26,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -261,10 +262,14 @@ class SftpServer:
         raise PermanentError("the SFTP server (sshd) did not start", detail=tail)
 
     def _watch(self) -> None:
-        while not self._stop.wait(WATCH_INTERVAL):
+        while not self._stop.is_set():
             if self._proc is not None and self._proc.poll() is not None:
                 self._proc = None
-            if self.running_pid() is not None or self._stop.wait(GONE_RECHECK):
+            pid = self.running_pid()
+            if pid is not None:
+                self._until_exit(pid)
+                continue
+            if self._stop.wait(GONE_RECHECK) or self.running_pid() is not None:
                 continue
             with self.locked():  # not while a reload is sent, nor another process starts it
                 if self._stop.is_set() or self.running_pid() is not None:
@@ -277,6 +282,22 @@ class SftpServer:
                     self._ensure_running(10.0)
                 except Exception as exc:  # keep watching; the next round tries again
                     log.error("sftp.restart_failed", error=str(exc))
+
+    def _until_exit(self, pid: int) -> None:
+        """Until sshd `pid` exits or watching stops: its pidfd turns readable when it exits,
+        our child or not, so the watch costs nothing while it runs (reading /proc each round
+        did: most of an idle plane's SFTP share)."""
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # gone already; looked for again after a pause, never in a tight loop
+            self._stop.wait(WATCH_INTERVAL)
+            return
+        try:
+            while not self._stop.is_set():
+                if select.select([pidfd], [], [], WATCH_INTERVAL)[0]:
+                    return
+        finally:
+            os.close(pidfd)
 
 
 def _check_free(host: str, port: int) -> None:
