@@ -60,18 +60,21 @@ class BearerAuth:
         self._resolvers = tuple(resolvers)
 
     def __call__(self, request: Request) -> Caller:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing bearer token: send 'Authorization: Bearer <token>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        token = token.strip()
+        caller = self.operator(request)
+        return caller if caller is not None else self.resolved(request)
+
+    def operator(self, request: Request) -> Caller | None:
+        """The operator, from the header alone (no I/O: an event loop may call it); None when
+        the token is none of the operator's and the resolvers must look it up."""
+        token = self._token(request)
         digest = hashlib.sha256(token.encode()).digest()
         if any(hmac.compare_digest(digest, known) for known in self._digests):
             return Caller(fingerprint(token))
+        return None
+
+    def resolved(self, request: Request) -> Caller:
+        """A token the resolvers know (their lookups read the store), else 401."""
+        token = self._token(request)
         for resolve in self._resolvers:
             caller = resolve(request.app.state.services, token)
             if caller is not None:
@@ -81,3 +84,15 @@ class BearerAuth:
             "the bearer token is not valid for this control plane",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+    @staticmethod
+    def _token(request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing bearer token: send 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return token.strip()

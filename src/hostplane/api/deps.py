@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from hostplane.api import schemas
 from hostplane.api.schemas import Caller
@@ -28,25 +29,40 @@ class Submitter(Protocol):
     def cancel(self, operation_id: str) -> None: ...
 
 
-def get_services(request: Request) -> Services:
+class Authenticator(Protocol):
+    """The app's auth (api.auth.BearerAuth)."""
+
+    def operator(self, request: Request) -> Caller | None: ...
+
+    def resolved(self, request: Request) -> Caller: ...
+
+
+# The dependencies are coroutines: FastAPI runs a plain function's in a worker thread, a hop
+# per dependency per request; these do no I/O but a scoped token's lookup, which still does.
+
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_submitter(request: Request) -> Submitter:
+async def get_submitter(request: Request) -> Submitter:
     submitter: Submitter = request.app.state.submitter
     return submitter
 
 
-def get_caller(request: Request) -> Caller:
+async def get_caller(request: Request) -> Caller:
     """Any valid token: a route that takes this answers only within the caller's scope."""
-    caller: Caller = request.app.state.auth(request)
+    auth: Authenticator = request.app.state.auth
+    caller = auth.operator(request)
+    if caller is None:
+        caller = await run_in_threadpool(auth.resolved, request)
     return caller
 
 
-def get_actor(request: Request) -> str:
+async def get_actor(request: Request) -> str:
     """The operator's token only: a scoped token is refused (403), whatever the route."""
-    caller = get_caller(request)
+    caller = await get_caller(request)
     if caller.scope is not None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
