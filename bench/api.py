@@ -148,6 +148,12 @@ class Profile:
             self.proc.wait(timeout=60)
 
 
+def cpu_s(pid: int) -> float:
+    """The process's CPU (user + system, all its threads) so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(client: httpx.Client, method: str, url: str, expect: int, **kwargs: Any) -> float:
     t = time.perf_counter()
     r = client.request(method, url, **kwargs)
@@ -198,6 +204,7 @@ def run_backend(
         "get_page": [],
         "get_page_floor": [],
     }
+    cpu: dict[str, float] = {}  # CPU of each server over its requests: load-proof, unlike time
     try:
         token = (data_dir / "api-token").read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
@@ -209,6 +216,7 @@ def run_backend(
                 api.get("/v1/sites", params={"limit": 50})
                 bare.get("/v1/sites", params={"limit": 50})
             spy = Profile(plane.proc.pid, profile and profile / f"{backend}-post.txt")
+            cpu_before = {"post": cpu_s(plane.proc.pid), "post_floor": cpu_s(floor.proc.pid)}
             for i in range(requests):
                 pair = [
                     (api, "post", {"name": f"new-{i:05d}-{uuid.uuid4().hex[:6]}"}),
@@ -218,8 +226,11 @@ def run_backend(
                     body["type"] = "static"
                     samples[key].append(timed(client, "POST", "/v1/sites", 202, json=body))
             spy.stop()
+            cpu["post"] = cpu_s(plane.proc.pid) - cpu_before["post"]
+            cpu["post_floor"] = cpu_s(floor.proc.pid) - cpu_before["post_floor"]
             rng = random.Random(7)
             spy = Profile(plane.proc.pid, profile and profile / f"{backend}-get_page.txt")
+            cpu_before = {"get": cpu_s(plane.proc.pid), "get_floor": cpu_s(floor.proc.pid)}
             for i in range(requests):
                 params: dict[str, Any] = {"limit": 50}
                 if rng.random() < 0.8:  # most pages are deep in the keyset, some are the first
@@ -230,6 +241,8 @@ def run_backend(
                 for client, key in both if i % 2 else both[::-1]:
                     samples[key].append(timed(client, "GET", "/v1/sites", 200, params=params))
             spy.stop()
+            cpu["get_page"] = cpu_s(plane.proc.pid) - cpu_before["get"]
+            cpu["get_page_floor"] = cpu_s(floor.proc.pid) - cpu_before["get_floor"]
     finally:
         floor.stop()
         plane.stop()
@@ -239,7 +252,11 @@ def run_backend(
         target = target_ms(floor_figures["p99_ms"])
         result[endpoint] = {
             **figures,
-            "floor": floor_figures,
+            "cpu_ms_per_request": round(cpu[endpoint] * 1000 / requests, 2),
+            "floor": {
+                **floor_figures,
+                "cpu_ms_per_request": round(cpu[f"{endpoint}_floor"] * 1000 / requests, 2),
+            },
             "target_p99_ms": target,
             "holds": figures["p99_ms"] <= target,
         }

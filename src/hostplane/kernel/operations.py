@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from hostplane.errors import ConflictError
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.store.tables import OperationRow
-from hostplane.kernel.store.types import utcnow
+from hostplane.kernel.store.types import new_id, utcnow
 from hostplane.kernel.store.uow import UnitOfWork
 
 
@@ -81,9 +81,11 @@ def new_operation(
     running: bool = False,
     scope: str | None = None,
 ) -> OperationRow:
-    """The operation row, holding the target's slot, added and flushed (its id is set)."""
+    """The operation row, holding the target's slot, added (its id set now; written with the
+    unit of work's next flush, where a taken slot is a conflict)."""
     op = uow.operations.add(
         OperationRow(
+            id=new_id(),
             kind=kind,
             target_kind=target_kind,
             target_name=target_name,
@@ -98,7 +100,6 @@ def new_operation(
             scope=scope,
         )
     )
-    uow.flush()
     return op
 
 

@@ -20,6 +20,7 @@ from hostplane.kernel.operations import (
     request_hash,
     submit,
 )
+from hostplane.kernel.store.types import new_id
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.site import secrets as site_secrets
@@ -113,6 +114,7 @@ def create_site(
         owner = _owner_with_room(uow, tenant=tenant, site=name, actor=actor)
         tenant_database.claim(uow, owner, name, site_type, actor)
         row = SiteRow(
+            id=new_id(),
             name=name,
             type=site_type,
             runtime=kind,
@@ -122,7 +124,6 @@ def create_site(
             tenant=owner,
         )
         site = sites(uow).add(row)
-        uow.flush()
         sub = _operation(uow, site, SiteOp.PROVISION, actor, idempotency_key, fingerprint)
         record_created(
             uow, LIFECYCLE, site, reason="requested", actor=actor, operation_id=sub.operation_id

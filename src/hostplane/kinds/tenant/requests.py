@@ -18,6 +18,7 @@ from hostplane.kernel.operations import (
     request_hash,
     submit,
 )
+from hostplane.kernel.store.types import new_id
 from hostplane.kernel.store.uow import UnitOfWork
 from hostplane.kernel.transition import record_created
 from hostplane.kinds.tenant.lifecycle import snapshot
@@ -87,9 +88,10 @@ def tenant_for_site(
         return tenant_for_site(uow, tenant=site, site=site, actor=actor)
     plan = plans(uow).default()
     row = tenants(uow).add(
-        TenantRow(name=site, status=TenantStatus.PROVISIONING, plan=plan, made_for=site)
+        TenantRow(
+            id=new_id(), name=site, status=TenantStatus.PROVISIONING, plan=plan, made_for=site
+        )
     )
-    uow.flush()
     record_created(
         uow, LIFECYCLE, row, reason=f"made for site {site}", actor=actor, operation_id=None
     )
