@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from hostplane.providers.edge import EdgeRoute, EdgeState
 from hostplane.providers.haproxy.hostmap import host_map
 from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from hostplane.providers.runtime import StaticFiles
+from tests.e2e.harness import wait_for
 from tests.services import free_port, terminate
 
 HAPROXY = os.environ.get("HOSTPLANE_TEST_HAPROXY") or shutil.which("haproxy") or "haproxy"
@@ -125,3 +127,32 @@ def test_one_site_is_applied_by_its_hosts_alone(haproxy, monkeypatch):
     assert _served(url, "s7.localhost")[0] == 404
     assert runtime.apply_hosts(desired, ["s7.localhost"]) is Outcome.UNCHANGED
     assert runtime.observe() == desired
+
+
+def test_the_map_file_has_one_writer_at_a_time_across_processes(haproxy):
+    """Another process holding the file's lock (an API process and a worker both change the
+    map) holds the write back until it lets go: a later write never lands under an older."""
+    runtime, _ = haproxy
+    runtime.apply(host_map(_state(1)))
+    other = subprocess.Popen(
+        ["flock", str(runtime.lock_path), "sleep", "1"], start_new_session=True
+    )
+    try:
+        wait_for(lambda: _lock_held(runtime.lock_path), "the other process to hold the lock")
+        started = time.monotonic()
+        assert runtime.apply(host_map(_state(2))) is Outcome.UPDATED  # served at once...
+        assert time.monotonic() - started > 0.3  # ...its file written once the other let go
+        assert other.wait(timeout=5) == 0
+    finally:
+        terminate(other, timeout=5)
+    assert "s1.localhost" in runtime.map_path.read_text()
+
+
+def _lock_held(path: Path) -> bool:
+    with path.open("a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False

@@ -188,7 +188,8 @@ def end(pid: int, grace: float = END_GRACE) -> None:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """One control plane process at a time decides whether to adopt or start a process."""
+    """One control plane process (or thread: each call opens its own descriptor) at a time
+    holds `path`'s lock: to decide whether to adopt or start a process, to write a file."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

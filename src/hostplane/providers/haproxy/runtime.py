@@ -32,6 +32,7 @@ from hostplane.providers.haproxy.hostmap import (
     render_file,
     render_shown,
 )
+from hostplane.providers.supervision import locked
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +47,9 @@ FLUSH_DELAY = 0.5
 class RuntimeHostMap:
     def __init__(self, socket_path: Path, map_path: Path, timeout: float = 10.0) -> None:
         self.socket_path, self.map_path, self.timeout = socket_path, map_path, timeout
-        self._file_lock = threading.Lock()  # one writer of the file at a time
+        # One writer of the file at a time, across processes too (an API process and
+        # workers each change the map): a flock, taken by each write on its own descriptor.
+        self.lock_path = map_path.with_name(map_path.name + ".lock")
         self._pending_lock = threading.Lock()
         self._pending: threading.Timer | None = None
 
@@ -112,7 +115,7 @@ class RuntimeHostMap:
                 command = change.command(str(self.map_path))
                 self._expect_empty(command, self.call(command))
         live_ms = round((time.monotonic() - started) * 1000, 1)
-        with self._file_lock:
+        with locked(self.lock_path):
             written = atomic_write(self.map_path, render_file(entries), mode=0o644)
         if not changes:
             return Outcome.UPDATED if written else Outcome.UNCHANGED
@@ -166,7 +169,7 @@ class RuntimeHostMap:
         if pending is None:
             return False
         pending.cancel()
-        with self._file_lock:
+        with locked(self.lock_path):
             return atomic_write(self.map_path, render_shown(self._show()), mode=0o644)
 
     def _swap(self, entries: HostMap) -> None:
