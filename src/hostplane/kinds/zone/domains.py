@@ -66,8 +66,7 @@ def domain_steps(
     platform keeps records for)."""
     if services.zones is None:
         return ()
-    zone = zones(uow).serving(domain)
-    if zone is not None and zone.tenant_id == tenant_id:
+    if zones(uow).tenants_serving(domain, tenant_id) is not None:
         return (STEP,)
     return (STEP,) if removal and records(uow).kept_for(domain) else ()
 
@@ -79,10 +78,7 @@ def _serving(services: Services, target: BoundDomain) -> ZoneRow | None:
 def _tenants_zone(services: Services, name: str, tenant_id: str | None) -> ZoneRow | None:
     """The tenant's ACTIVE zone `name` is in, if any."""
     with services.store.unit_of_work() as uow:
-        zone = zones(uow).serving(name)
-    if zone is None or zone.tenant_id != tenant_id:
-        return None
-    return zone
+        return zones(uow).tenants_serving(name, tenant_id)
 
 
 def dns01(services: Services, domain: str, tenant_id: str | None) -> TxtChallenges | None:

@@ -94,6 +94,12 @@ class ZoneRepository:
         )
         return max(self.session.scalars(stmt), key=lambda z: len(z.name), default=None)
 
+    def tenants_serving(self, name: str, tenant_id: str | None) -> ZoneRow | None:
+        """The zone `name` is in (see serving) if it is the tenant's: a domain's records go
+        only into a zone of the tenant whose site the domain is for."""
+        zone = self.serving(name)
+        return zone if zone is not None and zone.tenant_id == tenant_id else None
+
     def page(
         self, *, status: str | None, after: str | None, limit: int, tenant_id: str | None
     ) -> Sequence[ZoneRow]:
