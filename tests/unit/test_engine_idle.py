@@ -9,4 +9,3 @@ def test_dbos_reads_the_background_jobs_interval_from_the_constant_the_engine_se
     assert isinstance(dbos_background._BACKGROUND_JOBS_INTERVAL_SEC, float)
     reads = dbos_background.background_jobs_thread.__code__.co_names
     assert "_BACKGROUND_JOBS_INTERVAL_SEC" in reads
-
