@@ -9,10 +9,32 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
+from hostplane import failpoints
 from tests.e2e.harness import ControlPlane
 
 POINTS = ("before", "after", "checkpointed")
+
+
+def failpoint_plane(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
+) -> ControlPlane:
+    """The module's control plane, not started yet, in a temporary directory `name`, with
+    HOSTPLANE_FAILPOINTS=@armed and `env`: each test arms its failpoints at run time, so a
+    test costs the restart its kill needs, not a plane of its own."""
+    data_dir = tmp_path_factory.mktemp(name) / "data"
+    return ControlPlane(data_dir, extra_env={"HOSTPLANE_FAILPOINTS": failpoints.FROM_FILE, **env})
+
+
+def started(plane: ControlPlane) -> Iterator[ControlPlane]:
+    """For a module-scoped fixture: the plane, started; stopped (with its edge, caches and
+    PowerDNS) and its system users removed when the module ends."""
+    try:
+        yield plane.start()
+    finally:
+        plane.stop()
+        plane.clean_host()
 
 
 def disarmed(plane: ControlPlane) -> Iterator[ControlPlane]:

@@ -16,15 +16,16 @@ from typing import Any
 import pytest
 import redis
 
-from hostplane import failpoints
 from tests.e2e.harness import ControlPlane, wait_for, wait_gone
 from tests.faults.common import (
     POINTS,
     disarmed,
     done,
+    failpoint_plane,
     killed_request,
     log_events,
     no_drift,
+    started,
     succeeded_once,
 )
 from tests.fixtures_redis import connect
@@ -33,15 +34,7 @@ from tests.inprocess.test_cache_reassign import REASSIGN_KILLS
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    cp = ControlPlane(
-        tmp_path_factory.mktemp("cache-faults") / "data",
-        extra_env={"HOSTPLANE_FAILPOINTS": failpoints.FROM_FILE},
-    )
-    try:
-        yield cp.start()
-    finally:
-        cp.stop()
-        cp.clean_host()
+    yield from started(failpoint_plane(tmp_path_factory, "cache-faults"))
 
 
 @pytest.fixture

@@ -13,15 +13,16 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
-from hostplane import failpoints
 from tests.e2e.harness import ControlPlane, wait_for
 from tests.faults.common import (
     POINTS,
     disarmed,
     done,
+    failpoint_plane,
     killed_request,
     log_events,
     no_drift,
+    started,
     succeeded_once,
 )
 from tests.fixtures_mariadb import root_connection
@@ -40,18 +41,8 @@ def mariadb_server() -> Iterator[PrivateMariaDB]:
 
 @pytest.fixture(scope="module")
 def plane(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    cp = ControlPlane(
-        tmp_path_factory.mktemp("data-faults") / "data",
-        extra_env={
-            "HOSTPLANE_SITE_DB_URL": mariadb_server.url,
-            "HOSTPLANE_FAILPOINTS": failpoints.FROM_FILE,
-        },
-    )
-    try:
-        yield cp.start()
-    finally:
-        cp.stop()
-        cp.clean_host()
+    cp = failpoint_plane(tmp_path_factory, "data-faults", HOSTPLANE_SITE_DB_URL=mariadb_server.url)
+    yield from started(cp)
 
 
 @pytest.fixture

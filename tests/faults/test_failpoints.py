@@ -13,12 +13,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hostplane import failpoints
 from tests.e2e.harness import ControlPlane, wait_for
 from tests.faults.common import (
     POINTS,
     disarmed,
     done_once,
+    failpoint_plane,
     killed_then_restarted,
     no_drift,
     request_killed,
@@ -29,16 +29,13 @@ PLATFORM_IP = "93.184.215.14"  # DNS record data only
 
 @pytest.fixture(scope="module")
 def shared_plane(tmp_path_factory, powerdns) -> ControlPlane:
-    """One control plane for the module, its failpoints armed by each test at run time: a
-    test costs the restart its kill needs, not a plane of its own. Names are unique per
-    test, and each test leaves no drift behind, which the next one checks."""
-    return ControlPlane(
-        tmp_path_factory.mktemp("faults") / "data",
-        extra_env={
-            "HOSTPLANE_FAILPOINTS": failpoints.FROM_FILE,
-            "HOSTPLANE_DNS_RESOLVERS": powerdns.resolver,
-            "HOSTPLANE_PUBLIC_IPS": PLATFORM_IP,
-        },
+    """One control plane for the module, started by the first test's `disarmed`. Names are
+    unique per test, and each test leaves no drift behind, which the next one checks."""
+    return failpoint_plane(
+        tmp_path_factory,
+        "faults",
+        HOSTPLANE_DNS_RESOLVERS=powerdns.resolver,
+        HOSTPLANE_PUBLIC_IPS=PLATFORM_IP,
     )
 
 

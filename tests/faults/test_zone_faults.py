@@ -18,7 +18,6 @@ import dns.rcode
 import httpx
 import pytest
 
-from hostplane import failpoints
 from tests.e2e.harness import ControlPlane, wait_for, wait_gone
 from tests.e2e.test_zones import ask
 from tests.faults.common import (
@@ -26,9 +25,11 @@ from tests.faults.common import (
     disarmed,
     done,
     done_once,
+    failpoint_plane,
     log_events,
     no_drift,
     request_killed,
+    started,
 )
 
 
@@ -65,20 +66,14 @@ def _records(cp: ControlPlane, zone: str, name: str) -> list[dict[str, Any]]:
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """One plane for the module: each killed test arms its failpoint at run time. Its own
     PowerDNS answers for its zones, and the DNS check of a domain asks it."""
-    cp = ControlPlane(tmp_path_factory.mktemp("zone-faults") / "data")
-    cp.extra_env.update(
-        {
-            "HOSTPLANE_FAILPOINTS": failpoints.FROM_FILE,
-            "HOSTPLANE_DNS_RESOLVERS": f"127.0.0.1:{cp.dns_port}",
-            "HOSTPLANE_PUBLIC_IPS": "127.0.0.1",
-            "HOSTPLANE_DNS_ALLOW_PRIVATE": "true",
-        }
+    cp = failpoint_plane(
+        tmp_path_factory,
+        "zone-faults",
+        HOSTPLANE_PUBLIC_IPS="127.0.0.1",
+        HOSTPLANE_DNS_ALLOW_PRIVATE="true",
     )
-    try:
-        yield cp.start()
-    finally:
-        cp.stop()
-        cp.clean_host()
+    cp.extra_env["HOSTPLANE_DNS_RESOLVERS"] = f"127.0.0.1:{cp.dns_port}"
+    yield from started(cp)
 
 
 @pytest.fixture

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from hostplane.cli.client import ApiClient
 from hostplane.cli.finish import finish, say
-from hostplane.cli.output import JsonOpt, TimeoutOpt, WaitOpt, console, print_json, run
+from hostplane.cli.output import JsonOpt, TimeoutOpt, WaitOpt, print_json, run
+from hostplane.cli.owned import delete_user, listed, reassign, say_events
 
 cache_app = typer.Typer(no_args_is_help=True, help="A tenant's caches (Redis instances).")
 user_app = typer.Typer(no_args_is_help=True, help="A cache's users (Redis ACL users).")
@@ -54,19 +54,13 @@ def cache_create(
 @cache_app.command("list")
 def cache_list(ctx: typer.Context, tenant: TenantOpt, as_json: JsonOpt = False) -> None:
     """The tenant's caches."""
+    columns = ("cache", "name", "tenant", "memory", "persistence", "status")
+    listed(ctx, f"/v1/tenants/{tenant}/caches", as_json, columns, _cache_row)
 
-    def go(client: ApiClient) -> None:
-        items = client.get(f"/v1/tenants/{tenant}/caches")["items"]
-        if as_json:
-            print_json(items)
-            return
-        table = Table("cache", "name", "tenant", "memory", "persistence", "status")
-        for c in items:
-            memory = f"{c['memory_mb']} MB"
-            table.add_row(c["name"], c["label"], c["tenant"], memory, c["persistence"], c["status"])
-        console.print(table)
 
-    run(ctx, go)
+def _cache_row(c: dict[str, Any]) -> list[str]:
+    memory = f"{c['memory_mb']} MB"
+    return [c["name"], c["label"], c["tenant"], memory, c["persistence"], c["status"]]
 
 
 @cache_app.command("show")
@@ -87,8 +81,7 @@ def cache_show(ctx: typer.Context, cache: str, as_json: JsonOpt = False) -> None
             say(f"last error: {c['last_error']}")
         for u in c["users"]:
             say(f"  user {u['name']}: keys {u['key_prefix']}*, {u['status']}")
-        for e in c["events"][:10]:
-            say(f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}")
+        say_events(c)
 
     run(ctx, go)
 
@@ -122,15 +115,7 @@ def cache_reassign(
 ) -> None:
     """Move CACHE to another tenant (operator only): a new instance name (printed), its data
     kept, the old tenant's users deleted and their connections cut."""
-
-    def go(client: ApiClient) -> None:
-        accepted = client.post(f"/v1/caches/{cache}/reassign", {"tenant": tenant})
-        if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
-            say(f"cache {cache} is now {accepted['to']} of tenant {tenant}")
-        elif not wait and not as_json:
-            say(f"it becomes {accepted['to']}")
-
-    run(ctx, go)
+    reassign(ctx, "cache", cache, tenant, wait, timeout, as_json)
 
 
 @user_app.command("create")
@@ -163,18 +148,12 @@ def user_create(
 @user_app.command("list")
 def user_list(ctx: typer.Context, cache: str, as_json: JsonOpt = False) -> None:
     """The cache's users and how they connect (never a password)."""
+    columns = ("user", "key prefix", "status", "socket")
+    listed(ctx, f"/v1/caches/{cache}/users", as_json, columns, _user_row)
 
-    def go(client: ApiClient) -> None:
-        items = client.get(f"/v1/caches/{cache}/users")["items"]
-        if as_json:
-            print_json(items)
-            return
-        table = Table("user", "key prefix", "status", "socket")
-        for u in items:
-            table.add_row(u["name"], u["key_prefix"], u["status"], u["connection"]["socket"])
-        console.print(table)
 
-    run(ctx, go)
+def _user_row(u: dict[str, Any]) -> list[str]:
+    return [u["name"], u["key_prefix"], u["status"], u["connection"]["socket"]]
 
 
 @user_app.command("rotate")
@@ -211,10 +190,4 @@ def user_delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a cache's ACL user (its connections are cut)."""
-
-    def go(client: ApiClient) -> None:
-        accepted = client.delete(f"/v1/caches/{cache}/users/{name}")
-        if finish(client, accepted, accepted["cache"], wait, timeout, as_json) and not as_json:
-            say(f"user {name} of {cache} is DELETED")
-
-    run(ctx, go)
+    delete_user(ctx, "cache", cache, name, wait, timeout, as_json)

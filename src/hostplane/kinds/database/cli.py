@@ -6,18 +6,11 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from hostplane.cli.client import ApiClient, fail
 from hostplane.cli.finish import finish, say
-from hostplane.cli.output import (
-    JsonOpt,
-    TimeoutOpt,
-    WaitOpt,
-    console,
-    print_json,
-    run,
-)
+from hostplane.cli.output import JsonOpt, TimeoutOpt, WaitOpt, print_json, run
+from hostplane.cli.owned import delete_user, listed, reassign, say_events
 
 database_app = typer.Typer(no_args_is_help=True, help="A tenant's MariaDB databases.")
 user_app = typer.Typer(no_args_is_help=True, help="A database's users (MariaDB accounts).")
@@ -58,18 +51,12 @@ def database_create(
 @database_app.command("list")
 def database_list(ctx: typer.Context, tenant: TenantOpt, as_json: JsonOpt = False) -> None:
     """The tenant's databases."""
+    columns = ("database", "name", "tenant", "site", "status")
+    listed(ctx, f"/v1/tenants/{tenant}/databases", as_json, columns, _database_row)
 
-    def go(client: ApiClient) -> None:
-        items = client.get(f"/v1/tenants/{tenant}/databases")["items"]
-        if as_json:
-            print_json(items)
-            return
-        table = Table("database", "name", "tenant", "site", "status")
-        for d in items:
-            table.add_row(d["name"], d["label"], d["tenant"], d.get("site") or "", d["status"])
-        console.print(table)
 
-    run(ctx, go)
+def _database_row(d: dict[str, Any]) -> list[str]:
+    return [d["name"], d["label"], d["tenant"], d.get("site") or "", d["status"]]
 
 
 @database_app.command("show")
@@ -89,8 +76,7 @@ def database_show(ctx: typer.Context, database: str, as_json: JsonOpt = False) -
             say(f"last error: {d['last_error']}")
         for u in d["users"]:
             say(f"  user {u['user']} ({u['name']}): {u['privileges']}, {u['status']}")
-        for e in d["events"][:10]:
-            say(f"  {e['at']} {e['from_status'] or '-'} → {e['to_status']}: {e['reason']}")
+        say_events(d)
 
     run(ctx, go)
 
@@ -131,15 +117,7 @@ def database_reassign(
 ) -> None:
     """Move DATABASE to another tenant: a new MariaDB name (printed), its tables moved, the
     old tenant's users dropped."""
-
-    def go(client: ApiClient) -> None:
-        accepted = client.post(f"/v1/databases/{database}/reassign", {"tenant": tenant})
-        if finish(client, accepted, accepted["database"], wait, timeout, as_json) and not as_json:
-            say(f"database {database} is now {accepted['to']} of tenant {tenant}")
-        elif not wait and not as_json:
-            say(f"it becomes {accepted['to']}")
-
-    run(ctx, go)
+    reassign(ctx, "database", database, tenant, wait, timeout, as_json)
 
 
 @user_app.command("create")
@@ -229,10 +207,4 @@ def user_delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Drop a database's user (NAME: the name it was created with)."""
-
-    def go(client: ApiClient) -> None:
-        accepted = client.delete(f"/v1/databases/{database}/users/{name}")
-        if finish(client, accepted, accepted["database"], wait, timeout, as_json) and not as_json:
-            say(f"user {name} of {database} is DELETED")
-
-    run(ctx, go)
+    delete_user(ctx, "database", database, name, wait, timeout, as_json)
