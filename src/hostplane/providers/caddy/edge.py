@@ -17,7 +17,7 @@ import structlog
 from hostplane.providers import http_clients
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.caddy import admin
-from hostplane.providers.caddy.render import render_config, route_ids
+from hostplane.providers.caddy.render import config_matches, render_config, route_ids
 from hostplane.providers.edge import ROUTE_HEADER, EdgeState
 from hostplane.providers.fs import atomic_write, private_dir
 
@@ -118,8 +118,15 @@ class CaddyEdge:
         and the site routes it runs."""
         current = self.current()
         admin = current.get("admin")
-        desired = self.render(state, running_admin=admin if isinstance(admin, dict) else None)
-        return current == desired, frozenset(route_ids(current))
+        matches = config_matches(
+            current,
+            state,
+            admin_listen=self.admin_listen,
+            http_listen=self.config.http_listen,
+            https_listen=self.config.https_listen,
+            running_admin=admin if isinstance(admin, dict) else None,
+        )
+        return matches, frozenset(route_ids(current))
 
     def confirm(self, host: str, route_id: str) -> None:
         """Wait until a request for `host` through the edge is answered by `route_id`."""

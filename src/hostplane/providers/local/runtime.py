@@ -191,10 +191,18 @@ class LocalRuntime:
                 found.update(sitefiles.folders(home / SITES_FOLDER))
         return found
 
+    def site_names(self) -> frozenset[str]:
+        """The sites with a folder here: site_dirs' names, without a Path for each."""
+        found = sitefiles.folder_names(self.legacy_dir)
+        if self.accounts.homes_dir.is_dir():
+            for home in self.accounts.homes_dir.iterdir():
+                found |= sitefiles.folder_names(home / SITES_FOLDER)
+        return frozenset(found)
+
     def inventory(self) -> tuple[frozenset[str], dict[str, bool]]:
         """Site folders and PHP-FPM pools with whether their master runs."""
         pools = {site: self.pools.running_pid(site) is not None for site in self.pools.managed()}
-        return frozenset(self.site_dirs()), pools
+        return self.site_names(), pools
 
     def prune(self, kind: str, site: str) -> Outcome:
         """Remove the folder or the PHP-FPM pool of a site that is not live."""
@@ -208,4 +216,4 @@ class LocalRuntime:
 
     def observe(self) -> frozenset[str]:
         """Sites with a folder or a PHP-FPM pool here."""
-        return frozenset(self.site_dirs()) | self.pools.managed()
+        return self.site_names() | self.pools.managed()

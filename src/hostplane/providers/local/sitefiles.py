@@ -71,17 +71,20 @@ def link_wordpress(source: Path, root: Path, skip: Sequence[str]) -> None:
 
 def folders(parent: Path) -> dict[str, Path]:
     """Site folders directly in `parent` (one scan): name → path."""
-    # os.scandir: the entry's type comes with the listing, so no stat per site (the reconciler
-    # scans thousands of them).
+    return {name: parent / name for name in folder_names(parent)}
+
+
+def folder_names(parent: Path) -> set[str]:
+    """The names of the site folders directly in `parent`, in one scan. os.scandir gives each
+    entry's type with the listing and no Path is made: no stat per site, which the reconciler
+    would pay for thousands of them."""
     try:
         with os.scandir(parent) as entries:
             return {
-                e.name: parent / e.name
-                for e in entries
-                if "." not in e.name and e.is_dir(follow_symlinks=False)
+                e.name for e in entries if "." not in e.name and e.is_dir(follow_symlinks=False)
             }
     except (FileNotFoundError, NotADirectoryError):
-        return {}
+        return set()
 
 
 def adopt_legacy(legacy: Path, site_root: Path) -> bool:
