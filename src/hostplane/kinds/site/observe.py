@@ -27,7 +27,7 @@ from hostplane.kinds.site.model import KIND
 from hostplane.kinds.site.repo import sites
 from hostplane.providers.docker.runtime import DockerRuntime
 from hostplane.providers.local.runtime import LocalRuntime
-from hostplane.providers.runtime import RuntimeKind, SiteType
+from hostplane.providers.runtime import RuntimeKind, runtime_kind, site_type
 from hostplane.services import Services
 
 
@@ -37,8 +37,8 @@ def desired_sites(services: Services) -> tuple[list[DesiredSite], list[str]]:
         live = [
             DesiredSite(
                 name=s.name,
-                type=SiteType(s.type),
-                runtime=RuntimeKind(s.runtime),
+                type=site_type(s.type),
+                runtime=runtime_kind(s.runtime),
                 status=s.status,
                 busy=s.name in busy,
                 installed=s.installed_at is not None,
