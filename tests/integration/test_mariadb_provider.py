@@ -170,6 +170,8 @@ def test_populated_lists_this_planes_databases_that_hold_tables(provider, mariad
     try:
         found = provider.populated()
         assert full in found and empty not in found
+        # The reconciler's inventory: the same, with observe()'s, on one connection.
+        assert provider.inventory() == (*provider.observe(), found)
     finally:
         for name in (empty, full):
             provider.remove_database(name, name)

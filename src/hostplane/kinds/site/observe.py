@@ -63,8 +63,8 @@ def observe_providers(
         )
 
     def databases() -> None:
-        values["databases"], values["database_users"] = services.databases.observe()
-        values["populated"] = services.databases.populated()
+        found = services.databases.inventory()  # one connection, two queries
+        values["databases"], values["database_users"], values["populated"] = found
 
     ask(calls, observation, "edge", edge)
     ask(calls, observation, "site-databases", databases, 2)
