@@ -190,6 +190,7 @@ class SiteFields(Protocol):
     installed_at: datetime | None
     maintenance: str | None
     tenant_id: str | None
+    routed: bool
 
     @property
     def tenant_name(self) -> str | None: ...  # its tenant's name, its user's and its home's
