@@ -228,6 +228,7 @@ def run(size: int, mariadb: PrivateMariaDB, pdns: PrivatePowerDNS) -> dict[str, 
             "first_plan_cpu_s": round(first_cpu, 4),
             "floor_cpu_us_per_site": _per_site_us(floor_cpu, size),
             "ratio": round(cpu / floor_cpu, 2),
+            "first_plan_ratio": round(first_cpu / floor_cpu, 2),
             "provider_calls": sum(result.calls.values()),
             "calls_by_provider": result.calls,
             "docker_calls": docker_calls,
@@ -261,6 +262,7 @@ def main() -> None:
         "target": f"plan CPU per site at {largest['sites']} sites <= {TARGET_RATIO}x the floor's",
         "target_ratio": TARGET_RATIO,
         "ratio": largest["ratio"],
+        "first_plan_ratio": largest["first_plan_ratio"],  # shown, not the target
         "target_met": largest["ratio"] <= TARGET_RATIO,
         "calls_independent_of_sites": len({r["provider_calls"] for r in runs}) == 1,
         "statements_independent_of_sites": len(
@@ -272,7 +274,7 @@ def main() -> None:
         print(
             f"{r['sites']:>6} sites: plan {r['cpu_s']} s CPU ({r['cpu_us_per_site']} us/site),"
             f" floor {r['floor_cpu_s']} s ({r['floor_cpu_us_per_site']} us/site),"
-            f" first plan {r['first_plan_cpu_s']} s,"
+            f" first plan {r['first_plan_cpu_s']} s (ratio {r['first_plan_ratio']}),"
             f" ratio {r['ratio']}, {r['provider_calls']} provider calls,"
             f" {r['store_statements']} store statements; floor parts {r['floor_parts_cpu_s']}"
         )
