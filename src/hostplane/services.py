@@ -39,7 +39,7 @@ from hostplane.providers.powerdns.process import PdnsProcess
 from hostplane.providers.powerdns.rrsets import SOA_EXPIRE, SOA_REFRESH, SOA_RETRY
 from hostplane.providers.redis.acl import RedisAcl
 from hostplane.providers.redis.instances import RedisInstances
-from hostplane.providers.runtime import RuntimeKind, SiteRuntime
+from hostplane.providers.runtime import RuntimeKind, SiteRuntime, runtime_kind
 from hostplane.providers.wordpress import WordPressInstaller
 from hostplane.secretbox import SecretBox, load_secret_box
 from hostplane.settings import Settings
@@ -74,7 +74,7 @@ class Services:
 
     def runtime(self, kind: str) -> SiteRuntime:
         try:
-            return self.runtimes[RuntimeKind(kind)]
+            return self.runtimes[runtime_kind(kind)]
         except (KeyError, ValueError) as exc:
             raise HostplaneError(
                 f"runtime {kind!r} is not configured on this control plane"

@@ -467,6 +467,9 @@ class FakeDatabases:
     def populated(self) -> frozenset[str]:
         return frozenset(self.tables & set(self.databases))
 
+    def inventory(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        return (*self.observe(), self.populated())
+
     def lose(self, name: str) -> None:
         """Someone dropped the database by hand: its tables and data are gone."""
         self.databases.pop(name, None)

@@ -14,6 +14,7 @@ from hostplane import naming
 from hostplane.errors import ValidationError
 from hostplane.providers.base import Outcome, PermanentError, TemporaryError
 from hostplane.providers.mariadb import identifiers as ids
+from hostplane.providers.mariadb.connection import Account, cursor
 from hostplane.providers.mariadb.provider import MariaDBProvider, generate_password
 from tests.fixtures_mariadb import root_connection
 from tests.services import free_port
@@ -170,6 +171,25 @@ def test_populated_lists_this_planes_databases_that_hold_tables(provider, mariad
     try:
         found = provider.populated()
         assert full in found and empty not in found
+        # The reconciler's inventory: the same, with observe()'s, on one connection.
+        assert provider.inventory() == (*provider.observe(), found)
     finally:
         for name in (empty, full):
             provider.remove_database(name, name)
+
+
+def test_connections_share_one_tls_context_and_negotiate_as_pymysql_does(mariadb_server):
+    """PyMySQL's default context (TLS when the server offers it, nothing verified) is made
+    once: every connection of the provider's gets the same, and the same TLS as before."""
+    account = Account.from_url(mariadb_server.url)
+    with cursor(account) as first, cursor(account) as second:
+        assert first.connection.ctx is second.connection.ctx is not None
+        first.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        ours = first.fetchone()[1]
+    plain = pymysql.connect(**account.connect_args())
+    try:
+        with plain.cursor() as cur:
+            cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            assert bool(cur.fetchone()[1]) == bool(ours)
+    finally:
+        plain.close()

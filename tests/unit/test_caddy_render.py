@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from hostplane.errors import ValidationError
-from hostplane.providers.caddy.render import NOT_FOUND_BODY, render_config, route_ids
+from hostplane.providers.caddy.render import (
+    NOT_FOUND_BODY,
+    config_matches,
+    render_config,
+    route_ids,
+)
 from hostplane.providers.edge import (
     ROUTE_HEADER,
     AcmeChallenge,
@@ -149,3 +156,56 @@ def test_a_denied_path_must_be_an_absolute_path_without_wildcards():
     for bad in ("wp-admin/install.php", "/wp-admin/*", "/", ""):
         with pytest.raises(ValidationError, match="absolute path"):
             EdgeRoute("site-x", ("x.localhost",), StaticFiles("/srv/x"), denied_paths=(bad,))
+
+
+_LISTEN = {
+    "admin_listen": "127.0.0.1:2019",
+    "http_listen": "127.0.0.1:18080",
+    "https_listen": "127.0.0.1:18443",
+}
+
+
+def _variants(config):
+    """`config` changed in one place each: a route's part, a route less, one more, the
+    servers, the admin block, the certificates."""
+    changes = [
+        lambda c: c["apps"]["http"]["servers"]["hostplane"]["routes"][0]["match"][0]["host"].append(
+            "x.test"
+        ),
+        lambda c: c["apps"]["http"]["servers"]["hostplane"]["routes"].pop(1),
+        lambda c: c["apps"]["http"]["servers"]["hostplane"]["routes"].insert(1, {"handle": []}),
+        lambda c: c["apps"]["http"]["servers"]["hostplane-tls"]["routes"][1].pop("terminal"),
+        lambda c: c["apps"]["http"]["servers"].pop("hostplane-tls"),
+        lambda c: c["admin"].update(listen="127.0.0.1:2020"),
+        lambda c: c["apps"]["tls"]["certificates"]["load_pem"].clear(),
+        lambda c: c["apps"].update(extra={}),
+        lambda c: c["apps"]["http"]["servers"]["hostplane"].update(routes={}),
+    ]
+    for change in changes:
+        changed = copy.deepcopy(config)
+        change(changed)
+        yield changed
+
+
+def test_config_matches_exactly_when_the_rendered_config_is_equal():
+    routes = (
+        EdgeRoute("site-a", ("a.localhost", "www.a.test"), StaticFiles("/srv/a")),
+        EdgeRoute("site-b", ("b.localhost",), HTTPProxy("unix//run/b.sock")),
+        EdgeRoute("site-c", ("*.c.test",), FastCGI("/srv/c", "unix//run/c.sock")),
+    )
+    state = EdgeState(
+        routes,
+        certificates=(EdgeCertificate("www.a.test", "CERT-PEM", "KEY-PEM"),),
+        challenges=(AcmeChallenge("www.a.test", "tok", "tok.thumb"),),
+    )
+    config = render_config(state, **_LISTEN)
+    assert config_matches(copy.deepcopy(config), state, **_LISTEN)
+    for changed in _variants(config):
+        assert changed != config
+        assert not config_matches(changed, state, **_LISTEN)
+    running_admin = {"listen": "unix//run/admin.sock"}
+    adopted = copy.deepcopy(config) | {"admin": running_admin}
+    assert config_matches(adopted, state, **_LISTEN, running_admin=running_admin)
+    assert not config_matches(config, state, **_LISTEN, running_admin=running_admin)
+    assert not config_matches(config, EdgeState(routes[:2]), **_LISTEN)
+    assert not config_matches({}, state, **_LISTEN)

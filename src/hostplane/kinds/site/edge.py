@@ -63,6 +63,11 @@ def desired_state(services: Services, site_id: str | None = None) -> EdgeState:
     With `site_id`, the same restricted to that site."""
     with services.store.unit_of_work() as uow:
         draft = draft_state(uow, services, site_id)
+    return state_of(services, draft)
+
+
+def state_of(services: Services, draft: EdgeDraft) -> EdgeState:
+    """The edge's state from a draft every kind has added to."""
     routes = []
     for site in draft.sites:
         spec = site_spec(site, services.settings)
@@ -81,8 +86,16 @@ def desired_state(services: Services, site_id: str | None = None) -> EdgeState:
     return EdgeState(tuple(routes), tuple(draft.certificates), tuple(draft.challenges))
 
 
-def draft_state(uow: UnitOfWork, services: Services, site_id: str | None = None) -> EdgeDraft:
-    draft = EdgeDraft(sites=sites(uow).routed(site_id), site_id=site_id)
+def draft_state(
+    uow: UnitOfWork,
+    services: Services,
+    site_id: str | None = None,
+    routed: Sequence[SiteFields] | None = None,
+) -> EdgeDraft:
+    """The draft of the edge's state; `routed`: the routed sites' rows, when the caller has
+    read them in this unit of work already."""
+    rows = sites(uow).routed(site_id) if routed is None else routed
+    draft = EdgeDraft(sites=rows, site_id=site_id)
     for contribute in runtime.registry().contributions(EDGE):
         contribute(uow, services, draft)
     return draft

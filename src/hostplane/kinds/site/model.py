@@ -17,7 +17,7 @@ from hostplane import naming
 from hostplane.errors import ValidationError
 from hostplane.kernel.lifecycle import Lifecycle
 from hostplane.naming import is_dns_label, site_hostname
-from hostplane.providers.runtime import RuntimeKind, SiteSpec, SiteType
+from hostplane.providers.runtime import RuntimeKind, SiteSpec, SiteType, runtime_kind, site_type
 from hostplane.settings import Settings
 
 KIND = "site"
@@ -190,6 +190,7 @@ class SiteFields(Protocol):
     installed_at: datetime | None
     maintenance: str | None
     tenant_id: str | None
+    routed: bool
 
     @property
     def tenant_name(self) -> str | None: ...  # its tenant's name, its user's and its home's
@@ -220,8 +221,8 @@ def site_spec(site: SiteFields, settings: Settings) -> SiteSpec:
     hostname = site_hostname(site.name, settings.base_domain)
     return SiteSpec(
         name=site.name,
-        type=SiteType(site.type),
-        runtime=RuntimeKind(site.runtime),
+        type=site_type(site.type),
+        runtime=runtime_kind(site.runtime),
         hostname=hostname,
         port=site.port,
         admin_email=site.admin_email,

@@ -8,6 +8,7 @@ pure diff (drift.py) classifies every difference.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from hostplane.kernel.drift import Finding, Observation, ProviderCalls, ask
@@ -22,49 +23,67 @@ from hostplane.kinds.site.drift import (
     Observed,
     diff,
 )
-from hostplane.kinds.site.edge import desired_state, regenerate_edge
-from hostplane.kinds.site.model import KIND
+from hostplane.kinds.site.edge import draft_state, regenerate_edge, state_of
+from hostplane.kinds.site.model import KIND, SiteStatus
 from hostplane.kinds.site.repo import sites
 from hostplane.providers.docker.runtime import DockerRuntime
+from hostplane.providers.edge import EdgeState
 from hostplane.providers.local.runtime import LocalRuntime
-from hostplane.providers.runtime import RuntimeKind, SiteType
+from hostplane.providers.runtime import RuntimeKind, runtime_kind, site_type
 from hostplane.services import Services
 
 
-def desired_sites(services: Services) -> tuple[list[DesiredSite], list[str]]:
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What the database says, read in one unit of work: the live sites, the sites whose
+    data was kept, and the edge's state."""
+
+    live: list[DesiredSite]
+    kept: list[str]
+    edge: EdgeState
+
+
+def desired(services: Services) -> Desired:
+    """One read of the site rows serves both the sites and the edge's routes."""
     with services.store.unit_of_work() as uow:
         busy = {op.target_name for op in uow.operations.unfinished() if op.target_kind == KIND}
+        rows = sites(uow).live_or_routed()
+        live_rows = [s for s in rows if s.status != SiteStatus.DESTROYED]
         live = [
             DesiredSite(
                 name=s.name,
-                type=SiteType(s.type),
-                runtime=RuntimeKind(s.runtime),
+                type=site_type(s.type),
+                runtime=runtime_kind(s.runtime),
                 status=s.status,
                 busy=s.name in busy,
                 installed=s.installed_at is not None,
                 maintenance=s.maintenance is not None,
                 suspended=bool(s.tenant_suspended),
             )
-            for s in sites(uow).live_fields()
+            for s in live_rows
         ]
-        return live, sites(uow).kept_data()
+        kept = sites(uow).kept_data(live={s.name for s in live_rows})
+        draft = draft_state(uow, services, routed=[s for s in rows if s.routed])
+    return Desired(live, kept, state_of(services, draft))
 
 
 def observe_providers(
-    services: Services, calls: ProviderCalls, observation: Observation, in_use: set[RuntimeKind]
+    services: Services,
+    calls: ProviderCalls,
+    observation: Observation,
+    in_use: set[RuntimeKind],
+    edge_state: EdgeState,
 ) -> Observed:
     """Ask every provider once. A runtime no live site uses may be absent from this host (no
     Docker engine on a machine that only runs local sites): that is not worth a warning."""
     values: dict[str, Any] = {}
 
     def edge() -> None:
-        values["edge_in_sync"], values["edge_routes"] = services.edge.in_sync(
-            desired_state(services)
-        )
+        values["edge_in_sync"], values["edge_routes"] = services.edge.in_sync(edge_state)
 
     def databases() -> None:
-        values["databases"], values["database_users"] = services.databases.observe()
-        values["populated"] = services.databases.populated()
+        found = services.databases.inventory()  # one connection, two queries
+        values["databases"], values["database_users"], values["populated"] = found
 
     ask(calls, observation, "edge", edge)
     ask(calls, observation, "site-databases", databases, 2)
@@ -91,13 +110,14 @@ def observe_providers(
 
 class SiteObserver:
     def observe(self, ctx: Services, calls: ProviderCalls) -> Observation:
-        live, kept = desired_sites(ctx)
+        want = desired(ctx)
         observation = Observation()
-        observed = observe_providers(ctx, calls, observation, {s.runtime for s in live})
+        in_use = {s.runtime for s in want.live}
+        observed = observe_providers(ctx, calls, observation, in_use, want.edge)
         settings = ctx.settings
-        expect = Expectations(settings.php_image, settings.nginx_image, frozenset(kept))
+        expect = Expectations(settings.php_image, settings.nginx_image, frozenset(want.kept))
         observation.findings = [
-            dataclasses.replace(f, handler=KIND) for f in diff(live, observed, expect)
+            dataclasses.replace(f, handler=KIND) for f in diff(want.live, observed, expect)
         ]
         return observation
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from hostplane.providers.edge import (
@@ -40,16 +43,78 @@ def render_config(
 ) -> JSON:
     """The whole config: admin kept on loopback, one HTTP server (ACME challenges first), an
     HTTPS server with the same routes when `https_listen` is set, a 404 for unknown hosts."""
+    return _render(state, admin_listen, http_listen, https_listen, lambda n, items: list(items))
+
+
+def config_matches(
+    config: JSON,
+    state: EdgeState,
+    *,
+    admin_listen: str,
+    http_listen: str,
+    https_listen: str | None = None,
+    running_admin: JSON | None = None,
+) -> bool:
+    """Whether `config` equals render_config's (its admin block replaced by `running_admin`
+    when given), compared route by route as each is rendered: the desired config of thousands
+    of sites is never built whole beside the running one (their parts die young, not in the
+    collector's oldest generation)."""
+    expected = _render(state, admin_listen, http_listen, https_listen, _Lazy)
+    if running_admin:
+        expected["admin"] = running_admin
+    return _matches(config, expected)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lazy:
+    """A list of `count` items, rendered only while compared."""
+
+    count: int
+    items: Iterable[JSON]
+
+
+def _matches(actual: Any, expected: Any) -> bool:
+    """`actual == expected`, with each _Lazy in `expected` standing for its list."""
+    if isinstance(expected, _Lazy):
+        return (
+            isinstance(actual, list)
+            and len(actual) == expected.count
+            and all(a == e for a, e in zip(actual, expected.items, strict=False))
+        )
+    if isinstance(expected, dict):
+        return (
+            isinstance(actual, dict)
+            and actual.keys() == expected.keys()
+            and all(_matches(actual[key], value) for key, value in expected.items())
+        )
+    return bool(actual == expected)
+
+
+def _render(
+    state: EdgeState,
+    admin_listen: str,
+    http_listen: str,
+    https_listen: str | None,
+    collect: Callable[[int, Iterator[JSON]], Any],
+) -> JSON:
+    """render_config, each server's routes made by `collect(how many, their iterator)`."""
     # A request goes to the first route that matches: routes with a wildcard host come last,
     # so that a name bound exactly to one site is not taken by another's wildcard.
     ordered = sorted(state.routes, key=lambda r: (any(h[:2] == "*." for h in r.hosts), r.route_id))
-    routes = [*(_route(r) for r in ordered), _not_found()]
     challenges = sorted(state.challenges, key=lambda c: (c.host, c.token))
+    count = len(ordered) + 1
     servers: JSON = {
         SERVER: {
             "listen": [http_listen],
             "automatic_https": {"disable": True},
-            "routes": [*(_challenge(c) for c in challenges), *routes],
+            "routes": collect(
+                len(challenges) + count,
+                chain(
+                    (_challenge(c) for c in challenges),
+                    (_route(r) for r in ordered),
+                    (_not_found(),),
+                ),
+            ),
         }
     }
     apps: JSON = {"http": {"servers": servers}}
@@ -59,7 +124,9 @@ def render_config(
             "automatic_https": {"disable": True},
             "tls_connection_policies": [{}],
             # Caddy wants every @id unique in the whole config: the HTTPS copies get their own.
-            "routes": [*(_route(r, id_prefix="tls-") for r in ordered), _not_found()],
+            "routes": collect(
+                count, chain((_route(r, id_prefix="tls-") for r in ordered), (_not_found(),))
+            ),
         }
         certificates = sorted(state.certificates, key=lambda c: c.host)
         if certificates:

@@ -75,6 +75,11 @@ class TenantAccounts:
     def home(self, tenant: str) -> Path:
         return self.homes_dir / tenant
 
+    def home_text(self, tenant: str) -> str:
+        """home() as text: the edge's whole derive asks it of every site, and a Path join
+        costs more than the rest of a route."""
+        return f"{self.homes_dir}/{tenant}"
+
     def ensure(self, account: Account) -> Outcome:
         """The user (marked, its home set) and the home with its layout, owners and modes."""
         home = self.home(account.tenant)

@@ -72,7 +72,8 @@ class LocalRuntime:
     def _site_root(self, spec: SiteSpec) -> str:
         # Text, not Path joins: the edge's whole derive asks this of every site (a third of
         # its time at 10,000 sites went to pathlib).
-        return f"{self.accounts.home(self.account(spec).tenant)}/{SITES_FOLDER}/{spec.name}"
+        tenant = spec.tenant or spec.name  # self.account(spec).tenant, no Account made
+        return f"{self.accounts.home_text(tenant)}/{SITES_FOLDER}/{spec.name}"
 
     def webroot(self, spec: SiteSpec) -> Path:
         return Path(self._webroot(spec))
@@ -191,10 +192,18 @@ class LocalRuntime:
                 found.update(sitefiles.folders(home / SITES_FOLDER))
         return found
 
+    def site_names(self) -> frozenset[str]:
+        """The sites with a folder here: site_dirs' names, without a Path for each."""
+        found = sitefiles.folder_names(self.legacy_dir)
+        if self.accounts.homes_dir.is_dir():
+            for home in self.accounts.homes_dir.iterdir():
+                found |= sitefiles.folder_names(home / SITES_FOLDER)
+        return frozenset(found)
+
     def inventory(self) -> tuple[frozenset[str], dict[str, bool]]:
         """Site folders and PHP-FPM pools with whether their master runs."""
         pools = {site: self.pools.running_pid(site) is not None for site in self.pools.managed()}
-        return frozenset(self.site_dirs()), pools
+        return self.site_names(), pools
 
     def prune(self, kind: str, site: str) -> Outcome:
         """Remove the folder or the PHP-FPM pool of a site that is not live."""
@@ -208,4 +217,4 @@ class LocalRuntime:
 
     def observe(self) -> frozenset[str]:
         """Sites with a folder or a PHP-FPM pool here."""
-        return frozenset(self.site_dirs()) | self.pools.managed()
+        return self.site_names() | self.pools.managed()

@@ -255,12 +255,29 @@ class MariaDBProvider:
     def populated(self, prefix: str = "wp_") -> frozenset[str]:
         """Which of this plane's databases named with `prefix` hold at least one table, in one
         query: an installed application's database that is empty has lost its data."""
-        like = prefix.replace("_", "\\_") + "%"
         with self._cursor() as cur:
-            cur.execute(
-                "SELECT s.SCHEMA_NAME FROM information_schema.SCHEMATA s"
-                " WHERE s.SCHEMA_NAME LIKE %s AND s.SCHEMA_COMMENT = %s AND EXISTS"
-                " (SELECT 1 FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME)",
-                (like, self._mark),
-            )
-            return frozenset(str(row[0]) for row in cur.fetchall())
+            return self._populated(cur, prefix)
+
+    def inventory(
+        self, prefix: str = "wp_"
+    ) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """observe() and populated() on one connection (each connection costs more CPU than
+        both queries: PyMySQL makes a TLS context for it)."""
+        with self._cursor() as cur:
+            rows = ledger.observe(cur, self.owner, self._mark, prefix)
+            populated = self._populated(cur, prefix)
+        return (
+            frozenset(name for kind, name in rows if kind == "database"),
+            frozenset(name for kind, name in rows if kind == "user"),
+            populated,
+        )
+
+    def _populated(self, cur: Any, prefix: str) -> frozenset[str]:
+        like = prefix.replace("_", "\\_") + "%"
+        cur.execute(
+            "SELECT s.SCHEMA_NAME FROM information_schema.SCHEMATA s"
+            " WHERE s.SCHEMA_NAME LIKE %s AND s.SCHEMA_COMMENT = %s AND EXISTS"
+            " (SELECT 1 FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME)",
+            (like, self._mark),
+        )
+        return frozenset(str(row[0]) for row in cur.fetchall())
