@@ -93,9 +93,7 @@ def _remove_web(services: Services, site: SiteRow, options: Options) -> Outcome:
 
 def _set_routed(services: Services, site: SiteRow, routed: bool) -> None:
     with services.store.unit_of_work() as uow:
-        row = sites(uow).get(site.id)
-        if row is not None and row.routed != routed:
-            row.routed = routed
+        sites(uow).set_routed(site.id, routed)
 
 
 def _edge(services: Services, site: SiteRow, options: Options) -> Outcome:
