@@ -13,7 +13,9 @@ from fastapi import Depends, Header, HTTPException, Request, Response, status
 from hostplane.api import schemas
 from hostplane.api.schemas import Caller
 from hostplane.api.views import operation_ref as ref
+from hostplane.api.views import operation_url
 from hostplane.errors import ConflictError, StaleWriteError
+from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import Submitted
 from hostplane.observability import OPERATIONS
 from hostplane.services import Services
@@ -77,6 +79,21 @@ def submit(submitter: Submitter, sub: Submitted) -> None:
     OPERATIONS.labels(sub.kind).inc()
 
 
+def submitted_ref(services: Services, sub: Submitted) -> schemas.OperationRef:
+    """The answer's reference to a submitted operation. One this request recorded is as it
+    was recorded, PENDING (its workflow may have begun since: its URL says), without reading
+    it again while that workflow begins; an earlier one (an Idempotency-Key's) as it is now."""
+    assert sub.operation_id is not None
+    if sub.new and sub.kind is not None:
+        return schemas.OperationRef(
+            id=sub.operation_id,
+            kind=sub.kind,
+            status=OperationStatus.PENDING,
+            url=operation_url(sub.operation_id),
+        )
+    return operation_ref(services, sub.operation_id)
+
+
 def operation_ref(services: Services, operation_id: str) -> schemas.OperationRef:
     with services.store.unit_of_work() as uow:
         op = uow.operations.get(operation_id)
@@ -89,8 +106,7 @@ def accepted(
 ) -> schemas.OperationRef:
     """A recorded operation submitted, and its reference (also in the Location header)."""
     submit(submitter, sub)
-    assert sub.operation_id is not None
-    found = operation_ref(services, sub.operation_id)
+    found = submitted_ref(services, sub)
     response.headers["Location"] = found.url
     return found
 

@@ -13,9 +13,9 @@ from hostplane.api.deps import (
     ServicesDep,
     SubmitterDep,
     errors,
-    operation_ref,
     retrying,
     submit,
+    submitted_ref,
 )
 from hostplane.api.schemas import Caller
 from hostplane.errors import HostplaneError, NotFoundError
@@ -49,8 +49,7 @@ def _accepted(
     admin_password: str | None = None,
 ) -> views.Accepted:
     submit(submitter, sub)
-    assert sub.operation_id is not None
-    ref = operation_ref(services, sub.operation_id)
+    ref = submitted_ref(services, sub)
     response.headers["Location"] = ref.url
     admin = None
     if admin_password is not None:
