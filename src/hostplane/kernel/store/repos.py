@@ -91,9 +91,6 @@ class OperationRepository:
         self.session.add(row)
         return row
 
-    def get_step(self, step_id: int) -> OperationStepRow | None:
-        return self.session.get(OperationStepRow, step_id)
-
     def finish_step(
         self, step_id: int, status: str, outcome: str | None, detail: str | None, elapsed_ms: float
     ) -> None:
