@@ -55,6 +55,8 @@ inprocess: $(VENV)/.synced
 images: install-test
 	scripts/docker-engine.sh scripts/build-images.sh
 
+# Each prints one JSON object on its last line; provision.py builds the Docker images it needs
+# (as `make images` does) into a private engine of its own.
 bench: install-test bytecode
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/reconcile.py
@@ -62,6 +64,8 @@ bench: install-test bytecode
 	$(VENV)/bin/python bench/data.py
 	$(VENV)/bin/python bench/dns.py
 	$(VENV)/bin/python bench/sftp.py
+	$(VENV)/bin/python bench/provision.py
+	$(VENV)/bin/python bench/density.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -365,12 +365,13 @@ class FakeEdge:
     def serves(self, host: str) -> bool:
         return self.route_for(host) is not None
 
-    def confirm(self, host: str, route_id: str) -> None:
+    def confirm(self, host: str, route_id: str) -> FakeResponse:
         self.journal.record("edge.confirm", host)
         route = self.route_for(host)
         if route is None or route.route_id != route_id:
             served = route.route_id if route else "none"
             raise PermanentError(f"the edge does not serve {host} from {route_id}", detail=served)
+        return self._answer(host, "/")
 
     def confirm_gone(self, host: str) -> None:
         self.journal.record("edge.confirm_gone", host)
@@ -380,6 +381,9 @@ class FakeEdge:
 
     def get(self, host: str, path: str = "/") -> FakeResponse:
         self.journal.record("edge.get", host)
+        return self._answer(host, path)
+
+    def _answer(self, host: str, path: str) -> FakeResponse:
         if path.startswith(ACME_CHALLENGE_PATH):  # answered by the edge itself, for any host
             validation = self.challenge(host, path.removeprefix(ACME_CHALLENGE_PATH))
             return FakeResponse(200, validation) if validation else FakeResponse(404)

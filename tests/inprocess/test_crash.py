@@ -26,7 +26,6 @@ CALLS = [
     "edge.apply",
     "edge.apply",
     "edge.confirm",
-    "edge.get",
 ]
 
 

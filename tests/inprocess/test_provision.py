@@ -29,8 +29,7 @@ def test_a_provision_applies_the_plan_in_order_and_ends_active(plane: Plane):
         "runtime.ensure_app",
         "edge.apply",  # loads the new state,
         "edge.apply",  # then re-reads the database and finds nothing newer
-        "edge.confirm",
-        "edge.get",
+        "edge.confirm",  # whose answer is the page judged
         "installer.install",
         "installer.check_login",
     ]

@@ -21,7 +21,6 @@ from hostplane.errors import ConflictError, HostplaneError, TemporaryError
 from hostplane.kernel.lifecycle import OperationStatus
 from hostplane.kernel.operations import Target, take_repair_slot
 from hostplane.kernel.outcome import Outcome
-from hostplane.kernel.store.types import utcnow
 from hostplane.kernel.store.uow import Store, UnitOfWork
 from hostplane.observability import STEPS
 
@@ -137,13 +136,7 @@ def _finish(
     elapsed_ms: float,
 ) -> None:
     with store.unit_of_work() as uow:
-        record = uow.operations.get_step(record_id)
-        assert record is not None
-        record.status = status
-        record.outcome = outcome
-        record.detail = detail
-        record.finished_at = utcnow()
-        record.elapsed_ms = round(elapsed_ms, 2)
+        uow.operations.finish_step(record_id, status, outcome, detail, elapsed_ms)
 
 
 def describe(exc: BaseException) -> str:

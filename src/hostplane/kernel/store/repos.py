@@ -91,8 +91,23 @@ class OperationRepository:
         self.session.add(row)
         return row
 
-    def get_step(self, step_id: int) -> OperationStepRow | None:
-        return self.session.get(OperationStepRow, step_id)
+    def finish_step(
+        self, step_id: int, status: str, outcome: str | None, detail: str | None, elapsed_ms: float
+    ) -> None:
+        """Close a step's record in one UPDATE: nothing of it needs reading first."""
+        stmt = (
+            sa.update(OperationStepRow)
+            .where(OperationStepRow.id == step_id)
+            .values(
+                status=status,
+                outcome=outcome,
+                detail=detail,
+                finished_at=utcnow(),
+                elapsed_ms=round(elapsed_ms, 2),
+            )
+        )
+        if self.session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+            raise AssertionError(f"step record {step_id} is gone")
 
 
 class ReconcileRunRepository:

@@ -49,7 +49,6 @@ def _accepted(
     admin_password: str | None = None,
 ) -> views.Accepted:
     submit(submitter, sub)
-    assert sub.operation_id is not None
     ref = submitted_ref(services, sub)
     response.headers["Location"] = ref.url
     admin = None

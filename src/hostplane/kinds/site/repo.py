@@ -117,6 +117,16 @@ class SiteRepository:
             stmt = stmt.where(SiteRow.name > after)
         return self.session.execute(stmt.order_by(SiteRow.name).limit(limit)).all()  # type: ignore[return-value]
 
+    def set_routed(self, site_id: str, routed: bool) -> None:
+        """Whether the edge is to route the site, in one UPDATE (none when it already says so);
+        its version moves as an ORM write would move it, so a stale read still conflicts."""
+        self.session.execute(
+            sa.update(SiteRow)
+            .where(SiteRow.id == site_id, SiteRow.routed.is_not(routed))
+            .values(routed=routed, version=SiteRow.version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
     def touch(self, site: SiteRow) -> None:
         """Bump the site's version: two requests that both touch it cannot both commit, which
         makes checks across tables (a destroy against a domain add) race-free."""

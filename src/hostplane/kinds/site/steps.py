@@ -93,9 +93,7 @@ def _remove_web(services: Services, site: SiteRow, options: Options) -> Outcome:
 
 def _set_routed(services: Services, site: SiteRow, routed: bool) -> None:
     with services.store.unit_of_work() as uow:
-        row = sites(uow).get(site.id)
-        if row is not None and row.routed != routed:
-            row.routed = routed
+        sites(uow).set_routed(site.id, routed)
 
 
 def _edge(services: Services, site: SiteRow, options: Options) -> Outcome:
@@ -111,17 +109,17 @@ def _remove_edge(services: Services, site: SiteRow, options: Options) -> Outcome
 
 
 def _confirm(services: Services, site: SiteRow, options: Options) -> Outcome:
+    """The answer that proves the route is the one judged: a WordPress page costs PHP a
+    whole request, which a second one would spend again before the install can start."""
     spec = spec_of(services, site)
-    services.edge.confirm(spec.hostname, naming.edge_route_id(site.name))
+    resp = services.edge.confirm(_visitor_host(spec.url), naming.edge_route_id(site.name))
     if spec.type is not SiteType.WORDPRESS:
-        resp = services.edge.get(spec.hostname)
         if resp.status_code != 200:  # the placeholder page the files step put there
             raise PermanentError(
                 f"{spec.url}/ answers HTTP {resp.status_code} through the edge, not its page",
                 detail=resp.text[:300],
             )
     else:
-        resp = services.edge.get(_visitor_host(spec.url))
         location = resp.headers.get("location", "")
         if not (
             (resp.status_code in (301, 302) and "/wp-admin/install.php" in location)

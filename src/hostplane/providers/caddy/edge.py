@@ -144,8 +144,9 @@ class CaddyEdge:
         self._in_sync = (state, digest) if matches else None
         return matches, frozenset(route_ids(current))
 
-    def confirm(self, host: str, route_id: str) -> None:
-        """Wait until a request for `host` through the edge is answered by `route_id`."""
+    def confirm(self, host: str, route_id: str) -> httpx.Response:
+        """Wait until a request for `host` through the edge is answered by `route_id`; that
+        answer (the caller may judge the page by it without asking again)."""
         last = "no answer"
         deadline = time.monotonic() + self.config.confirm_timeout
         while True:
@@ -156,7 +157,7 @@ class CaddyEdge:
                     log.info(
                         "edge.confirmed", host=host, response=resp.status_code, route=served_by
                     )
-                    return
+                    return resp
                 last = f"HTTP {resp.status_code}, route {served_by or 'none'}"
             except httpx.HTTPError as exc:
                 last = str(exc) or type(exc).__name__

@@ -126,8 +126,8 @@ class HaproxyEdge:
             same = self.certificates.observe() == {normal_host(c.host) for c in state.certificates}
         return same, frozenset(_route_ids(observed))
 
-    def confirm(self, host: str, route_id: str) -> None:
-        self.caddy.confirm(host, route_id)
+    def confirm(self, host: str, route_id: str) -> httpx.Response:
+        return self.caddy.confirm(host, route_id)
 
     def confirm_gone(self, host: str) -> None:
         self.caddy.confirm_gone(host)
