@@ -320,3 +320,24 @@ def end_left(layout: FrontLayout, binary: str) -> bool:
     end(pid)
     layout.pid_file.unlink(missing_ok=True)
     return True
+
+
+def check_ports_before_behind(
+    ports: tuple[tuple[str, int, str], ...], pid_files: tuple[Path, ...]
+) -> None:
+    """Before Caddy is started behind the front: each of the edge's ports free, or held by a
+    process of this plane's (the pid in one of `pid_files`: the HAProxy to adopt, or the Caddy
+    that was the edge and moves behind). A stranger's port is the start's error before
+    anything runs, as with the Caddy front; the front's own start checks again."""
+    ours = []
+    for pid_file in pid_files:
+        try:
+            ours.append(int(pid_file.read_text().strip()))
+        except (FileNotFoundError, ValueError):
+            continue
+    for host, port, setting in ports:
+        try:
+            identity.check_port_free(host, port, setting)
+        except PermanentError:
+            if not any(listeners.holds_tcp_port(pid, port) for pid in ours):
+                raise
