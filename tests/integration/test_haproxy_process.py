@@ -412,3 +412,23 @@ def test_a_stranger_on_a_port_the_new_config_needs_refuses_the_reload(front):
     front.process = HaproxyProcess(front.config)
     assert front.process.start() is Outcome.UNCHANGED
     assert front.process.pid == old
+
+
+def test_the_ports_before_caddy_goes_behind_are_free_or_this_planes(tmp_path: Path):
+    """A port held by the process of a pid file given (this plane's HAProxy or Caddy) is
+    fine; held by any other, the start stops there, naming the port and its setting."""
+    port = free_port()
+    held = socket.socket()
+    held.bind(("127.0.0.1", port))
+    held.listen(1)
+    ours, other = tmp_path / "ours.pid", tmp_path / "other.pid"
+    ours.write_text(f"{os.getpid()}\n")
+    other.write_text("1\n")
+    ports = (("127.0.0.1", port, "HOSTPLANE_EDGE_HTTP_PORT"),)
+    try:
+        process_module.check_ports_before_behind(ports, (tmp_path / "missing.pid", ours))
+        with pytest.raises(PermanentError, match=f"127.0.0.1:{port} is already in use"):
+            process_module.check_ports_before_behind(ports, (other,))
+    finally:
+        held.close()
+    process_module.check_ports_before_behind(ports, ())  # free
