@@ -202,3 +202,13 @@ def test_a_stranger_on_the_http_port_is_a_startup_error(tmp_path: Path):
         stranger.close()
     assert f"127.0.0.1:{cp.edge_port} is already in use by another process" in line, line
     assert "HOSTPLANE_EDGE_HTTP_PORT" in line
+
+
+def test_no_haproxy_to_front_the_edge_is_a_startup_error_before_caddy_starts(tmp_path: Path):
+    """A plane on the haproxy default without HAProxy installed (upgraded, no `make install`)
+    stops before Caddy starts or leaves the edge's ports, saying what to do."""
+    cp = ControlPlane(tmp_path / "data", extra_env={"HOSTPLANE_HAPROXY_BINARY": "/none/haproxy"})
+    assert cp.front == "haproxy"
+    line = _fails_to_start(cp)
+    assert "HAProxy binary '/none/haproxy' was not found" in line, line
+    assert "HOSTPLANE_EDGE_FRONT=caddy" in line, line

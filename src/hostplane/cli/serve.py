@@ -29,7 +29,7 @@ from hostplane.providers.haproxy.frontend import FrontendConfig
 from hostplane.providers.haproxy.process import (
     FrontProcessConfig,
     HaproxyProcess,
-    check_ports_before_behind,
+    check_before_behind,
     end_left,
 )
 from hostplane.providers.powerdns.process import PdnsProcess
@@ -62,7 +62,8 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
             if settings.edge_front == "caddy":  # an HAProxy left from haproxy holds the ports
                 end_left(front_layout(settings), settings.haproxy_binary)
             else:
-                check_ports_before_behind(
+                check_before_behind(
+                    settings.haproxy_binary,
                     _edge_ports(settings),
                     (front_layout(settings).pid_file, CaddyProcess(edge_config).pid_file),
                 )
