@@ -17,8 +17,9 @@ managed Caddy) starts and regenerates the edge from the database. Measured:
   measured here: they need the Docker engine; behind HAProxy their host is looked up in the
   same map as every other kind's;
 - Caddy's resident memory (VmRSS), and per 1,000 sites beyond the smallest N (with
-  `--front haproxy`, HAProxy's too: the plane runs HOSTPLANE_EDGE_FRONT=haproxy, HAProxy
-  on the edge's ports with every site in its host map, Caddy behind it).
+  `--front haproxy`, the default as the plane's is, HAProxy's too: HAProxy on the edge's
+  ports with every site in its host map, Caddy behind it; `--front caddy` measures Caddy
+  alone on the edge's ports).
 
 Targets are ratios against the same figure at the smallest N, measured in the same run:
 a change within 1.2x (or +20 ms, whichever is larger); the Nth site's latency within 0.2 ms
@@ -27,7 +28,7 @@ beside it: the floor of a start). The last line printed is one JSON object with 
 the exit code is 0 whether or not targets are met.
 
 Usage: .venv/bin/python bench/edge.py [--sizes 10,1000,10000] [--runs 3] [--requests 300]
-       [--front caddy|haproxy]
+       [--front haproxy|caddy]
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def rss_kb(pid: int) -> int:
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
 
 
-def run(size: int, runs: int, requests: int, front: str = "caddy") -> dict[str, Any]:
+def run(size: int, runs: int, requests: int, front: str = "haproxy") -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix=f"hostplane-bench-edge-{size}-"))
     env = {"HOSTPLANE_LOG_LEVEL": "warning", "HOSTPLANE_EDGE_FRONT": front}
     cp = ControlPlane(root / "data", extra_env=env)
@@ -278,7 +279,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,1000,10000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--front", choices=("caddy", "haproxy"), default="caddy")
+    parser.add_argument("--front", choices=("haproxy", "caddy"), default="haproxy")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     results: dict[str, Any] = {}

@@ -1,24 +1,25 @@
 #!/bin/sh
 # Installs the Debian packages Hostplane needs, only those that are missing.
-#   runtime  what `make up` needs on the embedded default (SQLite, local runtime, Caddy edge);
+#   runtime  what `make up` needs on the embedded default (SQLite, local runtime, HAProxy in
+#            front of the managed Caddy: HOSTPLANE_EDGE_FRONT=auto);
 #            with HOSTPLANE_RUNTIME=docker also the Docker engine and what `make images` uses
 #   test     runtime + the servers and tools the test suite starts privately
 # Services are never started on their default ports by the install: a policy-rc.d is put in place
 # for the duration of the apt run, and the packaged Caddy and PowerDNS services are stopped and
-# disabled, because `hostctl up` runs and supervises its own Caddy on the edge port and its own
-# pdns_server (sqlite3 backend in the data directory) on the DNS port.
+# disabled, because `hostctl up` runs and supervises its own HAProxy and Caddy on the edge's
+# ports and its own pdns_server (sqlite3 backend in the data directory) on the DNS port.
 set -eu
 
 profile="${1:-runtime}"
 
 # nginx is in the same apt run as php8.2-fpm and wordpress so that it, not apache2, satisfies
-# wordpress's dependency on a web server; Hostplane's edge is Caddy.
-runtime_packages="caddy sqlite3 ca-certificates curl python3-venv \
+# wordpress's dependency on a web server; Hostplane's edge is HAProxy in front of Caddy.
+runtime_packages="caddy haproxy sqlite3 ca-certificates curl python3-venv \
   php8.2-fpm php php8.2-mysql nginx wordpress wordpress-theme-twentytwentythree \
   mariadb-server mariadb-client redis-server redis-tools pdns-server pdns-backend-sqlite3 \
   openssh-server"
 docker_packages="docker.io debootstrap"
-test_packages="postgresql $docker_packages busybox-static openssl pebble haproxy"
+test_packages="postgresql $docker_packages busybox-static openssl pebble"
 if [ "${HOSTPLANE_RUNTIME:-local}" = docker ]; then
   runtime_packages="$runtime_packages $docker_packages"
 fi

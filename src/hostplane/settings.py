@@ -65,7 +65,10 @@ class Settings(BaseSettings):
     # What answers on the edge's ports: caddy (the managed Caddy itself, its whole config
     # loaded on every change), or haproxy (issue 14: a managed HAProxy in front, every site
     # in its host map changed at runtime, the managed Caddy behind it on a unix socket).
-    edge_front: Literal["caddy", "haproxy"] = "caddy"
+    # auto (the default): haproxy when the plane manages its Caddy, caddy in front of an
+    # operator's own (caddy_admin_url), which HAProxy cannot front. Resolved when validated:
+    # every reader sees caddy or haproxy.
+    edge_front: Literal["auto", "caddy", "haproxy"] = Field(default="auto", validate_default=True)
     haproxy_binary: str = "haproxy"
     caddy_binary: str = "caddy"
     edge_user: str = "caddy"  # the managed Caddy runs as this user (created if missing)
@@ -189,7 +192,12 @@ class Settings(BaseSettings):
     @field_validator("edge_front")
     @classmethod
     def _front_needs_the_managed_caddy(cls, value: str, info: ValidationInfo) -> str:
-        if value == "haproxy" and info.data.get("caddy_admin_url") is not None:
+        # caddy_admin_url is declared (so validated) before edge_front. A URL that failed its
+        # own validation is absent from info.data; that error is the one reported then.
+        operators_caddy = info.data.get("caddy_admin_url") is not None
+        if value == "auto":
+            return "caddy" if operators_caddy else "haproxy"
+        if value == "haproxy" and operators_caddy:
             raise ValueError(
                 "haproxy runs in front of the Caddy this control plane manages, behind it on "
                 "a socket of its own: unset HOSTPLANE_CADDY_ADMIN_URL, or use caddy"

@@ -26,6 +26,8 @@ import httpx
 
 from hostplane import failpoints
 from hostplane.providers.caddy.admin import admin_client
+from hostplane.providers.haproxy.layout import FrontLayout
+from hostplane.providers.haproxy.runtime import RuntimeHostMap
 from hostplane.providers.local.runtime import SITES_FOLDER
 from tests import leftovers
 from tests.services import free_port, terminate
@@ -422,6 +424,32 @@ class ControlPlane:
         with self.caddy_admin() as client:
             body = client.get("/config/").json()
         return body if isinstance(body, dict) else {}
+
+    @property
+    def front(self) -> str:
+        """What answers on the edge's ports, HOSTPLANE_EDGE_FRONT resolved as the plane's
+        settings resolve it: auto is haproxy unless an operator's Caddy is named."""
+        env = self.env
+        front = env.get("HOSTPLANE_EDGE_FRONT", "auto")
+        if front == "auto":
+            return "caddy" if env.get("HOSTPLANE_CADDY_ADMIN_URL") else "haproxy"
+        return front
+
+    def host_map(self) -> RuntimeHostMap:
+        """The HAProxy front's running host map (its runtime socket: as root)."""
+        layout = FrontLayout(
+            self.data_dir / "edge" / "haproxy", self.run_dir / "edge" / "haproxy.sock"
+        )
+        return RuntimeHostMap(layout.socket, layout.hosts_map, timeout=5)
+
+    def edge_route_ids(self) -> set[str]:
+        """The ids of the routes the edge serves, whichever front: the `@id` of Caddy's
+        routes, or the route field of every line of HAProxy's host map (Caddy behind it
+        names no site)."""
+        if self.front == "haproxy":
+            return {value.split("|", 1)[0] for value in self.host_map().observe().values()}
+        servers = self.caddy_config().get("apps", {}).get("http", {}).get("servers", {})
+        return {r["@id"] for s in servers.values() for r in s.get("routes", []) if "@id" in r}
 
     def wait_operation(self, op_id: str, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -20,7 +20,12 @@ def test_doctor_says_ok_for_each_dependency_then_names_what_is_broken(mariadb_se
             "workflow database",
             "api",
             "edge",
-            "haproxy front",
+            # The HAProxy front (the default with the managed Caddy): each check one line.
+            "haproxy binary",
+            "haproxy process",
+            "haproxy runtime socket",
+            "haproxy host map",
+            "caddy behind",
             "layout",
             "dns",
             "site databases",
@@ -29,8 +34,15 @@ def test_doctor_says_ok_for_each_dependency_then_names_what_is_broken(mariadb_se
             "docker runtime",
         ]
         assert all(line.startswith(("ok  ", "warn", "skip")) for line in lines), lines
-        # The HAProxy front's checks: one line that says why they do not apply.
-        assert "skip haproxy front: Caddy is the edge (HOSTPLANE_EDGE_FRONT=caddy)" in lines[4]
+        assert all(line.startswith("ok  ") for line in lines[4:9]), lines[4:9]
+        # With the caddy front the HAProxy checks are one line that says why they do not apply
+        # (an HAProxy that still runs is not looked at).
+        cp.extra_env["HOSTPLANE_EDGE_FRONT"] = "caddy"
+        caddy_front = cp.cli("doctor").stdout.strip().splitlines()
+        del cp.extra_env["HOSTPLANE_EDGE_FRONT"]
+        assert caddy_front[4].startswith(
+            "skip haproxy front: Caddy is the edge (HOSTPLANE_EDGE_FRONT=caddy)"
+        ), caddy_front
         assert lines[-1].startswith(("ok  ", "warn"))  # no docker site: a warning at most
         # The suite's server lets root in over TCP with no password: said, with the fix.
         (root,) = [line for line in lines if line[5:].startswith("site database root")]

@@ -22,15 +22,6 @@ def _create(cp: ControlPlane, name: str, **extra: str) -> dict:
     return r.json()
 
 
-def _routes(cp: ControlPlane) -> list[dict]:
-    servers = cp.caddy_config()["apps"]["http"]["servers"]
-    return [route for server in servers.values() for route in server["routes"]]
-
-
-def _route_ids(cp: ControlPlane) -> set[str]:
-    return {r["@id"] for r in _routes(cp) if "@id" in r}
-
-
 def test_create_serves_the_site_through_caddy_and_destroy_leaves_no_trace(control_plane):
     cp = control_plane
     name = _name("hello")
@@ -49,7 +40,7 @@ def test_create_serves_the_site_through_caddy_and_destroy_leaves_no_trace(contro
     assert f"<h1>{name}</h1>" in page.text
     webroot = cp.site_dir(name)  # in the home of the tenant made for it
     assert (webroot / "public" / "index.html").is_file()
-    assert any(name in i for i in _route_ids(cp))
+    assert any(name in i for i in cp.edge_route_ids())
 
     with cp.api() as api:
         site = api.get(f"/v1/sites/{name}").json()
@@ -62,7 +53,7 @@ def test_create_serves_the_site_through_caddy_and_destroy_leaves_no_trace(contro
 
     assert cp.edge_get(f"{name}.localhost").status_code == 404
     assert not webroot.exists()
-    assert not any(name in i for i in _route_ids(cp))
+    assert not any(name in i for i in cp.edge_route_ids())
     with cp.api() as api:
         site = api.get(f"/v1/sites/{name}").json()
         assert site["status"] == "DESTROYED"
@@ -221,10 +212,15 @@ def test_regenerate_rebuilds_the_edge_from_the_database_alone(control_plane):
     name = _name("regen")
     cp.wait_operation(_create(cp, name)["operation"]["id"])
     assert cp.edge_get(f"{name}.localhost").status_code == 200
-    # Wipe Caddy's routes behind the control plane's back.
+    # Wipe Caddy's routes behind the control plane's back, and HAProxy's host map in front of
+    # it when there is one.
     empty = {"admin": cp.caddy_config()["admin"], "apps": {}}
     with cp.caddy_admin() as admin:
         assert admin.post("/load", json=empty).status_code == 200
+    if cp.front == "haproxy":
+        hosts = cp.host_map()
+        assert hosts.call(f"clear map {hosts.map_path}").strip() == ""
+        assert hosts.observe() == {}
     with contextlib.suppress(httpx.ConnectError):  # no HTTP server at all is wiped too
         assert cp.edge_get(f"{name}.localhost").status_code != 200
 

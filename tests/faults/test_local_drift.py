@@ -90,12 +90,18 @@ def test_nothing_broken_means_no_findings(cp):
 
 
 def test_edge_config_edited_by_hand_is_regenerated(cp):
-    """Broke: loaded an edge config without the sites' routes by hand. Verified: drift names
-    the missing routes; reconcile regenerates the edge; the sites serve again."""
-    config = cp.caddy_config()
-    config["apps"]["http"]["servers"]["hostplane"]["routes"] = []
-    with cp.caddy_admin() as admin:
-        admin.post("/load", json=config).raise_for_status()
+    """Broke: the edge's routes of the sites removed by hand (Caddy's routes with the Caddy
+    front; the host map's lines with the HAProxy front, its Caddy behind naming no site).
+    Verified: drift names the missing routes; reconcile regenerates the edge; the sites serve
+    again."""
+    if cp.front == "haproxy":
+        hosts = cp.host_map()
+        assert hosts.call(f"clear map {hosts.map_path}").strip() == ""
+    else:
+        config = cp.caddy_config()
+        config["apps"]["http"]["servers"]["hostplane"]["routes"] = []
+        with cp.caddy_admin() as admin:
+            admin.post("/load", json=config).raise_for_status()
     assert "x-hostplane-route" not in cp.edge_get("stat.localhost").headers
     found = {(f["kind"], f["resource"], f["action"]) for f in _drift(cp)}
     assert ("missing", "edge-route:site-stat", "regenerate-edge") in found

@@ -195,3 +195,18 @@ def test_one_route_is_applied_by_its_hosts_alone(edge):
     assert front.in_sync(a_only) == (True, frozenset({"site-a"}))
     assert front.served_certificate("shop.test") != _fingerprint(cert)
     assert front.served_certificate("a.test") == _fingerprint(a_cert)
+
+
+def test_a_wildcard_serves_one_label_below_it_and_an_exact_host_wins(edge):
+    """As Caddy's host matcher: `*.w.test` serves `x.w.test`, not `w.test` nor `y.x.w.test`;
+    a host of its own in the map is looked up first."""
+    front, sites = edge
+    a = EdgeRoute("site-a", ("a.w.test",), StaticFiles(str(sites / "a")))
+    b = EdgeRoute("site-b", ("*.w.test",), StaticFiles(str(sites / "b")))
+    assert front.apply(EdgeState((a, b))) is Outcome.UPDATED
+    front.confirm("x.w.test", "site-b")
+    assert front.get("X.W.test").text == "site b\n"
+    assert front.get("a.w.test").text == "site a\n"
+    for host in ("w.test", "y.x.w.test", "xw.test"):
+        assert front.get(host).status_code == 404, host
+    assert front.in_sync(EdgeState((a, b))) == (True, frozenset({"site-a", "site-b"}))

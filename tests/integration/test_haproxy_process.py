@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -412,3 +413,32 @@ def test_a_stranger_on_a_port_the_new_config_needs_refuses_the_reload(front):
     front.process = HaproxyProcess(front.config)
     assert front.process.start() is Outcome.UNCHANGED
     assert front.process.pid == old
+
+
+def test_before_caddy_goes_behind_haproxy_is_there_and_the_ports_free_or_this_planes(
+    tmp_path: Path,
+):
+    """A port held by the process of a pid file given (this plane's HAProxy or Caddy) is
+    fine; held by any other, the start stops there, naming the port and its setting. No
+    HAProxy binary stops it too, saying what to do."""
+    port = free_port()
+    held = socket.socket()
+    held.bind(("127.0.0.1", port))
+    held.listen(1)
+    ours, other = tmp_path / "ours.pid", tmp_path / "other.pid"
+    ours.write_text(f"{os.getpid()}\n")
+    other.write_text("1\n")
+    ports = (("127.0.0.1", port, "HOSTPLANE_EDGE_HTTP_PORT"),)
+
+    def check(*args: Any) -> None:
+        process_module.check_before_behind(HAPROXY, *args)
+
+    try:
+        check(ports, (tmp_path / "missing.pid", ours))
+        with pytest.raises(PermanentError, match=f"127.0.0.1:{port} is already in use"):
+            check(ports, (other,))
+    finally:
+        held.close()
+    check(ports, ())  # free
+    with pytest.raises(PermanentError, match=r"make install.*HOSTPLANE_EDGE_FRONT=caddy"):
+        process_module.check_before_behind("/nonexistent/haproxy", (), ())

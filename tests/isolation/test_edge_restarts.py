@@ -1,6 +1,7 @@
 """Restarts never drop traffic: SIGTERM or SIGINT of `hostctl up` leaves the edge serving, the
 next start adopts that same Caddy (same pid), watches it and starts it again if it dies; with
---stop-edge the edge stops with the control plane. A stranger already on the edge's admin
+--stop-edge the edge stops with the control plane. The HAProxy in front of it (the default with
+the managed Caddy) is adopted and stopped alike. A stranger already on the edge's admin
 socket or HTTP port is a start-up error naming the address, before any load is sent."""
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def test_a_control_plane_restart_drops_no_request(plane: tuple[ControlPlane, str
     cp, host = plane
     edge = cp.edge_pid()
     assert edge is not None
+    # The HAProxy in front (the default with the managed Caddy) is adopted alike.
+    front = cp.front_pid() if cp.front == "haproxy" else None
+    assert (front is None) == (cp.front == "caddy")
     load = Load(cp.edge_port, host)
     load.more(20)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -87,17 +91,23 @@ def test_a_control_plane_restart_drops_no_request(plane: tuple[ControlPlane, str
         cp.proc.wait(timeout=30)
         cp.proc = None
         assert cp.edge_pid() == edge, f"the edge did not outlive {sig.name}"
+        assert cp.front_pid() == front, f"the front did not outlive {sig.name}"
         load.more(20)  # served with no control plane at all
         cp.start()
         load.more(20)
         assert cp.edge_pid() == edge
         assert _events(cp, "caddy.adopted")[-1]["pid"] == edge
+        if front is not None:
+            assert cp.front_pid() == front
+            assert _events(cp, "haproxy.adopted")[-1]["pid"] == front
     requests, failures, longest_gap_ms = load.stop()
     print(
         f"\nrestart: {requests} requests, {len(failures)} failed, longest gap {longest_gap_ms} ms"
     )
     assert failures == [], failures[:5]
     assert [e["pid"] for e in _events(cp, "caddy.started")] == [edge]  # started once, ever
+    if front is not None:
+        assert [e["pid"] for e in _events(cp, "haproxy.started")] == [front]
 
 
 def test_an_adopted_edge_that_dies_is_started_again(plane: tuple[ControlPlane, str]):
@@ -124,13 +134,17 @@ def _events(cp: ControlPlane, name: str) -> list[dict[str, Any]]:
 def test_stop_edge_stops_the_edge_with_the_control_plane(tmp_path: Path):
     cp = ControlPlane(tmp_path / "data").start("--stop-edge")
     try:
-        edge = cp.edge_pid()
+        edge, front = cp.edge_pid(), cp.front_pid()
         assert edge is not None
+        assert (front is None) == (cp.front == "caddy")
         assert cp.proc is not None
         cp.proc.send_signal(signal.SIGTERM)
         cp.proc.wait(timeout=30)
         wait_gone(edge, "the edge to stop with the control plane", timeout=1)
         assert not cp.edge_pid_file.exists()
+        if front is not None:
+            wait_gone(front, "the front to stop with the control plane", timeout=1)
+            assert cp.front_pid() is None
     finally:
         cp.stop()
 
@@ -141,7 +155,8 @@ def _fails_to_start(cp: ControlPlane) -> str:
     assert proc.wait(timeout=60) != 0
     log = cp.log_path.read_text()
     assert "caddy.started" not in log and "edge.loaded" not in log, log[-2000:]
-    assert cp.edge_pid() is None
+    assert "haproxy.started" not in log, log[-2000:]
+    assert cp.edge_pid() is None and cp.front_pid() is None
     last = log.strip().splitlines()[-1]
     assert last.startswith("error: "), last
     return last
@@ -187,3 +202,13 @@ def test_a_stranger_on_the_http_port_is_a_startup_error(tmp_path: Path):
         stranger.close()
     assert f"127.0.0.1:{cp.edge_port} is already in use by another process" in line, line
     assert "HOSTPLANE_EDGE_HTTP_PORT" in line
+
+
+def test_no_haproxy_to_front_the_edge_is_a_startup_error_before_caddy_starts(tmp_path: Path):
+    """A plane on the haproxy default without HAProxy installed (upgraded, no `make install`)
+    stops before Caddy starts or leaves the edge's ports, saying what to do."""
+    cp = ControlPlane(tmp_path / "data", extra_env={"HOSTPLANE_HAPROXY_BINARY": "/none/haproxy"})
+    assert cp.front == "haproxy"
+    line = _fails_to_start(cp)
+    assert "HAProxy binary '/none/haproxy' was not found" in line, line
+    assert "HOSTPLANE_EDGE_FRONT=caddy" in line, line

@@ -1,11 +1,16 @@
-"""doctor's summary of how HAProxy's running host map and its map file differ. Pure."""
+"""doctor's summary of how HAProxy's running host map and its map file differ, and which front
+checks apply. Pure."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from hostplane.cli.doctor_front import map_difference, read_map_file
+import pytest
+
+from hostplane.cli.doctor_front import Skipped, front_probes, map_difference, read_map_file
 from hostplane.providers.haproxy.hostmap import render_file
+from hostplane.settings import Settings
 
 
 def test_the_map_file_reads_back_as_rendered(tmp_path: Path) -> None:
@@ -26,3 +31,20 @@ def test_the_difference_names_a_few_hosts_of_each_kind() -> None:
         "1 only in the file: gone.test; 1 with another value: moved.test"
     )
     assert map_difference(on_disk, on_disk) == ""
+
+
+def test_the_front_checks_say_why_they_do_not_apply(monkeypatch) -> None:
+    monkeypatch.delenv("HOSTPLANE_EDGE_FRONT", raising=False)
+    monkeypatch.delenv("HOSTPLANE_CADDY_ADMIN_URL", raising=False)
+    told = Settings.load(edge_front="caddy")
+    operators = Settings.load(caddy_admin_url="http://127.0.0.1:2019")
+    for settings, why in (
+        (told, "(HOSTPLANE_EDGE_FRONT=caddy)"),
+        (operators, "the operator's own, HOSTPLANE_CADDY_ADMIN_URL"),
+    ):
+        ((name, probe, required),) = front_probes(settings)
+        assert (name, required) == ("haproxy front", False)
+        with pytest.raises(Skipped, match=re.escape(why)):
+            probe()
+    names = [name for name, _, _ in front_probes(Settings.load())]
+    assert names[0] == "haproxy binary" and "caddy behind" in names

@@ -12,13 +12,43 @@ from hostplane.services import edge_provider
 from hostplane.settings import Settings
 
 
-def test_caddy_is_the_front_unless_told(monkeypatch):
+def test_haproxy_fronts_the_managed_caddy_unless_told(monkeypatch):
     monkeypatch.delenv("HOSTPLANE_EDGE_FRONT", raising=False)
+    monkeypatch.delenv("HOSTPLANE_CADDY_ADMIN_URL", raising=False)
+    settings = Settings.load()
+    assert settings.edge_front == "haproxy"
+    edge = edge_provider(settings)
+    assert isinstance(edge, HaproxyEdge)
+    edge.close()
+    told = Settings.load(edge_front="caddy")
+    assert told.edge_front == "caddy"
+    edge = edge_provider(told)
+    assert isinstance(edge, CaddyEdge)
+    edge.close()
+
+
+def test_auto_is_caddy_in_front_of_an_operators_caddy(monkeypatch):
+    monkeypatch.delenv("HOSTPLANE_EDGE_FRONT", raising=False)
+    monkeypatch.setenv("HOSTPLANE_CADDY_ADMIN_URL", "http://127.0.0.1:2019")
     settings = Settings.load()
     assert settings.edge_front == "caddy"
+    monkeypatch.setenv("HOSTPLANE_EDGE_FRONT", "auto")
+    assert Settings.load().edge_front == "caddy"
+    monkeypatch.delenv("HOSTPLANE_CADDY_ADMIN_URL")
+    assert Settings.load().edge_front == "haproxy"
     edge = edge_provider(settings)
     assert isinstance(edge, CaddyEdge)
     edge.close()
+
+
+def test_auto_is_resolved_from_a_config_file_too(monkeypatch, tmp_path):
+    monkeypatch.delenv("HOSTPLANE_EDGE_FRONT", raising=False)
+    monkeypatch.delenv("HOSTPLANE_CADDY_ADMIN_URL", raising=False)
+    config = tmp_path / "hostplane.toml"
+    config.write_text('caddy_admin_url = "unix:///run/caddy/admin.sock"\n')
+    assert Settings.load(config).edge_front == "caddy"
+    config.write_text('edge_front = "auto"\n')
+    assert Settings.load(config).edge_front == "haproxy"
 
 
 def test_haproxy_in_front_of_the_managed_caddy_on_its_own_sockets(monkeypatch):

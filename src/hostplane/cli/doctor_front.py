@@ -1,4 +1,4 @@
-"""`hostctl doctor`'s checks of the HAProxy front (HOSTPLANE_EDGE_FRONT=haproxy): its binary,
+"""`hostctl doctor`'s checks of the HAProxy front (the default with a managed Caddy): its binary,
 the managed process (proved ours as process.py proves it), its runtime socket, the host map
 it serves against the file its next start loads, and Caddy behind it on its socket.
 Read-only: nothing here starts, changes or adopts anything."""
@@ -32,9 +32,14 @@ class Skipped(Exception):
 
 def front_probes(settings: Settings) -> list[Probe]:
     if settings.edge_front != "haproxy":
+        why = (
+            "HOSTPLANE_EDGE_FRONT=caddy"
+            if settings.managed_caddy
+            else "the operator's own, HOSTPLANE_CADDY_ADMIN_URL, which HAProxy cannot front"
+        )
 
         def skipped() -> str:
-            raise Skipped("Caddy is the edge (HOSTPLANE_EDGE_FRONT=caddy): no HAProxy to check")
+            raise Skipped(f"Caddy is the edge ({why}): no HAProxy to check")
 
         return [("haproxy front", skipped, False)]
     layout = front_layout(settings)

@@ -26,7 +26,12 @@ from hostplane.providers.caddy.process import CaddyProcess, EdgeProcessConfig
 from hostplane.providers.fs import private_dir
 from hostplane.providers.haproxy.edge import HaproxyEdge
 from hostplane.providers.haproxy.frontend import FrontendConfig
-from hostplane.providers.haproxy.process import FrontProcessConfig, HaproxyProcess, end_left
+from hostplane.providers.haproxy.process import (
+    FrontProcessConfig,
+    HaproxyProcess,
+    check_before_behind,
+    end_left,
+)
 from hostplane.providers.powerdns.process import PdnsProcess
 from hostplane.reconciler import run as reconcile_run
 from hostplane.registry import registry
@@ -53,9 +58,16 @@ def serve(settings: Settings, *, api: bool, work: bool) -> None:
     heartbeat = _heartbeat(settings, services, engine) if work else None
     try:
         if work and settings.managed_caddy:
+            edge_config = edge_process_config(settings)
             if settings.edge_front == "caddy":  # an HAProxy left from haproxy holds the ports
                 end_left(front_layout(settings), settings.haproxy_binary)
-            caddy = CaddyProcess(edge_process_config(settings))
+            else:
+                check_before_behind(
+                    settings.haproxy_binary,
+                    _edge_ports(settings),
+                    (front_layout(settings).pid_file, CaddyProcess(edge_config).pid_file),
+                )
+            caddy = CaddyProcess(edge_config)
             caddy.start(on_restart=lambda: _on_start(services, kinds))
             if settings.edge_front == "haproxy":
                 front = _start_front(settings, services, kinds)

@@ -1,12 +1,12 @@
 """HAProxy's config for the edge in front of Caddy (design c of issue 14). Pure: no I/O.
 
 It names no site: every per-site fact is in the host map (hostmap.py), looked up once per
-request, so the config changes only when the platform's own settings do. What it does per
-request, in order: an ACME challenge being answered is answered; an unknown host is answered
-404; the route id goes on the answer; a site in maintenance (or suspended) is answered 503
-here; a guarded site's installer paths are answered 404 unless the request carries the
-installer key; anything else goes to Caddy behind with the site's upstream in X-Hp-* headers,
-any such header sent by the client replaced first.
+request (twice for a host a wildcard serves), so the config changes only when the platform's
+own settings do. What it does per request, in order: an ACME challenge being answered is
+answered; an unknown host is answered 404; the route id goes on the answer; a site in
+maintenance (or suspended) is answered 503 here; a guarded site's installer paths are answered
+404 unless the request carries the installer key; anything else goes to Caddy behind with the
+site's upstream in X-Hp-* headers, any such header sent by the client replaced first.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def render_frontend(c: FrontendConfig) -> str:
         f"  bind {c.http_listen}",
         *([f"  bind {c.https_listen} ssl crt-list {c.crt_list}"] if c.https_listen else []),
         *_challenges(c),
-        f"  http-request set-var(txn.site) req.hdr(host),lower,word(1,:),map({c.map_path})",
+        *_site_lookup(c.map_path, site),
         f'  http-request return status 404 content-type "text/plain; charset=utf-8" '
         f"file {c.not_found_file} if !{{ {site} -m found }}",
         f"  http-request set-var(txn.route) {site},field(1,|)",
@@ -95,6 +95,18 @@ def render_frontend(c: FrontendConfig) -> str:
         f"  server caddy {c.behind}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _site_lookup(map_path: Path, site: str) -> list[str]:
+    """The request's host (lower case, no port) in the map; when it is not there, the
+    wildcard that covers it: its first label replaced by `*` (`a.example.com` is served by
+    `*.example.com`; `a.b.example.com` is not, as Caddy's wildcard matcher holds it)."""
+    host = "req.hdr(host),lower,word(1,:)"
+    return [
+        f"  http-request set-var(txn.site) {host},map({map_path})",
+        f"  http-request set-var(txn.site) {host},regsub(^[^.]*,*),map({map_path}) "
+        f"if !{{ {site} -m found }}",
+    ]
 
 
 def _challenges(c: FrontendConfig) -> list[str]:

@@ -166,18 +166,13 @@ class HaproxyProcess:
                 "the managed HAProxy starts as root (to bind the edge's ports and read its "
                 "certificates) and drops to the edge user: run hostctl up as root"
             )
-        found = shutil.which(cfg.binary)
-        if found is None:
-            raise PermanentError(
-                f"the HAProxy binary {cfg.binary!r} was not found: install Debian's haproxy "
-                "package, or set HOSTPLANE_EDGE_FRONT=caddy"
-            )
+        exe = haproxy_exe(cfg.binary)
         users.ensure_service_user(cfg.user, cfg.edge_dir, "Caddy web server (Hostplane edge)")
         uid, gid = users.ids(cfg.user)
         self.layout.prepare()
         self.layout.socket.parent.mkdir(parents=True, exist_ok=True)
         frontend = dataclasses.replace(cfg.frontend, uid=uid, gid=gid)
-        return Path(found).resolve(), render_frontend(frontend)
+        return exe, render_frontend(frontend)
 
     def _pid_from_file(self) -> int | None:
         try:
@@ -320,3 +315,36 @@ def end_left(layout: FrontLayout, binary: str) -> bool:
     end(pid)
     layout.pid_file.unlink(missing_ok=True)
     return True
+
+
+def haproxy_exe(binary: str) -> Path:
+    found = shutil.which(binary)
+    if found is None:
+        raise PermanentError(
+            f"the HAProxy binary {binary!r} was not found: install Debian's haproxy "
+            "package (make install), or set HOSTPLANE_EDGE_FRONT=caddy"
+        )
+    return Path(found).resolve()
+
+
+def check_before_behind(
+    binary: str, ports: tuple[tuple[str, int, str], ...], pid_files: tuple[Path, ...]
+) -> None:
+    """Before Caddy is started (or moved) behind the front, what would stop the front's start
+    once Caddy has left the edge's ports: no HAProxy binary (a plane upgraded to the haproxy
+    default without `make install`), or a port held by a stranger. Each port must be free or
+    held by a process of this plane's (the pid in one of `pid_files`: the HAProxy to adopt,
+    or the Caddy that was the edge and moves behind). The front's own start checks again."""
+    haproxy_exe(binary)
+    ours = []
+    for pid_file in pid_files:
+        try:
+            ours.append(int(pid_file.read_text().strip()))
+        except (FileNotFoundError, ValueError):
+            continue
+    for host, port, setting in ports:
+        try:
+            identity.check_port_free(host, port, setting)
+        except PermanentError:
+            if not any(listeners.holds_tcp_port(pid, port) for pid in ours):
+                raise
