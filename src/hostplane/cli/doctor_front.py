@@ -6,7 +6,6 @@ Read-only: nothing here starts, changes or adopts anything."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ import httpx
 from hostplane.errors import HostplaneError, ProviderError
 from hostplane.providers.haproxy.hostmap import HostMap
 from hostplane.providers.haproxy.layout import FrontLayout
-from hostplane.providers.haproxy.process import why_not_ours
+from hostplane.providers.haproxy.process import haproxy_exe, why_not_ours
 from hostplane.providers.haproxy.runtime import FLUSH_DELAY, RuntimeHostMap
 from hostplane.services import front_layout
 from hostplane.settings import Settings
@@ -52,18 +51,8 @@ def front_probes(settings: Settings) -> list[Probe]:
     ]
 
 
-def _found(binary: str) -> Path:
-    found = shutil.which(binary)
-    if found is None:
-        raise HostplaneError(
-            f"the HAProxy binary {binary!r} is not installed: apt-get install haproxy, "
-            "or set HOSTPLANE_EDGE_FRONT=caddy"
-        )
-    return Path(found).resolve()
-
-
 def _binary(settings: Settings) -> str:
-    exe = _found(settings.haproxy_binary)
+    exe = haproxy_exe(settings.haproxy_binary)
     out = subprocess.run([exe, "-v"], capture_output=True, text=True, timeout=10, check=True)
     return f"{out.stdout.splitlines()[0]} ({exe})"
 
@@ -80,7 +69,7 @@ def _process(settings: Settings, layout: FrontLayout) -> str:
             f"no pid in {layout.pid_file}: the managed HAProxy is not running; "
             "`hostctl up` starts it"
         ) from None
-    reason = why_not_ours(pid, _found(settings.haproxy_binary), layout.config, layout.socket)
+    reason = why_not_ours(pid, haproxy_exe(settings.haproxy_binary), layout.config, layout.socket)
     if reason is not None:
         raise HostplaneError(
             f"pid {pid} of {layout.pid_file} is not the HAProxy this plane started: {reason}; "
