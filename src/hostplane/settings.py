@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     # How often a worker polls the queue for operations it did not submit itself (those of
     # API-only processes, or beyond its free slots); they wait half of this on average. Each
     # poll costs ~3 ms of CPU: at 0.02 s an idle worker burnt 14% of a core, at 0.2 s 1.8%.
-    # Unset: 0.2 s for `hostctl worker`, whose whole work comes from the queue; 1 s for
-    # `hostctl up`, which starts the operations of its own API at once.
+    # Unset: 0.2 s for `hostctl worker`, whose whole work comes from the queue; 2 s for
+    # `hostctl up`, which starts the operations of its own API at once (an idle plane's
+    # CPU: each poll also reloads the queue's row).
     queue_poll_interval: float | None = Field(default=None, ge=0.005, le=10)
     failpoints: str | None = None  # fault injection for the test suite: see failpoints.py
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -8,10 +8,10 @@ import signal
 import threading
 
 import structlog
-import uvicorn
 from prometheus_client import REGISTRY
 
 from hostplane import failpoints
+from hostplane.api import server
 from hostplane.api.app import create_app
 from hostplane.api.auth import server_tokens
 from hostplane.errors import ForeignResourceError
@@ -242,13 +242,7 @@ def _serve_api(settings: Settings, app: object) -> None:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     host, _, port = settings.listen.rpartition(":")
     log.info("api.listening", url=f"http://{settings.listen}", data_dir=str(settings.data_dir))
-    uvicorn.run(
-        app,  # type: ignore[arg-type]
-        host=host.strip("[]") or "127.0.0.1",
-        port=int(port),
-        log_level="warning",
-        access_log=False,
-    )
+    server.serve(app, host.strip("[]") or "127.0.0.1", int(port))
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 QUEUE = "operations"
 # Queue polls (HOSTPLANE_QUEUE_POLL_INTERVAL unset): a worker's work all comes from the queue;
 # a process serving the API starts its own operations at once and polls for the rest.
-POLL_WORKER, POLL_SERVING_API = 0.2, 1.0
+POLL_WORKER, POLL_SERVING_API = 0.2, 2.0
 # DBOS's background jobs (start DELAYED workflows whose delay ended, cancel workflows past
 # their deadline) run every second by default: two queries a second, a third of an idle
 # plane's CPU. The plane uses neither delays nor deadlines, so once in a while is enough.
