@@ -78,9 +78,19 @@ def test_two_workers_share_the_work_and_one_takes_over_when_the_other_dies(clust
         )
         assert same.returncode == 1 and "in use by a live worker" in same.stderr
 
+        # Edge loads held: each worker (one operation at a time) stays on the one it took, so
+        # the others can only go to the other worker. Unheld, one fast worker may take all
+        # six in turn while the other's polls happen to find none: CI saw that once.
+        proxy.mode = "stall"
         names = [f"share-{i}-{uuid.uuid4().hex[:4]}" for i in range(6)]
         with cp.api() as api:
             ops = [api.post("/v1/sites", json={"name": n}).json()["operation"]["id"] for n in names]
+        wait_for(
+            lambda: {_executor(url, op_id) for op_id in ops} >= set(workers),
+            "each worker to take an operation",
+        )
+        proxy.mode = "pass"
+        proxy.released.set()
         for op_id in ops:
             op = cp.wait_operation(op_id, timeout=90)
             assert op["status"] == "SUCCEEDED", op
@@ -89,6 +99,7 @@ def test_two_workers_share_the_work_and_one_takes_over_when_the_other_dies(clust
         for n in names:
             assert cp.edge_get(f"{n}.localhost").status_code == 200
 
+        proxy.released.clear()
         proxy.mode = "stall"
         loads = proxy.loads_seen
         with cp.api() as api:
